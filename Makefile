@@ -1,0 +1,141 @@
+# crid — build, test, run, bench, fuzz. `make deps` is the only target that installs
+# packages, and it says so; every other target only builds into $(BUILD).
+
+VERSION := 0.1.0
+BUILD ?= build
+CC ?= cc
+SAN ?=
+FUZZ ?=
+
+DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format \
+	libev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
+	libyajl-dev python3 python3-grpcio python3-grpc-tools python3-protobuf nghttp2-client \
+	crun runc containernetworking-plugins iproute2 containerd gnuplot-nox procps
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
+	-I. -I$(BUILD)
+ifeq ($(FUZZ),1)
+CC := clang
+CFLAGS_COMMON += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-DCRID_FUZZING
+LDFLAGS_SAN := -fsanitize=address,undefined
+else ifeq ($(SAN),1)
+CFLAGS_COMMON += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+CFLAGS_COMMON += -O2
+LDFLAGS_SAN :=
+endif
+CFLAGS ?=
+CFLAGS += $(CFLAGS_COMMON)
+LDLIBS := -lev -lnghttp2 -lprotobuf-c -lyajl -lm
+
+PROTO_C := $(BUILD)/proto/api.pb-c.c
+PROTO_H := $(BUILD)/proto/api.pb-c.h
+LIB_SRC := $(sort $(wildcard reactor/*.c io/*.c runtime/*.c handlers/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/proto/api.pb-c.o
+CLI_SRC := $(wildcard cli/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all deps run test check unit integration format-check fuzz fuzzers fuzz-smoke bench clean
+
+all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench
+	@true
+
+
+$(PROTO_C) $(PROTO_H): proto/api.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --c_out=$(BUILD)/proto -Iproto proto/api.proto
+
+$(BUILD)/proto/api.pb-c.o: $(PROTO_C)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+$(BUILD)/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libcrid.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/crid: $(BUILD)/crid.o $(BUILD)/libcrid.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cridctl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/crid-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcrid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libcrid.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Installs every Debian package the build, the daemon and the tests need.
+# Idempotent: apt runs only when a package is missing.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install packages" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+run: deps all
+	@mkdir -p /etc/cni/net.d
+	exec $(BUILD)/crid $(CRID_FLAGS)
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+integration: all
+	CRID_BUILD=$(BUILD) tests/integration/run.sh
+
+check: unit integration
+
+format-check:
+	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do \
+		clang-format --style=file $$f | diff -q - $$f >/dev/null || echo $$f; done); \
+	if [ -n "$$out" ]; then echo "not clang-formatted:"; echo "$$out"; exit 1; fi
+
+fuzzers: $(FUZZ_BIN)
+
+# Builds the libFuzzer targets (clang) into build-fuzz/fuzz/.
+fuzz:
+	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzzers
+
+# Runs every fuzz target for a short while from its seed corpus (part of `make test`).
+fuzz-smoke: fuzz
+	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
+		mkdir -p build-fuzz/corpus/$$n; \
+		seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
+		echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-15} -print_final_stats=0 \
+			build-fuzz/corpus/$$n $$seeds 2>&1 | tail -n 2 || exit 1; done
+
+test: deps
+	$(MAKE) format-check
+	$(MAKE) all
+	$(MAKE) check
+	$(MAKE) BUILD=build-asan SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(MAKE) BUILD=build-asan SAN=1 check
+	$(MAKE) fuzz-smoke
+
+bench: deps all
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,108 @@
+/*
+ * crid's configuration: defaults, the TOML file (--config), then command-line
+ * flags, in that order of precedence (flags win). Flag names follow CRI-O's
+ * where CRI-O has the same setting, so operators' habits carry over.
+ */
+#ifndef CRID_CONFIG_H
+#define CRID_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "reactor/err.h"
+
+struct crid_strv {
+	char **v;
+	size_t n;
+};
+
+/* One OCI runtime handler ([crid.runtime.runtimes.NAME]). */
+struct crid_runtime_handler {
+	char *name;         /* RuntimeClass handler name, e.g. "crun" */
+	char *runtime_path; /* binary, e.g. "/usr/bin/crun" */
+	char *runtime_root; /* --root passed to the runtime; "" = runtime default */
+};
+
+/* Per-registry settings ([crid.image.registries."HOST[:PORT]"]). */
+struct crid_registry {
+	char *host;    /* "127.0.0.1:5000", "docker.io" */
+	bool insecure; /* plain HTTP / no TLS verification */
+	char *ca_file; /* "" = system trust store */
+	struct crid_strv mirrors;
+};
+
+struct crid_config {
+	char *config_path; /* file that was loaded, "" when none */
+
+	/* [crid] */
+	char *listen;       /* unix socket path */
+	char *root;         /* persistent state */
+	char *runroot;      /* state that does not survive a reboot */
+	char *log_level;    /* error|warn|info|debug|trace */
+	long long log_size_max; /* bytes per container log before rotation, -1 = no limit */
+
+	/* [crid.runtime] */
+	char *default_runtime; /* handler used when RuntimeClass is empty */
+	char *cgroup_manager;  /* "cgroupfs" or "systemd" */
+	struct crid_strv default_capabilities;
+	char *seccomp_profile; /* "" = built-in RuntimeDefault, or a JSON file */
+	struct crid_runtime_handler *runtimes;
+	size_t n_runtimes;
+
+	/* [crid.network] */
+	char *cni_config_dir;
+	struct crid_strv cni_plugin_dirs;
+
+	/* [crid.image] */
+	char *registries_conf; /* containers-registries.conf(5) v2 file, "" = none */
+	char *auth_file;       /* docker config.json style auth file, "" = none */
+	struct crid_strv insecure_registries;
+	struct crid_registry *registries;
+	size_t n_registries;
+
+	/* [crid.stream] */
+	char *stream_address;
+	int stream_port; /* 0 = pick a free port */
+};
+
+/* What crid_config_from_args() asks main to do. */
+enum crid_config_action {
+	CRID_CONFIG_RUN = 0,
+	CRID_CONFIG_HELP,    /* print crid_config_usage() and exit 0 */
+	CRID_CONFIG_VERSION, /* print the version and exit 0 */
+};
+
+/* Fills |cfg| with the defaults documented in config.example.toml. */
+int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err);
+
+/*
+ * Parses the TOML file |path| into |cfg|, replacing only the keys it sets.
+ * Unknown sections or keys and values of the wrong type are errors whose
+ * message starts with "PATH:LINE:COL: ".
+ */
+int crid_config_load_file(struct crid_config *cfg, const char *path, struct crid_err *err);
+
+/* Same as crid_config_load_file() for an in-memory document (|name| is used in messages). */
+int crid_config_load_buffer(struct crid_config *cfg, const char *name, const char *buf, size_t len,
+			    struct crid_err *err);
+
+/*
+ * Defaults, then --config FILE (if given), then every other flag.
+ * Returns -1 with a message naming the flag or file on bad input.
+ */
+int crid_config_from_args(struct crid_config *cfg, int argc, char **argv,
+			  enum crid_config_action *action, struct crid_err *err);
+
+/* Checks cross-field rules (default runtime exists, cgroup manager known...). */
+int crid_config_validate(const struct crid_config *cfg, struct crid_err *err);
+
+/* The --help text. */
+const char *crid_config_usage(void);
+
+/* Looks up a runtime handler by name; "" means the default runtime. NULL if unknown. */
+const struct crid_runtime_handler *crid_config_find_runtime(const struct crid_config *cfg,
+							     const char *name);
+
+void crid_config_free(struct crid_config *cfg);
+
+#endif
