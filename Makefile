@@ -9,7 +9,7 @@ FUZZ ?=
 
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format \
 	libev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
-	libyajl-dev python3 python3-grpcio python3-grpc-tools python3-protobuf nghttp2-client \
+	libyajl-dev python3 python3-grpcio python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
 	crun runc containernetworking-plugins iproute2 containerd gnuplot-nox procps
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
@@ -94,8 +94,13 @@ deps:
 		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# Starts the daemon with its defaults. A node with no CNI configuration gets
+# crid's default bridge network, so pods are networked with no manual step.
 run: deps all
 	@mkdir -p /etc/cni/net.d
+	@ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1 || \
+		{ install -m 0644 cni/10-crid-bridge.conflist /etc/cni/net.d/ && \
+		  echo "make run: installed cni/10-crid-bridge.conflist into /etc/cni/net.d"; }
 	exec $(BUILD)/crid $(CRID_FLAGS)
 
 unit: $(UNIT_BIN)

@@ -26,6 +26,7 @@ int crid_err_wrap(struct crid_err *err, const char *fmt, ...)
 {
 	char prefix[CRID_ERR_MSG_MAX];
 	char old[CRID_ERR_MSG_MAX];
+	size_t n;
 	va_list ap;
 
 	if (!err)
@@ -34,7 +35,15 @@ int crid_err_wrap(struct crid_err *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	/* Built piecewise: the result is truncated on purpose when it grows too long. */
+	n = strlen(prefix);
+	memcpy(err->msg, prefix, n);
+	if (n + 2 < sizeof(err->msg)) {
+		memcpy(err->msg + n, ": ", 2);
+		n += 2;
+	}
+	memcpy(err->msg + n, old, strnlen(old, sizeof(err->msg) - 1 - n));
+	err->msg[n + strnlen(old, sizeof(err->msg) - 1 - n)] = '\0';
 	return -1;
 }
 

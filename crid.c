@@ -1,0 +1,187 @@
+/*
+ * crid: the daemon's main. Reads the configuration, detects what the host
+ * supports, opens the CRI socket and runs the one loop until SIGTERM.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "handlers/handlers.h"
+#include "io/grpc_server.h"
+#include "io/unix_listener.h"
+#include "reactor/log.h"
+#include "runtime/statefile.h"
+
+/* In-flight calls get this long to finish after SIGTERM. */
+#define SHUTDOWN_GRACE_SECONDS 5.0
+
+struct daemon_main {
+	struct crid_loop loop;
+	struct crid_config cfg;
+	struct crid_host host;
+	struct crid_daemon d;
+	struct crid_grpc_server *server;
+	ev_timer grace;
+	int stopping;
+};
+
+static void shutdown_done(void *user)
+{
+	struct daemon_main *m = user;
+
+	crid_loop_stop(&m->loop);
+}
+
+static void grace_expired(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct daemon_main *m = w->data;
+
+	(void)ev;
+	(void)revents;
+	crid_log_warn("shutdown: in-flight calls did not finish within %.0fs, ending them",
+		      SHUTDOWN_GRACE_SECONDS);
+	crid_grpc_server_abort(m->server);
+	crid_loop_stop(&m->loop);
+}
+
+static void begin_shutdown(struct daemon_main *m, int signo)
+{
+	if (m->stopping++) {
+		crid_log_info("second %s: stopping now", strsignal(signo));
+		crid_grpc_server_abort(m->server);
+		crid_loop_stop(&m->loop);
+		return;
+	}
+	crid_log_info("%s: shutting down (%zu calls in flight)", strsignal(signo),
+		      crid_grpc_server_active_calls(m->server));
+	unlink(m->cfg.listen);
+	ev_timer_init(&m->grace, grace_expired, SHUTDOWN_GRACE_SECONDS, 0.);
+	m->grace.data = m;
+	ev_timer_start(m->loop.ev, &m->grace);
+	crid_grpc_server_shutdown(m->server, shutdown_done, m);
+}
+
+static void on_signal(struct crid_loop *loop, int signo, void *user)
+{
+	(void)loop;
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		begin_shutdown(user, signo);
+		break;
+	case SIGHUP:
+		crid_log_info("SIGHUP: nothing to reload (re-exec in place arrives with containers)");
+		break;
+	default:
+		break; /* SIGCHLD: children are tracked through their pidfds */
+	}
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void log_host(const struct crid_host *h)
+{
+	crid_log_info("host: cgroup %s", crid_cgroup_mode_name(h->cgroup_mode));
+	for (size_t i = 0; i < h->n_runtimes; i++)
+		crid_log_info("runtime handler %s (`%s`): %s%s", h->runtimes[i].name,
+			      h->runtimes[i].path, h->runtimes[i].usable ? "usable" : "unusable: ",
+			      h->runtimes[i].usable ? "" : h->runtimes[i].why);
+	if (h->default_runtime)
+		crid_log_info("default OCI runtime: %s%s%s", h->default_runtime,
+			      h->default_why[0] ? " — " : "", h->default_why);
+	else
+		crid_log_error("no usable OCI runtime: %s", h->default_why);
+	if (!h->has_cap_sys_resource)
+		crid_log_info("no CAP_SYS_RESOURCE: oom_score_adj will be clamped to what crid "
+			      "may set, and privileged containers get the host's capabilities");
+}
+
+static int setup(struct daemon_main *m, struct crid_err *err)
+{
+	enum crid_log_level level;
+	int fd;
+
+	if (crid_config_validate(&m->cfg, err) < 0)
+		return -1;
+	if (crid_log_level_parse(m->cfg.log_level, &level) == 0)
+		crid_log_set_level(level);
+	raise_fd_limit();
+	if (crid_mkdir_p(m->cfg.root, 0700, err) < 0 || crid_mkdir_p(m->cfg.runroot, 0700, err) < 0)
+		return -1;
+	if (crid_host_detect(&m->host, &m->cfg, err) < 0)
+		return -1;
+	log_host(&m->host);
+	m->d.loop = &m->loop;
+	m->d.cfg = &m->cfg;
+	m->d.host = &m->host;
+	m->d.cni = crid_cni_watch_new(m->cfg.cni_config_dir, &m->cfg.cni_plugin_dirs);
+	if (!m->d.cni)
+		return crid_err_set(err, ENOMEM, "cni watch");
+	if (crid_node_state_load(&m->d.node, m->cfg.root, err) < 0 || crid_handlers_init(err) < 0)
+		return -1;
+	if (crid_loop_init(&m->loop, on_signal, m, err) < 0)
+		return -1;
+	fd = crid_unix_listen(m->cfg.listen, 0660, err);
+	if (fd < 0)
+		return -1;
+	m->server = crid_grpc_server_new(&m->loop, fd, crid_handlers_dispatch, &m->d, err);
+	return m->server ? 0 : -1;
+}
+
+static void teardown(struct daemon_main *m)
+{
+	if (m->server) {
+		crid_grpc_server_free(m->server);
+		unlink(m->cfg.listen);
+	}
+	if (m->loop.ev)
+		ev_timer_stop(m->loop.ev, &m->grace);
+	crid_loop_destroy(&m->loop);
+	crid_handlers_cleanup();
+	crid_node_state_free(&m->d.node);
+	crid_cni_watch_free(m->d.cni);
+	crid_host_free(&m->host);
+	crid_config_free(&m->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon_main m;
+	enum crid_config_action action;
+	struct crid_err err;
+	int rc = 0;
+
+	crid_err_clear(&err);
+	if (crid_config_from_args(&m.cfg, argc, argv, &action, &err) < 0) {
+		fprintf(stderr, "crid: %s\n", err.msg);
+		crid_config_free(&m.cfg);
+		return 2;
+	}
+	if (action != CRID_CONFIG_RUN) {
+		fputs(action == CRID_CONFIG_HELP ? crid_config_usage() : "crid version " CRID_VERSION "\n",
+		      stdout);
+		crid_config_free(&m.cfg);
+		return 0;
+	}
+	if (setup(&m, &err) < 0) {
+		crid_log_error("%s", err.msg);
+		rc = 1;
+	} else {
+		crid_log_info("crid %s serving CRI runtime.v1 on `%s`", CRID_VERSION, m.cfg.listen);
+		crid_loop_run(&m.loop);
+		crid_log_info("stopped");
+	}
+	teardown(&m);
+	return rc;
+}

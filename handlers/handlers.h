@@ -1,0 +1,38 @@
+/*
+ * The CRI handlers: route `/runtime.v1.RuntimeService/<M>` and
+ * `/runtime.v1.ImageService/<M>` from the generated service descriptors,
+ * decode the request, call the method's handler, encode the reply. Methods
+ * without a handler answer UNIMPLEMENTED until their issue implements them.
+ */
+#ifndef CRID_HANDLERS_H
+#define CRID_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/grpc_server.h"
+#include "reactor/loop.h"
+#include "runtime/cni_status.h"
+#include "runtime/config.h"
+#include "runtime/host.h"
+#include "runtime/node_state.h"
+
+/* Everything a handler may consult; owned by main, outlives every call. */
+struct crid_daemon {
+	struct crid_loop *loop;
+	const struct crid_config *cfg;
+	const struct crid_host *host;
+	struct crid_cni_watch *cni;
+	struct crid_node_state node;
+};
+
+/* Builds the routing table once; returns -1 when out of memory. */
+int crid_handlers_init(struct crid_err *err);
+
+/* The crid_grpc_dispatch_fn of the CRI server; |user| is the struct crid_daemon. */
+void crid_handlers_dispatch(struct crid_grpc_call *call, const char *path, const uint8_t *msg,
+			    size_t len, void *user);
+
+void crid_handlers_cleanup(void);
+
+#endif

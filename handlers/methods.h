@@ -1,0 +1,13 @@
+/* The handlers each CRI area implements, looked up by method name in router.c. */
+#ifndef CRID_METHODS_H
+#define CRID_METHODS_H
+
+#include "handlers/rpc.h"
+
+/* runtime_info.c */
+void crid_handle_version(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_update_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
+#endif

@@ -1,0 +1,228 @@
+/* Version, Status, RuntimeConfig, UpdateRuntimeConfig: what the runtime is and whether it is ready. */
+#include <errno.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+#include "handlers/methods.h"
+#include "proto/api.pb-c.h"
+#include "reactor/mem.h"
+
+#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+void crid_handle_version(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	Runtime__V1__VersionResponse resp = RUNTIME__V1__VERSION_RESPONSE__INIT;
+
+	(void)request;
+	/* "version" is the CRI API's own version; CRI-O and containerd both say 0.1.0. */
+	resp.version = "0.1.0";
+	resp.runtime_name = "crid";
+	resp.runtime_version = CRID_VERSION;
+	resp.runtime_api_version = "v1";
+	crid_rpc_reply(rpc, &resp.base);
+}
+
+static Runtime__V1__RuntimeCondition *condition(struct crid_rpc *rpc, const char *type, int ok,
+						const char *reason, const char *message)
+{
+	Runtime__V1__RuntimeCondition *c = crid_arena_alloc(&rpc->arena, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	runtime__v1__runtime_condition__init(c);
+	c->type = (char *)type;
+	c->status = ok;
+	c->reason = crid_rpc_strdup(rpc, ok ? "" : reason);
+	c->message = crid_rpc_strdup(rpc, ok ? "" : message);
+	return c->reason && c->message ? c : NULL;
+}
+
+/* The config as JSON, for `cridctl info` (like CRI-O's and containerd's "config" entry). */
+static char *config_json(struct crid_rpc *rpc)
+{
+	const struct crid_config *cfg = rpc->d->cfg;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+	char *out = NULL;
+
+	if (!g)
+		return NULL;
+	yajl_gen_map_open(g);
+	GEN_STR(g, "configFile"), GEN_STR(g, cfg->config_path ? cfg->config_path : "");
+	GEN_STR(g, "listen"), GEN_STR(g, cfg->listen);
+	GEN_STR(g, "root"), GEN_STR(g, cfg->root);
+	GEN_STR(g, "runroot"), GEN_STR(g, cfg->runroot);
+	GEN_STR(g, "logLevel"), GEN_STR(g, cfg->log_level);
+	GEN_STR(g, "defaultRuntime"), GEN_STR(g, cfg->default_runtime);
+	GEN_STR(g, "cgroupManager"), GEN_STR(g, cfg->cgroup_manager);
+	GEN_STR(g, "cniConfigDir"), GEN_STR(g, cfg->cni_config_dir);
+	GEN_STR(g, "cniPluginDirs");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < cfg->cni_plugin_dirs.n; i++)
+		GEN_STR(g, cfg->cni_plugin_dirs.v[i]);
+	yajl_gen_array_close(g);
+	GEN_STR(g, "streamAddress"), GEN_STR(g, cfg->stream_address);
+	GEN_STR(g, "streamPort"), yajl_gen_integer(g, cfg->stream_port);
+	GEN_STR(g, "podCIDR"), GEN_STR(g, rpc->d->node.pod_cidr);
+	yajl_gen_map_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		out = crid_arena_alloc(&rpc->arena, len + 1);
+		if (out)
+			memcpy(out, buf, len), out[len] = '\0';
+	}
+	yajl_gen_free(g);
+	return out;
+}
+
+static char *cni_json(struct crid_rpc *rpc, const struct crid_cni_status *st)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+	char *out = NULL;
+
+	if (!g)
+		return NULL;
+	yajl_gen_map_open(g);
+	GEN_STR(g, "ready"), yajl_gen_bool(g, st->ready);
+	GEN_STR(g, "reason"), GEN_STR(g, st->reason);
+	GEN_STR(g, "message"), GEN_STR(g, st->message);
+	GEN_STR(g, "network"), GEN_STR(g, st->network);
+	GEN_STR(g, "configFile"), GEN_STR(g, st->config_file);
+	GEN_STR(g, "cniVersion"), GEN_STR(g, st->cni_version);
+	GEN_STR(g, "plugins"), GEN_STR(g, st->plugins);
+	yajl_gen_map_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		out = crid_arena_alloc(&rpc->arena, len + 1);
+		if (out)
+			memcpy(out, buf, len), out[len] = '\0';
+	}
+	yajl_gen_free(g);
+	return out;
+}
+
+static Runtime__V1__StatusResponse__InfoEntry *info_entry(struct crid_rpc *rpc, const char *key,
+							  char *value)
+{
+	Runtime__V1__StatusResponse__InfoEntry *e = crid_arena_alloc(&rpc->arena, sizeof(*e));
+
+	if (!e || !value)
+		return NULL;
+	runtime__v1__status_response__info_entry__init(e);
+	e->key = (char *)key;
+	e->value = value;
+	return e;
+}
+
+static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *resp,
+			     const struct crid_cni_status *cni)
+{
+	Runtime__V1__StatusResponse__InfoEntry **entries =
+		crid_arena_alloc(&rpc->arena, 3 * sizeof(*entries));
+	char *host_json = crid_host_info_json(rpc->d->host);
+	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
+
+	crid_free(host_json);
+	if (!entries)
+		return -1;
+	entries[0] = info_entry(rpc, "runtime", runtime);
+	entries[1] = info_entry(rpc, "config", config_json(rpc));
+	entries[2] = info_entry(rpc, "cni", cni_json(rpc, cni));
+	if (!entries[0] || !entries[1] || !entries[2])
+		return -1;
+	resp->info = entries;
+	resp->n_info = 3;
+	return 0;
+}
+
+/* One entry per usable handler plus "" for the default, as kubelet reads runtime_handlers. */
+static int fill_handlers(struct crid_rpc *rpc, Runtime__V1__StatusResponse *resp)
+{
+	const struct crid_host *host = rpc->d->host;
+	size_t n = 0, max = host->n_runtimes + 1;
+	Runtime__V1__RuntimeHandler **v = crid_arena_alloc(&rpc->arena, max * sizeof(*v));
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < max; i++) {
+		const char *name = i == 0 ? "" : host->runtimes[i - 1].name;
+		Runtime__V1__RuntimeHandler *h;
+		Runtime__V1__RuntimeHandlerFeatures *f;
+
+		if (i == 0 ? !host->default_runtime : !host->runtimes[i - 1].usable)
+			continue;
+		h = crid_arena_alloc(&rpc->arena, sizeof(*h));
+		f = crid_arena_alloc(&rpc->arena, sizeof(*f));
+		if (!h || !f)
+			return -1;
+		runtime__v1__runtime_handler__init(h);
+		/* Not yet supported: rro mounts and user namespaces come with containers. */
+		runtime__v1__runtime_handler_features__init(f);
+		h->name = (char *)name;
+		h->features = f;
+		v[n++] = h;
+	}
+	resp->runtime_handlers = v;
+	resp->n_runtime_handlers = n;
+	return 0;
+}
+
+void crid_handle_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__StatusRequest *req = (const Runtime__V1__StatusRequest *)request;
+	Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
+	Runtime__V1__RuntimeStatus status = RUNTIME__V1__RUNTIME_STATUS__INIT;
+	Runtime__V1__RuntimeFeatures features = RUNTIME__V1__RUNTIME_FEATURES__INIT;
+	const struct crid_cni_status *cni = crid_cni_watch_status(rpc->d->cni);
+	const struct crid_host *host = rpc->d->host;
+	Runtime__V1__RuntimeCondition *conds[2];
+
+	conds[0] = condition(rpc, "RuntimeReady", host->default_runtime != NULL,
+			     "NoUsableOCIRuntime", host->default_why);
+	conds[1] = condition(rpc, "NetworkReady", cni->ready, cni->reason, cni->message);
+	if (!conds[0] || !conds[1] || fill_handlers(rpc, &resp) < 0 ||
+	    (req->verbose && fill_verbose_info(rpc, &resp, cni) < 0)) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory building Status");
+		return;
+	}
+	status.conditions = conds;
+	status.n_conditions = 2;
+	resp.status = &status;
+	resp.features = &features;
+	crid_rpc_reply(rpc, &resp.base);
+}
+
+void crid_handle_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	Runtime__V1__RuntimeConfigResponse resp = RUNTIME__V1__RUNTIME_CONFIG_RESPONSE__INIT;
+	Runtime__V1__LinuxRuntimeConfiguration linux_cfg =
+		RUNTIME__V1__LINUX_RUNTIME_CONFIGURATION__INIT;
+
+	(void)request;
+	linux_cfg.cgroup_driver = strcmp(rpc->d->cfg->cgroup_manager, "systemd") == 0
+					  ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
+					  : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+	resp.linux = &linux_cfg;
+	crid_rpc_reply(rpc, &resp.base);
+}
+
+void crid_handle_update_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__UpdateRuntimeConfigRequest *req =
+		(const Runtime__V1__UpdateRuntimeConfigRequest *)request;
+	Runtime__V1__UpdateRuntimeConfigResponse resp =
+		RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT;
+	struct crid_err err;
+
+	/* Like CRI-O, an absent runtime_config or network_config changes nothing. */
+	if (req->runtime_config && req->runtime_config->network_config &&
+	    crid_node_state_set_pod_cidr(&rpc->d->node, req->runtime_config->network_config->pod_cidr,
+					 &err) < 0) {
+		crid_rpc_fail(rpc,
+			      err.code == EINVAL ? CRID_GRPC_INVALID_ARGUMENT : CRID_GRPC_INTERNAL,
+			      "runtime_config.network_config.pod_cidr: %s", err.msg);
+		return;
+	}
+	crid_rpc_reply(rpc, &resp.base);
+}

@@ -1,0 +1,146 @@
+#include "reactor/loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "reactor/log.h"
+
+static const int watched_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+
+static void signal_cb(struct ev_loop *ev, ev_io *w, int revents)
+{
+	struct crid_loop *loop = w->data;
+	struct signalfd_siginfo si;
+
+	(void)ev;
+	(void)revents;
+	for (;;) {
+		ssize_t n = read(loop->signal_fd, &si, sizeof(si));
+
+		if (n != (ssize_t)sizeof(si))
+			return; /* EAGAIN: drained */
+		if (loop->on_signal)
+			loop->on_signal(loop, (int)si.ssi_signo, loop->signal_user);
+	}
+}
+
+/* Runs the queued hooks; a hook may queue itself or others again for the next round. */
+static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
+{
+	struct crid_loop *loop = w->data;
+	struct crid_before_sleep *list = loop->hooks;
+
+	(void)ev;
+	(void)revents;
+	loop->hooks = NULL;
+	while (list) {
+		struct crid_before_sleep *h = list;
+
+		list = h->next;
+		h->next = NULL;
+		h->linked = 0;
+		h->fn(h);
+	}
+}
+
+static int block_signals(sigset_t *set, struct crid_err *err)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(watched_signals) / sizeof(watched_signals[0]); i++)
+		sigaddset(set, watched_signals[i]);
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		return crid_err_set(err, errno, "block signals");
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int crid_loop_init(struct crid_loop *loop, crid_signal_fn on_signal, void *user,
+		   struct crid_err *err)
+{
+	sigset_t set;
+
+	memset(loop, 0, sizeof(*loop));
+	loop->signal_fd = -1;
+	if (block_signals(&set, err) < 0)
+		return -1;
+	loop->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (loop->signal_fd < 0)
+		return crid_err_set(err, errno, "signalfd");
+	/* EVFLAG_NOSIGMASK: libev must not touch the mask we just set up. */
+	loop->ev = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+	if (!loop->ev) {
+		close(loop->signal_fd);
+		loop->signal_fd = -1;
+		return crid_err_set(err, 0, "cannot create the epoll event loop");
+	}
+	loop->on_signal = on_signal;
+	loop->signal_user = user;
+	ev_io_init(&loop->signal_watcher, signal_cb, loop->signal_fd, EV_READ);
+	loop->signal_watcher.data = loop;
+	ev_io_start(loop->ev, &loop->signal_watcher);
+	ev_prepare_init(&loop->prepare, prepare_cb);
+	loop->prepare.data = loop;
+	ev_prepare_start(loop->ev, &loop->prepare);
+	/* Neither watcher alone should keep the loop alive. */
+	ev_unref(loop->ev);
+	ev_unref(loop->ev);
+	return 0;
+}
+
+void crid_loop_run(struct crid_loop *loop)
+{
+	ev_run(loop->ev, 0);
+}
+
+void crid_loop_stop(struct crid_loop *loop)
+{
+	ev_break(loop->ev, EVBREAK_ALL);
+}
+
+void crid_loop_before_sleep(struct crid_loop *loop, struct crid_before_sleep *hook)
+{
+	if (hook->linked)
+		return;
+	hook->linked = 1;
+	hook->next = loop->hooks;
+	loop->hooks = hook;
+}
+
+void crid_loop_cancel_before_sleep(struct crid_loop *loop, struct crid_before_sleep *hook)
+{
+	struct crid_before_sleep **p;
+
+	if (!hook->linked)
+		return;
+	for (p = &loop->hooks; *p; p = &(*p)->next) {
+		if (*p == hook) {
+			*p = hook->next;
+			break;
+		}
+	}
+	hook->linked = 0;
+	hook->next = NULL;
+}
+
+double crid_loop_now(struct crid_loop *loop)
+{
+	return ev_now(loop->ev);
+}
+
+void crid_loop_destroy(struct crid_loop *loop)
+{
+	if (!loop->ev)
+		return;
+	ev_ref(loop->ev);
+	ev_ref(loop->ev);
+	ev_io_stop(loop->ev, &loop->signal_watcher);
+	ev_prepare_stop(loop->ev, &loop->prepare);
+	ev_loop_destroy(loop->ev);
+	loop->ev = NULL;
+	if (loop->signal_fd >= 0)
+		close(loop->signal_fd);
+	loop->signal_fd = -1;
+}

@@ -1,0 +1,60 @@
+/*
+ * The daemon's one event loop: a libev loop on epoll (never libev's default
+ * loop, which installs a SIGCHLD handler that reaps every child and would
+ * steal the exit statuses crid reads through pidfds), signals through a
+ * signalfd, and "before sleep" hooks that flush queued output in one pass.
+ */
+#ifndef CRID_LOOP_H
+#define CRID_LOOP_H
+
+#include <ev.h>
+
+#include "reactor/err.h"
+
+struct crid_loop;
+
+/* Called on the loop for every delivered signal in the watched set. */
+typedef void (*crid_signal_fn)(struct crid_loop *loop, int signo, void *user);
+
+/* A hook run once per loop iteration, just before the loop waits for events. */
+struct crid_before_sleep {
+	void (*fn)(struct crid_before_sleep *hook);
+	struct crid_before_sleep *next;
+	int linked;
+};
+
+struct crid_loop {
+	struct ev_loop *ev;
+	int signal_fd;
+	ev_io signal_watcher;
+	ev_prepare prepare;
+	crid_signal_fn on_signal;
+	void *signal_user;
+	struct crid_before_sleep *hooks;
+};
+
+/*
+ * Creates the loop and blocks SIGTERM, SIGINT, SIGHUP, SIGCHLD and SIGPIPE;
+ * the first four are delivered to |on_signal| through a signalfd, SIGPIPE is
+ * ignored (writes use MSG_NOSIGNAL or get EPIPE).
+ */
+int crid_loop_init(struct crid_loop *loop, crid_signal_fn on_signal, void *user,
+		   struct crid_err *err);
+
+/* Runs until crid_loop_stop() is called. */
+void crid_loop_run(struct crid_loop *loop);
+void crid_loop_stop(struct crid_loop *loop);
+
+/* Registers |hook| (caller-owned, embedded) to run before the next sleep; no-op if queued. */
+void crid_loop_before_sleep(struct crid_loop *loop, struct crid_before_sleep *hook);
+
+/* Removes |hook| if it is queued (call before freeing its owner). */
+void crid_loop_cancel_before_sleep(struct crid_loop *loop, struct crid_before_sleep *hook);
+
+/* Monotonic loop time in seconds (cached per iteration). */
+double crid_loop_now(struct crid_loop *loop);
+
+void crid_loop_destroy(struct crid_loop *loop);
+
+
+#endif
