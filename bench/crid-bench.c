@@ -1,0 +1,281 @@
+/*
+ * crid-bench: measures CRI runtimes side by side through their sockets.
+ * Scenarios: rpc (Version round-trip latency at several concurrencies).
+ * Later: pod start latency, density memory, pull throughput.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f, "Usage: crid-bench SCENARIO [options]\n\n"
+	       "Scenarios:\n"
+	       "  rpc   Version round-trip latency per endpoint at each concurrency level\n\n"
+	       "Options:\n"
+	       "  --endpoint NAME=ENDPOINT  a CRI socket, unix:///path or /path; repeatable,\n"
+	       "                            the first one is the baseline of the ratios\n"
+	       "  --pid NAME=PID            process serving NAME, for its RSS/PSS\n"
+	       "                            (default: found from the socket via /proc)\n"
+	       "  -n, --calls N             recorded calls per endpoint and level (default 10000)\n"
+	       "  -c, --concurrency LIST    comma-separated levels (default 1,100)\n"
+	       "  --round N                 calls per endpoint per round, at least 10 x the\n"
+	       "                            level; endpoints take turns by round (default 100)\n"
+	       "  --warmup N                unrecorded calls before each level (default 200)\n"
+	       "  --timeout MS              deadline of each call (default 5000)\n"
+	       "  --json FILE               also write the results as JSON\n"
+	       "  -h, --help                show this help\n");
+}
+
+static int parse_size(const char *s, size_t max, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int parse_conc(struct crid_bench_run *run, char *list)
+{
+	size_t v;
+
+	run->n_conc = 0;
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		if (run->n_conc == CRID_BENCH_MAX_PHASES || parse_size(tok, 10000, &v) < 0 || !v)
+			return -1;
+		run->conc[run->n_conc++] = (int)v;
+	}
+	return run->n_conc ? 0 : -1;
+}
+
+static struct crid_bench_endpoint *find_ep(struct crid_bench_run *run, const char *name)
+{
+	for (size_t i = 0; i < run->n_ep; i++)
+		if (strcmp(run->ep[i].name, name) == 0)
+			return &run->ep[i];
+	return NULL;
+}
+
+/* NAME=VALUE, split in place. */
+static int split_pair(char *arg, char **value)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1])
+		return -1;
+	*eq = '\0';
+	*value = eq + 1;
+	return 0;
+}
+
+static int add_endpoint(struct crid_bench_run *run, char *arg)
+{
+	char *addr;
+
+	if (split_pair(arg, &addr) < 0 || run->n_ep == CRID_BENCH_MAX_ENDPOINTS ||
+	    find_ep(run, arg))
+		return -1;
+	run->ep[run->n_ep].name = arg;
+	run->ep[run->n_ep].address = addr;
+	run->n_ep++;
+	return 0;
+}
+
+/* --pid options are applied once all endpoints are known. */
+static int set_pids(struct crid_bench_run *run, char **pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct crid_bench_endpoint *ep;
+		char *val;
+		size_t pid;
+
+		if (split_pair(pids[i], &val) < 0 || parse_size(val, INT_MAX, &pid) < 0 || !pid) {
+			fprintf(stderr, "crid-bench: bad --pid `%s`, want NAME=PID\n", pids[i]);
+			return -1;
+		}
+		ep = find_ep(run, pids[i]);
+		if (!ep) {
+			fprintf(stderr, "crid-bench: --pid for unknown endpoint `%s`\n", pids[i]);
+			return -1;
+		}
+		ep->pid = (pid_t)pid;
+	}
+	return 0;
+}
+
+enum { OPT_ENDPOINT = 256, OPT_PID, OPT_ROUND, OPT_WARMUP, OPT_TIMEOUT, OPT_JSON };
+
+static int parse_opt(struct crid_bench_run *run, int opt, char *arg, char **pids, size_t *n_pids)
+{
+	size_t v;
+
+	switch (opt) {
+	case OPT_ENDPOINT:
+		return add_endpoint(run, arg);
+	case OPT_PID:
+		if (*n_pids == CRID_BENCH_MAX_ENDPOINTS)
+			return -1;
+		pids[(*n_pids)++] = arg;
+		return 0;
+	case 'n':
+		return parse_size(arg, SIZE_MAX / 2, &run->calls) < 0 || !run->calls ? -1 : 0;
+	case 'c':
+		return parse_conc(run, arg);
+	case OPT_ROUND:
+		return parse_size(arg, SIZE_MAX / 2, &run->round) < 0 || !run->round ? -1 : 0;
+	case OPT_WARMUP:
+		return parse_size(arg, SIZE_MAX / 2, &run->warmup);
+	case OPT_TIMEOUT:
+		if (parse_size(arg, INT_MAX, &v) < 0)
+			return -1;
+		run->timeout_ms = (int)v;
+		return 0;
+	case OPT_JSON:
+		run->json_path = arg;
+		return 0;
+	}
+	return -1;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error (printed). */
+static int parse_args(struct crid_bench_run *run, int argc, char **argv)
+{
+	static const struct option longs[] = {
+	    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+	    {"pid", required_argument, NULL, OPT_PID},
+	    {"calls", required_argument, NULL, 'n'},
+	    {"concurrency", required_argument, NULL, 'c'},
+	    {"round", required_argument, NULL, OPT_ROUND},
+	    {"warmup", required_argument, NULL, OPT_WARMUP},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"json", required_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char *pids[CRID_BENCH_MAX_ENDPOINTS];
+	size_t n_pids = 0;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "n:c:h", longs, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (parse_opt(run, opt, optarg, pids, &n_pids) < 0) {
+			fprintf(stderr, "crid-bench: bad option or value `%s`\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "rpc") != 0) {
+		fprintf(stderr, "crid-bench: want one scenario: rpc\n");
+		return -1;
+	}
+	run->scenario = argv[optind];
+	if (!run->n_ep) {
+		fprintf(stderr, "crid-bench: no --endpoint given\n");
+		return -1;
+	}
+	return set_pids(run, pids, n_pids);
+}
+
+static const char *socket_path(const char *address)
+{
+	if (strncmp(address, "unix://", 7) == 0)
+		return address + 7;
+	if (strncmp(address, "unix:", 5) == 0)
+		return address + 5;
+	return address;
+}
+
+/* RSS/PSS of every endpoint's daemon; finds the pid from the socket when not given. */
+static void measure_memory(struct crid_bench_run *run, bool after)
+{
+	struct crid_err err;
+
+	for (size_t i = 0; i < run->n_ep; i++) {
+		struct crid_bench_endpoint *ep = &run->ep[i];
+		struct crid_bench_mem *m = after ? &ep->after : &ep->idle;
+		bool *have = after ? &ep->have_after : &ep->have_idle;
+
+		if (!after && !ep->pid) {
+			pid_t pid = crid_bench_pid_for_socket(socket_path(ep->address), &err);
+
+			if (pid < 0) {
+				snprintf(ep->pid_note, sizeof(ep->pid_note), "pid: %s", err.msg);
+				continue;
+			}
+			ep->pid = pid;
+		}
+		if (ep->pid <= 0)
+			continue;
+		if (crid_bench_mem_read(ep->pid, m, &err) == 0)
+			*have = true;
+		else if (!after)
+			snprintf(ep->pid_note, sizeof(ep->pid_note), "memory: %s", err.msg);
+	}
+}
+
+static void set_date(struct crid_bench_run *run)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(run->date, sizeof(run->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int finish(struct crid_bench_run *run)
+{
+	struct crid_err err;
+	size_t failed = 0;
+
+	for (size_t i = 0; i < run->n_ep; i++) {
+		crid_grpc_client_close(run->ep[i].conn);
+		run->ep[i].conn = NULL;
+		failed += run->ep[i].error[0] != 0;
+		for (size_t p = 0; p < run->n_conc; p++)
+			crid_bench_samples_free(&run->ep[i].phase[p].lat_us);
+	}
+	if (run->json_path && crid_bench_report_json(run, run->json_path, &err) < 0) {
+		fprintf(stderr, "crid-bench: %s\n", err.msg);
+		return 1;
+	}
+	return failed == run->n_ep;
+}
+
+int main(int argc, char **argv)
+{
+	struct crid_bench_run run = {
+	    .calls = 10000,
+	    .round = 100,
+	    .warmup = 200,
+	    .timeout_ms = 5000,
+	    .conc = {1, 100},
+	    .n_conc = 2,
+	};
+	int rc = parse_args(&run, argc, argv);
+
+	if (rc)
+		return rc < 0 ? 2 : 0;
+	run.tty = isatty(STDERR_FILENO);
+	set_date(&run);
+	measure_memory(&run, false);
+	crid_bench_rpc_run(&run);
+	measure_memory(&run, true);
+	crid_bench_report_table(&run, stdout);
+	return finish(&run);
+}
