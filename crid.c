@@ -73,7 +73,8 @@ static void on_signal(struct crid_loop *loop, int signo, void *user)
 		begin_shutdown(user, signo);
 		break;
 	case SIGHUP:
-		crid_log_info("SIGHUP: nothing to reload (re-exec in place arrives with containers)");
+		crid_log_info(
+		    "SIGHUP: nothing to reload (re-exec in place arrives with containers)");
 		break;
 	default:
 		break; /* SIGCHLD: children are tracked through their pidfds */
@@ -169,7 +170,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (action != CRID_CONFIG_RUN) {
-		fputs(action == CRID_CONFIG_HELP ? crid_config_usage() : "crid version " CRID_VERSION "\n",
+		fputs(action == CRID_CONFIG_HELP ? crid_config_usage()
+						 : "crid version " CRID_VERSION "\n",
 		      stdout);
 		crid_config_free(&m.cfg);
 		return 0;

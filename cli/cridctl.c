@@ -17,43 +17,44 @@
 #endif
 
 static const struct cridctl_verb verbs[] = {
-    {"version", "Display runtime version information", cridctl_version},
-    {"info", "Display information of the container runtime", cridctl_info},
-    {"runtime-config", "Retrieve the container runtime configuration", cridctl_runtime_config},
-    /* crictl verbs still to come */
-    {"attach", NULL, NULL},
-    {"checkpoint", NULL, NULL},
-    {"completion", NULL, NULL},
-    {"config", NULL, NULL},
-    {"create", NULL, NULL},
-    {"events", NULL, NULL},
-    {"exec", NULL, NULL},
-    {"imagefsinfo", NULL, NULL},
-    {"images", NULL, NULL},
-    {"image", NULL, NULL},
-    {"img", NULL, NULL},
-    {"inspect", NULL, NULL},
-    {"inspecti", NULL, NULL},
-    {"inspectp", NULL, NULL},
-    {"logs", NULL, NULL},
-    {"metricdescs", NULL, NULL},
-    {"metricsp", NULL, NULL},
-    {"pods", NULL, NULL},
-    {"port-forward", NULL, NULL},
-    {"ps", NULL, NULL},
-    {"pull", NULL, NULL},
-    {"rm", NULL, NULL},
-    {"rmi", NULL, NULL},
-    {"rmp", NULL, NULL},
-    {"run", NULL, NULL},
-    {"runp", NULL, NULL},
-    {"start", NULL, NULL},
-    {"stats", NULL, NULL},
-    {"statsp", NULL, NULL},
-    {"stop", NULL, NULL},
-    {"stopp", NULL, NULL},
-    {"update", NULL, NULL},
-    {"update-runtime-config", NULL, NULL},
+	{ "version", "Display runtime version information", cridctl_version },
+	{ "info", "Display information of the container runtime", cridctl_info },
+	{ "runtime-config", "Retrieve the container runtime configuration",
+	  cridctl_runtime_config },
+	/* crictl verbs still to come */
+	{ "attach", NULL, NULL },
+	{ "checkpoint", NULL, NULL },
+	{ "completion", NULL, NULL },
+	{ "config", NULL, NULL },
+	{ "create", NULL, NULL },
+	{ "events", NULL, NULL },
+	{ "exec", NULL, NULL },
+	{ "imagefsinfo", NULL, NULL },
+	{ "images", NULL, NULL },
+	{ "image", NULL, NULL },
+	{ "img", NULL, NULL },
+	{ "inspect", NULL, NULL },
+	{ "inspecti", NULL, NULL },
+	{ "inspectp", NULL, NULL },
+	{ "logs", NULL, NULL },
+	{ "metricdescs", NULL, NULL },
+	{ "metricsp", NULL, NULL },
+	{ "pods", NULL, NULL },
+	{ "port-forward", NULL, NULL },
+	{ "ps", NULL, NULL },
+	{ "pull", NULL, NULL },
+	{ "rm", NULL, NULL },
+	{ "rmi", NULL, NULL },
+	{ "rmp", NULL, NULL },
+	{ "run", NULL, NULL },
+	{ "runp", NULL, NULL },
+	{ "start", NULL, NULL },
+	{ "stats", NULL, NULL },
+	{ "statsp", NULL, NULL },
+	{ "stop", NULL, NULL },
+	{ "stopp", NULL, NULL },
+	{ "update", NULL, NULL },
+	{ "update-runtime-config", NULL, NULL },
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -96,8 +97,8 @@ static int duration_term(const char **p, double *ms)
 	static const struct {
 		const char *unit;
 		double ms;
-	} units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1},
-		     {"s", 1e3},   {"m", 6e4},	 {"h", 3.6e6}};
+	} units[] = { { "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 }, { "ms", 1 },
+		      { "s", 1e3 },   { "m", 6e4 },   { "h", 3.6e6 } };
 	char *end;
 	double v;
 
@@ -141,12 +142,12 @@ static int parse_duration_ms(const char *s, int *out)
 static int parse_global(struct cridctl *ctl, int argc, char **argv)
 {
 	static const struct option longs[] = {
-	    {"runtime-endpoint", required_argument, NULL, 'r'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'v'},
-	    {NULL, 0, NULL, 0},
+		{ "runtime-endpoint", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
@@ -202,8 +203,8 @@ static int run_verb(struct cridctl *ctl, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cridctl ctl = {
-	    .endpoint = getenv("CONTAINER_RUNTIME_ENDPOINT"),
-	    .timeout_ms = CRIDCTL_DEFAULT_TIMEOUT_MS,
+		.endpoint = getenv("CONTAINER_RUNTIME_ENDPOINT"),
+		.timeout_ms = CRIDCTL_DEFAULT_TIMEOUT_MS,
 	};
 	int verb, rc;
 

@@ -131,13 +131,13 @@ static int info_print(const Runtime__V1__StatusResponse *r)
 		fprintf(stderr, "cridctl: info: out of memory\n");
 		return 1;
 	}
-	e[n++] = (struct entry){"status", E_STATUS, NULL};
+	e[n++] = (struct entry){ "status", E_STATUS, NULL };
 	if (r->n_runtime_handlers)
-		e[n++] = (struct entry){"runtimeHandlers", E_HANDLERS, NULL};
+		e[n++] = (struct entry){ "runtimeHandlers", E_HANDLERS, NULL };
 	if (r->features)
-		e[n++] = (struct entry){"features", E_FEATURES, NULL};
+		e[n++] = (struct entry){ "features", E_FEATURES, NULL };
 	for (size_t i = 0; i < r->n_info; i++)
-		e[n++] = (struct entry){r->info[i]->key, E_INFO, r->info[i]};
+		e[n++] = (struct entry){ r->info[i]->key, E_INFO, r->info[i] };
 	qsort(e, n, sizeof(*e), entry_cmp);
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < n; i++)

@@ -24,10 +24,10 @@ int cridctl_set_output(struct cridctl *ctl, const char *name)
 int cridctl_verb_opts(struct cridctl *ctl, int argc, char **argv, const char *usage, bool *quiet)
 {
 	static const struct option longs[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 

@@ -36,9 +36,9 @@ static const struct implemented runtime_methods[] = {
 };
 
 /* Polling methods kubelet calls every second or so, even while unimplemented. */
-static const char *const quiet_names[] = { "ListPodSandbox", "ListContainers", "ListImages",
-					   "ImageFsInfo",    "ListContainerStats",
-					   "ListPodSandboxStats" };
+static const char *const quiet_names[] = { "ListPodSandbox",	 "ListContainers",
+					   "ListImages",	 "ImageFsInfo",
+					   "ListContainerStats", "ListPodSandboxStats" };
 
 static struct crid_method *methods;
 static size_t n_methods;
@@ -120,7 +120,8 @@ static void fail_unknown(struct crid_grpc_call *call, const char *path)
 		snprintf(msg, sizeof(msg), "unknown method %s for service %.*s", slash + 1,
 			 (int)(slash - path - 1), path + 1);
 	else
-		snprintf(msg, sizeof(msg), "unknown service %.*s", (int)(slash - path - 1), path + 1);
+		snprintf(msg, sizeof(msg), "unknown service %.*s", (int)(slash - path - 1),
+			 path + 1);
 	crid_log_debug("rpc=%s status=Unimplemented msg=\"%s\"", path, msg);
 	crid_grpc_call_finish(call, CRID_GRPC_UNIMPLEMENTED, msg);
 }

@@ -28,7 +28,7 @@ void crid_rpc_reply(struct crid_rpc *rpc, const ProtobufCMessage *reply);
 
 /* Ends the call with |status| and a message naming the field or object at fault. */
 void crid_rpc_fail(struct crid_rpc *rpc, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* A copy of |s| in the call's arena (NULL when out of memory). */
 char *crid_rpc_strdup(struct crid_rpc *rpc, const char *s);

@@ -119,7 +119,7 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 			     const struct crid_cni_status *cni)
 {
 	Runtime__V1__StatusResponse__InfoEntry **entries =
-		crid_arena_alloc(&rpc->arena, 3 * sizeof(*entries));
+	    crid_arena_alloc(&rpc->arena, 3 * sizeof(*entries));
 	char *host_json = crid_host_info_json(rpc->d->host);
 	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
 
@@ -197,12 +197,12 @@ void crid_handle_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *re
 {
 	Runtime__V1__RuntimeConfigResponse resp = RUNTIME__V1__RUNTIME_CONFIG_RESPONSE__INIT;
 	Runtime__V1__LinuxRuntimeConfiguration linux_cfg =
-		RUNTIME__V1__LINUX_RUNTIME_CONFIGURATION__INIT;
+	    RUNTIME__V1__LINUX_RUNTIME_CONFIGURATION__INIT;
 
 	(void)request;
 	linux_cfg.cgroup_driver = strcmp(rpc->d->cfg->cgroup_manager, "systemd") == 0
-					  ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
-					  : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+				      ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
+				      : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
 	resp.linux = &linux_cfg;
 	crid_rpc_reply(rpc, &resp.base);
 }
@@ -210,15 +210,15 @@ void crid_handle_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *re
 void crid_handle_update_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__UpdateRuntimeConfigRequest *req =
-		(const Runtime__V1__UpdateRuntimeConfigRequest *)request;
+	    (const Runtime__V1__UpdateRuntimeConfigRequest *)request;
 	Runtime__V1__UpdateRuntimeConfigResponse resp =
-		RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT;
+	    RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT;
 	struct crid_err err;
 
 	/* Like CRI-O, an absent runtime_config or network_config changes nothing. */
 	if (req->runtime_config && req->runtime_config->network_config &&
-	    crid_node_state_set_pod_cidr(&rpc->d->node, req->runtime_config->network_config->pod_cidr,
-					 &err) < 0) {
+	    crid_node_state_set_pod_cidr(&rpc->d->node,
+					 req->runtime_config->network_config->pod_cidr, &err) < 0) {
 		crid_rpc_fail(rpc,
 			      err.code == EINVAL ? CRID_GRPC_INVALID_ARGUMENT : CRID_GRPC_INTERNAL,
 			      "runtime_config.network_config.pod_cidr: %s", err.msg);

@@ -607,7 +607,7 @@ static int poll_timeout(const struct crid_grpc_client *c, uint64_t now)
 /* One round: write, wait, read, expire. Failures mark the connection broken. */
 static void step(struct crid_grpc_client *c)
 {
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	int n;
 
 	if (flush(c) < 0)
@@ -655,7 +655,7 @@ static void *mem_realloc(void *p, size_t n, void *u)
 	return crid_realloc(p, n);
 }
 
-static nghttp2_mem h2_mem = {NULL, mem_malloc, mem_free, mem_calloc, mem_realloc};
+static nghttp2_mem h2_mem = { NULL, mem_malloc, mem_free, mem_calloc, mem_realloc };
 
 /* "unix:///a", "unix:a" or "/a" -> "/a"; NULL for other schemes. */
 static const char *endpoint_path(const char *endpoint)
@@ -672,9 +672,9 @@ static const char *endpoint_path(const char *endpoint)
 /* A non-blocking AF_UNIX connect fails with EAGAIN on a full backlog: retry until the deadline. */
 static int dial(const char *path, int timeout_ms, struct crid_err *err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	struct timespec pause = {0, 1000000};
+	struct timespec pause = { 0, 1000000 };
 	size_t len = strlen(path);
 	int fd, e;
 
@@ -700,8 +700,8 @@ static int dial(const char *path, int timeout_ms, struct crid_err *err)
 static int session_new(struct crid_grpc_client *c, struct crid_err *err)
 {
 	nghttp2_settings_entry iv[] = {
-	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
 	};
 	nghttp2_session_callbacks *cbs;
 	int rv;
@@ -781,15 +781,15 @@ size_t crid_grpc_client_in_flight(const struct crid_grpc_client *c)
 
 static nghttp2_nv nv(const char *name, const char *value)
 {
-	nghttp2_nv h = {(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
-			NGHTTP2_NV_FLAG_NONE};
+	nghttp2_nv h = { (uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+			 NGHTTP2_NV_FLAG_NONE };
 	return h;
 }
 
 static int32_t submit(struct crid_grpc_client *c, struct call *call, const char *method,
 		      int timeout_ms)
 {
-	nghttp2_data_provider prd = {.source.ptr = call, .read_callback = read_request};
+	nghttp2_data_provider prd = { .source.ptr = call, .read_callback = read_request };
 	char timeout[10];
 	nghttp2_nv h[8];
 	size_t n = 0;
@@ -897,7 +897,7 @@ int crid_grpc_client_call(struct crid_grpc_client *c, const char *method, const 
 			  size_t len, int timeout_ms, struct crid_grpc_result *res,
 			  struct crid_err *err)
 {
-	struct blocking b = {.res = res};
+	struct blocking b = { .res = res };
 
 	memset(res, 0, sizeof(*res));
 	if (crid_grpc_client_start(c, method, req, len, timeout_ms, on_blocking_done, &b, err) < 0)

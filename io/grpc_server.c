@@ -40,11 +40,11 @@ struct crid_grpc_call {
 	int content_type_ok; /* -1 absent, 0 wrong, 1 application/grpc[+...] */
 	bool encoding_set;   /* grpc-encoding other than identity */
 	char encoding[32];
-	bool req_ended;    /* client sent END_STREAM */
+	bool req_ended;	   /* client sent END_STREAM */
 	bool dispatched;   /* handed to the dispatch callback */
-	bool finished;     /* final status decided */
+	bool finished;	   /* final status decided */
 	bool headers_sent; /* response HEADERS submitted */
-	bool rejected;     /* request failed framing checks: ignore further DATA */
+	bool rejected;	   /* request failed framing checks: ignore further DATA */
 	uint8_t *req;
 	size_t req_len, req_cap;
 	uint8_t *out;
@@ -176,7 +176,7 @@ static int submit_trailers(struct crid_grpc_call *call)
 	(nghttp2_nv)                                                                               \
 	{                                                                                          \
 		(uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, sizeof(value) - 1,        \
-			NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE               \
+		    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE                   \
 	}
 
 static void submit_headers(struct crid_grpc_call *call)
@@ -209,7 +209,8 @@ static void submit_trailers_only(struct crid_grpc_call *call)
 static void submit_http_error(struct crid_grpc_call *call, const char *status)
 {
 	nghttp2_nv nv[] = {
-		{ (uint8_t *)":status", (uint8_t *)status, 7, strlen(status), NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+		  NGHTTP2_NV_FLAG_NONE },
 		NV_LIT("content-type", "text/plain"),
 	};
 
@@ -350,13 +351,14 @@ static int check_prefix(struct crid_grpc_call *call)
 		return 0;
 	len = crid_grpc_prefix_read(call->req, &compressed);
 	if (len > CRID_GRPC_MAX_MESSAGE) {
-		snprintf(msg, sizeof(msg), "grpc: received message larger than max (%u vs. %u)", len,
-			 CRID_GRPC_MAX_MESSAGE);
+		snprintf(msg, sizeof(msg), "grpc: received message larger than max (%u vs. %u)",
+			 len, CRID_GRPC_MAX_MESSAGE);
 		call_fail(call, CRID_GRPC_RESOURCE_EXHAUSTED, msg);
 		return -1;
 	}
 	if (compressed > 1) {
-		call_fail(call, CRID_GRPC_INTERNAL, "grpc: invalid compressed flag in message prefix");
+		call_fail(call, CRID_GRPC_INTERNAL,
+			  "grpc: invalid compressed flag in message prefix");
 		return -1;
 	}
 	if (compressed && !call->encoding_set) {
@@ -365,7 +367,8 @@ static int check_prefix(struct crid_grpc_call *call)
 		return -1;
 	}
 	if (compressed) {
-		snprintf(msg, sizeof(msg), "grpc: decompressor is not installed for grpc-encoding %s",
+		snprintf(msg, sizeof(msg),
+			 "grpc: decompressor is not installed for grpc-encoding %s",
 			 call->encoding);
 		call_fail(call, CRID_GRPC_UNIMPLEMENTED, msg);
 		return -1;
@@ -414,15 +417,16 @@ static void request_complete(struct crid_grpc_call *call)
 		return;
 	if (call->req_len < CRID_GRPC_PREFIX_LEN) {
 		call_fail(call, CRID_GRPC_INTERNAL,
-			  call->req_len ? "grpc: truncated message prefix" : "grpc: no request message");
+			  call->req_len ? "grpc: truncated message prefix"
+					: "grpc: no request message");
 		return;
 	}
 	len = crid_grpc_prefix_read(call->req, &compressed);
 	if (call->req_len != CRID_GRPC_PREFIX_LEN + (size_t)len) {
 		call_fail(call, CRID_GRPC_INTERNAL,
 			  call->req_len < CRID_GRPC_PREFIX_LEN + (size_t)len
-				  ? "grpc: truncated request message"
-				  : "grpc: more than one request message for a unary method");
+			      ? "grpc: truncated request message"
+			      : "grpc: more than one request message for a unary method");
 		return;
 	}
 	call->dispatched = true;
@@ -852,8 +856,7 @@ struct crid_grpc_server *crid_grpc_server_new(struct crid_loop *loop, int listen
 	srv->listen_fd = listen_fd;
 	srv->dispatch = dispatch;
 	srv->user = user;
-	if (setup_callbacks(&srv->callbacks) < 0 ||
-	    nghttp2_option_new(&srv->option) != 0) {
+	if (setup_callbacks(&srv->callbacks) < 0 || nghttp2_option_new(&srv->option) != 0) {
 		crid_grpc_server_free(srv);
 		crid_err_set(err, ENOMEM, "grpc server");
 		return NULL;
@@ -886,7 +889,8 @@ void crid_grpc_server_shutdown(struct crid_grpc_server *srv, void (*done)(void *
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		int32_t last = nghttp2_session_get_last_proc_stream_id(c->session);
 
-		nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
+		nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL,
+				      0);
 		conn_schedule_flush(c);
 	}
 	server_maybe_done(srv);

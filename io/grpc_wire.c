@@ -4,10 +4,22 @@
 #include <string.h>
 
 static const char *const status_names[] = {
-	"OK",		   "Canceled",		"Unknown",	      "InvalidArgument",
-	"DeadlineExceeded", "NotFound",		"AlreadyExists",      "PermissionDenied",
-	"ResourceExhausted", "FailedPrecondition", "Aborted",	      "OutOfRange",
-	"Unimplemented",    "Internal",		"Unavailable",	      "DataLoss",
+	"OK",
+	"Canceled",
+	"Unknown",
+	"InvalidArgument",
+	"DeadlineExceeded",
+	"NotFound",
+	"AlreadyExists",
+	"PermissionDenied",
+	"ResourceExhausted",
+	"FailedPrecondition",
+	"Aborted",
+	"OutOfRange",
+	"Unimplemented",
+	"Internal",
+	"Unavailable",
+	"DataLoss",
 	"Unauthenticated",
 };
 

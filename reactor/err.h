@@ -18,7 +18,7 @@ struct crid_err {
 
 /* Sets |err| from |fmt|; appends ": strerror(code)" when |code| > 0. Returns -1. */
 int crid_err_set(struct crid_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the message with context: "ctx: old message". Returns -1. */
 int crid_err_wrap(struct crid_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,7 +21,8 @@ const char *crid_log_level_name(enum crid_log_level level);
 void crid_log_set_level(enum crid_log_level level);
 int crid_log_enabled(enum crid_log_level level);
 
-void crid_log(enum crid_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void crid_log(enum crid_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #define crid_log_error(...) crid_log(CRID_LOG_ERROR, __VA_ARGS__)
 #define crid_log_warn(...) crid_log(CRID_LOG_WARN, __VA_ARGS__)

@@ -56,5 +56,4 @@ double crid_loop_now(struct crid_loop *loop);
 
 void crid_loop_destroy(struct crid_loop *loop);
 
-
 #endif

@@ -36,8 +36,8 @@ static int setup_file_actions(posix_spawn_file_actions_t *fa, const struct crid_
 
 	for (int i = 0; i < 3 && r == 0; i++) {
 		if (fds[i] < 0)
-			r = posix_spawn_file_actions_addopen(fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY,
-							     0);
+			r = posix_spawn_file_actions_addopen(fa, i, "/dev/null",
+							     i ? O_WRONLY : O_RDONLY, 0);
 		else
 			r = posix_spawn_file_actions_adddup2(fa, fds[i], i);
 	}

@@ -32,12 +32,12 @@ struct crid_child {
 };
 
 struct crid_spawn_opts {
-	const char *path;   /* executable, absolute */
-	char *const *argv;  /* NULL-terminated */
-	char *const *envp;  /* NULL-terminated; NULL = empty environment */
-	int stdin_fd;       /* -1 = /dev/null */
-	int stdout_fd;      /* -1 = /dev/null */
-	int stderr_fd;      /* -1 = /dev/null */
+	const char *path;  /* executable, absolute */
+	char *const *argv; /* NULL-terminated */
+	char *const *envp; /* NULL-terminated; NULL = empty environment */
+	int stdin_fd;	   /* -1 = /dev/null */
+	int stdout_fd;	   /* -1 = /dev/null */
+	int stderr_fd;	   /* -1 = /dev/null */
 };
 
 /*

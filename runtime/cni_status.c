@@ -68,7 +68,7 @@ struct candidates {
 	size_t total;
 };
 
-static const char *const cni_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
+static const char *const cni_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
 
 static void sig_from_stat(struct sig *s, const struct stat *st)
 {
@@ -204,7 +204,7 @@ static void set_problem(char *problem, size_t size, const char *fmt, ...)
 
 static bool is_conf_name(const char *name)
 {
-	static const char *const exts[] = {".conf", ".conflist", ".json"};
+	static const char *const exts[] = { ".conf", ".conflist", ".json" };
 	size_t len = strlen(name);
 
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
@@ -367,7 +367,7 @@ fail_fd:
 
 static const char *json_string(yajl_val obj, const char *key)
 {
-	const char *path[] = {key, NULL};
+	const char *path[] = { key, NULL };
 	yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
 
 	return v ? YAJL_GET_STRING(v) : NULL;
@@ -454,7 +454,7 @@ static int find_plugin(struct crid_cni_watch *w, const char *type, char *problem
 /* The plugin types of |root|: a config list ("plugins") or a single config ("type"). */
 static int plugin_types(yajl_val root, const char **types, size_t *n, char *problem, size_t psize)
 {
-	const char *path[] = {"plugins", NULL};
+	const char *path[] = { "plugins", NULL };
 	yajl_val list = yajl_tree_get(root, path, yajl_t_any);
 	yajl_val item;
 
@@ -668,7 +668,7 @@ static void log_change(const struct crid_cni_status *old, const struct crid_cni_
 static void scan(struct crid_cni_watch *w)
 {
 	struct crid_cni_status old = w->status;
-	struct candidates c = {0};
+	struct candidates c = { 0 };
 	struct timespec start;
 	int e;
 

@@ -18,7 +18,7 @@ struct crid_strv {
 
 /* One OCI runtime handler ([crid.runtime.runtimes.NAME]). */
 struct crid_runtime_handler {
-	char *name;         /* RuntimeClass handler name, e.g. "crun" */
+	char *name;	    /* RuntimeClass handler name, e.g. "crun" */
 	char *runtime_path; /* binary, e.g. "/usr/bin/crun" */
 	char *runtime_root; /* --root passed to the runtime; "" = runtime default */
 };
@@ -35,10 +35,10 @@ struct crid_config {
 	char *config_path; /* file that was loaded, "" when none */
 
 	/* [crid] */
-	char *listen;       /* unix socket path */
-	char *root;         /* persistent state */
-	char *runroot;      /* state that does not survive a reboot */
-	char *log_level;    /* error|warn|info|debug|trace */
+	char *listen;		/* unix socket path */
+	char *root;		/* persistent state */
+	char *runroot;		/* state that does not survive a reboot */
+	char *log_level;	/* error|warn|info|debug|trace */
 	long long log_size_max; /* bytes per container log before rotation, -1 = no limit */
 
 	/* [crid.runtime] */
@@ -101,7 +101,7 @@ const char *crid_config_usage(void);
 
 /* Looks up a runtime handler by name; "" means the default runtime. NULL if unknown. */
 const struct crid_runtime_handler *crid_config_find_runtime(const struct crid_config *cfg,
-							     const char *name);
+							    const char *name);
 
 void crid_config_free(struct crid_config *cfg);
 

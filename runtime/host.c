@@ -190,7 +190,7 @@ static void read_controllers(struct crid_host *h)
 
 void crid_host_detect_cgroup_at(struct crid_host *h, const char *root, const char *mountinfo)
 {
-	struct cgroup2_scan scan = {.root = root};
+	struct cgroup2_scan scan = { .root = root };
 	struct statfs sf;
 
 	h->cgroup_mode = CRID_CGROUP_V1;
@@ -252,7 +252,7 @@ static int on_status_line(const char *line, void *user)
 
 static void detect_caps(struct crid_host *h)
 {
-	struct cap_scan s = {0};
+	struct cap_scan s = { 0 };
 	char buf[32];
 	char *end;
 	long v;

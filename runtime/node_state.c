@@ -118,8 +118,7 @@ int crid_node_state_load(struct crid_node_state *ns, const char *root, struct cr
 	return r;
 }
 
-int crid_node_state_set_pod_cidr(struct crid_node_state *ns, const char *cidr,
-				 struct crid_err *err)
+int crid_node_state_set_pod_cidr(struct crid_node_state *ns, const char *cidr, struct crid_err *err)
 {
 	char *copy;
 

@@ -68,8 +68,7 @@ int crid_statefile_write(const char *path, const void *data, size_t len, struct 
 	return 0;
 }
 
-int crid_statefile_read(const char *path, size_t max, char **out, size_t *len,
-			struct crid_err *err)
+int crid_statefile_read(const char *path, size_t max, char **out, size_t *len, struct crid_err *err)
 {
 	struct stat st;
 	char *buf;
@@ -113,7 +112,7 @@ int crid_mkdir_p(const char *path, unsigned mode, struct crid_err *err)
 	if (len == 0 || len >= sizeof(buf))
 		return crid_err_set(err, ENAMETOOLONG, "mkdir `%s`", path);
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char c = *p;

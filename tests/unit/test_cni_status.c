@@ -114,8 +114,8 @@ static void empty_conf_dir(void)
 
 static struct crid_cni_watch *new_watch(const char *dir, const char *d1, const char *d2)
 {
-	char *dirs[2] = {(char *)d1, (char *)d2};
-	struct crid_strv sv = {dirs, d2 ? 2 : (d1 ? 1 : 0)};
+	char *dirs[2] = { (char *)d1, (char *)d2 };
+	struct crid_strv sv = { dirs, d2 ? 2 : (d1 ? 1 : 0) };
 	struct crid_cni_watch *w = crid_cni_watch_new(dir, &sv);
 
 	if (!w)
@@ -125,8 +125,8 @@ static struct crid_cni_watch *new_watch(const char *dir, const char *d1, const c
 
 static struct crid_cni_watch *new_watch_maybe(const char *dir, const char *d1)
 {
-	char *dirs[1] = {(char *)d1};
-	struct crid_strv sv = {dirs, 1};
+	char *dirs[1] = { (char *)d1 };
+	struct crid_strv sv = { dirs, 1 };
 
 	return crid_cni_watch_new(dir, &sv);
 }
@@ -382,7 +382,7 @@ static void test_special_files(void)
 /* Moves every timestamp the watch depends on 100 s (+|nsec|) into the past. */
 static void backdate_all(long nsec)
 {
-	static const char *const bins[] = {"bridge", "portmap", "noexec"};
+	static const char *const bins[] = { "bridge", "portmap", "noexec" };
 	struct dirent *de;
 	DIR *d;
 

@@ -13,10 +13,12 @@ static void test_prefix(void)
 	uint8_t flag;
 
 	crid_grpc_prefix_write(p, 0, 0x01020304);
-	CHECK(memcmp(p, "\x00\x01\x02\x03\x04", 5) == 0, "prefix bytes are flag + big-endian length");
+	CHECK(memcmp(p, "\x00\x01\x02\x03\x04", 5) == 0,
+	      "prefix bytes are flag + big-endian length");
 	CHECK(crid_grpc_prefix_read(p, &flag) == 0x01020304 && flag == 0, "prefix round-trips");
 	crid_grpc_prefix_write(p, 1, 0xffffffffu);
-	CHECK(crid_grpc_prefix_read(p, &flag) == 0xffffffffu && flag == 1, "max length, compressed");
+	CHECK(crid_grpc_prefix_read(p, &flag) == 0xffffffffu && flag == 1,
+	      "max length, compressed");
 }
 
 static void test_timeout_parse(void)
@@ -26,13 +28,24 @@ static void test_timeout_parse(void)
 		int ok;
 		int64_t ns;
 	} cases[] = {
-		{ "1H", 1, 3600000000000LL }, { "2M", 1, 120000000000LL }, { "3S", 1, 3000000000LL },
-		{ "100m", 1, 100000000LL },   { "7u", 1, 7000LL },	   { "1n", 1, 1 },
-		{ "0S", 1, 0 },		      { "99999999n", 1, 99999999 },
+		{ "1H", 1, 3600000000000LL },
+		{ "2M", 1, 120000000000LL },
+		{ "3S", 1, 3000000000LL },
+		{ "100m", 1, 100000000LL },
+		{ "7u", 1, 7000LL },
+		{ "1n", 1, 1 },
+		{ "0S", 1, 0 },
+		{ "99999999n", 1, 99999999 },
 		{ "99999999H", 1, INT64_MAX }, /* clamped: ~11,000 years */
-		{ "", 0, 0 },		      { "S", 0, 0 },		   { "10", 0, 0 },
-		{ "123456789S", 0, 0 },	      { "1x", 0, 0 },		   { "-1S", 0, 0 },
-		{ "1 S", 0, 0 },	      { "1.5S", 0, 0 },		   { "abc", 0, 0 },
+		{ "", 0, 0 },
+		{ "S", 0, 0 },
+		{ "10", 0, 0 },
+		{ "123456789S", 0, 0 },
+		{ "1x", 0, 0 },
+		{ "-1S", 0, 0 },
+		{ "1 S", 0, 0 },
+		{ "1.5S", 0, 0 },
+		{ "abc", 0, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

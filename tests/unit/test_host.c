@@ -241,9 +241,9 @@ static void test_cap_eff(void)
 static void test_choose_default(void)
 {
 	struct crid_host_runtime rt[3] = {
-	    {.name = "crun", .path = "/usr/bin/crun", .is_crun = true, .why = "r1"},
-	    {.name = "kata", .path = "/usr/bin/kata", .usable = true},
-	    {.name = "runc", .path = "/usr/sbin/runc", .usable = true},
+		{ .name = "crun", .path = "/usr/bin/crun", .is_crun = true, .why = "r1" },
+		{ .name = "kata", .path = "/usr/bin/kata", .usable = true },
+		{ .name = "runc", .path = "/usr/sbin/runc", .usable = true },
 	};
 	char why[512];
 
@@ -296,7 +296,7 @@ static void four_handlers(struct fake_cfg *f)
 
 static void test_check_runtimes(void)
 {
-	struct crid_err err = {0};
+	struct crid_err err = { 0 };
 	struct crid_host h;
 	struct fake_cfg f;
 	char want[512];
@@ -368,7 +368,7 @@ static void test_check_runtimes(void)
 
 static const char *json_str(yajl_val v, const char *key)
 {
-	const char *path[] = {key, NULL};
+	const char *path[] = { key, NULL };
 	yajl_val s = yajl_tree_get(v, path, yajl_t_string);
 
 	return s ? YAJL_GET_STRING(s) : NULL;
@@ -376,9 +376,9 @@ static const char *json_str(yajl_val v, const char *key)
 
 static void test_json(void)
 {
-	const char *path[] = {"runtimes", NULL};
-	const char *dpath[] = {"defaultRuntime", NULL};
-	struct crid_err err = {0};
+	const char *path[] = { "runtimes", NULL };
+	const char *dpath[] = { "defaultRuntime", NULL };
+	struct crid_err err = { 0 };
 	yajl_val root, list;
 	struct crid_host h;
 	struct fake_cfg f;
@@ -403,9 +403,9 @@ static void test_json(void)
 	CHECK(list && list->u.array.len == 4 &&
 		  eq(json_str(list->u.array.values[0], "name"), "crun") &&
 		  YAJL_IS_FALSE(yajl_tree_get(list->u.array.values[0],
-					      (const char *[]){"usable", NULL}, yajl_t_any)) &&
+					      (const char *[]){ "usable", NULL }, yajl_t_any)) &&
 		  YAJL_IS_TRUE(yajl_tree_get(list->u.array.values[1],
-					     (const char *[]){"usable", NULL}, yajl_t_any)) &&
+					     (const char *[]){ "usable", NULL }, yajl_t_any)) &&
 		  has(json_str(list->u.array.values[2], "reason"), "not found"),
 	      "json: one entry per handler with usable and reason");
 	yajl_tree_free(root);
@@ -428,7 +428,7 @@ static void test_json(void)
 /* The real host: consistent with what statfs says, and what it found is printed. */
 static void test_real_host(void)
 {
-	struct crid_err err = {0};
+	struct crid_err err = { 0 };
 	enum crid_cgroup_mode want = CRID_CGROUP_V1;
 	struct statfs sf;
 	struct crid_host h;
@@ -459,7 +459,7 @@ static void test_real_host(void)
 static void test_alloc_failures(void)
 {
 	size_t base = crid_mem_used();
-	struct crid_err err = {0};
+	struct crid_err err = { 0 };
 	struct crid_host h;
 	struct fake_cfg f;
 	bool sane = true;
