@@ -1,11 +1,12 @@
 /*
  * crid-bench: measures CRI runtimes side by side through their sockets.
- * Scenarios: rpc (Version round-trip latency at several concurrencies).
- * Later: pod start latency, density memory, pull throughput.
+ * Scenarios: rpc, podstart, density, relist, pull, churn (one per run; see
+ * usage() and bench/README.md), plus cleanup.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,26 +14,54 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/pods.h"
 
 static void usage(FILE *f)
 {
 	fprintf(
-	    f, "Usage: crid-bench SCENARIO [options]\n\n"
-	       "Scenarios:\n"
-	       "  rpc   Version round-trip latency per endpoint at each concurrency level\n\n"
-	       "Options:\n"
-	       "  --endpoint NAME=ENDPOINT  a CRI socket, unix:///path or /path; repeatable,\n"
-	       "                            the first one is the baseline of the ratios\n"
-	       "  --pid NAME=PID            process serving NAME, for its RSS/PSS\n"
-	       "                            (default: found from the socket via /proc)\n"
-	       "  -n, --calls N             recorded calls per endpoint and level (default 10000)\n"
-	       "  -c, --concurrency LIST    comma-separated levels (default 1,100)\n"
-	       "  --round N                 calls per endpoint per round, at least 10 x the\n"
-	       "                            level; endpoints take turns by round (default 100)\n"
-	       "  --warmup N                unrecorded calls before each level (default 200)\n"
-	       "  --timeout MS              deadline of each call (default 5000)\n"
-	       "  --json FILE               also write the results as JSON\n"
-	       "  -h, --help                show this help\n");
+	    f,
+	    "Usage: crid-bench SCENARIO [options]\n\n"
+	    "Scenarios:\n"
+	    "  rpc       Version round-trip latency per endpoint at each concurrency level\n"
+	    "  podstart  RunPodSandbox+CreateContainer+StartContainer until running, per step,\n"
+	    "            --pods sequentially and --parallel at once; plus the floor\n"
+	    "            (--floor-bundle: bare OCI runtime run, --floor-cni: CNI ADD/DEL)\n"
+	    "  density   --steps pod counts; runtime memory (daemon, shims, pause) per pod;\n"
+	    "            teardown time\n"
+	    "  relist    kubelet-like list/status load with --pods running while pods start;\n"
+	    "            list latencies, start latency, daemon CPU ms per s (--duration)\n"
+	    "  pull      cold pull of --pull-image, single and --pull-parallel at once, MB/s\n"
+	    "  churn     create+delete pods for --duration s: pods/s, daemon fds and memory\n"
+	    "  cleanup   remove every pod of namespace crid-bench (what a run left)\n"
+	    "An endpoint lacking an RPC a scenario needs (UNIMPLEMENTED) is skipped with\n"
+	    "the reason; one that fails mid-run is reported as an error row.\n\n"
+	    "Options:\n"
+	    "  --endpoint NAME=ENDPOINT  a CRI socket, unix:///path or /path; repeatable,\n"
+	    "                            the first one is the baseline of the ratios\n"
+	    "  --pid NAME=PID            process serving NAME, for its RSS/PSS\n"
+	    "                            (default: found from the socket via /proc)\n"
+	    "  -n, --calls N             recorded calls per endpoint and level (default 10000)\n"
+	    "  -c, --concurrency LIST    comma-separated levels (default 1,100)\n"
+	    "  --round N                 calls per endpoint per round, at least 10 x the\n"
+	    "                            level; endpoints take turns by round (default 100)\n"
+	    "  --warmup N                unrecorded calls before each level (default 200)\n"
+	    "  --timeout MS              deadline of each call (default 5000)\n"
+	    "  --json FILE               also write the results as JSON\n"
+	    "  --plots DIR               PNG plots with gnuplot (CDFs, memory vs pods)\n"
+	    "  --pods N                  podstart pods per phase, relist pods running (100)\n"
+	    "  --parallel N              podstart concurrency; workers elsewhere (10)\n"
+	    "  --steps LIST              density pod counts (100,500)\n"
+	    "  --duration S              churn and relist seconds per endpoint (30)\n"
+	    "  --rounds N                pull rounds (3)\n"
+	    "  --pull-parallel N         concurrent pulls (10)\n"
+	    "  --pull-bytes N            compressed size of --pull-image (default: ImageStatus)\n"
+	    "  --image REF               container image that sleeps by itself\n"
+	    "  --pull-image REF          image to pull (~150 MB, several layers)\n"
+	    "  --floor-bundle DIR        OCI bundle for the bare runtime floor\n"
+	    "  --floor-cni FILE          single-plugin CNI conf for the CNI floor\n"
+	    "  --oci-runtime PATH        OCI runtime of the floor (runc)\n"
+	    "  --cni-bin-dir DIR         CNI plugins (/usr/lib/cni)\n"
+	    "  -h, --help                show this help\n");
 }
 
 static int parse_size(const char *s, size_t max, size_t *out)
@@ -116,7 +145,97 @@ static int set_pids(struct crid_bench_run *run, char **pids, size_t n)
 	return 0;
 }
 
-enum { OPT_ENDPOINT = 256, OPT_PID, OPT_ROUND, OPT_WARMUP, OPT_TIMEOUT, OPT_JSON };
+enum {
+	OPT_ENDPOINT = 256,
+	OPT_PID,
+	OPT_ROUND,
+	OPT_WARMUP,
+	OPT_TIMEOUT,
+	OPT_JSON,
+	OPT_PLOTS,
+	OPT_PODS,
+	OPT_PARALLEL,
+	OPT_STEPS,
+	OPT_DURATION,
+	OPT_ROUNDS,
+	OPT_PULL_PARALLEL,
+	OPT_PULL_BYTES,
+	OPT_IMAGE,
+	OPT_PULL_IMAGE,
+	OPT_FLOOR_BUNDLE,
+	OPT_FLOOR_CNI,
+	OPT_OCI_RUNTIME,
+	OPT_CNI_BIN_DIR,
+};
+
+static int parse_steps(struct crid_bench_run *run, char *list)
+{
+	size_t v;
+
+	run->n_steps = 0;
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		if (run->n_steps == CRID_BENCH_MAX_POINTS || parse_size(tok, 100000, &v) < 0 ||
+		    !v || (run->n_steps && v <= run->steps[run->n_steps - 1]))
+			return -1;
+		run->steps[run->n_steps++] = v;
+	}
+	return run->n_steps ? 0 : -1;
+}
+
+static int parse_pos(const char *arg, size_t max, size_t *out)
+{
+	return parse_size(arg, max, out) < 0 || !*out ? -1 : 0;
+}
+
+static int parse_more(struct crid_bench_run *run, int opt, char *arg)
+{
+	size_t v;
+
+	switch (opt) {
+	case OPT_PLOTS:
+		run->plots_dir = arg;
+		return 0;
+	case OPT_PODS:
+		return parse_pos(arg, 100000, &run->pods);
+	case OPT_PARALLEL:
+		return parse_pos(arg, 1000, &run->parallel);
+	case OPT_STEPS:
+		return parse_steps(run, arg);
+	case OPT_DURATION:
+		if (parse_pos(arg, 86400, &v) < 0)
+			return -1;
+		run->duration_s = (double)v;
+		return 0;
+	case OPT_ROUNDS:
+		return parse_pos(arg, 1000, &run->rounds);
+	case OPT_PULL_PARALLEL:
+		return parse_pos(arg, 100, &run->pull_parallel);
+	case OPT_PULL_BYTES:
+		if (parse_pos(arg, SIZE_MAX / 2, &v) < 0)
+			return -1;
+		run->pull_bytes = (double)v;
+		return 0;
+	case OPT_IMAGE:
+		run->image = arg;
+		return 0;
+	case OPT_PULL_IMAGE:
+		run->pull_image = arg;
+		return 0;
+	case OPT_FLOOR_BUNDLE:
+		run->floor_bundle = arg;
+		return 0;
+	case OPT_FLOOR_CNI:
+		run->floor_cni = arg;
+		return 0;
+	case OPT_OCI_RUNTIME:
+		run->oci_runtime = arg;
+		return 0;
+	case OPT_CNI_BIN_DIR:
+		run->cni_bin_dir = arg;
+		return 0;
+	}
+	return -1;
+}
 
 static int parse_opt(struct crid_bench_run *run, int opt, char *arg, char **pids, size_t *n_pids)
 {
@@ -147,23 +266,55 @@ static int parse_opt(struct crid_bench_run *run, int opt, char *arg, char **pids
 		run->json_path = arg;
 		return 0;
 	}
-	return -1;
+	return parse_more(run, opt, arg);
+}
+
+static const struct scenario {
+	const char *name;
+	int (*run)(struct crid_bench_run *run);
+} scenarios[] = {
+	{ "rpc", crid_bench_rpc_run },	       { "podstart", crid_bench_podstart_run },
+	{ "density", crid_bench_density_run }, { "relist", crid_bench_relist_run },
+	{ "pull", crid_bench_pull_run },       { "churn", crid_bench_churn_run },
+	{ "cleanup", crid_bench_cleanup_run },
+};
+
+static const struct scenario *find_scenario(const char *name)
+{
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (strcmp(scenarios[i].name, name) == 0)
+			return &scenarios[i];
+	return NULL;
 }
 
 /* Returns 0 to run, 1 after --help, -1 on a usage error (printed). */
 static int parse_args(struct crid_bench_run *run, int argc, char **argv)
 {
 	static const struct option longs[] = {
-	    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
-	    {"pid", required_argument, NULL, OPT_PID},
-	    {"calls", required_argument, NULL, 'n'},
-	    {"concurrency", required_argument, NULL, 'c'},
-	    {"round", required_argument, NULL, OPT_ROUND},
-	    {"warmup", required_argument, NULL, OPT_WARMUP},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"json", required_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "calls", required_argument, NULL, 'n' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "round", required_argument, NULL, OPT_ROUND },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "plots", required_argument, NULL, OPT_PLOTS },
+		{ "pods", required_argument, NULL, OPT_PODS },
+		{ "parallel", required_argument, NULL, OPT_PARALLEL },
+		{ "steps", required_argument, NULL, OPT_STEPS },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "rounds", required_argument, NULL, OPT_ROUNDS },
+		{ "pull-parallel", required_argument, NULL, OPT_PULL_PARALLEL },
+		{ "pull-bytes", required_argument, NULL, OPT_PULL_BYTES },
+		{ "image", required_argument, NULL, OPT_IMAGE },
+		{ "pull-image", required_argument, NULL, OPT_PULL_IMAGE },
+		{ "floor-bundle", required_argument, NULL, OPT_FLOOR_BUNDLE },
+		{ "floor-cni", required_argument, NULL, OPT_FLOOR_CNI },
+		{ "oci-runtime", required_argument, NULL, OPT_OCI_RUNTIME },
+		{ "cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *pids[CRID_BENCH_MAX_ENDPOINTS];
 	size_t n_pids = 0;
@@ -180,8 +331,18 @@ static int parse_args(struct crid_bench_run *run, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (optind + 1 != argc || strcmp(argv[optind], "rpc") != 0) {
-		fprintf(stderr, "crid-bench: want one scenario: rpc\n");
+	if (optind + 1 != argc || !find_scenario(argv[optind])) {
+		fprintf(stderr, "crid-bench: want one scenario: rpc, podstart, density, relist, "
+				"pull, churn or cleanup\n");
+		return -1;
+	}
+	if (strcmp(argv[optind], "pull") == 0 && !run->pull_image) {
+		fprintf(stderr, "crid-bench: pull needs --pull-image\n");
+		return -1;
+	}
+	if (!run->image && strcmp(argv[optind], "rpc") != 0 && strcmp(argv[optind], "pull") != 0 &&
+	    strcmp(argv[optind], "cleanup") != 0) {
+		fprintf(stderr, "crid-bench: %s needs --image\n", argv[optind]);
 		return -1;
 	}
 	run->scenario = argv[optind];
@@ -243,39 +404,69 @@ static int finish(struct crid_bench_run *run)
 	struct crid_err err;
 	size_t failed = 0;
 
-	for (size_t i = 0; i < run->n_ep; i++) {
-		crid_grpc_client_close(run->ep[i].conn);
-		run->ep[i].conn = NULL;
-		failed += run->ep[i].error[0] != 0;
-		for (size_t p = 0; p < run->n_conc; p++)
-			crid_bench_samples_free(&run->ep[i].phase[p].lat_us);
-	}
-	if (run->json_path && crid_bench_report_json(run, run->json_path, &err) < 0) {
+	int rc;
+
+	if (run->json_path && crid_bench_report_json(run, run->json_path, &err) < 0)
 		fprintf(stderr, "crid-bench: %s\n", err.msg);
-		return 1;
+	for (size_t i = 0; i <= run->n_ep; i++) {
+		struct crid_bench_endpoint *ep = i < run->n_ep ? &run->ep[i] : &run->floor;
+
+		crid_grpc_client_close(ep->conn);
+		ep->conn = NULL;
+		if (i < run->n_ep)
+			failed += ep->error[0] != 0 && !ep->skipped;
+		for (size_t p = 0; p < run->n_conc; p++)
+			crid_bench_samples_free(&ep->phase[p].lat_us);
+		for (size_t s = 0; s < ep->res.n_series; s++)
+			crid_bench_samples_free(&ep->res.series[s].s);
+		crid_bench_forget_pods(ep);
+		pthread_mutex_destroy(&ep->lock);
 	}
-	return failed == run->n_ep;
+	/* 0: all measured or skipped; 1: some endpoint failed; the table says which */
+	rc = failed ? 1 : 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct crid_bench_run run = {
-	    .calls = 10000,
-	    .round = 100,
-	    .warmup = 200,
-	    .timeout_ms = 5000,
-	    .conc = {1, 100},
-	    .n_conc = 2,
+		.calls = 10000,
+		.round = 100,
+		.warmup = 200,
+		.timeout_ms = 5000,
+		.conc = { 1, 100 },
+		.n_conc = 2,
+		.pods = 100,
+		.parallel = 10,
+		.steps = { 100, 500 },
+		.n_steps = 2,
+		.duration_s = 30,
+		.rounds = 3,
+		.pull_parallel = 10,
+		.oci_runtime = "runc",
+		.cni_bin_dir = "/usr/lib/cni",
 	};
 	int rc = parse_args(&run, argc, argv);
 
 	if (rc)
 		return rc < 0 ? 2 : 0;
 	run.tty = isatty(STDERR_FILENO);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < CRID_BENCH_MAX_ENDPOINTS; i++)
+		pthread_mutex_init(&run.ep[i].lock, NULL);
+	pthread_mutex_init(&run.floor.lock, NULL);
+	run.floor.name = "floor";
+	run.floor.address = "";
 	set_date(&run);
 	measure_memory(&run, false);
-	crid_bench_rpc_run(&run);
+	find_scenario(run.scenario)->run(&run);
 	measure_memory(&run, true);
-	crid_bench_report_table(&run, stdout);
+	if (strcmp(run.scenario, "rpc") == 0) {
+		crid_bench_report_table(&run, stdout);
+	} else {
+		crid_bench_summarize_all(&run);
+		crid_bench_report_scenario_table(&run, stdout);
+		crid_bench_plots(&run);
+	}
 	return finish(&run);
 }

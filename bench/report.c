@@ -141,7 +141,7 @@ static void j_latency(yajl_gen g, const char *key, const struct crid_bench_summa
 static void j_phase(yajl_gen g, const struct crid_bench_run *run, size_t e, size_t p)
 {
 	const struct crid_bench_phase *ph = &run->ep[e].phase[p], *base = base_phase(run, p);
-	struct crid_bench_summary none = {0, NAN, NAN, NAN, NAN, NAN, NAN};
+	struct crid_bench_summary none = { 0, NAN, NAN, NAN, NAN, NAN, NAN };
 	bool failed = phase_failed(run, e, p);
 
 	yajl_gen_map_open(g);
@@ -233,6 +233,234 @@ static void j_run(yajl_gen g, const struct crid_bench_run *run)
 	yajl_gen_map_close(g);
 }
 
+/* --- pod, container and image scenarios ------------------------------------ */
+
+static const char *ep_status(const struct crid_bench_endpoint *ep)
+{
+	if (!ep->error[0])
+		return "ok";
+	return ep->skipped ? "skipped" : "error";
+}
+
+/* Names of every series (or value) of any endpoint, in order of first appearance. */
+static size_t all_names(const struct crid_bench_run *run, bool values, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t e = 0; e <= run->n_ep; e++) {
+		const struct crid_bench_endpoint *ep = e < run->n_ep ? &run->ep[e] : &run->floor;
+		size_t cnt = values ? ep->res.n_values : ep->res.n_series;
+
+		for (size_t i = 0; i < cnt; i++) {
+			const char *nm = values ? ep->res.values[i].name : ep->res.series[i].name;
+			bool seen = false;
+
+			for (size_t j = 0; j < n && !seen; j++)
+				seen = strcmp(out[j], nm) == 0;
+			if (!seen && n < max)
+				out[n++] = nm;
+		}
+	}
+	return n;
+}
+
+void crid_bench_report_scenario_table(const struct crid_bench_run *run, FILE *f)
+{
+	const char *names[CRID_BENCH_MAX_VALUES * 2];
+	const struct crid_bench_endpoint *b = &run->ep[0];
+	size_t n;
+
+	fprintf(f, "%s: endpoints interleaved; x = ratio to %s\n\n", run->scenario, b->name);
+	for (size_t e = 0; e < run->n_ep; e++)
+		if (run->ep[e].error[0])
+			fprintf(f, "%-14s %s: %s\n", run->ep[e].name, ep_status(&run->ep[e]),
+				run->ep[e].error);
+	if (run->floor.error[0])
+		fprintf(f, "%-14s error: %s\n", "floor", run->floor.error);
+	n = all_names(run, false, names, sizeof(names) / sizeof(names[0]));
+	if (n)
+		fprintf(f, "\n%-24s %-12s %6s %9s %9s %9s %9s %9s %-5s %7s %7s\n", "series",
+			"endpoint", "n", "min", "p50", "p90", "p99", "max", "unit", "p50 x",
+			"p99 x");
+	for (size_t i = 0; i < n; i++) {
+		const struct crid_bench_series *bs = crid_bench_find_series(b, names[i]);
+
+		for (size_t e = 0; e <= run->n_ep; e++) {
+			const struct crid_bench_endpoint *ep =
+			    e < run->n_ep ? &run->ep[e] : &run->floor;
+			const struct crid_bench_series *s = crid_bench_find_series(ep, names[i]);
+			char r50[16], r99[16];
+
+			if (!s || !s->sum.n)
+				continue;
+			fmt_ratio(r50, sizeof(r50),
+				  bs && bs->sum.n ? crid_bench_ratio(s->sum.p50, bs->sum.p50)
+						  : NAN);
+			fmt_ratio(r99, sizeof(r99),
+				  bs && bs->sum.n ? crid_bench_ratio(s->sum.p99, bs->sum.p99)
+						  : NAN);
+			fprintf(f, "%-24s %-12s %6zu %9.2f %9.2f %9.2f %9.2f %9.2f %-5s %7s %7s\n",
+				names[i], e < run->n_ep ? ep->name : "floor", s->sum.n, s->sum.min,
+				s->sum.p50, s->sum.p90, s->sum.p99, s->sum.max, s->unit, r50, r99);
+		}
+	}
+	n = all_names(run, true, names, sizeof(names) / sizeof(names[0]));
+	if (n) {
+		fprintf(f, "\n%-32s", "value");
+		for (size_t e = 0; e < run->n_ep; e++)
+			fprintf(f, " %14s", run->ep[e].name);
+		fprintf(f, " %-7s %s\n", "unit", run->n_ep > 1 ? "x (last/first)" : "");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *unit = "";
+		double first = NAN, v = NAN;
+		char r[16];
+
+		fprintf(f, "%-32s", names[i]);
+		for (size_t e = 0; e < run->n_ep; e++) {
+			const struct crid_bench_value *val =
+			    crid_bench_find_value(&run->ep[e], names[i]);
+
+			v = val ? val->v : NAN;
+			if (e == 0)
+				first = v;
+			if (val)
+				unit = val->unit;
+			if (isnan(v))
+				fprintf(f, " %14s", "-");
+			else
+				fprintf(f, " %14.1f", v);
+		}
+		fmt_ratio(r, sizeof(r), run->n_ep > 1 ? crid_bench_ratio(v, first) : NAN);
+		fprintf(f, " %-7s %s\n", unit, run->n_ep > 1 ? r : "");
+	}
+}
+
+static void j_series(yajl_gen g, const struct crid_bench_series *s,
+		     const struct crid_bench_series *base)
+{
+	bool rb = base && base->sum.n;
+
+	yajl_gen_map_open(g);
+	j_key_str(g, "name", s->name);
+	j_key_str(g, "unit", s->unit);
+	j_key_num(g, "n", (double)s->sum.n, 0);
+	j_key_num(g, "min", s->sum.min, 3);
+	j_key_num(g, "p50", s->sum.p50, 3);
+	j_key_num(g, "p90", s->sum.p90, 3);
+	j_key_num(g, "p99", s->sum.p99, 3);
+	j_key_num(g, "max", s->sum.max, 3);
+	j_key_num(g, "mean", s->sum.mean, 3);
+	j_key_num(g, "ratio_p50", rb ? crid_bench_ratio(s->sum.p50, base->sum.p50) : NAN, 3);
+	j_key_num(g, "ratio_p99", rb ? crid_bench_ratio(s->sum.p99, base->sum.p99) : NAN, 3);
+	yajl_gen_map_close(g);
+}
+
+static void j_result(yajl_gen g, const struct crid_bench_endpoint *ep,
+		     const struct crid_bench_endpoint *b)
+{
+	j_str(g, "series");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < ep->res.n_series; i++)
+		j_series(g, &ep->res.series[i],
+			 b ? crid_bench_find_series(b, ep->res.series[i].name) : NULL);
+	yajl_gen_array_close(g);
+	j_str(g, "values");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < ep->res.n_values; i++) {
+		const struct crid_bench_value *v = &ep->res.values[i];
+		const struct crid_bench_value *bv = b ? crid_bench_find_value(b, v->name) : NULL;
+
+		yajl_gen_map_open(g);
+		j_key_str(g, "name", v->name);
+		j_key_str(g, "unit", v->unit);
+		j_key_num(g, "value", v->v, 3);
+		j_key_num(g, "ratio", bv ? crid_bench_ratio(v->v, bv->v) : NAN, 3);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	j_str(g, "curve");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < ep->res.n_curve; i++) {
+		yajl_gen_map_open(g);
+		j_key_num(g, "pods", (double)ep->res.curve[i].pods, 0);
+		j_key_num(g, "pss_kib", ep->res.curve[i].pss_kib, 0);
+		j_key_num(g, "rss_kib", ep->res.curve[i].rss_kib, 0);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
+static void j_scenario_endpoint(yajl_gen g, const struct crid_bench_run *run, size_t e)
+{
+	const struct crid_bench_endpoint *ep = &run->ep[e];
+
+	yajl_gen_map_open(g);
+	j_key_str(g, "name", ep->name);
+	j_key_str(g, "address", ep->address);
+	if (ep->pid > 0)
+		j_key_num(g, "pid", ep->pid, 0);
+	else
+		j_key_str(g, "pid", NULL);
+	j_key_str(g, "status", ep_status(ep));
+	j_key_str(g, "reason", ep->error[0] ? ep->error : NULL);
+	j_key_str(g, "error", ep->error[0] && !ep->skipped ? ep->error : NULL);
+	j_mem(g, "memory_idle", ep->have_idle, &ep->idle);
+	j_mem(g, "memory_after", ep->have_after, &ep->after);
+	j_result(g, ep, e ? &run->ep[0] : NULL);
+	yajl_gen_map_close(g);
+}
+
+static void j_params(yajl_gen g, const struct crid_bench_run *run)
+{
+	j_str(g, "params");
+	yajl_gen_map_open(g);
+	j_key_num(g, "pods", (double)run->pods, 0);
+	j_key_num(g, "parallel", (double)run->parallel, 0);
+	j_str(g, "steps");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < run->n_steps; i++) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%zu", run->steps[i]);
+		yajl_gen_number(g, buf, strlen(buf));
+	}
+	yajl_gen_array_close(g);
+	j_key_num(g, "duration_s", run->duration_s, 3);
+	j_key_num(g, "rounds", (double)run->rounds, 0);
+	j_key_num(g, "pull_parallel", (double)run->pull_parallel, 0);
+	j_key_num(g, "pull_bytes", run->pull_bytes, 0);
+	j_key_str(g, "image", run->image);
+	j_key_str(g, "pull_image", run->pull_image);
+	j_key_str(g, "floor_bundle", run->floor_bundle);
+	j_key_str(g, "floor_cni", run->floor_cni);
+	j_key_str(g, "oci_runtime", run->oci_runtime);
+	yajl_gen_map_close(g);
+}
+
+static void j_scenario(yajl_gen g, const struct crid_bench_run *run)
+{
+	yajl_gen_map_open(g);
+	j_key_str(g, "scenario", run->scenario);
+	j_key_str(g, "date", run->date);
+	j_host(g);
+	j_params(g, run);
+	j_key_num(g, "timeout_ms", run->timeout_ms, 0);
+	j_key_str(g, "baseline", run->ep[0].name);
+	j_str(g, "endpoints");
+	yajl_gen_array_open(g);
+	for (size_t e = 0; e < run->n_ep; e++)
+		j_scenario_endpoint(g, run, e);
+	yajl_gen_array_close(g);
+	j_str(g, "floor");
+	yajl_gen_map_open(g);
+	j_key_str(g, "status", run->floor.error[0] ? "error" : "ok");
+	j_key_str(g, "error", run->floor.error[0] ? run->floor.error : NULL);
+	j_result(g, &run->floor, NULL);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+}
+
 int crid_bench_report_json(const struct crid_bench_run *run, const char *path, struct crid_err *err)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
@@ -244,7 +472,10 @@ int crid_bench_report_json(const struct crid_bench_run *run, const char *path, s
 	if (!g)
 		return crid_err_set(err, ENOMEM, "json");
 	yajl_gen_config(g, yajl_gen_beautify, 1);
-	j_run(g, run);
+	if (strcmp(run->scenario, "rpc") == 0)
+		j_run(g, run);
+	else
+		j_scenario(g, run);
 	yajl_gen_get_buf(g, &buf, &len);
 	f = fopen(path, "we");
 	if (!f) {

@@ -99,7 +99,7 @@ static void run_round(struct crid_bench_endpoint *ep, struct crid_bench_phase *p
 		      size_t calls, const struct crid_bench_run *run, const uint8_t *req,
 		      size_t req_len)
 {
-	struct round rd = {.ep = ep, .ph = ph, .req = req, .req_len = req_len};
+	struct round rd = { .ep = ep, .ph = ph, .req = req, .req_len = req_len };
 	size_t n = (size_t)conc < calls ? (size_t)conc : calls;
 	struct slot *slots = crid_calloc(n ? n : 1, sizeof(*slots));
 	uint64_t t0 = crid_bench_now_ns();

@@ -1,34 +1,69 @@
 #!/bin/bash
-# make bench: starts crid and Debian's containerd (CRI plugin) side by side in
-# a temporary directory, runs `crid-bench rpc` against both (crid first, the
-# baseline of the ratios), prints the table, keeps the JSON under
-# bench/results/, and stops everything it started, also on Ctrl-C.
+# make bench: one command, a fresh machine, crid against Debian's containerd.
 #
-# Environment: CRID_BUILD (build dir, default build), BENCH_CALLS (calls per
-# endpoint and concurrency, default 10000), BENCH_ARGS (more crid-bench flags).
+# Starts a private Debian docker-registry on 127.0.0.1 (tests/fixtures/registry.sh),
+# builds and pushes the bench images (tests/fixtures/images.py: busybox sleep,
+# pause for containerd's sandbox_image, a ~158 MB 6-layer image for pulls;
+# deterministic, cached under /var/tmp/crid-fixtures), starts crid and
+# containerd (own root, state, sockets, CNI conf under a temp dir), runs every
+# scenario against both (crid first: the baseline of the ratios), prints the
+# tables and writes JSON and PNG plots to bench/results/<stamp>/. Everything
+# it started is stopped and removed at the end, also on Ctrl-C.
+#
+# Environment:
+#   CRID_BUILD       build dir (build)
+#   BENCH_SCENARIOS  which scenarios (rpc podstart density relist pull churn)
+#   BENCH_CALLS      rpc calls per endpoint and level (10000)
+#   BENCH_PODS       podstart pods per phase / relist pods running (100)
+#   BENCH_PARALLEL   podstart concurrency and worker threads (10)
+#   BENCH_STEPS      density pod counts (100,500)
+#   BENCH_DURATION   churn and relist seconds per endpoint (30)
+#   BENCH_ROUNDS     pull rounds (3)
+#   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other)
+#   BENCH_ARGS       more crid-bench flags for every scenario
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+REPO=$PWD
 BUILD=${CRID_BUILD:-build}
-CALLS=${BENCH_CALLS:-10000}
+SCENARIOS=${BENCH_SCENARIOS:-rpc podstart density relist pull churn}
+ENDPOINTS=${BENCH_ENDPOINTS:-crid containerd}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RESULTS=bench/results
+RESULTS=$REPO/bench/results/$STAMP
 TMP=$(mktemp -d /tmp/crid-bench.XXXXXX)
+FIX=$REPO/tests/fixtures
 PIDS=()
+BRIDGES=(cbench-ctd0 cbench-crid0 cbench-floor0)
+EP_ARGS=()
+CONTAINERD_UP=false
 
 log() { echo "bench: $*" >&2; }
 
-# Stops what we started: TERM, up to 5 s, then KILL; then removes the temp dir.
+# Stops what we started, in reverse: pods via CRI, daemons, shims, mounts, bridges, registry.
 cleanup() {
-	local pid
+	local pid m b
 	trap - EXIT INT TERM
+	set +e +o pipefail # best effort: every step runs even when an earlier one found nothing
+	if [ ${#EP_ARGS[@]} -gt 0 ] && [ -x "$BUILD/crid-bench" ]; then
+		timeout 120 "$BUILD/crid-bench" cleanup "${EP_ARGS[@]}" --timeout 20000 >/dev/null 2>&1 || true
+	fi
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	rm -rf "$TMP"
+	# shims and containers outlive containerd: kill those of our containerd only
+	for pid in $(grep -l -F -- "$TMP/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+		[ "$pid" = $$ ] || kill -KILL "$pid" 2>/dev/null || true
+	done
+	sleep 0.2
+	grep -F " $TMP/" /proc/mounts | cut -d' ' -f2 | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done
+	for b in "${BRIDGES[@]}"; do ip link del "$b" 2>/dev/null || true; done
+	"$FIX/registry.sh" stop "$TMP/registry" 2>/dev/null || true
+	rm -rf "$TMP" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'log interrupted; exit 130' INT TERM
@@ -52,8 +87,28 @@ wait_ready() {
 	return 1
 }
 
+# bridge_conflist NAME BRIDGE SUBNET DATADIR
+bridge_conflist() {
+	cat <<EOT
+{
+  "cniVersion": "0.4.0",
+  "name": "$1",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$2", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$3" }]], "dataDir": "$4",
+                "routes": [{ "dst": "0.0.0.0/0" }] }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOT
+}
+
 start_crid() {
 	mkdir -p "$TMP/crid/cni"
+	bridge_conflist crid-bench cbench-crid0 10.88.201.0/24 "$TMP/crid/ipam" \
+		>"$TMP/crid/cni/10-bench.conflist"
 	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
 		--runroot "$TMP/crid/run" --log-level warn \
 		--cni-config-dir "$TMP/crid/cni" --cni-plugin-dir /usr/lib/cni \
@@ -63,7 +118,7 @@ start_crid() {
 	wait_ready crid "$CRID_PID" "$TMP/crid/crid.sock" "$TMP/crid.log"
 }
 
-# containerd as Debian ships it, with its own root, state and sockets under $TMP.
+# containerd as Debian ships it (1.6, CRI plugin), everything under $TMP/containerd.
 containerd_config() {
 	local d=$TMP/containerd
 	cat <<EOT
@@ -78,10 +133,19 @@ state = "$d/state"
   address = "$d/containerd.sock.ttrpc"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/pause:latest"
+  sandbox_image = "$REGISTRY/crid-test/pause:latest"
+  # root here lacks CAP_SYS_RESOURCE: shims cannot lower oom_score_adj below ours
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$d/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$REGISTRY"]
+    endpoint = ["http://$REGISTRY"]
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
@@ -90,6 +154,8 @@ EOT
 
 start_containerd() {
 	mkdir -p "$TMP/containerd/cni"
+	bridge_conflist containerd-bench cbench-ctd0 10.88.200.0/24 "$TMP/containerd/ipam" \
+		>"$TMP/containerd/cni/10-bench.conflist"
 	containerd_config >"$TMP/containerd/config.toml"
 	containerd --config "$TMP/containerd/config.toml" >"$TMP/containerd.log" 2>&1 &
 	CONTAINERD_PID=$!
@@ -98,34 +164,73 @@ start_containerd() {
 		"$TMP/containerd.log"
 }
 
+fixtures() {
+	REGISTRY=$("$FIX/registry.sh" start "$TMP/registry")
+	log "registry at $REGISTRY"
+	/usr/bin/python3 "$FIX/images.py" push "$REGISTRY" >&2
+	PULL_BYTES=$(/usr/bin/python3 "$FIX/images.py" info |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["large"]["compressed_bytes"])')
+	/usr/bin/python3 "$FIX/images.py" bundle "$TMP/floor-bundle" >&2
+	cat >"$TMP/floor-cni.conf" <<EOT
+{ "cniVersion": "0.4.0", "name": "crid-bench-floor", "type": "bridge", "bridge": "cbench-floor0",
+  "isGateway": true, "ipMasq": false,
+  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.202.0/24" }]],
+            "dataDir": "$TMP/floor-ipam" } }
+EOT
+}
+
 main() {
-	local args=(rpc -n "$CALLS")
+	local s common rc=0
 
 	for bin in crid cridctl crid-bench; do
 		[ -x "$BUILD/$bin" ] || { log "$BUILD/$bin is missing: run make all"; exit 1; }
 	done
 	[ "$(id -u)" = 0 ] || log "not root: the daemons may fail to start"
+	for t in docker-registry skopeo gnuplot runc; do
+		command -v "$t" >/dev/null || log "$t not found (make deps installs it)"
+	done
+	fixtures
 
-	start_crid || exit 1
-	args+=(--endpoint "crid=unix://$TMP/crid/crid.sock" --pid "crid=$CRID_PID")
-
-	if ! command -v containerd >/dev/null; then
-		log "skipping containerd: not installed (apt-get install containerd)"
-	elif start_containerd; then
-		args+=(--endpoint "containerd=unix://$TMP/containerd/containerd.sock")
-		args+=(--pid "containerd=$CONTAINERD_PID")
-	else
-		log "skipping containerd: it did not start"
+	if [[ " $ENDPOINTS " == *" crid "* ]]; then
+		start_crid || exit 1
+		EP_ARGS+=(--endpoint "crid=unix://$TMP/crid/crid.sock" --pid "crid=$CRID_PID")
 	fi
+	if [[ " $ENDPOINTS " == *" containerd "* ]]; then
+		if ! command -v containerd >/dev/null; then
+			log "skipping containerd: not installed (apt-get install containerd)"
+		elif start_containerd; then
+			EP_ARGS+=(--endpoint "containerd=unix://$TMP/containerd/containerd.sock")
+			EP_ARGS+=(--pid "containerd=$CONTAINERD_PID")
+		else
+			log "skipping containerd: it did not start"
+		fi
+	fi
+	[ ${#EP_ARGS[@]} -gt 0 ] || { log "no endpoint to bench"; exit 1; }
 
 	mkdir -p "$RESULTS"
-	sleep 1 # let both settle before the idle memory reading
-	# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-	"$BUILD/crid-bench" "${args[@]}" --json "$RESULTS/rpc-$STAMP.json" ${BENCH_ARGS:-} &
-	# in the background, so a signal runs the trap at once instead of after the run
-	PIDS=("$!" "${PIDS[@]}")
-	wait "${PIDS[0]}"
-	log "results: $RESULTS/rpc-$STAMP.json"
+	sleep 1 # let the daemons settle before idle memory readings
+	common=(--image "$REGISTRY/crid-test/sleep:latest" --pull-image "$REGISTRY/crid-test/large:latest"
+		--pull-bytes "$PULL_BYTES" --floor-bundle "$TMP/floor-bundle"
+		--floor-cni "$TMP/floor-cni.conf" --plots "$RESULTS"
+		--pods "${BENCH_PODS:-100}" --parallel "${BENCH_PARALLEL:-10}"
+		--steps "${BENCH_STEPS:-100,500}" --duration "${BENCH_DURATION:-30}"
+		--rounds "${BENCH_ROUNDS:-3}")
+	for s in $SCENARIOS; do
+		log "=== $s"
+		local args=("$s" "${EP_ARGS[@]}" --json "$RESULTS/$s.json")
+		if [ "$s" = rpc ]; then
+			args+=(-n "${BENCH_CALLS:-10000}")
+		else
+			args+=("${common[@]}")
+		fi
+		# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+		"$BUILD/crid-bench" "${args[@]}" ${BENCH_ARGS:-} | tee "$RESULTS/$s.txt" &
+		# in the background, so a signal runs the trap at once instead of after the run
+		wait $! || rc=1
+		echo
+	done
+	log "results: $RESULTS"
+	return $rc
 }
 
 main "$@"

@@ -107,7 +107,7 @@ static const struct crid_method *lookup(const char *path)
 	return bsearch(&key, methods, n_methods, sizeof(*methods), by_path);
 }
 
-/* grpc-go's wording, which kubelet and crictl users recognise. */
+/* Close to grpc-go's wording, with the whole path so the caller sees what it sent. */
 static void fail_unknown(struct crid_grpc_call *call, const char *path)
 {
 	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
@@ -117,11 +117,10 @@ static void fail_unknown(struct crid_grpc_call *call, const char *path)
 		snprintf(msg, sizeof(msg), "malformed method name: `%s`", path);
 	else if (strncmp(path, "/runtime.v1.RuntimeService/", 27) == 0 ||
 		 strncmp(path, "/runtime.v1.ImageService/", 25) == 0)
-		snprintf(msg, sizeof(msg), "unknown method %s for service %.*s", slash + 1,
-			 (int)(slash - path - 1), path + 1);
+		snprintf(msg, sizeof(msg), "unknown method %s", path);
 	else
-		snprintf(msg, sizeof(msg), "unknown service %.*s", (int)(slash - path - 1),
-			 path + 1);
+		snprintf(msg, sizeof(msg), "unknown service %.*s (method %s)",
+			 (int)(slash - path - 1), path + 1, path);
 	crid_log_debug("rpc=%s status=Unimplemented msg=\"%s\"", path, msg);
 	crid_grpc_call_finish(call, CRID_GRPC_UNIMPLEMENTED, msg);
 }
