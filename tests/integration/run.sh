@@ -1,0 +1,93 @@
+#!/bin/sh
+# Integration tests: drive the real crid daemon through independent gRPC/HTTP/2
+# clients (python3-grpcio with stubs generated here from proto/api.proto,
+# python-h2, hyperframe). Each tests/integration/test_*.py module starts its own
+# daemon(s) on a private temp dir.
+#
+#   CRID_BUILD=build tests/integration/run.sh              # every module
+#   CRID_BUILD=build tests/integration/run.sh test_bad_input test_runtime_info
+#
+# Exit status is non-zero if any module fails. Uses /usr/bin/python3 on purpose:
+# Debian's python3-grpcio/-protobuf/-h2 live there, not in a pyenv python.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo" || exit 2
+
+CRID_BUILD=${CRID_BUILD:-build}
+case $CRID_BUILD in /*) build=$CRID_BUILD ;; *) build=$repo/$CRID_BUILD ;; esac
+PY=${PYTHON:-/usr/bin/python3}
+CRID_BIN=${CRID_BIN:-$build/crid}
+CRID_PY=$build/py
+CRID_MODULE_TIMEOUT=${CRID_MODULE_TIMEOUT:-900}
+export CRID_BUILD CRID_BIN CRID_PY
+
+if [ ! -x "$CRID_BIN" ]; then
+	echo "integration: $CRID_BIN is missing; build it first (make BUILD=$CRID_BUILD all)" >&2
+	exit 2
+fi
+missing=
+for m in grpc grpc_tools google.protobuf h2 hyperframe hpack; do
+	"$PY" -c "import $m" 2>/dev/null || missing="$missing $m"
+done
+if [ -n "$missing" ]; then
+	echo "integration: $PY lacks python modules:$missing" >&2
+	echo "integration: apt-get install python3-grpcio python3-grpc-tools python3-protobuf python3-h2 (make deps)" >&2
+	exit 2
+fi
+
+# Stubs are generated from the project's proto at test time, never checked in.
+mkdir -p "$CRID_PY" || exit 2
+if ! "$PY" -m grpc_tools.protoc -Iproto --python_out="$CRID_PY" --grpc_python_out="$CRID_PY" \
+	proto/api.proto; then
+	echo "integration: generating python stubs from proto/api.proto failed" >&2
+	exit 2
+fi
+
+if [ $# -gt 0 ]; then
+	modules=$*
+else
+	modules=$(cd "$here" && for f in test_*.py; do echo "${f%.py}"; done)
+fi
+
+echo "integration: daemon $CRID_BIN ($("$CRID_BIN" --version 2>&1 | head -n 1))"
+echo "integration: python $("$PY" -c 'import sys, grpc, google.protobuf, h2; print(sys.version.split()[0], "grpcio", grpc.__version__, "protobuf", google.protobuf.__version__, "h2", h2.__version__)')"
+[ "$(id -u)" = 0 ] || echo "integration: not root: tests that need root will be skipped"
+
+total=0 passed=0 failed=0 errors=0 skipped=0 bad_modules=
+# private per run: several runs (build, build-asan, a colleague's) may overlap
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/crid-integration.XXXXXX") || exit 2
+for m in $modules; do
+	m=${m%.py}
+	echo
+	echo "=== $m"
+	out=$logdir/$m.out
+	PYTHONPATH="$CRID_PY:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+		timeout -k 10 "$CRID_MODULE_TIMEOUT" "$PY" "$here/crid_fixture.py" "$m" 2>&1 | tee "$out"
+	summary=$(grep '^CRID-SUMMARY ' "$out" | tail -n 1)
+	if [ -z "$summary" ]; then
+		echo "integration: $m did not complete (crashed or timed out after ${CRID_MODULE_TIMEOUT}s)"
+		bad_modules="$bad_modules $m"
+		errors=$((errors + 1))
+		continue
+	fi
+	field() { echo "$summary" | sed "s/.* $1=\([0-9]*\).*/\1/"; }
+	t=$(field tests) p=$(field passed) f=$(field failed) e=$(field fixture_errors) s=$(field skipped)
+	total=$((total + t)) passed=$((passed + p)) failed=$((failed + f)) errors=$((errors + e))
+	skipped=$((skipped + s))
+	if [ "$f" != 0 ] || [ "$e" != 0 ]; then
+		bad_modules="$bad_modules $m"
+	fi
+done
+
+echo
+echo "integration summary ($CRID_BUILD): $total tests, $passed passed, $failed failed, $skipped skipped, $errors fixture/module errors"
+for m in $modules; do grep -h '^SKIPPED ' "$logdir/${m%.py}.out" 2>/dev/null; done | sed 's/^/  /'
+if [ -n "$bad_modules" ]; then
+	echo "integration: FAILED modules:$bad_modules (full output in $logdir)"
+	exit 1
+fi
+echo "integration: OK"
+rm -rf "$logdir"
+exit 0
