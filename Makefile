@@ -127,8 +127,11 @@ fuzz-smoke: fuzz
 	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
 		mkdir -p build-fuzz/corpus/$$n; \
 		seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
-		echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-15} -print_final_stats=0 \
-			build-fuzz/corpus/$$n $$seeds 2>&1 | tail -n 2 || exit 1; done
+		echo "== $$n ($${FUZZ_SECONDS:-15} s)"; \
+		if ! $$f -max_total_time=$${FUZZ_SECONDS:-15} -print_final_stats=0 \
+			build-fuzz/corpus/$$n $$seeds >build-fuzz/$$n.log 2>&1; then \
+			tail -n 40 build-fuzz/$$n.log; echo "$$n: FAILED (crash input above)"; exit 1; fi; \
+		grep -E '^Done [0-9]+ runs' build-fuzz/$$n.log; done
 
 test: deps
 	$(MAKE) format-check
