@@ -10,7 +10,8 @@ FUZZ ?=
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format \
 	libev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
 	libyajl-dev python3 python3-grpcio python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
-	crun runc containernetworking-plugins iproute2 containerd gnuplot-nox procps
+	crun runc containernetworking-plugins iproute2 containerd gnuplot-nox procps \
+	docker-registry skopeo busybox-static curl
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
 	-I. -I$(BUILD)
@@ -39,6 +40,8 @@ CLI_SRC := $(wildcard cli/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
@@ -69,10 +72,13 @@ $(BUILD)/cridctl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/crid-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS_SAN) -pthread -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcrid.a
 	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libcrid.a
@@ -106,7 +112,7 @@ run: deps all
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-integration: all
+integration: all $(HELPER_BIN)
 	CRID_BUILD=$(BUILD) tests/integration/run.sh
 
 check: unit integration

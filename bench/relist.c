@@ -1,0 +1,142 @@
+/*
+ * relist: with run->pods pods running, the load kubelet puts on a runtime
+ * (ListPodSandbox + ListContainers every second, Status every 5 s,
+ * ListContainerStats + ImageFsInfo every 10 s) from a second connection,
+ * while pods start one after another on the first: latency of each list
+ * call, of pod start under that load, and the daemon's CPU time per second.
+ * Endpoints take turns in windows of up to 10 s until each had
+ * run->duration_s.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bench/pods.h"
+#include "proto/api.pb-c.h"
+
+#define RT "/runtime.v1.RuntimeService/"
+#define WINDOW_S 10.0
+
+struct load {
+	const struct crid_bench_run *run;
+	struct crid_bench_endpoint *ep;
+	uint64_t end_ns;
+	long tick; /* seconds since the scenario began, across windows */
+};
+
+static void timed(struct crid_bench_cri *cri, const char *method, const ProtobufCMessage *req,
+		  const ProtobufCMessageDescriptor *desc, const char *series)
+{
+	ProtobufCMessage *resp = NULL;
+	uint64_t t0 = crid_bench_now_ns();
+
+	if (crid_bench_cri_call(cri, method, req, desc, &resp, cri->run->timeout_ms) < 0)
+		return;
+	crid_bench_record(cri->ep, series, "ms", (double)(crid_bench_now_ns() - t0) / 1e6);
+	protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+static void *load_thread(void *arg)
+{
+	struct load *ld = arg;
+	struct crid_bench_cri cri;
+	Runtime__V1__ListPodSandboxRequest lp = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+	Runtime__V1__ListContainersRequest lc = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+	Runtime__V1__StatusRequest st = RUNTIME__V1__STATUS_REQUEST__INIT;
+	Runtime__V1__ListContainerStatsRequest ls = RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
+	Runtime__V1__ImageFsInfoRequest fs = RUNTIME__V1__IMAGE_FS_INFO_REQUEST__INIT;
+	uint64_t next = crid_bench_now_ns();
+
+	if (crid_bench_cri_open(&cri, ld->run, ld->ep) < 0)
+		return NULL;
+	while (next < ld->end_ns && !crid_bench_failed(ld->ep)) {
+		timed(&cri, RT "ListPodSandbox", &lp.base,
+		      &runtime__v1__list_pod_sandbox_response__descriptor, "list_pods");
+		timed(&cri, RT "ListContainers", &lc.base,
+		      &runtime__v1__list_containers_response__descriptor, "list_containers");
+		if (ld->tick % 5 == 0)
+			timed(&cri, RT "Status", &st.base,
+			      &runtime__v1__status_response__descriptor, "status");
+		if (ld->tick % 10 == 0) {
+			timed(&cri, RT "ListContainerStats", &ls.base,
+			      &runtime__v1__list_container_stats_response__descriptor,
+			      "list_container_stats");
+			timed(&cri, "/runtime.v1.ImageService/ImageFsInfo", &fs.base,
+			      &runtime__v1__image_fs_info_response__descriptor, "image_fs_info");
+		}
+		ld->tick++;
+		next += 1000000000ull;
+		while (crid_bench_now_ns() < next && crid_bench_now_ns() < ld->end_ns)
+			crid_bench_sleep_ms(10);
+	}
+	crid_bench_cri_close(&cri);
+	return NULL;
+}
+
+static void window(struct crid_bench_run *run, struct crid_bench_endpoint *ep, double secs,
+		   long *tick, double *cpu_s, double *wall_s)
+{
+	struct load ld = { run, ep, 0, *tick };
+	long hz = sysconf(_SC_CLK_TCK), c0, c1;
+	uint64_t t0 = crid_bench_now_ns();
+	pthread_t th;
+
+	ld.end_ns = t0 + (uint64_t)(secs * 1e9);
+	c0 = ep->pid > 0 ? crid_bench_cpu_ticks(ep->pid) : -1;
+	if (pthread_create(&th, NULL, load_thread, &ld) != 0) {
+		crid_bench_fail(ep, 0, "cannot start the load thread");
+		return;
+	}
+	crid_bench_parallel(run, ep, (size_t)-1 / 2, 1, ld.end_ns, crid_bench_task_start_keep,
+			    "start", NULL);
+	pthread_join(th, NULL);
+	*tick = ld.tick;
+	c1 = ep->pid > 0 ? crid_bench_cpu_ticks(ep->pid) : -1;
+	if (c0 >= 0 && c1 >= c0 && hz > 0) {
+		*cpu_s += (double)(c1 - c0) / (double)hz;
+		*wall_s += crid_bench_since_s(t0);
+	}
+}
+
+int crid_bench_relist_run(struct crid_bench_run *run)
+{
+	size_t windows = (size_t)(run->duration_s / WINDOW_S);
+	double cpu[CRID_BENCH_MAX_ENDPOINTS] = { 0 }, wall[CRID_BENCH_MAX_ENDPOINTS] = { 0 };
+	long tick[CRID_BENCH_MAX_ENDPOINTS] = { 0 };
+	double last = run->duration_s - (double)windows * WINDOW_S;
+
+	if (last > 0.01)
+		windows++;
+	crid_bench_images_ready(run, run->image);
+	for (size_t e = 0; e < run->n_ep; e++) {
+		struct crid_bench_endpoint *ep = &run->ep[e];
+
+		if (crid_bench_failed(ep))
+			continue;
+		crid_bench_progress(run, false, "%s: starting %zu background pods", ep->name,
+				    run->pods);
+		crid_bench_parallel(run, ep, run->pods, run->parallel, 0,
+				    crid_bench_task_start_keep, "prefill", NULL);
+	}
+	for (size_t w = 0; w < windows; w++) {
+		double secs = (w + 1 == windows && last > 0.01) ? last : WINDOW_S;
+
+		for (size_t i = 0; i < run->n_ep; i++) {
+			size_t e = crid_bench_round_order(w, i, run->n_ep);
+
+			if (!crid_bench_failed(&run->ep[e]))
+				window(run, &run->ep[e], secs, &tick[e], &cpu[e], &wall[e]);
+		}
+		crid_bench_progress(run, w + 1 == windows, "window %zu/%zu", w + 1, windows);
+	}
+	for (size_t e = 0; e < run->n_ep; e++) {
+		struct crid_bench_endpoint *ep = &run->ep[e];
+
+		if (wall[e] > 0)
+			crid_bench_set(ep, "ms/s", cpu[e] * 1000 / wall[e], "daemon_cpu_ms_per_s");
+		if (!crid_bench_failed(ep))
+			crid_bench_set(ep, "pods", (double)run->pods, "pods_running_before");
+		crid_bench_teardown(run, ep, run->parallel);
+		crid_bench_forget_pods(ep);
+	}
+	return 0;
+}
