@@ -30,8 +30,8 @@ static int near(double a, double b)
 
 static void test_percentile(void)
 {
-	double one[] = {7};
-	double four[] = {1, 2, 3, 4};
+	double one[] = { 7 };
+	double four[] = { 1, 2, 3, 4 };
 	double hundred[100];
 
 	for (int i = 0; i < 100; i++)
@@ -51,7 +51,7 @@ static void test_percentile(void)
 
 static void test_summarize(void)
 {
-	struct crid_bench_samples s = {0};
+	struct crid_bench_samples s = { 0 };
 	struct crid_bench_summary sum;
 	int ok = 1;
 
@@ -100,7 +100,7 @@ static void test_rounds(void)
 
 static void test_order(void)
 {
-	size_t seen[3] = {0}, first[3] = {0};
+	size_t seen[3] = { 0 }, first[3] = { 0 };
 	int perm = 1;
 
 	check(crid_bench_round_order(0, 0, 2) == 0 && crid_bench_round_order(0, 1, 2) == 1,
@@ -134,7 +134,7 @@ static void test_smaps(void)
 			   "Pss:                 512 kB\n"
 			   "Pss_Dirty:           300 kB\n"
 			   "Shared_Clean:       1300 kB\n";
-	struct crid_bench_mem m = {0};
+	struct crid_bench_mem m = { 0 };
 
 	check(crid_bench_smaps_parse(text, &m) == 0, "smaps_rollup parses");
 	check(m.rss_kib == 1868 && m.pss_kib == 512, "Rss and Pss, not Pss_Dirty");
