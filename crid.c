@@ -133,6 +133,10 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		return -1;
 	if (crid_loop_init(&m->loop, on_signal, m, err) < 0)
 		return -1;
+	if (crid_image_store_open(m->cfg.root, &m->d.images, err) < 0 ||
+	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) < 0)
+		return -1;
+	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
 	fd = crid_unix_listen(m->cfg.listen, 0660, err);
 	if (fd < 0)
 		return -1;
@@ -146,9 +150,12 @@ static void teardown(struct daemon_main *m)
 		crid_grpc_server_free(m->server);
 		unlink(m->cfg.listen);
 	}
+	if (m->d.trash.dir)
+		crid_trash_cleanup(&m->d.trash);
 	if (m->loop.ev)
 		ev_timer_stop(m->loop.ev, &m->grace);
 	crid_loop_destroy(&m->loop);
+	crid_image_store_close(m->d.images);
 	crid_handlers_cleanup();
 	crid_node_state_free(&m->d.node);
 	crid_cni_watch_free(m->d.cni);

@@ -15,7 +15,9 @@
 #include "runtime/cni_status.h"
 #include "runtime/config.h"
 #include "runtime/host.h"
+#include "runtime/image_store.h"
 #include "runtime/node_state.h"
+#include "runtime/trash.h"
 
 /* Everything a handler may consult; owned by main, outlives every call. */
 struct crid_daemon {
@@ -24,6 +26,8 @@ struct crid_daemon {
 	const struct crid_host *host;
 	struct crid_cni_watch *cni;
 	struct crid_node_state node;
+	struct crid_image_store *images;
+	struct crid_trash trash; /* empties `<root>/images/trash` off the loop */
 };
 
 /* Builds the routing table once; returns -1 when out of memory. */

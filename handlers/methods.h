@@ -10,4 +10,10 @@ void crid_handle_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_update_runtime_config(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/* images.c */
+void crid_handle_list_images(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_image_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 #endif

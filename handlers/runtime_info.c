@@ -37,15 +37,27 @@ static Runtime__V1__RuntimeCondition *condition(struct crid_rpc *rpc, const char
 	return c->reason && c->message ? c : NULL;
 }
 
+/* Copies the generated JSON into the call's arena and frees |g|. */
+static char *gen_to_arena(struct crid_rpc *rpc, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+	char *out = NULL;
+
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		out = crid_arena_alloc(&rpc->arena, len + 1);
+		if (out)
+			memcpy(out, buf, len), out[len] = '\0';
+	}
+	yajl_gen_free(g);
+	return out;
+}
+
 /* The config as JSON, for `cridctl info` (like CRI-O's and containerd's "config" entry). */
 static char *config_json(struct crid_rpc *rpc)
 {
 	const struct crid_config *cfg = rpc->d->cfg;
 	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
-	size_t len;
-	char *out = NULL;
-
 	if (!g)
 		return NULL;
 	yajl_gen_map_open(g);
@@ -66,22 +78,12 @@ static char *config_json(struct crid_rpc *rpc)
 	GEN_STR(g, "streamPort"), yajl_gen_integer(g, cfg->stream_port);
 	GEN_STR(g, "podCIDR"), GEN_STR(g, rpc->d->node.pod_cidr);
 	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
-		out = crid_arena_alloc(&rpc->arena, len + 1);
-		if (out)
-			memcpy(out, buf, len), out[len] = '\0';
-	}
-	yajl_gen_free(g);
-	return out;
+	return gen_to_arena(rpc, g);
 }
 
 static char *cni_json(struct crid_rpc *rpc, const struct crid_cni_status *st)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
-	size_t len;
-	char *out = NULL;
-
 	if (!g)
 		return NULL;
 	yajl_gen_map_open(g);
@@ -93,13 +95,7 @@ static char *cni_json(struct crid_rpc *rpc, const struct crid_cni_status *st)
 	GEN_STR(g, "cniVersion"), GEN_STR(g, st->cni_version);
 	GEN_STR(g, "plugins"), GEN_STR(g, st->plugins);
 	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
-		out = crid_arena_alloc(&rpc->arena, len + 1);
-		if (out)
-			memcpy(out, buf, len), out[len] = '\0';
-	}
-	yajl_gen_free(g);
-	return out;
+	return gen_to_arena(rpc, g);
 }
 
 static Runtime__V1__StatusResponse__InfoEntry *info_entry(struct crid_rpc *rpc, const char *key,

@@ -105,6 +105,7 @@ void crid_image_free(struct crid_image *img)
 	strv_free(&img->digests);
 	strv_free(&img->layers);
 	crid_free(img->config_json);
+	crid_free(img->user);
 	crid_free(img);
 }
 
@@ -145,6 +146,7 @@ static int save_image(const struct crid_image_store *s, const struct crid_image 
 	gen_strv(g, "layers", &img->layers);
 	GEN_STR(g, "size"), yajl_gen_integer(g, (long long)img->size);
 	GEN_STR(g, "pinned"), yajl_gen_bool(g, img->pinned);
+	GEN_STR(g, "user"), GEN_STR(g, img->user ? img->user : "");
 	GEN_STR(g, "config"), GEN_STR(g, img->config_json ? img->config_json : "");
 	yajl_gen_map_close(g);
 	snprintf(path, sizeof(path), "%s/images/%s.json", s->dir, hex_of(img->id));
@@ -249,13 +251,15 @@ static struct crid_image *parse_image(yajl_val root)
 	struct crid_image *img = crid_calloc(1, sizeof(*img));
 	const char *path[] = { "pinned", NULL };
 	const char *config = json_str(root, "config");
+	const char *user = json_str(root, "user");
 
 	if (!img)
 		return NULL;
 	if (copy_digest(img->id, json_str(root, "id")) < 0 || json_strv(root, "tags", &img->tags) ||
 	    json_strv(root, "digests", &img->digests) || json_strv(root, "layers", &img->layers) ||
 	    json_u64(root, "size", &img->size) < 0 || !config ||
-	    !(img->config_json = crid_strdup(config))) {
+	    !(img->config_json = crid_strdup(config)) ||
+	    !(img->user = crid_strdup(user ? user : ""))) {
 		crid_image_free(img);
 		return NULL;
 	}
@@ -617,7 +621,8 @@ static struct crid_image *image_copy(const struct crid_image *src)
 	img->pinned = src->pinned;
 	if (strv_copy(&img->tags, &src->tags) < 0 || strv_copy(&img->digests, &src->digests) < 0 ||
 	    strv_copy(&img->layers, &src->layers) < 0 ||
-	    !(img->config_json = crid_strdup(src->config_json ? src->config_json : ""))) {
+	    !(img->config_json = crid_strdup(src->config_json ? src->config_json : "")) ||
+	    !(img->user = crid_strdup(src->user ? src->user : ""))) {
 		crid_image_free(img);
 		return NULL;
 	}

@@ -43,6 +43,7 @@ struct crid_image {
 	struct crid_strv layers;      /* chain ids, base first */
 	uint64_t size;		      /* compressed bytes of the layers + config, as CRI reports */
 	char *config_json;	      /* the image config, verbatim */
+	char *user;		      /* the config's User ("1000:1000", "app"), "" if none */
 	bool pinned;
 	unsigned users; /* containers using it (in memory; rebuilt by the container store) */
 };

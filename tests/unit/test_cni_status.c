@@ -14,39 +14,17 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/cni_status.h"
+#include "tap.h"
 
 #define REAL_PLUGIN_DIR "/usr/lib/cni"
 #define SHIPPED_CONFLIST "cni/10-crid-bridge.conflist"
 #define NOT_READY "NetworkPluginNotReady"
 #define SMALL_CONF "{\"cniVersion\": \"1.0.0\", \"name\": \"n\", \"type\": \"bridge\"}"
 
-static int n_test, n_passed, n_failed;
 static char root[64];
 static char conf_dir[128];
 static char bin_dir[128];
 static char bin_dir2[128];
-
-static bool check(bool ok, const char *name, int line)
-{
-	n_test++;
-	if (ok) {
-		n_passed++;
-		printf("ok %d - %s\n", n_test, name);
-	} else {
-		n_failed++;
-		printf("not ok %d - %s (line %d)\n", n_test, name, line);
-	}
-	return ok;
-}
-
-#define CHECK(cond, name) check((cond), (name), __LINE__)
-
-static void skip(const char *name, const char *why)
-{
-	n_test++;
-	n_passed++;
-	printf("ok %d - %s # SKIP %s\n", n_test, name, why);
-}
 
 static void die(const char *what)
 {
@@ -499,11 +477,12 @@ static void test_shipped_conflist(void)
 	const struct crid_cni_status *st;
 
 	if (access(SHIPPED_CONFLIST, R_OK) < 0) {
-		skip(name, SHIPPED_CONFLIST " not found: run from the repo root");
+		tap_skip(name, SHIPPED_CONFLIST " not found: run from the repo root");
 		return;
 	}
 	if (access(REAL_PLUGIN_DIR "/bridge", X_OK) < 0) {
-		skip(name, REAL_PLUGIN_DIR "/bridge missing: install containernetworking-plugins");
+		tap_skip(name,
+			 REAL_PLUGIN_DIR "/bridge missing: install containernetworking-plugins");
 		return;
 	}
 	w = new_watch("cni", REAL_PLUGIN_DIR, NULL);
@@ -560,6 +539,5 @@ int main(void)
 	test_alloc_failures();
 	CHECK(crid_mem_used() == base, "no memory left allocated");
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	printf("%d passed, %d failed\n", n_passed, n_failed);
-	return n_failed ? 1 : 0;
+	return tap_done();
 }

@@ -9,25 +9,7 @@
 
 #include "reactor/mem.h"
 #include "runtime/config.h"
-
-static int passed, failed;
-
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
+#include "tap.h"
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -158,37 +140,37 @@ static void test_defaults(void)
 	struct crid_config c;
 	struct crid_err err = { 0 };
 
-	check(crid_config_init_defaults(&c, &err) == 0, "defaults");
-	check(str_eq(c.config_path, "") && str_eq(c.listen, "/run/crid/crid.sock") &&
+	CHECK(crid_config_init_defaults(&c, &err) == 0, "defaults");
+	CHECK(str_eq(c.config_path, "") && str_eq(c.listen, "/run/crid/crid.sock") &&
 		  str_eq(c.root, "/var/lib/crid") && str_eq(c.runroot, "/run/crid") &&
 		  str_eq(c.log_level, "info") && c.log_size_max == -1,
 	      "[crid] defaults");
-	check(str_eq(c.default_runtime, "crun") && str_eq(c.cgroup_manager, "cgroupfs") &&
+	CHECK(str_eq(c.default_runtime, "crun") && str_eq(c.cgroup_manager, "cgroupfs") &&
 		  strv_is(&c.default_capabilities, caps) && str_eq(c.seccomp_profile, ""),
 	      "[crid.runtime] defaults");
-	check(c.n_runtimes == 2 && str_eq(c.runtimes[0].name, "crun") &&
+	CHECK(c.n_runtimes == 2 && str_eq(c.runtimes[0].name, "crun") &&
 		  str_eq(c.runtimes[0].runtime_path, "/usr/bin/crun") &&
 		  str_eq(c.runtimes[0].runtime_root, "") && str_eq(c.runtimes[1].name, "runc") &&
 		  str_eq(c.runtimes[1].runtime_path, "/usr/bin/runc") &&
 		  str_eq(c.runtimes[1].runtime_root, ""),
 	      "built-in runtime handlers");
-	check(str_eq(c.cni_config_dir, "/etc/cni/net.d") && strv_is(&c.cni_plugin_dirs, plugins),
+	CHECK(str_eq(c.cni_config_dir, "/etc/cni/net.d") && strv_is(&c.cni_plugin_dirs, plugins),
 	      "[crid.network] defaults");
-	check(str_eq(c.registries_conf, "") && str_eq(c.auth_file, "") &&
+	CHECK(str_eq(c.registries_conf, "") && str_eq(c.auth_file, "") &&
 		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
 	      "[crid.image] defaults");
-	check(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0,
+	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0,
 	      "[crid.stream] defaults");
-	check(crid_config_validate(&c, &err) == 0, "defaults validate");
-	check(crid_config_find_runtime(&c, "") == &c.runtimes[0] &&
+	CHECK(crid_config_validate(&c, &err) == 0, "defaults validate");
+	CHECK(crid_config_find_runtime(&c, "") == &c.runtimes[0] &&
 		  crid_config_find_runtime(&c, NULL) == &c.runtimes[0] &&
 		  crid_config_find_runtime(&c, "runc") == &c.runtimes[1] &&
 		  crid_config_find_runtime(&c, "nope") == NULL,
 	      "find_runtime: default, by name, unknown");
 	crid_config_free(&c);
-	check(c.listen == NULL && c.n_runtimes == 0, "free leaves a zeroed struct");
+	CHECK(c.listen == NULL && c.n_runtimes == 0, "free leaves a zeroed struct");
 	crid_config_free(&c);
-	check(true, "free twice is harmless");
+	CHECK(true, "free twice is harmless");
 }
 
 /* config.example.toml must set every key, to exactly the defaults. */
@@ -218,13 +200,13 @@ static void test_example(void)
 	set_list(&c.insecure_registries, "x.example");
 	set(&c.stream_address, "::1");
 	c.stream_port = 1;
-	check(crid_config_load_file(&c, "config.example.toml", &err) == 0,
+	CHECK(crid_config_load_file(&c, "config.example.toml", &err) == 0,
 	      "config.example.toml loads (%s)", err.msg);
 	set(&d.config_path, "config.example.toml");
 	diff = config_diff(&c, &d);
-	check(diff == NULL, "config.example.toml sets every key to its default (differs: %s)",
+	CHECK(diff == NULL, "config.example.toml sets every key to its default (differs: %s)",
 	      diff ? diff : "nothing");
-	check(crid_config_validate(&c, &err) == 0, "example validates");
+	CHECK(crid_config_validate(&c, &err) == 0, "example validates");
 	crid_config_free(&c);
 	crid_config_free(&d);
 }
@@ -254,38 +236,38 @@ static void test_overrides(void)
 		  "mirrors = [\"m1.example.com/lib\", \"m2.example.com\"]\n"
 		  "[crid.stream]\nport = 65535\naddress = \"::1\"\n",
 		  &err);
-	check(rc == 0, "override document loads (%s)", rc ? err.msg : "");
-	check(str_eq(c.listen, "/run/other.sock") && str_eq(c.root, d.root) &&
+	CHECK(rc == 0, "override document loads (%s)", rc ? err.msg : "");
+	CHECK(str_eq(c.listen, "/run/other.sock") && str_eq(c.root, d.root) &&
 		  c.log_size_max == 1048576,
 	      "set keys change, others keep their value");
-	check(str_eq(c.log_level, "warn"), "log level stored canonical (warning -> warn)");
-	check(str_eq(c.default_runtime, "runc") && str_eq(c.cni_config_dir, "/cni"),
+	CHECK(str_eq(c.log_level, "warn"), "log level stored canonical (warning -> warn)");
+	CHECK(str_eq(c.default_runtime, "runc") && str_eq(c.cni_config_dir, "/cni"),
 	      "section keys and dotted keys into a section");
-	check(strv_is(&c.default_capabilities, caps), "capabilities normalized to CRI-O's form");
-	check(c.n_runtimes == 3 && str_eq(c.runtimes[0].runtime_path, "/usr/bin/crun") &&
+	CHECK(strv_is(&c.default_capabilities, caps), "capabilities normalized to CRI-O's form");
+	CHECK(c.n_runtimes == 3 && str_eq(c.runtimes[0].runtime_path, "/usr/bin/crun") &&
 		  str_eq(c.runtimes[0].runtime_root, "/run/crun2") &&
 		  str_eq(c.runtimes[1].runtime_root, "") && str_eq(c.runtimes[2].name, "kata") &&
 		  str_eq(c.runtimes[2].runtime_path, "/usr/bin/kata-runtime") &&
 		  str_eq(c.runtimes[2].runtime_root, ""),
 	      "runtime handlers merge by name, new ones are added");
-	check(c.n_registries == 2 && str_eq(c.registries[0].host, "127.0.0.1:5000") &&
+	CHECK(c.n_registries == 2 && str_eq(c.registries[0].host, "127.0.0.1:5000") &&
 		  c.registries[0].insecure && str_eq(c.registries[0].ca_file, "") &&
 		  strv_is(&c.registries[0].mirrors, none) &&
 		  str_eq(c.registries[1].host, "docker.io") && !c.registries[1].insecure &&
 		  str_eq(c.registries[1].ca_file, "/etc/ca.pem") &&
 		  strv_is(&c.registries[1].mirrors, mirrors),
 	      "registries");
-	check(c.stream_port == 65535 && str_eq(c.stream_address, "::1"), "stream port and address");
-	check(crid_config_validate(&c, &err) == 0, "overridden config validates (%s)", err.msg);
+	CHECK(c.stream_port == 65535 && str_eq(c.stream_address, "::1"), "stream port and address");
+	CHECK(crid_config_validate(&c, &err) == 0, "overridden config validates (%s)", err.msg);
 	rc = load(&c,
 		  "[crid.image.registries.\"docker.io\"]\ninsecure = true\n"
 		  "[crid.runtime.runtimes]\nyouki = { runtime_path = \"/usr/bin/youki\" }\n",
 		  &err);
-	check(rc == 0 && c.n_registries == 2 && c.registries[1].insecure &&
+	CHECK(rc == 0 && c.n_registries == 2 && c.registries[1].insecure &&
 		  str_eq(c.registries[1].ca_file, "/etc/ca.pem") && c.n_runtimes == 4 &&
 		  str_eq(crid_config_find_runtime(&c, "youki")->runtime_path, "/usr/bin/youki"),
 	      "a second load merges registries by host; inline handler tables");
-	check(str_eq(c.config_path, ""), "load_buffer does not set config_path");
+	CHECK(str_eq(c.config_path, ""), "load_buffer does not set config_path");
 	crid_config_free(&c);
 	crid_config_free(&d);
 }
@@ -385,14 +367,14 @@ static void test_errors(void)
 		bool ok = rc < 0 && strncmp(err.msg, b->want, strlen(b->want)) == 0;
 
 		if (ok)
-			check(true, "error: %s", err.msg);
+			CHECK(true, "error: %s", err.msg);
 		else
-			check(false, "error: want `%s`, got `%s`", b->want,
+			CHECK(false, "error: want `%s`, got `%s`", b->want,
 			      rc < 0 ? err.msg : "success");
 		diff = config_diff(&c, &d);
 		unchanged &= diff == NULL;
 	}
-	check(unchanged, "a failed load leaves the config unchanged");
+	CHECK(unchanged, "a failed load leaves the config unchanged");
 	crid_config_free(&c);
 	crid_config_free(&d);
 }
@@ -407,30 +389,30 @@ static void test_files(void)
 
 	crid_config_init_defaults(&c, &err);
 	rc = crid_config_load_file(&c, "/nonexistent/crid.toml", &err);
-	check(rc < 0 && err.code == ENOENT &&
+	CHECK(rc < 0 && err.code == ENOENT &&
 		  strstr(err.msg, "`/nonexistent/crid.toml`: No such file or directory"),
 	      "missing file names the path: %s", err.msg);
 	rc = crid_config_load_file(&c, "/", &err);
-	check(rc < 0 && strstr(err.msg, "`/`"), "a directory is refused: %s", err.msg);
+	CHECK(rc < 0 && strstr(err.msg, "`/`"), "a directory is refused: %s", err.msg);
 	big = malloc(big_len);
 	memset(big, '#', big_len);
 	path = write_tmp(big, big_len);
 	rc = crid_config_load_file(&c, path, &err);
-	check(rc < 0 && strstr(err.msg, "larger than 1 MiB"), "file over 1 MiB refused: %s",
+	CHECK(rc < 0 && strstr(err.msg, "larger than 1 MiB"), "file over 1 MiB refused: %s",
 	      err.msg);
 	unlink(path);
 	rc = crid_config_load_buffer(&c, "b.toml", big, big_len, &err);
-	check(rc < 0 && strstr(err.msg, "larger than 1 MiB"), "buffer over 1 MiB refused");
+	CHECK(rc < 0 && strstr(err.msg, "larger than 1 MiB"), "buffer over 1 MiB refused");
 	free(big);
 	path = write_tmp_str("[crid]\n\nlistne = \"/x\"\n");
 	rc = crid_config_load_file(&c, path, &err);
-	check(rc < 0 && strncmp(err.msg, path, strlen(path)) == 0 &&
+	CHECK(rc < 0 && strncmp(err.msg, path, strlen(path)) == 0 &&
 		  strstr(err.msg, ":3:1: unknown key `crid.listne`"),
 	      "file errors start with PATH:LINE:COL: %s", err.msg);
 	unlink(path);
 	path = write_tmp_str("[crid]\nroot = \"/srv/crid\"\n");
 	rc = crid_config_load_file(&c, path, &err);
-	check(rc == 0 && str_eq(c.root, "/srv/crid") && str_eq(c.config_path, path),
+	CHECK(rc == 0 && str_eq(c.root, "/srv/crid") && str_eq(c.config_path, path),
 	      "load_file sets config_path");
 	unlink(path);
 	crid_config_free(&c);
@@ -468,41 +450,41 @@ static void test_args(void)
 
 	crid_config_init_defaults(&d, &err);
 	rc = run(&c, &action, &err, NULL);
-	check(rc == 0 && action == CRID_CONFIG_RUN && config_diff(&c, &d) == NULL,
+	CHECK(rc == 0 && action == CRID_CONFIG_RUN && config_diff(&c, &d) == NULL,
 	      "no flags: defaults");
 	crid_config_free(&c);
 	rc = run(&c, &action, &err, "--listen", "/x.sock", "--help", NULL);
-	check(rc == 0 && action == CRID_CONFIG_HELP, "--help");
+	CHECK(rc == 0 && action == CRID_CONFIG_HELP, "--help");
 	crid_config_free(&c);
 	rc = run(&c, &action, &err, "-h", NULL);
-	check(rc == 0 && action == CRID_CONFIG_HELP, "-h");
+	CHECK(rc == 0 && action == CRID_CONFIG_HELP, "-h");
 	crid_config_free(&c);
 	rc = run(&c, &action, &err, "--version", NULL);
-	check(rc == 0 && action == CRID_CONFIG_VERSION, "--version");
+	CHECK(rc == 0 && action == CRID_CONFIG_VERSION, "--version");
 	crid_config_free(&c);
 
 	path = write_tmp_str(doc);
 	rc = run(&c, &action, &err, "--listen", "/run/b.sock", "--config", path, NULL);
-	check(rc == 0 && str_eq(c.listen, "/run/b.sock") && str_eq(c.root, "/var/lib/a") &&
+	CHECK(rc == 0 && str_eq(c.listen, "/run/b.sock") && str_eq(c.root, "/var/lib/a") &&
 		  str_eq(c.config_path, path),
 	      "flags win over the file, wherever --config is (%s)", rc ? err.msg : "");
 	crid_config_free(&c);
 	rc = run(&c, &action, &err, "--insecure-registry", "a.example",
 		 "--insecure-registry=b.example:5000", "--cni-plugin-dir", "/x/cni",
 		 "--cni-plugin-dir=/y/cni", NULL);
-	check(rc == 0 && c.insecure_registries.n == 2 && c.cni_plugin_dirs.n == 2,
+	CHECK(rc == 0 && c.insecure_registries.n == 2 && c.cni_plugin_dirs.n == 2,
 	      "repeatable flags without a file");
 	crid_config_free(&c);
 	rc = run(&c, &action, &err, "--insecure-registry", "a.example",
 		 "--insecure-registry=b.example:5000", "--cni-plugin-dir", "/x/cni",
 		 "--cni-plugin-dir=/y/cni", "--config=", NULL);
-	check(rc < 0 && strstr(err.msg, "open config file ``"), "--config= (empty) is an error");
+	CHECK(rc < 0 && strstr(err.msg, "open config file ``"), "--config= (empty) is an error");
 	rc = run(&c, &action, &err, "--config", path, "--insecure-registry", "a.example",
 		 "--insecure-registry=b.example:5000", "--cni-plugin-dir", "/x/cni",
 		 "--cni-plugin-dir=/y/cni", NULL);
-	check(rc == 0 && strv_is(&c.insecure_registries, insecure),
+	CHECK(rc == 0 && strv_is(&c.insecure_registries, insecure),
 	      "--insecure-registry appends to the file's list");
-	check(rc == 0 && strv_is(&c.cni_plugin_dirs, plugins),
+	CHECK(rc == 0 && strv_is(&c.cni_plugin_dirs, plugins),
 	      "--cni-plugin-dir: first replaces, later append");
 	crid_config_free(&c);
 	unlink(path);
@@ -511,14 +493,14 @@ static void test_args(void)
 		 "--registries-conf", "/etc/containers/registries.conf", "--cni-config-dir", "/cni",
 		 "--default-runtime", "runc", "--cgroup-manager", "systemd", "--stream-address",
 		 "0.0.0.0", "--stream-port", "10010", NULL);
-	check(rc == 0 && str_eq(c.root, "/r") && str_eq(c.runroot, "/rr") &&
+	CHECK(rc == 0 && str_eq(c.root, "/r") && str_eq(c.runroot, "/rr") &&
 		  str_eq(c.log_level, "debug") &&
 		  str_eq(c.registries_conf, "/etc/containers/registries.conf") &&
 		  str_eq(c.cni_config_dir, "/cni") && str_eq(c.default_runtime, "runc") &&
 		  str_eq(c.cgroup_manager, "systemd") && str_eq(c.stream_address, "0.0.0.0") &&
 		  c.stream_port == 10010,
 	      "every other flag (%s)", rc ? err.msg : "");
-	check(crid_config_validate(&c, &err) == 0, "flag config validates");
+	CHECK(crid_config_validate(&c, &err) == 0, "flag config validates");
 	crid_config_free(&c);
 	crid_config_free(&d);
 }
@@ -563,9 +545,9 @@ static void test_bad_args(void)
 		bool ok = rc < 0 && strstr(err.msg, b->want) && c.listen == NULL;
 
 		if (ok)
-			check(true, "flag error: %s", err.msg);
+			CHECK(true, "flag error: %s", err.msg);
 		else
-			check(false, "flag error: want `%s`, got `%s`", b->want,
+			CHECK(false, "flag error: want `%s`, got `%s`", b->want,
 			      rc < 0 ? err.msg : "success");
 		crid_config_free(&c);
 	}
@@ -580,7 +562,7 @@ static void test_validate(void)
 	do {                                                                                       \
 		crid_config_init_defaults(&c, &err);                                               \
 		mutation;                                                                          \
-		check(crid_config_validate(&c, &err) < 0 && strstr(err.msg, want),                 \
+		CHECK(crid_config_validate(&c, &err) < 0 && strstr(err.msg, want),                 \
 		      "validate: %s (%s)", want, err.msg);                                         \
 		crid_config_free(&c);                                                              \
 	} while (0)
@@ -611,7 +593,7 @@ static void test_validate(void)
 	crid_config_init_defaults(&c, &err);
 	load(&c, "[crid.image.registries.\"r.example\"]\nca_file = \"/ca.pem\"\n", &err);
 	set(&c.registries[0].ca_file, "ca.pem");
-	check(crid_config_validate(&c, &err) < 0 &&
+	CHECK(crid_config_validate(&c, &err) < 0 &&
 		  strstr(err.msg, "`crid.image.registries.\"r.example\".ca_file` must be"),
 	      "validate: registry ca_file (%s)", err.msg);
 	crid_config_free(&c);
@@ -655,7 +637,7 @@ static void test_usage(void)
 			all = false;
 		}
 	}
-	check(all, "usage lists every flag with its default");
+	CHECK(all, "usage lists every flag with its default");
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -702,9 +684,9 @@ static void test_alloc_failures(void)
 		unchanged &= config_diff(&c, &d) == NULL;
 		no_leak &= crid_mem_used() == base;
 	}
-	check(done && failures > 100, "load_buffer: failure injected at %ld points", failures);
-	check(unchanged, "load_buffer: config unchanged after each failure");
-	check(no_leak, "load_buffer: no leak after any failure");
+	CHECK(done && failures > 100, "load_buffer: failure injected at %ld points", failures);
+	CHECK(unchanged, "load_buffer: config unchanged after each failure");
+	CHECK(no_leak, "load_buffer: no leak after any failure");
 	crid_config_free(&c);
 	crid_config_free(&d);
 
@@ -729,8 +711,8 @@ static void test_alloc_failures(void)
 		}
 		no_leak &= crid_mem_used() == base;
 	}
-	check(done && failures > 100, "from_args: failure injected at %ld points", failures);
-	check(no_leak, "from_args: no leak after any failure");
+	CHECK(done && failures > 100, "from_args: failure injected at %ld points", failures);
+	CHECK(no_leak, "from_args: no leak after any failure");
 	unlink(path);
 	free(doc);
 }
@@ -749,7 +731,6 @@ int main(void)
 	test_validate();
 	test_usage();
 	test_alloc_failures();
-	check(crid_mem_used() == base, "no bytes left allocated (%zu)", crid_mem_used() - base);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	CHECK(crid_mem_used() == base, "no bytes left allocated (%zu)", crid_mem_used() - base);
+	return tap_done();
 }

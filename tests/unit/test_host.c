@@ -15,36 +15,14 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/host.h"
+#include "tap.h"
 
 #define UNIFIED CRID_CGROUP_ROOT "/unified"
 
-static int n_test, n_passed, n_failed;
 static char tmp[64];
 static char crun_bin[128];   /* an executable file named "crun" */
 static char crun_link[128];  /* a symlink with another name pointing at it */
 static char noexec_bin[128]; /* a file without any x bit */
-
-static bool check(bool ok, const char *name, int line)
-{
-	n_test++;
-	if (ok) {
-		n_passed++;
-		printf("ok %d - %s\n", n_test, name);
-	} else {
-		n_failed++;
-		printf("not ok %d - %s (line %d)\n", n_test, name, line);
-	}
-	return ok;
-}
-
-#define CHECK(cond, name) check((cond), (name), __LINE__)
-
-static void skip(const char *name, const char *why)
-{
-	n_test++;
-	n_passed++;
-	printf("ok %d - %s # SKIP %s\n", n_test, name, why);
-}
 
 static void die(const char *what)
 {
@@ -177,7 +155,7 @@ static void test_cgroup_at(void)
 
 	snprintf(mountinfo, sizeof(mountinfo), "%s/mountinfo", tmp);
 	if (statfs("/dev/shm", &sf) < 0 || sf.f_type != TMPFS_MAGIC) {
-		skip("fake hybrid layout on tmpfs", "/dev/shm is not tmpfs");
+		tap_skip("fake hybrid layout on tmpfs", "/dev/shm is not tmpfs");
 	} else {
 		snprintf(root, sizeof(root), "/dev/shm/crid-host-test-XXXXXX");
 		if (!mkdtemp(root))
@@ -495,6 +473,5 @@ int main(void)
 	test_alloc_failures();
 	CHECK(crid_mem_used() == base, "no memory left allocated");
 	nftw(tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-	printf("%d passed, %d failed\n", n_passed, n_failed);
-	return n_failed ? 1 : 0;
+	return tap_done();
 }

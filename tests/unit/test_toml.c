@@ -9,25 +9,7 @@
 
 #include "reactor/mem.h"
 #include "runtime/toml.h"
-
-static int passed, failed;
-
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
+#include "tap.h"
 
 static struct crid_toml_value *parse(const char *doc)
 {
@@ -87,31 +69,31 @@ static void test_scalars(void)
 		  "inf1 = inf\ninf2 = -inf\nnan1 = nan\nnan2 = -nan\n"
 		  "t = true\nfa = false\n");
 
-	check(r != NULL, "scalars parse");
+	CHECK(r != NULL, "scalars parse");
 	if (!r)
 		return;
-	check(is_int(get(r, "i1"), 42) && is_int(get(r, "i2"), 17) && is_int(get(r, "i3"), 0),
+	CHECK(is_int(get(r, "i1"), 42) && is_int(get(r, "i2"), 17) && is_int(get(r, "i3"), 0),
 	      "decimal integers");
-	check(is_int(get(r, "i4"), 1000000), "integer underscores");
-	check(is_int(get(r, "i5"), 9223372036854775807LL) &&
+	CHECK(is_int(get(r, "i4"), 1000000), "integer underscores");
+	CHECK(is_int(get(r, "i5"), 9223372036854775807LL) &&
 		  is_int(get(r, "i6"), -9223372036854775807LL - 1),
 	      "64-bit integer limits");
-	check(is_int(get(r, "h"), 0xdeadbeef) && is_int(get(r, "o"), 0755) &&
+	CHECK(is_int(get(r, "h"), 0xdeadbeef) && is_int(get(r, "o"), 0755) &&
 		  is_int(get(r, "b"), 0xd6),
 	      "hex, octal, binary integers");
-	check(is_float(get(r, "f1"), 3.1415) && is_float(get(r, "f2"), -0.01) &&
+	CHECK(is_float(get(r, "f1"), 3.1415) && is_float(get(r, "f2"), -0.01) &&
 		  is_float(get(r, "f3"), 5e22) && is_float(get(r, "f4"), 1e6) &&
 		  is_float(get(r, "f5"), -2e-2) && is_float(get(r, "f6"), 6.626e-34),
 	      "floats");
-	check(is_float(get(r, "f7"), 224617.445991), "float underscores");
-	check(is_float(get(r, "f8"), -0.0) && is_float(get(r, "f9"), 0.0),
+	CHECK(is_float(get(r, "f7"), 224617.445991), "float underscores");
+	CHECK(is_float(get(r, "f8"), -0.0) && is_float(get(r, "f9"), 0.0),
 	      "signed zero, underflow");
-	check(is_float(get(r, "inf1"), INFINITY) && is_float(get(r, "inf2"), -INFINITY),
+	CHECK(is_float(get(r, "inf1"), INFINITY) && is_float(get(r, "inf2"), -INFINITY),
 	      "infinities");
-	check(get(r, "nan1") && get(r, "nan1")->type == CRID_TOML_FLOAT &&
+	CHECK(get(r, "nan1") && get(r, "nan1")->type == CRID_TOML_FLOAT &&
 		  isnan(get(r, "nan1")->u.flt) && isnan(get(r, "nan2")->u.flt),
 	      "nan");
-	check(is_bool(get(r, "t"), true) && is_bool(get(r, "fa"), false), "booleans");
+	CHECK(is_bool(get(r, "t"), true) && is_bool(get(r, "fa"), false), "booleans");
 	crid_toml_free(r);
 }
 
@@ -131,23 +113,23 @@ static void test_strings(void)
 		  "mlq = ''''That's' it'''''\n"
 		  "crlf = \"\"\"a\r\nb\"\"\"\r\n");
 
-	check(r != NULL, "strings parse");
+	CHECK(r != NULL, "strings parse");
 	if (!r)
 		return;
-	check(IS_STR(get(r, "e"), "\b\t\n\f\r\"\\"), "basic escapes");
-	check(IS_STR(get(r, "u"), "\xC3\xA9\xF0\x9F\x98\x80"), "\\u and \\U escapes to UTF-8");
-	check(IS_STR(get(r, "z"), "a\0b"), "\\u0000 kept, length counts it");
-	check(IS_STR(get(r, "raw"), "caf\xC3\xA9 \t tab"), "raw UTF-8 and tab in a string");
-	check(IS_STR(get(r, "lit"), "C:\\Users\\nodejs\\templates"), "literal string");
-	check(IS_STR(get(r, "empty"), ""), "empty string");
-	check(IS_STR(get(r, "ml"), "Roses are red\nViolets are blue"),
+	CHECK(IS_STR(get(r, "e"), "\b\t\n\f\r\"\\"), "basic escapes");
+	CHECK(IS_STR(get(r, "u"), "\xC3\xA9\xF0\x9F\x98\x80"), "\\u and \\U escapes to UTF-8");
+	CHECK(IS_STR(get(r, "z"), "a\0b"), "\\u0000 kept, length counts it");
+	CHECK(IS_STR(get(r, "raw"), "caf\xC3\xA9 \t tab"), "raw UTF-8 and tab in a string");
+	CHECK(IS_STR(get(r, "lit"), "C:\\Users\\nodejs\\templates"), "literal string");
+	CHECK(IS_STR(get(r, "empty"), ""), "empty string");
+	CHECK(IS_STR(get(r, "ml"), "Roses are red\nViolets are blue"),
 	      "multi-line basic, first newline trimmed");
-	check(IS_STR(get(r, "cont"), "The quick brown fox."), "line-ending backslash");
-	check(IS_STR(get(r, "q"), "Here are \"\"two\"\" quotes: \"\""),
+	CHECK(IS_STR(get(r, "cont"), "The quick brown fox."), "line-ending backslash");
+	CHECK(IS_STR(get(r, "q"), "Here are \"\"two\"\" quotes: \"\""),
 	      "quotes inside and right before the closing delimiter");
-	check(IS_STR(get(r, "mll"), "first newline trimmed\n  raw \\n here"), "multi-line literal");
-	check(IS_STR(get(r, "mlq"), "'That's' it''"), "single quotes in multi-line literal");
-	check(IS_STR(get(r, "crlf"), "a\nb"), "CRLF in multi-line string becomes LF");
+	CHECK(IS_STR(get(r, "mll"), "first newline trimmed\n  raw \\n here"), "multi-line literal");
+	CHECK(IS_STR(get(r, "mlq"), "'That's' it''"), "single quotes in multi-line literal");
+	CHECK(IS_STR(get(r, "crlf"), "a\nb"), "CRLF in multi-line string becomes LF");
 	crid_toml_free(r);
 }
 
@@ -173,30 +155,30 @@ static void test_keys_and_tables(void)
 					  "n = 3\n");
 	const struct crid_toml_kv *kv;
 
-	check(r != NULL, "keys and tables parse");
+	CHECK(r != NULL, "keys and tables parse");
 	if (!r)
 		return;
-	check(IS_STR(get(r, "name.first"), "Tom") && IS_STR(get(r, "name.last"), "P"),
+	CHECK(IS_STR(get(r, "name.first"), "Tom") && IS_STR(get(r, "name.last"), "P"),
 	      "dotted keys, blanks around the dot");
-	check(is_int(crid_toml_get(r, "quoted.key"), 1) && is_int(crid_toml_get(r, "lit key"), 2),
+	CHECK(is_int(crid_toml_get(r, "quoted.key"), 1) && is_int(crid_toml_get(r, "lit key"), 2),
 	      "quoted keys");
-	check(is_bool(crid_toml_get(crid_toml_get(r, "site"), "google.com"), true),
+	CHECK(is_bool(crid_toml_get(crid_toml_get(r, "site"), "google.com"), true),
 	      "quoted part of a dotted key");
-	check(IS_STR(get(r, "1234"), "bare digits"), "digit-only bare key");
-	check(is_int(get(r, "x.y.z.w"), 1) && is_int(get(r, "x.v"), 2) &&
+	CHECK(IS_STR(get(r, "1234"), "bare digits"), "digit-only bare key");
+	CHECK(is_int(get(r, "x.y.z.w"), 1) && is_int(get(r, "x.v"), 2) &&
 		  is_int(get(r, "x.y.n"), 3),
 	      "implicit tables defined later");
-	check(IS_STR(get(r, "fruit.apple.color"), "red") &&
+	CHECK(IS_STR(get(r, "fruit.apple.color"), "red") &&
 		  is_bool(get(r, "fruit.apple.texture.smooth"), true),
 	      "sub-table of a dotted-key table");
-	check(get(r, "spaced.header") && get(r, "spaced.header")->type == CRID_TOML_TABLE,
+	CHECK(get(r, "spaced.header") && get(r, "spaced.header")->type == CRID_TOML_TABLE,
 	      "blanks inside a header");
 	kv = crid_toml_get_kv(get(r, "x"), "v", 1);
-	check(kv && kv->line == 10 && kv->col == 1 && kv->value->line == 10 && kv->value->col == 5,
+	CHECK(kv && kv->line == 10 && kv->col == 1 && kv->value->line == 10 && kv->value->col == 5,
 	      "key and value positions");
 	kv = crid_toml_get_kv(get(r, "fruit.apple"), "texture", 7);
-	check(kv && kv->line == 13 && kv->col == 14, "header part position");
-	check(crid_toml_table_at(r, 0) && strcmp(crid_toml_table_at(r, 0)->key, "name") == 0 &&
+	CHECK(kv && kv->line == 13 && kv->col == 14, "header part position");
+	CHECK(crid_toml_table_at(r, 0) && strcmp(crid_toml_table_at(r, 0)->key, "name") == 0 &&
 		  crid_toml_table_at(r, crid_toml_len(r)) == NULL,
 	      "entries in written order");
 	crid_toml_free(r);
@@ -217,29 +199,29 @@ static void test_arrays_and_inline(void)
 					  "ie = {}\n");
 	const struct crid_toml_value *v;
 
-	check(r != NULL, "arrays and inline tables parse");
+	CHECK(r != NULL, "arrays and inline tables parse");
 	if (!r)
 		return;
 	v = get(r, "a");
-	check(v && v->type == CRID_TOML_ARRAY && crid_toml_len(v) == 3 &&
+	CHECK(v && v->type == CRID_TOML_ARRAY && crid_toml_len(v) == 3 &&
 		  is_int(crid_toml_array_at(v, 2), 3) && !crid_toml_array_at(v, 3),
 	      "simple array");
-	check(crid_toml_len(get(r, "e")) == 0 && get(r, "e")->type == CRID_TOML_ARRAY,
+	CHECK(crid_toml_len(get(r, "e")) == 0 && get(r, "e")->type == CRID_TOML_ARRAY,
 	      "empty array");
 	v = get(r, "n");
-	check(v && crid_toml_len(v) == 3 &&
+	CHECK(v && crid_toml_len(v) == 3 &&
 		  IS_STR(crid_toml_array_at(crid_toml_array_at(v, 1), 1), "b"),
 	      "nested arrays");
 	v = get(r, "m");
-	check(v && crid_toml_len(v) == 4 && is_int(crid_toml_get(crid_toml_array_at(v, 3), "k"), 1),
+	CHECK(v && crid_toml_len(v) == 4 && is_int(crid_toml_get(crid_toml_array_at(v, 3), "k"), 1),
 	      "mixed-type array with an inline table");
 	v = get(r, "ml");
-	check(v && crid_toml_len(v) == 2 && is_int(crid_toml_array_at(v, 1), 2),
+	CHECK(v && crid_toml_len(v) == 2 && is_int(crid_toml_array_at(v, 1), 2),
 	      "multi-line array, comments, trailing comma");
-	check(is_int(get(r, "it.x"), 1) && IS_STR(get(r, "it.y.z"), "w") &&
+	CHECK(is_int(get(r, "it.x"), 1) && IS_STR(get(r, "it.y.z"), "w") &&
 		  crid_toml_len(get(r, "it.n.deep")) == 1,
 	      "inline table with dotted keys and nesting");
-	check(get(r, "ie") && get(r, "ie")->type == CRID_TOML_TABLE &&
+	CHECK(get(r, "ie") && get(r, "ie")->type == CRID_TOML_TABLE &&
 		  crid_toml_len(get(r, "ie")) == 0,
 	      "empty inline table");
 	crid_toml_free(r);
@@ -263,22 +245,22 @@ static void test_array_of_tables(void)
 					  "[[ empty ]]\n");
 	const struct crid_toml_value *f, *f0, *f1;
 
-	check(r != NULL, "array of tables parses");
+	CHECK(r != NULL, "array of tables parses");
 	if (!r)
 		return;
 	f = get(r, "fruits");
 	f0 = crid_toml_array_at(f, 0);
 	f1 = crid_toml_array_at(f, 1);
-	check(f && f->type == CRID_TOML_ARRAY && crid_toml_len(f) == 2, "two elements");
-	check(IS_STR(get(f0, "physical.color"), "red") &&
+	CHECK(f && f->type == CRID_TOML_ARRAY && crid_toml_len(f) == 2, "two elements");
+	CHECK(IS_STR(get(f0, "physical.color"), "red") &&
 		  crid_toml_len(get(f0, "varieties")) == 2 &&
 		  IS_STR(crid_toml_get(crid_toml_array_at(get(f0, "varieties"), 1), "name"),
 			 "granny smith"),
 	      "sub-tables go to the last element");
-	check(IS_STR(get(f1, "name"), "banana") && crid_toml_len(get(f1, "varieties")) == 1,
+	CHECK(IS_STR(get(f1, "name"), "banana") && crid_toml_len(get(f1, "varieties")) == 1,
 	      "second element has its own sub-arrays");
-	check(crid_toml_len(get(r, "empty")) == 2, "empty elements");
-	check(f0 && f0->line == 1 && f1 && f1->line == 9, "element positions are their headers");
+	CHECK(crid_toml_len(get(r, "empty")) == 2, "empty elements");
+	CHECK(f0 && f0->line == 1 && f1 && f1->line == 9, "element positions are their headers");
 	crid_toml_free(r);
 }
 
@@ -288,32 +270,32 @@ static void test_misc_valid(void)
 	struct crid_err err = { 0 };
 
 	r = parse("");
-	check(r && r->type == CRID_TOML_TABLE && crid_toml_len(r) == 0, "empty document");
+	CHECK(r && r->type == CRID_TOML_TABLE && crid_toml_len(r) == 0, "empty document");
 	crid_toml_free(r);
 	r = parse("# only a comment\n\n   \t\n# another");
-	check(r && crid_toml_len(r) == 0, "comments and blank lines");
+	CHECK(r && crid_toml_len(r) == 0, "comments and blank lines");
 	crid_toml_free(r);
 	r = parse("\xEF\xBB\xBF"
 		  "a = 1\r\nb = 2\r\n");
-	check(r && is_int(get(r, "a"), 1) && is_int(get(r, "b"), 2) &&
+	CHECK(r && is_int(get(r, "a"), 1) && is_int(get(r, "b"), 2) &&
 		  crid_toml_get_kv(r, "a", 1)->col == 1,
 	      "byte order mark and CRLF");
 	crid_toml_free(r);
 	r = parse("a=1#c\n[t]#c\nb=\"#\"#c");
-	check(r && is_int(get(r, "a"), 1) && IS_STR(get(r, "t.b"), "#"), "comments without blanks");
+	CHECK(r && is_int(get(r, "a"), 1) && IS_STR(get(r, "t.b"), "#"), "comments without blanks");
 	crid_toml_free(r);
-	check(crid_toml_parse("x", "a = 1", 5, &r, NULL) == 0, "NULL err is allowed");
+	CHECK(crid_toml_parse("x", "a = 1", 5, &r, NULL) == 0, "NULL err is allowed");
 	crid_toml_free(r);
-	check(crid_toml_parse("x", "a = ", 4, &r, NULL) < 0 && r == NULL,
+	CHECK(crid_toml_parse("x", "a = ", 4, &r, NULL) < 0 && r == NULL,
 	      "NULL err is allowed on error");
 	/* The buffer need not be NUL-terminated: only |len| bytes are read. */
-	check(crid_toml_parse("x", "a = 12345", 6, &r, &err) == 0 && is_int(get(r, "a"), 12),
+	CHECK(crid_toml_parse("x", "a = 12345", 6, &r, &err) == 0 && is_int(get(r, "a"), 12),
 	      "length-bounded buffer");
 	crid_toml_free(r);
-	check(strcmp(crid_toml_type_name(CRID_TOML_BOOL), "boolean") == 0 &&
+	CHECK(strcmp(crid_toml_type_name(CRID_TOML_BOOL), "boolean") == 0 &&
 		  strcmp(crid_toml_type_name(CRID_TOML_INTEGER), "integer") == 0,
 	      "type names");
-	check(crid_toml_get(NULL, "a") == NULL && crid_toml_len(NULL) == 0 &&
+	CHECK(crid_toml_get(NULL, "a") == NULL && crid_toml_len(NULL) == 0 &&
 		  crid_toml_table_at(NULL, 0) == NULL && crid_toml_array_at(NULL, 0) == NULL,
 	      "lookups on NULL");
 	crid_toml_free(NULL);
@@ -336,11 +318,11 @@ static void test_large_table(void)
 		snprintf(key, sizeof(key), "k%d", i);
 		all &= is_int(crid_toml_get(r, key), i);
 	}
-	check(r && all && crid_toml_len(r) == 2000 && !crid_toml_get(r, "k2000"),
+	CHECK(r && all && crid_toml_len(r) == 2000 && !crid_toml_get(r, "k2000"),
 	      "2000 keys: every lookup exact");
 	crid_toml_free(r);
 	n += (size_t)snprintf(doc + n, cap - n, "k1234 = 0\n");
-	check(crid_toml_parse("t.toml", doc, n, &r, &err) < 0 &&
+	CHECK(crid_toml_parse("t.toml", doc, n, &r, &err) < 0 &&
 		  strstr(err.msg, "t.toml:2001:1: duplicate key `k1234`"),
 	      "duplicate found in a hashed table: %s", err.msg);
 	free(doc);
@@ -443,9 +425,9 @@ static void test_errors(void)
 			  strncmp(err.msg, b->want, strlen(b->want)) == 0;
 
 		if (ok)
-			check(true, "error: %s", err.msg);
+			CHECK(true, "error: %s", err.msg);
 		else
-			check(false, "error: want `%s`, got `%s`", b->want,
+			CHECK(false, "error: want `%s`, got `%s`", b->want,
 			      rc < 0 ? err.msg : "success");
 	}
 }
@@ -483,33 +465,33 @@ static void test_depth(void)
 	char *d;
 
 	d = repeat_doc("a = ", "[", "", "]", "\n", 64);
-	check(parses(d, &err), "64 nested arrays are fine");
+	CHECK(parses(d, &err), "64 nested arrays are fine");
 	free(d);
 	d = repeat_doc("a = ", "[", "", "]", "\n", 65);
-	check(!parses(d, &err) &&
+	CHECK(!parses(d, &err) &&
 		  strstr(err.msg, "t.toml:1:69: tables and arrays nest deeper than 64 levels"),
 	      "65 nested arrays: %s", err.msg);
 	free(d);
 	d = repeat_doc("a = ", "{b = ", "", "}", "\n", 70);
-	check(!parses(d, &err) && strstr(err.msg, "nest deeper than 64"), "deep inline tables: %s",
+	CHECK(!parses(d, &err) && strstr(err.msg, "nest deeper than 64"), "deep inline tables: %s",
 	      err.msg);
 	free(d);
 	d = repeat_doc("", "a", ".", "", " = 1\n", 64);
-	check(parses(d, &err), "64-part dotted key is fine");
+	CHECK(parses(d, &err), "64-part dotted key is fine");
 	free(d);
 	d = repeat_doc("", "a", ".", "", " = 1\n", 65);
-	check(!parses(d, &err) && strstr(err.msg, "key has more than 64 parts"),
+	CHECK(!parses(d, &err) && strstr(err.msg, "key has more than 64 parts"),
 	      "65-part dotted key: %s", err.msg);
 	free(d);
 	d = repeat_doc("[", "a", ".", "", "]\n", 64);
-	check(parses(d, &err), "64-part header is fine");
+	CHECK(parses(d, &err), "64-part header is fine");
 	free(d);
 	d = repeat_doc("[", "a", ".", "", "]\nb.c = 1\n", 64);
-	check(!parses(d, &err) && strstr(err.msg, "t.toml:2:1: tables and arrays nest deeper"),
+	CHECK(!parses(d, &err) && strstr(err.msg, "t.toml:2:1: tables and arrays nest deeper"),
 	      "dotted key below a deep header: %s", err.msg);
 	free(d);
 	d = repeat_doc("a = ", "[", "", "", "", 100000);
-	check(!parses(d, &err) && strstr(err.msg, "nest deeper"),
+	CHECK(!parses(d, &err) && strstr(err.msg, "nest deeper"),
 	      "100000 '[' is refused, no crash");
 	free(d);
 }
@@ -546,9 +528,9 @@ static void test_alloc_failures(void)
 		all_clean &= crid_mem_used() == base && r == NULL;
 		all_enomem &= err.code == ENOMEM && strstr(err.msg, "out of memory") != NULL;
 	}
-	check(failures > 50, "allocation failure injected at %ld points", failures);
-	check(all_clean, "no leak after any failed allocation");
-	check(all_enomem, "each failure reports ENOMEM");
+	CHECK(failures > 50, "allocation failure injected at %ld points", failures);
+	CHECK(all_clean, "no leak after any failed allocation");
+	CHECK(all_enomem, "each failure reports ENOMEM");
 }
 
 int main(void)
@@ -565,7 +547,6 @@ int main(void)
 	test_errors();
 	test_depth();
 	test_alloc_failures();
-	check(crid_mem_used() == base, "no bytes left allocated (%zu)", crid_mem_used() - base);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	CHECK(crid_mem_used() == base, "no bytes left allocated (%zu)", crid_mem_used() - base);
+	return tap_done();
 }
