@@ -35,6 +35,14 @@ static const struct implemented runtime_methods[] = {
 	{ "UpdateRuntimeConfig", crid_handle_update_runtime_config, 0 },
 };
 
+/* The ImageService methods crid implements (PullImage arrives with the registry pipeline). */
+static const struct implemented image_methods[] = {
+	{ "ListImages", crid_handle_list_images, 1 },
+	{ "ImageStatus", crid_handle_image_status, 1 },
+	{ "RemoveImage", crid_handle_remove_image, 0 },
+	{ "ImageFsInfo", crid_handle_image_fs_info, 1 },
+};
+
 /* Polling methods kubelet calls every second or so, even while unimplemented. */
 static const char *const quiet_names[] = { "ListPodSandbox",	 "ListContainers",
 					   "ListImages",	 "ImageFsInfo",
@@ -85,7 +93,7 @@ int crid_handlers_init(struct crid_err *err)
 		return crid_err_set(err, ENOMEM, "method table");
 	n_methods = 0;
 	add_service(rt, runtime_methods, sizeof(runtime_methods) / sizeof(runtime_methods[0]));
-	add_service(img, NULL, 0);
+	add_service(img, image_methods, sizeof(image_methods) / sizeof(image_methods[0]));
 	qsort(methods, n_methods, sizeof(*methods), by_path);
 	return 0;
 }

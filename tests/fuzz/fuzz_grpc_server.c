@@ -42,6 +42,10 @@ static void setup(void)
 	daemon_ctx.cfg = &cfg;
 	daemon_ctx.host = &host;
 	daemon_ctx.cni = crid_cni_watch_new("/nonexistent/cni", &cfg.cni_plugin_dirs);
+	if (crid_image_store_open(root, &daemon_ctx.images, &err) < 0 ||
+	    crid_trash_init(&daemon_ctx.trash, &loop, crid_image_store_trash_dir(daemon_ctx.images),
+			    &err) < 0)
+		abort();
 	server = crid_grpc_server_new(&loop, -1, crid_handlers_dispatch, &daemon_ctx, &err);
 	if (!daemon_ctx.cni || !server)
 		abort();

@@ -9,7 +9,7 @@ import unittest
 
 import grpc
 
-from crid_fixture import (RUNTIME_SERVICE, CridTestCase, api_pb2, is_root,
+from crid_fixture import (IMAGE_SERVICE, RUNTIME_SERVICE, CridTestCase, api_pb2, is_root,
                           require_root, write_atomic, write_conflist)
 
 # RuntimeService/ImageService methods the daemon implements today. Every other
@@ -20,6 +20,10 @@ IMPLEMENTED = {
     (RUNTIME_SERVICE, "Status"),
     (RUNTIME_SERVICE, "RuntimeConfig"),
     (RUNTIME_SERVICE, "UpdateRuntimeConfig"),
+    (IMAGE_SERVICE, "ListImages"),
+    (IMAGE_SERVICE, "ImageStatus"),
+    (IMAGE_SERVICE, "RemoveImage"),
+    (IMAGE_SERVICE, "ImageFsInfo"),
 }
 
 

@@ -1,0 +1,189 @@
+/* ImageService: ListImages, ImageStatus, RemoveImage, ImageFsInfo over the image store. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "handlers/methods.h"
+#include "proto/api.pb-c.h"
+#include "runtime/image_names.h"
+
+/* "1000", "1000:1000" -> uid; "app", "app:app" -> username; "" -> neither, as containerd. */
+static int fill_user(struct crid_rpc *rpc, Runtime__V1__Image *out, const char *user)
+{
+	size_t len = strcspn(user, ":");
+	char *end;
+	long long uid;
+
+	if (len == 0)
+		return 0;
+	uid = strtoll(user, &end, 10);
+	if (end == user + len && uid >= 0) {
+		out->uid = crid_arena_alloc(&rpc->arena, sizeof(*out->uid));
+		if (!out->uid)
+			return -1;
+		runtime__v1__int64_value__init(out->uid);
+		out->uid->value = uid;
+		return 0;
+	}
+	out->username = crid_arena_alloc(&rpc->arena, len + 1);
+	if (!out->username)
+		return -1;
+	memcpy(out->username, user, len);
+	out->username[len] = '\0';
+	return 0;
+}
+
+static Runtime__V1__Image *to_cri(struct crid_rpc *rpc, const struct crid_image *img)
+{
+	Runtime__V1__Image *out = crid_arena_alloc(&rpc->arena, sizeof(*out));
+	Runtime__V1__ImageSpec *spec = crid_arena_alloc(&rpc->arena, sizeof(*spec));
+
+	if (!out || !spec)
+		return NULL;
+	runtime__v1__image__init(out);
+	runtime__v1__image_spec__init(spec);
+	out->id = (char *)img->id;
+	out->repo_tags = img->tags.v;
+	out->n_repo_tags = img->tags.n;
+	out->repo_digests = img->digests.v;
+	out->n_repo_digests = img->digests.n;
+	out->size = img->size;
+	out->pinned = img->pinned;
+	spec->image = (char *)img->id;
+	out->spec = spec;
+	if (fill_user(rpc, out, img->user ? img->user : "") < 0)
+		return NULL;
+	return out;
+}
+
+static struct crid_image *lookup(struct crid_rpc *rpc, const char *name)
+{
+	return crid_image_names_find(rpc->d->images, name);
+}
+
+void crid_handle_list_images(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__ListImagesRequest *req = (const Runtime__V1__ListImagesRequest *)request;
+	Runtime__V1__ListImagesResponse resp = RUNTIME__V1__LIST_IMAGES_RESPONSE__INIT;
+	const char *want = req->filter && req->filter->image ? req->filter->image->image : "";
+	struct crid_image *const *all;
+	struct crid_image *only = NULL;
+	size_t n;
+
+	all = crid_image_store_list(rpc->d->images, &n);
+	if (want[0]) {
+		only = lookup(rpc, want);
+		all = only ? &only : NULL;
+		n = only ? 1 : 0;
+	}
+	resp.images = crid_arena_alloc(&rpc->arena, (n ? n : 1) * sizeof(*resp.images));
+	if (!resp.images) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory listing images");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		resp.images[i] = to_cri(rpc, all[i]);
+		if (!resp.images[i]) {
+			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED,
+				      "out of memory listing images");
+			return;
+		}
+	}
+	resp.n_images = n;
+	crid_rpc_reply(rpc, &resp.base);
+}
+
+static int add_verbose_info(struct crid_rpc *rpc, Runtime__V1__ImageStatusResponse *resp,
+			    const struct crid_image *img)
+{
+	Runtime__V1__ImageStatusResponse__InfoEntry *e = crid_arena_alloc(&rpc->arena, sizeof(*e));
+	Runtime__V1__ImageStatusResponse__InfoEntry **v = crid_arena_alloc(&rpc->arena, sizeof(*v));
+	size_t len = strlen(img->config_json ? img->config_json : "");
+	char *info = crid_arena_alloc(&rpc->arena, len + 64);
+
+	if (!e || !v || !info)
+		return -1;
+	/* CRI-O and containerd put the image config under "info"; crictl prints it. */
+	snprintf(info, len + 64, "{\"imageSpec\":%s}", len ? img->config_json : "{}");
+	runtime__v1__image_status_response__info_entry__init(e);
+	e->key = "info";
+	e->value = info;
+	v[0] = e;
+	resp->info = v;
+	resp->n_info = 1;
+	return 0;
+}
+
+void crid_handle_image_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__ImageStatusRequest *req =
+	    (const Runtime__V1__ImageStatusRequest *)request;
+	Runtime__V1__ImageStatusResponse resp = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
+	struct crid_image *img;
+
+	if (!req->image || !req->image->image[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "image.image: must not be empty");
+		return;
+	}
+	img = lookup(rpc, req->image->image);
+	if (img) {
+		resp.image = to_cri(rpc, img);
+		if (!resp.image || (req->verbose && add_verbose_info(rpc, &resp, img) < 0)) {
+			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+	}
+	/* An absent image is OK with no image, not NOT_FOUND: kubelet relies on it. */
+	crid_rpc_reply(rpc, &resp.base);
+}
+
+void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__RemoveImageRequest *req =
+	    (const Runtime__V1__RemoveImageRequest *)request;
+	Runtime__V1__RemoveImageResponse resp = RUNTIME__V1__REMOVE_IMAGE_RESPONSE__INIT;
+	struct crid_image *img;
+	struct crid_err err;
+
+	if (!req->image || !req->image->image[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "image.image: must not be empty");
+		return;
+	}
+	img = lookup(rpc, req->image->image);
+	if (img && crid_image_names_remove(rpc->d->images, img, req->image->image, &err) < 0) {
+		crid_rpc_fail(
+		    rpc, err.code == EBUSY ? CRID_GRPC_FAILED_PRECONDITION : CRID_GRPC_INTERNAL,
+		    "image.image `%s`: %s", req->image->image, err.msg);
+		return;
+	}
+	if (img)
+		crid_trash_sweep(&rpc->d->trash); /* freed layers, if any, leave off the loop */
+	crid_rpc_reply(rpc, &resp.base); /* idempotent: removing an absent image is OK */
+}
+
+void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	Runtime__V1__ImageFsInfoResponse resp = RUNTIME__V1__IMAGE_FS_INFO_RESPONSE__INIT;
+	Runtime__V1__FilesystemUsage usage = RUNTIME__V1__FILESYSTEM_USAGE__INIT;
+	Runtime__V1__FilesystemIdentifier fs_id = RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
+	Runtime__V1__UInt64Value bytes = RUNTIME__V1__UINT64_VALUE__INIT;
+	Runtime__V1__UInt64Value inodes = RUNTIME__V1__UINT64_VALUE__INIT;
+	Runtime__V1__FilesystemUsage *list[1] = { &usage };
+	struct timespec now;
+
+	(void)request;
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* Counters kept by the store: no disk walk every 10 s. */
+	crid_image_store_usage(rpc->d->images, &bytes.value, &inodes.value);
+	fs_id.mountpoint = (char *)crid_image_store_dir(rpc->d->images);
+	usage.timestamp = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	usage.fs_id = &fs_id;
+	usage.used_bytes = &bytes;
+	usage.inodes_used = &inodes;
+	resp.image_filesystems = list;
+	resp.n_image_filesystems = 1;
+	crid_rpc_reply(rpc, &resp.base);
+}
