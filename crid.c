@@ -134,7 +134,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	if (crid_loop_init(&m->loop, on_signal, m, err) < 0)
 		return -1;
 	if (crid_image_store_open(m->cfg.root, &m->d.images, err) < 0 ||
-	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) < 0)
+	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) <
+		0)
 		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
 	fd = crid_unix_listen(m->cfg.listen, 0660, err);

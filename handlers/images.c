@@ -161,7 +161,7 @@ void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *requ
 	}
 	if (img)
 		crid_trash_sweep(&rpc->d->trash); /* freed layers, if any, leave off the loop */
-	crid_rpc_reply(rpc, &resp.base); /* idempotent: removing an absent image is OK */
+	crid_rpc_reply(rpc, &resp.base);	  /* idempotent: removing an absent image is OK */
 }
 
 void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *request)
