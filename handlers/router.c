@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "handlers/methods.h"
+#include "handlers/pull.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -35,8 +36,9 @@ static const struct implemented runtime_methods[] = {
 	{ "UpdateRuntimeConfig", crid_handle_update_runtime_config, 0 },
 };
 
-/* The ImageService methods crid implements (PullImage arrives with the registry pipeline). */
+/* The ImageService methods crid implements. */
 static const struct implemented image_methods[] = {
+	{ "PullImage", crid_handle_pull_image, 0 },
 	{ "ListImages", crid_handle_list_images, 1 },
 	{ "ImageStatus", crid_handle_image_status, 1 },
 	{ "RemoveImage", crid_handle_remove_image, 0 },

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "handlers/handlers.h"
+#include "handlers/pull.h"
 #include "reactor/log.h"
 
 static struct crid_loop loop;
@@ -44,7 +45,8 @@ static void setup(void)
 	daemon_ctx.cni = crid_cni_watch_new("/nonexistent/cni", &cfg.cni_plugin_dirs);
 	if (crid_image_store_open(root, &daemon_ctx.images, &err) < 0 ||
 	    crid_trash_init(&daemon_ctx.trash, &loop, crid_image_store_trash_dir(daemon_ctx.images),
-			    &err) < 0)
+			    &err) < 0 ||
+	    crid_pull_init(&daemon_ctx, &err) < 0)
 		abort();
 	server = crid_grpc_server_new(&loop, -1, crid_handlers_dispatch, &daemon_ctx, &err);
 	if (!daemon_ctx.cni || !server)

@@ -20,6 +20,7 @@ IMPLEMENTED = {
     (RUNTIME_SERVICE, "Status"),
     (RUNTIME_SERVICE, "RuntimeConfig"),
     (RUNTIME_SERVICE, "UpdateRuntimeConfig"),
+    (IMAGE_SERVICE, "PullImage"),
     (IMAGE_SERVICE, "ListImages"),
     (IMAGE_SERVICE, "ImageStatus"),
     (IMAGE_SERVICE, "RemoveImage"),

@@ -1,0 +1,135 @@
+#include <errno.h>
+#include <string.h>
+
+#include "handlers/pull.h"
+#include "proto/api.pb-c.h"
+#include "reactor/log.h"
+#include "reactor/mem.h"
+#include "runtime/image_pull.h"
+
+static struct crid_puller *puller;
+
+/* One PullImage call waiting for its operation; outlives the dispatch's stack rpc. */
+struct pull_call {
+	struct crid_rpc rpc; /* a copy with its own (empty) arena */
+	struct crid_pull_waiter *w;
+};
+
+int crid_pull_init(struct crid_daemon *d, struct crid_err *err)
+{
+	if (crid_puller_new(d->loop, d->cfg, d->images, &d->trash, &puller, err) < 0)
+		return crid_err_wrap(err, "image puller");
+	return 0;
+}
+
+void crid_pull_cleanup(void)
+{
+	crid_puller_free(puller);
+	puller = NULL;
+}
+
+/* runtime/image_pull.h's causes, as gRPC codes (containerd and CRI-O use the same ones). */
+static int grpc_status(int code)
+{
+	switch (code) {
+	case EINVAL:
+		return CRID_GRPC_INVALID_ARGUMENT;
+	case ENOENT:
+		return CRID_GRPC_NOT_FOUND;
+	case EACCES:
+		return CRID_GRPC_UNAUTHENTICATED;
+	case EPERM:
+		return CRID_GRPC_PERMISSION_DENIED;
+	case EAGAIN:
+		return CRID_GRPC_UNAVAILABLE;
+	case EBADMSG:
+		return CRID_GRPC_DATA_LOSS;
+	case ECANCELED:
+		return CRID_GRPC_CANCELLED;
+	case ENOMEM:
+	case ENOSPC:
+		return CRID_GRPC_RESOURCE_EXHAUSTED;
+	default:
+		return CRID_GRPC_UNKNOWN;
+	}
+}
+
+static void pull_done(void *user, int status, const char *image_id, const struct crid_err *err)
+{
+	struct pull_call *pc = user;
+
+	if (status < 0) {
+		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
+	} else {
+		Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
+
+		resp.image_ref = (char *)image_id;
+		crid_rpc_reply(&pc->rpc, &resp.base);
+	}
+	crid_arena_reset(&pc->rpc.arena);
+	crid_free(pc);
+}
+
+/* The client went away or the deadline passed: leave the pull (the last one leaving stops it). */
+static void pull_cancelled(struct crid_grpc_call *call, int status, void *user)
+{
+	struct pull_call *pc = user;
+
+	(void)call;
+	crid_log_info("rpc=PullImage status=%s: client gone, leaving the pull",
+		      crid_grpc_status_name(status));
+	crid_pull_waiter_cancel(pc->w);
+	crid_arena_reset(&pc->rpc.arena);
+	crid_free(pc);
+}
+
+static const char *opt(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+void crid_handle_pull_image(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__PullImageRequest *req = (const void *)request;
+	const Runtime__V1__AuthConfig *a = req->auth;
+	struct crid_pull_auth auth = { 0 };
+	struct pull_call *pc;
+	struct crid_err err;
+
+	if (!req->image || !req->image->image || !req->image->image[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "image.image: must not be empty");
+		return;
+	}
+	if (!puller) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "image puller not initialized");
+		return;
+	}
+	if (a) {
+		if (opt(a->password) && !opt(a->username)) {
+			crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+				      "auth.password: given without auth.username");
+			return;
+		}
+		auth.username = opt(a->username);
+		auth.password = opt(a->password);
+		auth.auth = opt(a->auth);
+		auth.identity_token = opt(a->identity_token);
+		auth.registry_token = opt(a->registry_token);
+	}
+	pc = crid_calloc(1, sizeof(*pc));
+	if (!pc) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the pull");
+		return;
+	}
+	pc->rpc.d = rpc->d;
+	pc->rpc.call = rpc->call;
+	pc->rpc.method = rpc->method;
+	crid_arena_init(&pc->rpc.arena, 1u << 20);
+	pc->w = crid_pull_start(puller, req->image->image, a ? &auth : NULL, pull_done, pc, &err);
+	if (!pc->w) {
+		crid_free(pc);
+		crid_rpc_fail(rpc, grpc_status(err.code), "image.image: %s", err.msg);
+		return;
+	}
+	crid_grpc_call_on_cancel(rpc->call, pull_cancelled, pc);
+}

@@ -1,0 +1,20 @@
+/*
+ * PullImage: decodes and validates the request, starts or joins the pull
+ * operation (runtime/image_pull.h) and answers when it ends. The call is
+ * answered asynchronously: the handler keeps its own copy of the rpc.
+ */
+#ifndef CRID_HANDLERS_PULL_H
+#define CRID_HANDLERS_PULL_H
+
+#include "handlers/rpc.h"
+
+/* Creates the puller for |d| (registries from d->cfg, layers into d->images). */
+int crid_pull_init(struct crid_daemon *d, struct crid_err *err);
+
+/* Stops every pull (their calls are answered by the server's shutdown) and frees. */
+void crid_pull_cleanup(void);
+
+/* The ImageService/PullImage handler. */
+void crid_handle_pull_image(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
+#endif

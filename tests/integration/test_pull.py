@@ -1,0 +1,341 @@
+"""PullImage against a real registry: Debian's docker-registry on 127.0.0.1
+(tests/fixtures/registry.sh) holding the deterministic busybox images of
+tests/fixtures/images.py, pushed with skopeo. crid reaches it as an insecure
+(plain HTTP) registry. Checks the reply (image id = sha256:<config digest>),
+ImageStatus/ListImages, the unpacked layer on disk, a missing tag, and two
+concurrent pulls of one image sharing one operation, a base layer two images
+share fetched once, a cancelled pull of a ~150 MB image stopping and leaving
+no staging behind (and the loop staying responsive during the real pull),
+and Basic auth (htpasswd registry) through AuthConfig and the auth file."""
+import base64
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import warnings
+
+from crid_fixture import REPO, Crid, is_root  # first: puts the generated stubs on sys.path
+
+import grpc  # noqa: E402
+
+import api_pb2  # noqa: E402
+import api_pb2_grpc  # noqa: E402
+
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+PY = "/usr/bin/python3"
+
+
+def missing_tools():
+    need = ["docker-registry", "skopeo", "curl"]
+    return [t for t in need if not shutil.which(t)] + \
+        ([] if os.path.exists(os.environ.get("BUSYBOX", "/bin/busybox")) else ["busybox-static"])
+
+
+class PullTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not is_root():
+            raise unittest.SkipTest("needs root to unpack layers (chown, mknod, trusted xattrs)")
+        miss = missing_tools()
+        if miss:
+            raise unittest.SkipTest("missing: " + ", ".join(miss))
+        cls.regdir = tempfile.mkdtemp(prefix="crid-registry-")
+        cls.registry = subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"), "start",
+                                       cls.regdir], check=True, capture_output=True,
+                                      text=True).stdout.strip().splitlines()[-1]
+        try:
+            subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", cls.registry,
+                            "busybox", "sleep"], check=True)
+            cls.info = json.loads(subprocess.run(
+                [PY, os.path.join(FIXTURES, "images.py"), "info"], check=True,
+                capture_output=True, text=True).stdout)
+            cls.crid = Crid(extra_args=["--insecure-registry", cls.registry]).start()
+        except Exception:
+            cls.stop_registry()
+            raise
+        cls.chan = cls.crid.channel()
+        cls.img = api_pb2_grpc.ImageServiceStub(cls.chan)
+
+    @classmethod
+    def stop_registry(cls):
+        subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"), "stop", cls.regdir])
+        shutil.rmtree(cls.regdir, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.chan.close()
+        cls.crid.cleanup()
+        cls.stop_registry()
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        r = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures:
+            print("\n--- crid log ---\n" + self.crid.log(80))
+        return r
+
+    def ref(self, key, tag="latest"):
+        return "%s/crid-test/%s:%s" % (self.registry, key, tag)
+
+    def pull(self, stub, image, timeout=120):
+        return stub.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=image)),
+                              timeout=timeout)
+
+    def test_pull_busybox(self):
+        ref = self.ref("busybox")
+        resp = self.pull(self.img, ref)
+        self.assertTrue(resp.image_ref.startswith("sha256:"), resp.image_ref)
+        st = self.img.ImageStatus(api_pb2.ImageStatusRequest(image=api_pb2.ImageSpec(image=ref)),
+                                  timeout=10)
+        self.assertTrue(st.HasField("image"))
+        self.assertEqual(st.image.id, resp.image_ref)
+        self.assertIn(ref, st.image.repo_tags)
+        digest = self.info["busybox"]["digest"]
+        self.assertIn("%s/crid-test/busybox@%s" % (self.registry, digest), st.image.repo_digests)
+        self.assertGreater(st.image.size, 0)
+        ids = [i.id for i in self.img.ListImages(api_pb2.ListImagesRequest(), timeout=10).images]
+        self.assertIn(resp.image_ref, ids)
+        found = glob.glob(os.path.join(self.crid.root, "images", "layers", "*", "diff", "bin",
+                                       "busybox"))
+        self.assertTrue(found, "no layer with bin/busybox under %s" % self.crid.root)
+        self.assertTrue(os.stat(found[0]).st_mode & 0o111)
+        # nothing left in staging
+        self.assertEqual(os.listdir(os.path.join(self.crid.root, "images", "staging")), [])
+        # pulling again is answered with the same id (layers already present)
+        self.assertEqual(self.pull(self.img, ref).image_ref, resp.image_ref)
+
+    def test_missing_tag(self):
+        ref = self.ref("busybox", "no-such-tag")
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.pull(self.img, ref)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND, cm.exception.details())
+        self.assertIn("crid-test/busybox:no-such-tag", cm.exception.details())
+
+    def test_missing_repository(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.pull(self.img, self.ref("nope"))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND, cm.exception.details())
+        self.assertIn("crid-test/nope", cm.exception.details())
+
+    def test_empty_image(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.pull(self.img, "")
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_bad_reference(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.pull(self.img, "UPPER/Case")
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_concurrent_pulls(self):
+        """Two clients pull one image at once on a fresh daemon: both succeed, one operation."""
+        crid = self.fresh("conc")
+        try:
+            ref = self.ref("sleep")
+            results, errors = [], []
+
+            def one():
+                ch = crid.channel(separate=True)
+                try:
+                    results.append(self.pull(api_pb2_grpc.ImageServiceStub(ch), ref).image_ref)
+                except grpc.RpcError as e:
+                    errors.append("%s: %s" % (e.code(), e.details()))
+                finally:
+                    ch.close()
+
+            ts = [threading.Thread(target=one) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(180)
+            self.assertEqual(errors, [])
+            self.assertEqual(len(results), 2)
+            self.assertEqual(results[0], results[1])
+            self.assertEqual(crid.log_text().count("pull %s: started" % ref), 1,
+                             "expected one pull operation for two clients")
+        finally:
+            crid.kill()
+
+    def test_shared_layer_downloaded_once(self):
+        """busybox and sleep share their base layer: pulled at once, it is fetched once."""
+        crid = self.fresh("shared")
+        try:
+            refs = [self.ref("busybox"), self.ref("sleep")]
+            results, errors = {}, []
+
+            def one(ref):
+                ch = crid.channel(separate=True)
+                try:
+                    results[ref] = self.pull(api_pb2_grpc.ImageServiceStub(ch), ref).image_ref
+                except grpc.RpcError as e:
+                    errors.append("%s: %s" % (e.code(), e.details()))
+                finally:
+                    ch.close()
+
+            ts = [threading.Thread(target=one, args=(r,)) for r in refs]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(180)
+            self.assertEqual(errors, [])
+            self.assertEqual(len(set(results.values())), 2)
+            base = re.findall(r"layer 0 (sha256:[0-9a-f]{64}) unpacked", crid.log_text())
+            self.assertEqual(len(base), 1, "base layer unpacked %d times" % len(base))
+            ids = [i.id for i in api_pb2_grpc.ImageServiceStub(crid.channel()).ListImages(
+                api_pb2.ListImagesRequest(), timeout=10).images]
+            self.assertEqual(sorted(ids), sorted(results.values()))
+        finally:
+            crid.kill()
+
+    def auth_registry(self):
+        """A second docker-registry with htpasswd (bcrypt) Basic auth, holding busybox."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # Debian's python 3.11 has it; bcrypt through libxcrypt
+        d = tempfile.mkdtemp(prefix="crid-authreg-")
+        with open(os.path.join(d, "htpasswd"), "w") as f:
+            f.write("crid:%s\n" % crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)))
+        port = subprocess.run([PY, "-c", "import socket; s = socket.socket(); "
+                               "s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        with open(os.path.join(d, "config.yml"), "w") as f:
+            f.write("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                    "    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n"
+                    "  secret: crid-auth-%s\nauth:\n  htpasswd:\n    realm: crid-test\n"
+                    "    path: %s/htpasswd\n" % (d, port, port, d))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        with open(os.path.join(d, "registry.log"), "w") as log:
+            proc = subprocess.Popen(["docker-registry", "serve", os.path.join(d, "config.yml")],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=log, env=env, start_new_session=True)
+        addr = "127.0.0.1:" + port
+
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(d, ignore_errors=True)
+        self.addCleanup(stop)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                              "http://%s/v2/" % addr], capture_output=True,
+                             text=True).stdout != "401":
+            self.assertLess(time.monotonic(), deadline, "auth registry did not come up")
+            time.sleep(0.1)
+        subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", "--src-tls-verify=false",
+                        "--dest-tls-verify=false", "--dest-creds", "crid:s3cret",
+                        "docker://%s/crid-test/busybox:latest" % self.registry,
+                        "docker://%s/crid-test/busybox:latest" % addr], check=True)
+        return addr
+
+    def test_basic_auth(self):
+        """htpasswd registry: no credentials -> UNAUTHENTICATED naming the image; AuthConfig
+        username/password, the base64 `auth` form and the auth file each succeed."""
+        addr = self.auth_registry()
+        ref = "%s/crid-test/busybox:latest" % addr
+        crid = self.fresh("auth", [addr])
+        try:
+            stub = api_pb2_grpc.ImageServiceStub(crid.channel())
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.pull(stub, ref)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED,
+                             cm.exception.details())
+            self.assertIn(ref, cm.exception.details())
+            bad = api_pb2.AuthConfig(username="crid", password="wrong")
+            with self.assertRaises(grpc.RpcError) as cm:
+                stub.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=ref),
+                                                        auth=bad), timeout=60)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED,
+                             cm.exception.details())
+            good = api_pb2.AuthConfig(username="crid", password="s3cret")
+            r1 = stub.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=ref),
+                                                         auth=good), timeout=60)
+            b64 = api_pb2.AuthConfig(auth=base64.b64encode(b"crid:s3cret").decode())
+            r2 = stub.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=ref),
+                                                         auth=b64), timeout=60)
+            self.assertEqual(r1.image_ref, r2.image_ref)
+        finally:
+            crid.kill()
+        authfile = os.path.join(self.crid.tmp, "auth.json")
+        with open(authfile, "w") as f:
+            json.dump({"auths": {addr: {"auth": base64.b64encode(b"crid:s3cret").decode()}}}, f)
+        conf = os.path.join(self.crid.tmp, "auth.toml")
+        with open(conf, "w") as f:
+            f.write("[crid.image]\nauth_file = \"%s\"\n" % authfile)
+        crid = self.fresh("authfile", [addr], config=conf)
+        try:
+            stub = api_pb2_grpc.ImageServiceStub(crid.channel())
+            self.assertEqual(self.pull(stub, ref).image_ref, r1.image_ref)
+        finally:
+            crid.kill()
+
+    def fresh(self, name, insecure=(), config=None):
+        args = ["--insecure-registry", self.registry]
+        for r in insecure:
+            args += ["--insecure-registry", r]
+        return Crid(name=name, tmpdir=self.crid.tmp, config=config,
+                    socket_path=os.path.join(self.crid.tmp, name + ".sock"),
+                    extra_args=args).start()
+
+    def test_large_cancel_then_pull(self):
+        """~150 MB in 6 layers: a pull whose only client gives up stops and leaves no
+        staging dir nor image; the next pull completes while Version keeps answering."""
+        subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", self.registry,
+                        "large"], check=True)
+        crid = self.fresh("large")
+        try:
+            ref = self.ref("large")
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.pull(api_pb2_grpc.ImageServiceStub(crid.channel(separate=True)), ref,
+                          timeout=0.3)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            self.assertTrue(crid.wait_for_log("cancelled by every client", timeout=5),
+                            "the pull did not stop")
+            staging = os.path.join(crid.root, "images", "staging")
+            deadline = time.monotonic() + 5
+            while os.listdir(staging) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(os.listdir(staging), [])
+            ch = crid.channel(separate=True)
+            stub = api_pb2_grpc.ImageServiceStub(ch)
+            self.assertEqual(len(stub.ListImages(api_pb2.ListImagesRequest(),
+                                                 timeout=10).images), 0)
+            # pull for real, timing Version round trips meanwhile
+            done, worst = [], [0.0]
+
+            def pull():
+                done.append(self.pull(stub, ref, timeout=300).image_ref)
+
+            t = threading.Thread(target=pull)
+            t.start()
+            rt = api_pb2_grpc.RuntimeServiceStub(crid.channel(separate=True))
+            while t.is_alive():
+                t0 = time.monotonic()
+                rt.Version(api_pb2.VersionRequest(), timeout=10)
+                worst[0] = max(worst[0], time.monotonic() - t0)
+                time.sleep(0.01)
+            t.join()
+            self.assertEqual(len(done), 1)
+            layers = glob.glob(os.path.join(crid.root, "images", "layers", "*", "diff"))
+            self.assertEqual(len(layers), 6)
+            self.assertEqual(os.listdir(staging), [])
+            sys.stderr.write("\n  [large pull: worst Version round trip %.1f ms] " %
+                             (worst[0] * 1e3))
+            self.assertLess(worst[0], 1.0)
+            ch.close()
+        finally:
+            crid.kill()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
