@@ -112,7 +112,7 @@ start_crid() {
 	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
 		--runroot "$TMP/crid/run" --log-level warn \
 		--cni-config-dir "$TMP/crid/cni" --cni-plugin-dir /usr/lib/cni \
-		>"$TMP/crid.log" 2>&1 &
+		--insecure-registry "$REGISTRY" >"$TMP/crid.log" 2>&1 &
 	CRID_PID=$!
 	PIDS+=("$CRID_PID")
 	wait_ready crid "$CRID_PID" "$TMP/crid/crid.sock" "$TMP/crid.log"

@@ -21,6 +21,11 @@ static const struct cridctl_verb verbs[] = {
 	{ "info", "Display information of the container runtime", cridctl_info },
 	{ "runtime-config", "Retrieve the container runtime configuration",
 	  cridctl_runtime_config },
+	{ "pull", "Pull an image from a registry", cridctl_pull },
+	{ "images", "List images", cridctl_images },
+	{ "inspecti", "Return the status of one or more images", cridctl_inspecti },
+	{ "rmi", "Remove one or more images", cridctl_rmi },
+	{ "imagefsinfo", "Return image filesystem info", cridctl_imagefsinfo },
 	/* crictl verbs still to come */
 	{ "attach", NULL, NULL },
 	{ "checkpoint", NULL, NULL },
@@ -29,12 +34,9 @@ static const struct cridctl_verb verbs[] = {
 	{ "create", NULL, NULL },
 	{ "events", NULL, NULL },
 	{ "exec", NULL, NULL },
-	{ "imagefsinfo", NULL, NULL },
-	{ "images", NULL, NULL },
 	{ "image", NULL, NULL },
 	{ "img", NULL, NULL },
 	{ "inspect", NULL, NULL },
-	{ "inspecti", NULL, NULL },
 	{ "inspectp", NULL, NULL },
 	{ "logs", NULL, NULL },
 	{ "metricdescs", NULL, NULL },
@@ -42,9 +44,7 @@ static const struct cridctl_verb verbs[] = {
 	{ "pods", NULL, NULL },
 	{ "port-forward", NULL, NULL },
 	{ "ps", NULL, NULL },
-	{ "pull", NULL, NULL },
 	{ "rm", NULL, NULL },
-	{ "rmi", NULL, NULL },
 	{ "rmp", NULL, NULL },
 	{ "run", NULL, NULL },
 	{ "runp", NULL, NULL },
@@ -158,6 +158,7 @@ static int parse_global(struct cridctl *ctl, int argc, char **argv)
 			ctl->endpoint = optarg;
 			break;
 		case 't':
+			ctl->timeout_given = true;
 			if (parse_duration_ms(optarg, &ctl->timeout_ms) == 0)
 				break;
 			fprintf(stderr, "cridctl: invalid --timeout `%s`\n", optarg);

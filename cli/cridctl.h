@@ -18,6 +18,7 @@
 #define CRIDCTL_DEFAULT_ENDPOINT "unix:///run/crid/crid.sock"
 #define CRIDCTL_DEFAULT_TIMEOUT_MS 2000
 #define CRIDCTL_RUNTIME_SERVICE "runtime.v1.RuntimeService"
+#define CRIDCTL_IMAGE_SERVICE "runtime.v1.ImageService"
 
 enum cridctl_output {
 	CRIDCTL_OUT_DEFAULT = 0, /* the verb's own default */
@@ -27,7 +28,8 @@ enum cridctl_output {
 
 struct cridctl {
 	const char *endpoint;
-	int timeout_ms; /* 0 = no deadline */
+	int timeout_ms;	    /* 0 = no deadline */
+	bool timeout_given; /* -t on the command line */
 	enum cridctl_output output;
 	struct crid_grpc_client *conn; /* connected on first call */
 };
@@ -42,6 +44,13 @@ struct cridctl_verb {
 int cridctl_version(struct cridctl *ctl, int argc, char **argv);
 int cridctl_info(struct cridctl *ctl, int argc, char **argv);
 int cridctl_runtime_config(struct cridctl *ctl, int argc, char **argv);
+
+/* Image verbs (images.c). */
+int cridctl_pull(struct cridctl *ctl, int argc, char **argv);
+int cridctl_images(struct cridctl *ctl, int argc, char **argv);
+int cridctl_inspecti(struct cridctl *ctl, int argc, char **argv);
+int cridctl_rmi(struct cridctl *ctl, int argc, char **argv);
+int cridctl_imagefsinfo(struct cridctl *ctl, int argc, char **argv);
 
 /* Sets ctl->output from an -o value; prints an error and returns -1 for an unknown format. */
 int cridctl_set_output(struct cridctl *ctl, const char *name);
@@ -68,6 +77,11 @@ enum cridctl_output cridctl_output_for(struct cridctl *ctl, const char *verb, un
  */
 int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+
+/* As cridctl_call, for /runtime.v1.ImageService/|method| with its own |timeout_ms| (0 = none). */
+int cridctl_image_call(struct cridctl *ctl, const char *method, int timeout_ms,
+		       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		       ProtobufCMessage **resp);
 
 /* JSON (json.c) */
 

@@ -100,8 +100,9 @@ static int pack(const ProtobufCMessage *req, uint8_t **out, size_t *len)
 	return 0;
 }
 
-int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage *req,
-		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+static int call_service(struct cridctl *ctl, const char *service, const char *method,
+			int timeout_ms, const ProtobufCMessage *req,
+			const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
 	char path[128];
 	struct crid_grpc_result res;
@@ -116,8 +117,8 @@ int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage
 		fprintf(stderr, "cridctl: %s: out of memory\n", method);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/%s/%s", CRIDCTL_RUNTIME_SERVICE, method);
-	rc = crid_grpc_client_call(ctl->conn, path, buf, len, ctl->timeout_ms, &res, &err);
+	snprintf(path, sizeof(path), "/%s/%s", service, method);
+	rc = crid_grpc_client_call(ctl->conn, path, buf, len, timeout_ms, &res, &err);
 	crid_free(buf);
 	if (rc < 0) {
 		rpc_error(method, CRID_GRPC_UNAVAILABLE, err.msg);
@@ -136,4 +137,18 @@ int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage
 		return -1;
 	}
 	return 0;
+}
+
+int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+	return call_service(ctl, CRIDCTL_RUNTIME_SERVICE, method, ctl->timeout_ms, req, resp_desc,
+			    resp);
+}
+
+int cridctl_image_call(struct cridctl *ctl, const char *method, int timeout_ms,
+		       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		       ProtobufCMessage **resp)
+{
+	return call_service(ctl, CRIDCTL_IMAGE_SERVICE, method, timeout_ms, req, resp_desc, resp);
 }

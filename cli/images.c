@@ -1,0 +1,695 @@
+/*
+ * cridctl image verbs: pull, images, inspecti, rmi, imagefsinfo. Output
+ * mirrors crictl (cri-tools cmd/crictl/image.go): tables laid out like Go's
+ * tabwriter (minwidth 20, padding 3), JSON like protojson with unpopulated
+ * fields emitted, sizes like go-units HumanSizeWithPrecision(size, 3).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cridctl.h"
+#include "proto/api.pb-c.h"
+#include "reactor/mem.h"
+
+#define TRUNC_ID_LEN 13
+
+/* Options of an image verb; the letters a verb does not take are refused. */
+struct image_opts {
+	bool quiet, digests, no_trunc, all;
+	const char *creds, *auth;
+	int first_arg; /* index of the first positional argument in argv */
+};
+
+static int image_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
+		      const char *usage, struct image_opts *o)
+{
+	static const struct option longs[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "digests", no_argument, NULL, 'D' },
+		{ "no-trunc", no_argument, NULL, 'N' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "creds", required_argument, NULL, 'C' },
+		{ "auth", required_argument, NULL, 'A' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		if (opt != 'h' && opt != '?' && !strchr(shorts, opt))
+			opt = '?';
+		switch (opt) {
+		case 'o':
+			if (cridctl_set_output(ctl, optarg) < 0)
+				return -1;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'D':
+			o->digests = true;
+			break;
+		case 'N':
+			o->no_trunc = true;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 'C':
+			o->creds = optarg;
+			break;
+		case 'A':
+			o->auth = optarg;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return 1;
+		default:
+			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
+				argv[optind - 1], usage);
+			return -1;
+		}
+	}
+	o->first_arg = optind;
+	return 0;
+}
+
+/* --- JSON of CRI messages, protojson style ------------------------------------- */
+
+static void json_u64_str(yajl_gen g, const char *key, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	cridctl_json_kv_str(g, key, buf);
+}
+
+static void json_strv(yajl_gen g, const char *key, char **v, size_t n)
+{
+	cridctl_json_str(g, key);
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n; i++)
+		cridctl_json_str(g, v[i]);
+	yajl_gen_array_close(g);
+}
+
+static void json_spec(yajl_gen g, const Runtime__V1__ImageSpec *s)
+{
+	if (!s) {
+		yajl_gen_null(g);
+		return;
+	}
+	yajl_gen_map_open(g);
+	cridctl_json_kv_str(g, "image", s->image);
+	cridctl_json_str(g, "annotations");
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < s->n_annotations; i++)
+		cridctl_json_kv_str(g, s->annotations[i]->key, s->annotations[i]->value);
+	yajl_gen_map_close(g);
+	cridctl_json_kv_str(g, "userSpecifiedImage", s->user_specified_image);
+	cridctl_json_kv_str(g, "runtimeHandler", s->runtime_handler);
+	cridctl_json_kv_str(g, "imageRef", s->image_ref);
+	yajl_gen_map_close(g);
+}
+
+static void json_image(yajl_gen g, const Runtime__V1__Image *im)
+{
+	char buf[32];
+
+	yajl_gen_map_open(g);
+	cridctl_json_kv_str(g, "id", im->id);
+	json_strv(g, "repoTags", im->repo_tags, im->n_repo_tags);
+	json_strv(g, "repoDigests", im->repo_digests, im->n_repo_digests);
+	json_u64_str(g, "size", im->size);
+	cridctl_json_str(g, "uid");
+	if (im->uid) {
+		yajl_gen_map_open(g);
+		snprintf(buf, sizeof(buf), "%" PRId64, im->uid->value);
+		cridctl_json_kv_str(g, "value", buf);
+		yajl_gen_map_close(g);
+	} else {
+		yajl_gen_null(g);
+	}
+	cridctl_json_kv_str(g, "username", im->username);
+	cridctl_json_str(g, "spec");
+	json_spec(g, im->spec);
+	cridctl_json_kv_bool(g, "pinned", im->pinned);
+	yajl_gen_map_close(g);
+}
+
+static void json_u64_value(yajl_gen g, const char *key, const Runtime__V1__UInt64Value *v)
+{
+	cridctl_json_str(g, key);
+	if (!v) {
+		yajl_gen_null(g);
+		return;
+	}
+	yajl_gen_map_open(g);
+	json_u64_str(g, "value", v->value);
+	yajl_gen_map_close(g);
+}
+
+static void json_fs_usage(yajl_gen g, const char *key, Runtime__V1__FilesystemUsage **v, size_t n)
+{
+	char buf[32];
+
+	cridctl_json_str(g, key);
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n; i++) {
+		yajl_gen_map_open(g);
+		snprintf(buf, sizeof(buf), "%" PRId64, v[i]->timestamp);
+		cridctl_json_kv_str(g, "timestamp", buf);
+		cridctl_json_str(g, "fsId");
+		if (v[i]->fs_id) {
+			yajl_gen_map_open(g);
+			cridctl_json_kv_str(g, "mountpoint", v[i]->fs_id->mountpoint);
+			yajl_gen_map_close(g);
+		} else {
+			yajl_gen_null(g);
+		}
+		json_u64_value(g, "usedBytes", v[i]->used_bytes);
+		json_u64_value(g, "inodesUsed", v[i]->inodes_used);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
+static yajl_gen json_or_oom(const char *verb)
+{
+	yajl_gen g = cridctl_json_new();
+
+	if (!g)
+		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
+	return g;
+}
+
+/* --- pull ---------------------------------------------------------------------- */
+
+int cridctl_pull(struct cridctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: cridctl pull [--creds USER[:PASS]] [--auth AUTH_STRING] IMAGE\n"
+	    "Pull an image from a registry (no deadline unless the global -t is given)\n"
+	    "  --creds USER[:PASS]  registry credentials\n"
+	    "  --auth AUTH_STRING   base64 of USER:PASS\n";
+	Runtime__V1__PullImageRequest req = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+	Runtime__V1__AuthConfig auth = RUNTIME__V1__AUTH_CONFIG__INIT;
+	Runtime__V1__PullImageResponse *r;
+	struct image_opts o;
+	char *user = NULL;
+	int rc = image_opts(ctl, argc, argv, "hCA", usage, &o);
+
+	if (rc)
+		return rc < 0;
+	if (argc - o.first_arg != 1) {
+		fprintf(stderr, "cridctl: pull: expected one IMAGE\n%s", usage);
+		return 1;
+	}
+	spec.image = argv[o.first_arg];
+	req.image = &spec;
+	if (o.creds) {
+		char *colon;
+
+		user = crid_strdup(o.creds);
+		if (!user) {
+			fprintf(stderr, "cridctl: pull: out of memory\n");
+			return 1;
+		}
+		colon = strchr(user, ':');
+		if (colon) {
+			*colon = '\0';
+			auth.password = colon + 1;
+		}
+		auth.username = user;
+		req.auth = &auth;
+	}
+	if (o.auth) {
+		auth.auth = (char *)o.auth;
+		req.auth = &auth;
+	}
+	rc = cridctl_image_call(ctl, "PullImage", ctl->timeout_given ? ctl->timeout_ms : 0,
+				&req.base, &runtime__v1__pull_image_response__descriptor,
+				(ProtobufCMessage **)&r);
+	crid_free(user);
+	if (rc < 0)
+		return 1;
+	printf("Image is up to date for %s\n", r->image_ref);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return 0;
+}
+
+/* --- images -------------------------------------------------------------------- */
+
+/* go-units HumanSizeWithPrecision(size, 3): decimal units, %.3g. */
+static void human_size(uint64_t size, char *buf, size_t n)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
+	double s = (double)size;
+	size_t i = 0;
+
+	while (s >= 1000.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
+		s /= 1000.0;
+		i++;
+	}
+	snprintf(buf, n, "%.3g%s", s, units[i]);
+}
+
+#define MAX_COLS 5
+
+struct table {
+	char *(*cells)[MAX_COLS];
+	size_t rows, cap, cols;
+};
+
+static int table_add(struct table *t, const char *const *vals)
+{
+	if (t->rows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		void *p = crid_realloc(t->cells, cap * sizeof(*t->cells));
+
+		if (!p)
+			return -1;
+		t->cells = p;
+		t->cap = cap;
+	}
+	for (size_t c = 0; c < t->cols; c++)
+		t->cells[t->rows][c] = crid_strdup(vals[c]);
+	for (size_t c = 0; c < t->cols; c++)
+		if (!t->cells[t->rows][c]) {
+			for (size_t d = 0; d < t->cols; d++)
+				crid_free(t->cells[t->rows][d]);
+			return -1;
+		}
+	t->rows++;
+	return 0;
+}
+
+/* Go tabwriter(minwidth 20, tabwidth 1, padding 3, ' ', 0); the last column is not padded. */
+static void table_print(struct table *t)
+{
+	size_t width[MAX_COLS] = { 0 };
+
+	for (size_t r = 0; r < t->rows; r++)
+		for (size_t c = 0; c + 1 < t->cols; c++) {
+			size_t w = strlen(t->cells[r][c]) + 3;
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (size_t c = 0; c + 1 < t->cols; c++)
+		if (width[c] < 20)
+			width[c] = 20;
+	for (size_t r = 0; r < t->rows; r++) {
+		for (size_t c = 0; c + 1 < t->cols; c++)
+			printf("%-*s", (int)width[c], t->cells[r][c]);
+		printf("%s\n", t->cells[r][t->cols - 1]);
+	}
+}
+
+static void table_free(struct table *t)
+{
+	for (size_t r = 0; r < t->rows; r++)
+		for (size_t c = 0; c < t->cols; c++)
+			crid_free(t->cells[r][c]);
+	crid_free(t->cells);
+}
+
+/* "repo:tag" -> repo and tag; the ':' must come after the last '/'. */
+static void split_tag(const char *ref, char *repo, size_t n, const char **tag)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(ref, ':');
+
+	if (colon && (!slash || colon > slash)) {
+		snprintf(repo, n, "%.*s", (int)(colon - ref), ref);
+		*tag = colon + 1;
+	} else {
+		snprintf(repo, n, "%s", ref);
+		*tag = "<none>";
+	}
+}
+
+/* The digest of |repo| among the image's repo digests ("repo@sha256:..."), or "<none>". */
+static const char *digest_of(const Runtime__V1__Image *im, const char *repo)
+{
+	size_t n = strlen(repo);
+
+	for (size_t i = 0; i < im->n_repo_digests; i++) {
+		const char *d = im->repo_digests[i];
+
+		if (strncmp(d, repo, n) == 0 && d[n] == '@')
+			return d + n + 1;
+	}
+	return "<none>";
+}
+
+static int image_rows(struct table *t, const Runtime__V1__Image *im, const struct image_opts *o)
+{
+	char id[256], size[32], repo[1024], digest[256];
+	const char *tag, *id_s = im->id ? im->id : "";
+	const char *vals[MAX_COLS];
+	size_t nv;
+
+	if (!o->no_trunc) {
+		if (strncmp(id_s, "sha256:", 7) == 0)
+			id_s += 7;
+		snprintf(id, sizeof(id), "%.*s", TRUNC_ID_LEN, id_s);
+	} else {
+		snprintf(id, sizeof(id), "%s", id_s);
+	}
+	human_size(im->size, size, sizeof(size));
+	for (size_t i = 0; i < (im->n_repo_tags ? im->n_repo_tags : 1); i++) {
+		const char *d;
+
+		if (im->n_repo_tags) {
+			split_tag(im->repo_tags[i], repo, sizeof(repo), &tag);
+		} else if (im->n_repo_digests) {
+			const char *at = strchr(im->repo_digests[0], '@');
+
+			snprintf(repo, sizeof(repo), "%.*s",
+				 at ? (int)(at - im->repo_digests[0])
+				    : (int)strlen(im->repo_digests[0]),
+				 im->repo_digests[0]);
+			tag = "<none>";
+		} else {
+			snprintf(repo, sizeof(repo), "<none>");
+			tag = "<none>";
+		}
+		d = digest_of(im, repo);
+		if (!o->no_trunc && strncmp(d, "sha256:", 7) == 0)
+			d += 7;
+		snprintf(digest, sizeof(digest), "%.*s", o->no_trunc ? 255 : TRUNC_ID_LEN, d);
+		nv = 0;
+		vals[nv++] = repo;
+		vals[nv++] = tag;
+		if (o->digests)
+			vals[nv++] = digest;
+		vals[nv++] = id;
+		vals[nv++] = size;
+		if (table_add(t, vals) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int list_images(struct cridctl *ctl, const char *filter, Runtime__V1__ListImagesResponse **r)
+{
+	Runtime__V1__ListImagesRequest req = RUNTIME__V1__LIST_IMAGES_REQUEST__INIT;
+	Runtime__V1__ImageFilter f = RUNTIME__V1__IMAGE_FILTER__INIT;
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+
+	if (filter) {
+		spec.image = (char *)filter;
+		f.image = &spec;
+		req.filter = &f;
+	}
+	return cridctl_image_call(ctl, "ListImages", ctl->timeout_ms, &req.base,
+				  &runtime__v1__list_images_response__descriptor,
+				  (ProtobufCMessage **)r);
+}
+
+int cridctl_images(struct cridctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: cridctl images [-q] [--digests] [--no-trunc] [-o json|table] [IMAGE]\n"
+	    "List images\n"
+	    "  -q, --quiet    only show image IDs\n"
+	    "  --digests      show digests\n"
+	    "  --no-trunc     show full image IDs\n";
+	Runtime__V1__ListImagesResponse *r;
+	struct table t = { 0 };
+	struct image_opts o;
+	enum cridctl_output out;
+	int rc = image_opts(ctl, argc, argv, "o:qhDN", usage, &o);
+
+	if (rc)
+		return rc < 0;
+	if (argc - o.first_arg > 1) {
+		fprintf(stderr, "cridctl: images: too many arguments\n%s", usage);
+		return 1;
+	}
+	out = cridctl_output_for(ctl, "images", CRIDCTL_OUT_TABLE | CRIDCTL_OUT_JSON,
+				 CRIDCTL_OUT_TABLE);
+	if (!out)
+		return 1;
+	if (list_images(ctl, argc > o.first_arg ? argv[o.first_arg] : NULL, &r) < 0)
+		return 1;
+	if (out == CRIDCTL_OUT_JSON) {
+		yajl_gen g = json_or_oom("images");
+
+		if (g) {
+			yajl_gen_map_open(g);
+			cridctl_json_str(g, "images");
+			yajl_gen_array_open(g);
+			for (size_t i = 0; i < r->n_images; i++)
+				json_image(g, r->images[i]);
+			yajl_gen_array_close(g);
+			yajl_gen_map_close(g);
+			cridctl_json_print(g, stdout);
+		}
+		rc = !g;
+	} else if (o.quiet) {
+		for (size_t i = 0; i < r->n_images; i++)
+			printf("%s\n", r->images[i]->id);
+	} else {
+		static const char *const head[MAX_COLS] = { "IMAGE", "TAG", "IMAGE ID", "SIZE" };
+		static const char *const head_d[MAX_COLS] = { "IMAGE", "TAG", "DIGEST", "IMAGE ID",
+							      "SIZE" };
+
+		t.cols = o.digests ? 5 : 4;
+		rc = table_add(&t, o.digests ? head_d : head);
+		for (size_t i = 0; rc == 0 && i < r->n_images; i++)
+			rc = image_rows(&t, r->images[i], &o);
+		if (rc == 0)
+			table_print(&t);
+		else
+			fprintf(stderr, "cridctl: images: out of memory\n");
+		table_free(&t);
+		rc = rc != 0;
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}
+
+/* --- inspecti ------------------------------------------------------------------ */
+
+static int image_status(struct cridctl *ctl, const char *image, bool verbose,
+			Runtime__V1__ImageStatusResponse **r)
+{
+	Runtime__V1__ImageStatusRequest req = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+
+	spec.image = (char *)image;
+	req.image = &spec;
+	req.verbose = verbose;
+	return cridctl_image_call(ctl, "ImageStatus", ctl->timeout_ms, &req.base,
+				  &runtime__v1__image_status_response__descriptor,
+				  (ProtobufCMessage **)r);
+}
+
+/* An info value: a JSON object is embedded, anything else is a string with quotes trimmed. */
+static void info_value(yajl_gen g, const char *value)
+{
+	size_t start = 0, end = strlen(value);
+	yajl_val v = NULL;
+
+	if (value[0] == '{')
+		v = yajl_tree_parse(value, NULL, 0);
+	if (v && YAJL_IS_OBJECT(v)) {
+		cridctl_json_sorted(g, v);
+		yajl_tree_free(v);
+		return;
+	}
+	yajl_tree_free(v);
+	while (start < end && value[start] == '"')
+		start++;
+	while (end > start && value[end - 1] == '"')
+		end--;
+	yajl_gen_string(g, (const unsigned char *)value + start, end - start);
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+	const Runtime__V1__ImageStatusResponse__InfoEntry *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key, (*y)->key);
+}
+
+/* crictl's outputStatusData: "status" and the info entries, keys sorted like a Go map. */
+static void inspecti_print(Runtime__V1__ImageStatusResponse *r, yajl_gen g)
+{
+	bool status_done = false;
+
+	qsort(r->info, r->n_info, sizeof(*r->info), info_cmp);
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i <= r->n_info; i++) {
+		const char *key = i < r->n_info ? r->info[i]->key : NULL;
+
+		if (!status_done && (!key || strcmp(key, "status") >= 0)) {
+			status_done = true;
+			if (!key || strcmp(key, "status") != 0) {
+				cridctl_json_str(g, "status");
+				json_image(g, r->image);
+			}
+		}
+		if (!key)
+			break;
+		cridctl_json_str(g, key);
+		info_value(g, r->info[i]->value);
+	}
+	yajl_gen_map_close(g);
+}
+
+int cridctl_inspecti(struct cridctl *ctl, int argc, char **argv)
+{
+	static const char usage[] = "Usage: cridctl inspecti [-o json] IMAGE...\n"
+				    "Return the status of one or more images\n";
+	struct image_opts o;
+	int rc = image_opts(ctl, argc, argv, "o:h", usage, &o);
+
+	if (rc)
+		return rc < 0;
+	if (argc == o.first_arg) {
+		fprintf(stderr, "cridctl: inspecti: expected IMAGE\n%s", usage);
+		return 1;
+	}
+	if (!cridctl_output_for(ctl, "inspecti", CRIDCTL_OUT_JSON, CRIDCTL_OUT_JSON))
+		return 1;
+	for (int i = o.first_arg; i < argc; i++) {
+		Runtime__V1__ImageStatusResponse *r;
+		yajl_gen g;
+
+		if (image_status(ctl, argv[i], true, &r) < 0)
+			return 1;
+		if (!r->image) {
+			fprintf(stderr, "cridctl: inspecti: no such image \"%s\" present\n",
+				argv[i]);
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			return 1;
+		}
+		g = json_or_oom("inspecti");
+		if (g) {
+			inspecti_print(r, g);
+			cridctl_json_print(g, stdout);
+		}
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+		if (!g)
+			return 1;
+	}
+	return 0;
+}
+
+/* --- rmi ----------------------------------------------------------------------- */
+
+static int remove_image(struct cridctl *ctl, const Runtime__V1__Image *im)
+{
+	Runtime__V1__RemoveImageRequest req = RUNTIME__V1__REMOVE_IMAGE_REQUEST__INIT;
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+	Runtime__V1__RemoveImageResponse *r;
+
+	spec.image = im->id;
+	req.image = &spec;
+	if (cridctl_image_call(ctl, "RemoveImage", ctl->timeout_ms, &req.base,
+			       &runtime__v1__remove_image_response__descriptor,
+			       (ProtobufCMessage **)&r) < 0)
+		return -1;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	if (!im->n_repo_tags)
+		printf("Deleted: %s\n", im->id);
+	for (size_t i = 0; i < im->n_repo_tags; i++)
+		printf("Deleted: %s\n", im->repo_tags[i]);
+	return 0;
+}
+
+int cridctl_rmi(struct cridctl *ctl, int argc, char **argv)
+{
+	static const char usage[] = "Usage: cridctl rmi [-a] IMAGE...\n"
+				    "Remove one or more images\n"
+				    "  -a, --all   remove all images\n";
+	struct image_opts o;
+	int rc = image_opts(ctl, argc, argv, "ah", usage, &o);
+	int failed = 0;
+
+	if (rc)
+		return rc < 0;
+	if (o.all) {
+		Runtime__V1__ListImagesResponse *l;
+
+		if (list_images(ctl, NULL, &l) < 0)
+			return 1;
+		for (size_t i = 0; i < l->n_images; i++)
+			if (remove_image(ctl, l->images[i]) < 0)
+				failed = 1;
+		protobuf_c_message_free_unpacked(&l->base, NULL);
+		return failed;
+	}
+	if (argc == o.first_arg) {
+		fprintf(stderr, "cridctl: rmi: expected IMAGE\n%s", usage);
+		return 1;
+	}
+	for (int i = o.first_arg; i < argc; i++) {
+		Runtime__V1__ImageStatusResponse *r;
+
+		if (image_status(ctl, argv[i], false, &r) < 0) {
+			failed = 1;
+			continue;
+		}
+		if (!r->image) {
+			fprintf(stderr, "cridctl: rmi: no such image %s\n", argv[i]);
+			failed = 1;
+		} else if (remove_image(ctl, r->image) < 0) {
+			failed = 1;
+		}
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+	return failed;
+}
+
+/* --- imagefsinfo --------------------------------------------------------------- */
+
+int cridctl_imagefsinfo(struct cridctl *ctl, int argc, char **argv)
+{
+	static const char usage[] = "Usage: cridctl imagefsinfo [-o json]\n"
+				    "Return image filesystem info\n";
+	Runtime__V1__ImageFsInfoRequest req = RUNTIME__V1__IMAGE_FS_INFO_REQUEST__INIT;
+	Runtime__V1__ImageFsInfoResponse *r;
+	struct image_opts o;
+	yajl_gen g;
+	int rc = image_opts(ctl, argc, argv, "o:h", usage, &o);
+
+	if (rc)
+		return rc < 0;
+	if (argc > o.first_arg) {
+		fprintf(stderr, "cridctl: imagefsinfo: unexpected argument `%s`\n%s",
+			argv[o.first_arg], usage);
+		return 1;
+	}
+	if (!cridctl_output_for(ctl, "imagefsinfo", CRIDCTL_OUT_JSON, CRIDCTL_OUT_JSON))
+		return 1;
+	if (cridctl_image_call(ctl, "ImageFsInfo", ctl->timeout_ms, &req.base,
+			       &runtime__v1__image_fs_info_response__descriptor,
+			       (ProtobufCMessage **)&r) < 0)
+		return 1;
+	g = json_or_oom("imagefsinfo");
+	if (g) {
+		yajl_gen_map_open(g);
+		cridctl_json_str(g, "status");
+		yajl_gen_map_open(g);
+		json_fs_usage(g, "imageFilesystems", r->image_filesystems, r->n_image_filesystems);
+		json_fs_usage(g, "containerFilesystems", r->container_filesystems,
+			      r->n_container_filesystems);
+		yajl_gen_map_close(g);
+		yajl_gen_map_close(g);
+		cridctl_json_print(g, stdout);
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return !g;
+}
