@@ -153,7 +153,8 @@ void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *requ
 		return;
 	}
 	img = lookup(rpc, req->image->image);
-	if (img && crid_image_names_remove(rpc->d->images, img, req->image->image, &err) < 0) {
+	/* The CRI removes the image with every tag, whichever of its names is given. */
+	if (img && crid_image_store_remove(rpc->d->images, img->id, &err) < 0) {
 		crid_rpc_fail(
 		    rpc, err.code == EBUSY ? CRID_GRPC_FAILED_PRECONDITION : CRID_GRPC_INTERNAL,
 		    "image.image `%s`: %s", req->image->image, err.msg);

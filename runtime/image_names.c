@@ -5,17 +5,6 @@
 
 #include "runtime/image_ref.h"
 
-static int has_name(const struct crid_image *img, const char *name)
-{
-	for (size_t i = 0; i < img->tags.n; i++)
-		if (strcmp(img->tags.v[i], name) == 0)
-			return 1;
-	for (size_t i = 0; i < img->digests.n; i++)
-		if (strcmp(img->digests.v[i], name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The stored form of a reference: "domain/path:tag" or "domain/path@digest". */
 static int canonical(const char *name, char *out, size_t size)
 {
@@ -41,16 +30,4 @@ struct crid_image *crid_image_names_find(struct crid_image_store *s, const char 
 	if (img || canonical(name, full, sizeof(full)) < 0)
 		return img;
 	return crid_image_store_find(s, full);
-}
-
-int crid_image_names_remove(struct crid_image_store *s, struct crid_image *img, const char *name,
-			    struct crid_err *err)
-{
-	char full[CRID_REF_STRING_MAX];
-
-	if (has_name(img, name))
-		return crid_image_store_remove(s, name, err);
-	if (canonical(name, full, sizeof(full)) == 0 && has_name(img, full))
-		return crid_image_store_remove(s, full, err);
-	return crid_image_store_remove(s, img->id, err);
 }

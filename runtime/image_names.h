@@ -11,11 +11,4 @@
 /* The image |name| designates, or NULL. */
 struct crid_image *crid_image_names_find(struct crid_image_store *s, const char *name);
 
-/*
- * Removes what |name| designates from |img| (found by crid_image_names_find):
- * one tag or digest, or the whole image when |name| is its id or its last name.
- */
-int crid_image_names_remove(struct crid_image_store *s, struct crid_image *img, const char *name,
-			    struct crid_err *err);
-
 #endif
