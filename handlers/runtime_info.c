@@ -1,5 +1,6 @@
 /* Version, Status, RuntimeConfig, UpdateRuntimeConfig: what the runtime is and whether it is ready. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -98,6 +99,20 @@ static char *cni_json(struct crid_rpc *rpc, const struct crid_cni_status *st)
 	return gen_to_arena(rpc, g);
 }
 
+/*
+ * The worst loop iteration since the previous verbose Status: how long one
+ * callback round kept every other client waiting. Reading it resets it.
+ */
+static char *loop_json(struct crid_rpc *rpc)
+{
+	char *out = crid_arena_alloc(&rpc->arena, 64);
+	double busy = crid_loop_max_busy(rpc->d->loop, 1);
+
+	if (out)
+		snprintf(out, 64, "{\"maxIterationUs\":%.0f}", busy * 1e6);
+	return out;
+}
+
 static Runtime__V1__StatusResponse__InfoEntry *info_entry(struct crid_rpc *rpc, const char *key,
 							  char *value)
 {
@@ -125,10 +140,11 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 	entries[0] = info_entry(rpc, "runtime", runtime);
 	entries[1] = info_entry(rpc, "config", config_json(rpc));
 	entries[2] = info_entry(rpc, "cni", cni_json(rpc, cni));
-	if (!entries[0] || !entries[1] || !entries[2])
+	entries[3] = info_entry(rpc, "loop", loop_json(rpc));
+	if (!entries[0] || !entries[1] || !entries[2] || !entries[3])
 		return -1;
 	resp->info = entries;
-	resp->n_info = 3;
+	resp->n_info = 4;
 	return 0;
 }
 

@@ -28,6 +28,9 @@ struct crid_loop {
 	int signal_fd;
 	ev_io signal_watcher;
 	ev_prepare prepare;
+	ev_check check;	 /* marks the end of each wait for events */
+	double woke;	 /* when the current iteration's work began */
+	double max_busy; /* longest iteration's work, in seconds */
 	crid_signal_fn on_signal;
 	void *signal_user;
 	struct crid_before_sleep *hooks;
@@ -53,6 +56,12 @@ void crid_loop_cancel_before_sleep(struct crid_loop *loop, struct crid_before_sl
 
 /* Monotonic loop time in seconds (cached per iteration). */
 double crid_loop_now(struct crid_loop *loop);
+
+/*
+ * The longest time one iteration spent running callbacks (not waiting),
+ * in seconds, since start or since the last call with |reset| set.
+ */
+double crid_loop_max_busy(struct crid_loop *loop, int reset);
 
 void crid_loop_destroy(struct crid_loop *loop);
 
