@@ -1,5 +1,6 @@
 #include "reactor/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,19 @@ int crid_err_set(struct crid_err *err, int code, const char *fmt, ...)
 		n = 0;
 	if (code > 0 && (size_t)n < sizeof(err->msg))
 		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(code));
+	return -1;
+}
+
+int crid_err_invalid(struct crid_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -1;
+	err->code = EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
 	return -1;
 }
 

@@ -20,6 +20,10 @@ struct crid_err {
 int crid_err_set(struct crid_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Bad input: sets the message with code EINVAL and no strerror suffix. Returns -1. */
+int crid_err_invalid(struct crid_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Prefixes the message with context: "ctx: old message". Returns -1. */
 int crid_err_wrap(struct crid_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

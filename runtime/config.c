@@ -1191,22 +1191,9 @@ fail:
 
 /* ---- validation ---- */
 
-static int invalid(struct crid_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int invalid(struct crid_err *err, const char *fmt, ...)
-{
-	char msg[CRID_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	crid_err_set(err, 0, "invalid configuration: %s", msg);
-	if (err)
-		err->code = EINVAL;
-	return -1;
-}
+/* Schema errors: EINVAL, prefixed as every config error is. */
+#define invalid(err, ...)                                                                          \
+	(crid_err_invalid((err), __VA_ARGS__), crid_err_wrap((err), "invalid configuration"))
 
 static int validate_str(const char *key, const char *val, check_fn check, struct crid_err *err)
 {

@@ -14,6 +14,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "io/layer_stream.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
@@ -39,12 +40,7 @@ static const char *hex_of(const char *digest)
 
 static int valid_digest(const char *d)
 {
-	if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != CRID_DIGEST_LEN)
-		return 0;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	return 1;
+	return crid_digest_valid(d, strlen(d));
 }
 
 /* ---- string vectors ------------------------------------------------------ */

@@ -22,23 +22,7 @@
 
 #define FIELD_MAX 96 /* "layers[123].annotations" and the like */
 
-static int invalid(struct crid_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Bad input: EINVAL without a strerror suffix. Returns -1. */
-static int invalid(struct crid_err *err, const char *fmt, ...)
-{
-	char msg[CRID_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	crid_err_set(err, 0, "%s", msg);
-	if (err)
-		err->code = EINVAL;
-	return -1;
-}
+#define invalid crid_err_invalid /* bad input: EINVAL, no strerror suffix */
 
 static int oom(struct crid_err *err, const char *what)
 {
