@@ -130,7 +130,7 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 			     const struct crid_cni_status *cni)
 {
 	Runtime__V1__StatusResponse__InfoEntry **entries =
-	    crid_arena_alloc(&rpc->arena, 3 * sizeof(*entries));
+	    crid_arena_alloc(&rpc->arena, 4 * sizeof(*entries));
 	char *host_json = crid_host_info_json(rpc->d->host);
 	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
 
