@@ -11,6 +11,7 @@
 
 #include "handlers/handlers.h"
 #include "handlers/pull.h"
+#include "handlers/sandbox.h"
 #include "io/grpc_server.h"
 #include "io/unix_listener.h"
 #include "reactor/log.h"
@@ -138,7 +139,7 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) <
 		0)
 		return -1;
-	if (crid_pull_init(&m->d, err) < 0)
+	if (crid_pull_init(&m->d, err) < 0 || crid_sandbox_handlers_init(&m->d, err) < 0)
 		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
 	fd = crid_unix_listen(m->cfg.listen, 0660, err);
@@ -155,6 +156,7 @@ static void teardown(struct daemon_main *m)
 		unlink(m->cfg.listen);
 	}
 	crid_pull_cleanup();
+	crid_sandbox_handlers_cleanup();
 	if (m->d.trash.dir)
 		crid_trash_cleanup(&m->d.trash);
 	if (m->loop.ev)

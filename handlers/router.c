@@ -34,6 +34,11 @@ static const struct implemented runtime_methods[] = {
 	{ "Status", crid_handle_status, 1 },
 	{ "RuntimeConfig", crid_handle_runtime_config, 0 },
 	{ "UpdateRuntimeConfig", crid_handle_update_runtime_config, 0 },
+	{ "RunPodSandbox", crid_handle_run_pod_sandbox, 0 },
+	{ "StopPodSandbox", crid_handle_stop_pod_sandbox, 0 },
+	{ "RemovePodSandbox", crid_handle_remove_pod_sandbox, 0 },
+	{ "PodSandboxStatus", crid_handle_pod_sandbox_status, 1 },
+	{ "ListPodSandbox", crid_handle_list_pod_sandbox, 1 },
 };
 
 /* The ImageService methods crid implements. */
@@ -178,6 +183,12 @@ void crid_rpc_reply(struct crid_rpc *rpc, const ProtobufCMessage *reply)
 		return;
 	}
 	protobuf_c_message_pack(reply, p);
+	log_end(rpc, CRID_GRPC_OK, NULL);
+	crid_grpc_call_finish(rpc->call, CRID_GRPC_OK, NULL);
+}
+
+void crid_rpc_finish_ok(struct crid_rpc *rpc)
+{
 	log_end(rpc, CRID_GRPC_OK, NULL);
 	crid_grpc_call_finish(rpc->call, CRID_GRPC_OK, NULL);
 }

@@ -26,6 +26,12 @@ typedef void (*crid_handler_fn)(struct crid_rpc *rpc, const ProtobufCMessage *re
 /* Encodes |reply| straight into the response stream and ends the call with OK. */
 void crid_rpc_reply(struct crid_rpc *rpc, const ProtobufCMessage *reply);
 
+/*
+ * Ends the call with OK after the handler wrote its reply itself through
+ * crid_grpc_call_reserve() (pre-encoded replies).
+ */
+void crid_rpc_finish_ok(struct crid_rpc *rpc);
+
 /* Ends the call with |status| and a message naming the field or object at fault. */
 void crid_rpc_fail(struct crid_rpc *rpc, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

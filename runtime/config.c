@@ -372,6 +372,7 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	}
 	dst->log_size_max = src->log_size_max;
 	dst->stream_port = src->stream_port;
+	dst->cni_timeout = src->cni_timeout;
 	if (r) {
 		crid_config_free(dst);
 		return -1;
@@ -404,6 +405,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 			r = -1;
 	cfg->log_size_max = -1;
 	cfg->stream_port = 0;
+	cfg->cni_timeout = 60;
 	if (r) {
 		crid_config_free(cfg);
 		return crid_err_set(err, ENOMEM, "config defaults");
@@ -820,6 +822,7 @@ static const struct field runtime_fields[] = {
 static const struct field network_fields[] = {
 	{ "cni_config_dir", apply_string, CFG(cni_config_dir), check_abs_path, 0, 0, NULL },
 	{ "cni_plugin_dirs", apply_strv, CFG(cni_plugin_dirs), check_abs_path, 0, 0, NULL },
+	{ "cni_timeout", apply_int, CFG(cni_timeout), NULL, 1, 3600, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 

@@ -52,6 +52,7 @@ struct crid_config {
 	/* [crid.network] */
 	char *cni_config_dir;
 	struct crid_strv cni_plugin_dirs;
+	int cni_timeout; /* seconds one CNI ADD or DEL chain may take */
 
 	/* [crid.image] */
 	char *registries_conf; /* containers-registries.conf(5) v2 file, "" = none */

@@ -1,0 +1,801 @@
+/*
+ * The pod sandbox RPCs: RunPodSandbox, StopPodSandbox, RemovePodSandbox,
+ * PodSandboxStatus, ListPodSandbox. Requests are validated and translated
+ * into runtime/pod.h operations here; replies are built from the records.
+ * ListPodSandbox copies each pod's pre-encoded entry into the reply, so
+ * kubelet's relist every second costs no allocation per pod.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <yajl/yajl_gen.h>
+
+#include "handlers/methods.h"
+#include "handlers/sandbox.h"
+#include "proto/api.pb-c.h"
+#include "reactor/log.h"
+#include "reactor/mem.h"
+#include "runtime/pod.h"
+
+static struct crid_pods pods;
+static bool pods_ready;
+
+int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err)
+{
+	if (crid_pods_init(&pods, d->loop, d->cfg, d->cni, &d->node, err) < 0)
+		return -1;
+	pods_ready = true;
+	return 0;
+}
+
+void crid_sandbox_handlers_cleanup(void)
+{
+	if (pods_ready)
+		crid_pods_cleanup(&pods);
+	pods_ready = false;
+}
+
+/* runtime/pod.h's causes as gRPC codes. */
+static int grpc_status(int code)
+{
+	switch (code) {
+	case EINVAL:
+		return CRID_GRPC_INVALID_ARGUMENT;
+	case EEXIST:
+		return CRID_GRPC_ALREADY_EXISTS;
+	case ENOENT:
+		return CRID_GRPC_NOT_FOUND;
+	case ETIMEDOUT:
+		return CRID_GRPC_DEADLINE_EXCEEDED;
+	case ECANCELED:
+		return CRID_GRPC_CANCELLED;
+	case EAGAIN:
+		return CRID_GRPC_UNAVAILABLE;
+	case ENOMEM:
+	case ENOSPC:
+		return CRID_GRPC_RESOURCE_EXHAUSTED;
+	default:
+		return CRID_GRPC_UNKNOWN;
+	}
+}
+
+/* ---- asynchronous calls ---- */
+
+/* One call waiting for a pod operation; outlives the dispatch's stack rpc. */
+struct pod_call {
+	struct crid_rpc rpc;
+	struct crid_pod_op *op;
+	bool starting; /* the op may end before its start function returns */
+	bool ended;
+	bool remove; /* RemovePodSandbox (else StopPodSandbox) */
+};
+
+static struct pod_call *pod_call_new(struct crid_rpc *rpc)
+{
+	struct pod_call *pc = crid_calloc(1, sizeof(*pc));
+
+	if (!pc)
+		return NULL;
+	pc->rpc.d = rpc->d;
+	pc->rpc.call = rpc->call;
+	pc->rpc.method = rpc->method;
+	crid_arena_init(&pc->rpc.arena, 64u << 10);
+	pc->starting = true;
+	return pc;
+}
+
+static void pod_call_free(struct pod_call *pc)
+{
+	crid_arena_reset(&pc->rpc.arena);
+	crid_free(pc);
+}
+
+/* Ends |pc| unless its start function is still on the stack (it frees it then). */
+static void pod_call_end(struct pod_call *pc)
+{
+	pc->ended = true;
+	if (!pc->starting)
+		pod_call_free(pc);
+}
+
+static void pod_call_cancelled(struct crid_grpc_call *call, int status, void *user)
+{
+	struct pod_call *pc = user;
+
+	(void)call;
+	crid_log_info("pod sandbox call status=%s: client gone, the operation goes on without it",
+		      crid_grpc_status_name(status));
+	crid_pod_op_abandon(pc->op, pc);
+	pod_call_free(pc);
+}
+
+/* After the op's start function returned: fail, finish, or wait for the callback. */
+static void pod_call_started(struct pod_call *pc, struct crid_pod_op *op,
+			     const struct crid_err *err)
+{
+	pc->starting = false;
+	if (!op) {
+		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
+		pod_call_free(pc);
+		return;
+	}
+	if (pc->ended) {
+		pod_call_free(pc);
+		return;
+	}
+	pc->op = op;
+	crid_grpc_call_on_cancel(pc->rpc.call, pod_call_cancelled, pc);
+}
+
+/* ---- RunPodSandbox ---- */
+
+static void run_done(void *user, int status, struct crid_sandbox *sb, const struct crid_err *err)
+{
+	struct pod_call *pc = user;
+
+	if (status < 0) {
+		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
+	} else {
+		Runtime__V1__RunPodSandboxResponse resp =
+		    RUNTIME__V1__RUN_POD_SANDBOX_RESPONSE__INIT;
+
+		resp.pod_sandbox_id = sb->id;
+		crid_rpc_reply(&pc->rpc, &resp.base);
+	}
+	pod_call_end(pc);
+}
+
+/* Everything crid_pod_spec borrows, in the call's arena. */
+struct run_input {
+	struct crid_pod_spec spec;
+	struct crid_kvs labels, annotations;
+	struct crid_sandbox_port *ports;
+	char **sysctls;
+};
+
+static const char *protocol_name(Runtime__V1__Protocol p)
+{
+	return p == RUNTIME__V1__PROTOCOL__UDP	  ? "udp"
+	       : p == RUNTIME__V1__PROTOCOL__SCTP ? "sctp"
+						  : "tcp";
+}
+
+static int check_ports(struct crid_rpc *rpc, const Runtime__V1__PodSandboxConfig *c,
+		       struct run_input *in)
+{
+	in->ports = crid_arena_alloc(&rpc->arena, (c->n_port_mappings + 1) * sizeof(*in->ports));
+	if (!in->ports)
+		return crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory"), -1;
+	for (size_t i = 0; i < c->n_port_mappings; i++) {
+		const Runtime__V1__PortMapping *m = c->port_mappings[i];
+		struct crid_sandbox_port *p = &in->ports[in->spec.n_ports];
+
+		if (m->container_port < 0 || m->container_port > 65535 || m->host_port < 0 ||
+		    m->host_port > 65535 || m->protocol > RUNTIME__V1__PROTOCOL__SCTP ||
+		    strlen(m->host_ip) >= sizeof(p->host_ip)) {
+			crid_rpc_fail(
+			    rpc, CRID_GRPC_INVALID_ARGUMENT,
+			    "config.port_mappings[%zu]: invalid port, protocol or host_ip", i);
+			return -1;
+		}
+		if (m->host_port == 0)
+			continue; /* nothing to map on the host, as CRI-O skips it */
+		p->container_port = m->container_port;
+		p->host_port = m->host_port;
+		snprintf(p->protocol, sizeof(p->protocol), "%s", protocol_name(m->protocol));
+		snprintf(p->host_ip, sizeof(p->host_ip), "%s", m->host_ip);
+		in->spec.n_ports++;
+	}
+	in->spec.ports = in->ports;
+	return 0;
+}
+
+static int check_namespaces(struct crid_rpc *rpc, const Runtime__V1__LinuxPodSandboxConfig *l,
+			    struct crid_pod_spec *spec)
+{
+	const Runtime__V1__NamespaceOption *o =
+	    l && l->security_context ? l->security_context->namespace_options : NULL;
+
+	spec->ns_network = spec->ns_pid = spec->ns_ipc = CRID_NS_POD;
+	if (!o)
+		return 0;
+	if (o->network != RUNTIME__V1__NAMESPACE_MODE__POD &&
+	    o->network != RUNTIME__V1__NAMESPACE_MODE__NODE) {
+		crid_rpc_fail(
+		    rpc, CRID_GRPC_INVALID_ARGUMENT,
+		    "config.linux.security_context.namespace_options.network: must be POD "
+		    "or NODE");
+		return -1;
+	}
+	if (o->ipc != RUNTIME__V1__NAMESPACE_MODE__POD &&
+	    o->ipc != RUNTIME__V1__NAMESPACE_MODE__NODE) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "config.linux.security_context.namespace_options.ipc: must be POD or "
+			      "NODE");
+		return -1;
+	}
+	if (o->pid > RUNTIME__V1__NAMESPACE_MODE__NODE) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "config.linux.security_context.namespace_options.pid: must be POD, "
+			      "CONTAINER or NODE for a pod");
+		return -1;
+	}
+	if (o->userns_options && o->userns_options->mode != RUNTIME__V1__NAMESPACE_MODE__NODE) {
+		crid_rpc_fail(
+		    rpc, CRID_GRPC_INVALID_ARGUMENT,
+		    "config.linux.security_context.namespace_options.userns_options: user "
+		    "namespaces are not supported by crid yet");
+		return -1;
+	}
+	spec->ns_network = (enum crid_ns_mode)o->network;
+	spec->ns_pid = (enum crid_ns_mode)o->pid;
+	spec->ns_ipc = (enum crid_ns_mode)o->ipc;
+	return 0;
+}
+
+static int check_sysctls(struct crid_rpc *rpc, const Runtime__V1__LinuxPodSandboxConfig *l,
+			 struct run_input *in)
+{
+	size_t n = l ? l->n_sysctls : 0;
+	struct crid_err err;
+
+	in->sysctls = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(char *));
+	if (!in->sysctls)
+		return crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory"), -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = l->sysctls[i]->key, *v = l->sysctls[i]->value;
+		size_t len = strlen(k) + strlen(v) + 2;
+
+		if (crid_pod_ns_check_sysctl(k, v, in->spec.ns_network == CRID_NS_POD,
+					     in->spec.ns_ipc == CRID_NS_POD, &err) < 0) {
+			crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "config.linux.sysctls: %s",
+				      err.msg);
+			return -1;
+		}
+		in->sysctls[i] = crid_arena_alloc(&rpc->arena, len);
+		if (!in->sysctls[i])
+			return crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory"),
+			       -1;
+		snprintf(in->sysctls[i], len, "%s=%s", k, v);
+	}
+	in->spec.sysctls = (const char *const *)in->sysctls;
+	in->spec.n_sysctls = n;
+	return 0;
+}
+
+/* Labels and annotations as borrowed views: the kvs point into the request. */
+static int view_kvs(struct crid_rpc *rpc, struct crid_kvs *out, size_t n,
+		    Runtime__V1__PodSandboxConfig__LabelsEntry *const *entries)
+{
+	out->n = n;
+	out->v = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(*out->v));
+	if (!out->v)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		out->v[i].key = entries[i]->key;
+		out->v[i].value = entries[i]->value;
+	}
+	return 0;
+}
+
+static int check_dns(struct crid_rpc *rpc, const Runtime__V1__DNSConfig *d,
+		     struct crid_pod_spec *spec)
+{
+	struct crid_err err;
+
+	if (!d)
+		return 0;
+	spec->dns.servers = (const char *const *)d->servers;
+	spec->dns.n_servers = d->n_servers;
+	spec->dns.searches = (const char *const *)d->searches;
+	spec->dns.n_searches = d->n_searches;
+	spec->dns.options = (const char *const *)d->options;
+	spec->dns.n_options = d->n_options;
+	if (crid_pod_dns_check(&spec->dns, &err) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "config.%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_identity(struct crid_rpc *rpc, const Runtime__V1__RunPodSandboxRequest *req,
+			  struct crid_pod_spec *spec)
+{
+	const Runtime__V1__PodSandboxConfig *c = req->config;
+	const Runtime__V1__PodSandboxMetadata *m = c ? c->metadata : NULL;
+	const struct crid_host *host = rpc->d->host;
+	const char *handler = req->runtime_handler[0] ? req->runtime_handler : NULL;
+	struct crid_err err;
+
+	if (!c)
+		return crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "config: must be set"), -1;
+	if (!m)
+		return crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+				     "config.metadata: must be set"),
+		       -1;
+	if (!m->name[0] || !m->namespace_[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "config.metadata.%s: must not be empty",
+			      m->name[0] ? "namespace" : "name");
+		return -1;
+	}
+	if (handler && !crid_config_find_runtime(rpc->d->cfg, handler)) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "runtime_handler: `%s` is not configured", handler);
+		return -1;
+	}
+	if (!handler && !host->default_runtime) {
+		crid_rpc_fail(rpc, CRID_GRPC_FAILED_PRECONDITION, "no usable OCI runtime: %s",
+			      host->default_why);
+		return -1;
+	}
+	if (crid_pod_hostname_check(c->hostname, &err) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "config.hostname: %s", err.msg);
+		return -1;
+	}
+	if (c->log_directory[0] && (c->log_directory[0] != '/' || strstr(c->log_directory, ".."))) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "config.log_directory: `%s` must be an absolute path without `..`",
+			      c->log_directory);
+		return -1;
+	}
+	spec->name = m->name;
+	spec->namespace = m->namespace_;
+	spec->uid = m->uid;
+	spec->attempt = m->attempt;
+	spec->hostname = c->hostname;
+	spec->log_directory = c->log_directory;
+	spec->cgroup_parent = c->linux ? c->linux->cgroup_parent : "";
+	spec->runtime_handler = handler ? handler : host->default_runtime;
+	return 0;
+}
+
+static int translate(struct crid_rpc *rpc, const Runtime__V1__RunPodSandboxRequest *req,
+		     struct run_input *in)
+{
+	const Runtime__V1__PodSandboxConfig *c;
+	size_t len;
+
+	memset(in, 0, sizeof(*in));
+	if (check_identity(rpc, req, &in->spec) < 0)
+		return -1;
+	c = req->config;
+	if (check_namespaces(rpc, c->linux, &in->spec) < 0 ||
+	    check_sysctls(rpc, c->linux, in) < 0 || check_dns(rpc, c->dns_config, &in->spec) < 0 ||
+	    check_ports(rpc, c, in) < 0)
+		return -1;
+	len = protobuf_c_message_get_packed_size(&c->base);
+	in->spec.config = crid_arena_alloc(&rpc->arena, len + 1);
+	if (!in->spec.config ||
+	    view_kvs(rpc, &in->labels, c->n_labels,
+		     (Runtime__V1__PodSandboxConfig__LabelsEntry *const *)c->labels) < 0 ||
+	    view_kvs(rpc, &in->annotations, c->n_annotations,
+		     (Runtime__V1__PodSandboxConfig__LabelsEntry *const *)c->annotations) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return -1;
+	}
+	protobuf_c_message_pack(&c->base, (uint8_t *)in->spec.config);
+	in->spec.config_len = len;
+	in->spec.labels = &in->labels;
+	in->spec.annotations = &in->annotations;
+	return 0;
+}
+
+void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__RunPodSandboxRequest *req = (const void *)request;
+	struct run_input in;
+	struct pod_call *pc;
+	struct crid_pod_op *op;
+	struct crid_err err;
+
+	if (!pods_ready) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+		return;
+	}
+	if (translate(rpc, req, &in) < 0)
+		return;
+	pc = pod_call_new(rpc);
+	if (!pc) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the call");
+		return;
+	}
+	op = crid_pod_run(&pods, &in.spec, run_done, pc, &err);
+	pod_call_started(pc, op, &err);
+}
+
+/* ---- StopPodSandbox, RemovePodSandbox ---- */
+
+static void plain_done(void *user, int status, struct crid_sandbox *sb, const struct crid_err *err)
+{
+	struct pod_call *pc = user;
+
+	(void)sb;
+	if (status < 0) {
+		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
+	} else if (!pc->remove) {
+		Runtime__V1__StopPodSandboxResponse resp =
+		    RUNTIME__V1__STOP_POD_SANDBOX_RESPONSE__INIT;
+
+		crid_rpc_reply(&pc->rpc, &resp.base);
+	} else {
+		Runtime__V1__RemovePodSandboxResponse resp =
+		    RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
+
+		crid_rpc_reply(&pc->rpc, &resp.base);
+	}
+	pod_call_end(pc);
+}
+
+/*
+ * Finds the pod of a request's pod_sandbox_id (full or unique prefix).
+ * Returns NULL after answering the call when it cannot go on; *gone is set
+ * when no such pod exists (which stop and remove answer with OK).
+ */
+static struct crid_sandbox *lookup(struct crid_rpc *rpc, const char *id, bool *gone)
+{
+	struct crid_sandbox *sb;
+	bool ambiguous;
+
+	*gone = false;
+	if (!pods_ready) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+		return NULL;
+	}
+	if (!id[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "pod_sandbox_id: must not be empty");
+		return NULL;
+	}
+	sb = crid_sandbox_find(pods.store, id, &ambiguous);
+	if (ambiguous) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "pod_sandbox_id: `%s` matches more than one pod sandbox", id);
+		return NULL;
+	}
+	if (!sb)
+		*gone = true;
+	return sb;
+}
+
+static void stop_or_remove(struct crid_rpc *rpc, const char *id, bool remove)
+{
+	struct crid_sandbox *sb;
+	struct pod_call *pc;
+	struct crid_pod_op *op;
+	struct crid_err err;
+	bool gone;
+
+	sb = lookup(rpc, id, &gone);
+	if (!sb && !gone)
+		return;
+	if (gone) {
+		/* Idempotent as the CRI asks: the pod's resources are already reclaimed. */
+		crid_log_debug("%s pod sandbox %s: not found, nothing to do",
+			       remove ? "remove" : "stop", id);
+		pc = pod_call_new(rpc);
+		if (!pc) {
+			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+		pc->starting = false;
+		pc->remove = remove;
+		plain_done(pc, 0, NULL, NULL);
+		return;
+	}
+	pc = pod_call_new(rpc);
+	if (!pc) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the call");
+		return;
+	}
+	pc->remove = remove;
+	op = remove ? crid_pod_remove(&pods, sb, plain_done, pc, &err)
+		    : crid_pod_stop(&pods, sb, plain_done, pc, &err);
+	pod_call_started(pc, op, &err);
+}
+
+void crid_handle_stop_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	stop_or_remove(rpc, ((const Runtime__V1__StopPodSandboxRequest *)request)->pod_sandbox_id,
+		       false);
+}
+
+void crid_handle_remove_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	stop_or_remove(rpc, ((const Runtime__V1__RemovePodSandboxRequest *)request)->pod_sandbox_id,
+		       true);
+}
+
+/* ---- PodSandboxStatus ---- */
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Map entries of a record's kvs, in the arena (labels and annotations share the layout). */
+static Runtime__V1__PodSandbox__LabelsEntry **
+kv_entries(struct crid_arena *a, const struct crid_kvs *kvs, const ProtobufCMessageDescriptor *desc)
+{
+	Runtime__V1__PodSandbox__LabelsEntry **v = crid_arena_alloc(a, (kvs->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < kvs->n; i++) {
+		v[i] = crid_arena_alloc(a, sizeof(*v[i]));
+		if (!v[i])
+			return NULL;
+		protobuf_c_message_init(desc, v[i]);
+		v[i]->key = kvs->v[i].key;
+		v[i]->value = kvs->v[i].value;
+	}
+	return v;
+}
+
+static Runtime__V1__PodSandboxMetadata *metadata(struct crid_arena *a,
+						 const struct crid_sandbox *sb)
+{
+	Runtime__V1__PodSandboxMetadata *m = crid_arena_alloc(a, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	runtime__v1__pod_sandbox_metadata__init(m);
+	m->name = sb->name;
+	m->uid = sb->uid;
+	m->namespace_ = sb->namespace;
+	m->attempt = sb->attempt;
+	return m;
+}
+
+static int fill_network(struct crid_arena *a, const struct crid_sandbox *sb,
+			Runtime__V1__PodSandboxNetworkStatus *net)
+{
+	runtime__v1__pod_sandbox_network_status__init(net);
+	if (sb->n_ips == 0 || sb->state != CRID_SANDBOX_READY)
+		return 0;
+	net->ip = (char *)sb->ips[0];
+	net->additional_ips = crid_arena_alloc(a, sb->n_ips * sizeof(*net->additional_ips));
+	if (!net->additional_ips)
+		return -1;
+	for (size_t i = 1; i < sb->n_ips; i++) {
+		Runtime__V1__PodIP *ip = crid_arena_alloc(a, sizeof(*ip));
+
+		if (!ip)
+			return -1;
+		runtime__v1__pod_ip__init(ip);
+		ip->ip = (char *)sb->ips[i];
+		net->additional_ips[net->n_additional_ips++] = ip;
+	}
+	return 0;
+}
+
+#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+/* The verbose "info" entry: what crid set up for the pod, as JSON (like CRI-O's). */
+static char *verbose_info(struct crid_rpc *rpc, const struct crid_sandbox *sb)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+	char *out = NULL;
+	static const char *const net_names[] = { "none", "adding", "up", "deleting", "released" };
+
+	if (!g)
+		return NULL;
+	yajl_gen_map_open(g);
+	GSTR(g, "runtimeHandler"), GSTR(g, sb->runtime_handler);
+	GSTR(g, "hostname"), GSTR(g, sb->hostname);
+	GSTR(g, "cgroupParent"), GSTR(g, sb->cgroup_parent);
+	GSTR(g, "logDirectory"), GSTR(g, sb->log_directory);
+	GSTR(g, "network"), GSTR(g, net_names[sb->net]);
+	GSTR(g, "namespaces");
+	yajl_gen_map_open(g);
+	GSTR(g, "net"), GSTR(g, sb->ns.net);
+	GSTR(g, "ipc"), GSTR(g, sb->ns.ipc);
+	GSTR(g, "uts"), GSTR(g, sb->ns.uts);
+	GSTR(g, "pid"), GSTR(g, sb->ns.pid);
+	GSTR(g, "pidHolder"), yajl_gen_integer(g, sb->ns.holder_pid);
+	yajl_gen_map_close(g);
+	if (sb->cni_result)
+		GSTR(g, "cniResult"), yajl_gen_string(g, (const unsigned char *)sb->cni_result,
+						      strlen(sb->cni_result));
+	yajl_gen_map_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		out = crid_arena_alloc(&rpc->arena, len + 1);
+		if (out)
+			memcpy(out, buf, len), out[len] = '\0';
+	}
+	yajl_gen_free(g);
+	return out;
+}
+
+static int fill_status(struct crid_rpc *rpc, const struct crid_sandbox *sb,
+		       Runtime__V1__PodSandboxStatus *st)
+{
+	struct crid_arena *a = &rpc->arena;
+	Runtime__V1__PodSandboxNetworkStatus *net = crid_arena_alloc(a, sizeof(*net));
+	Runtime__V1__LinuxPodSandboxStatus *lx = crid_arena_alloc(a, sizeof(*lx));
+	Runtime__V1__Namespace *ns = crid_arena_alloc(a, sizeof(*ns));
+	Runtime__V1__NamespaceOption *opt = crid_arena_alloc(a, sizeof(*opt));
+
+	if (!net || !lx || !ns || !opt || fill_network(a, sb, net) < 0)
+		return -1;
+	runtime__v1__pod_sandbox_status__init(st);
+	runtime__v1__linux_pod_sandbox_status__init(lx);
+	runtime__v1__namespace__init(ns);
+	runtime__v1__namespace_option__init(opt);
+	opt->network = (Runtime__V1__NamespaceMode)sb->ns_network;
+	opt->pid = (Runtime__V1__NamespaceMode)sb->ns_pid;
+	opt->ipc = (Runtime__V1__NamespaceMode)sb->ns_ipc;
+	ns->options = opt;
+	lx->namespaces = ns;
+	st->id = (char *)sb->id;
+	st->metadata = metadata(a, sb);
+	st->state = sb->state == CRID_SANDBOX_READY
+			? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+			: RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+	st->created_at = sb->created_at;
+	st->network = net;
+	st->linux = lx;
+	st->runtime_handler = sb->runtime_handler;
+	st->n_labels = sb->labels.n;
+	st->labels = (void *)kv_entries(a, &sb->labels,
+					&runtime__v1__pod_sandbox_status__labels_entry__descriptor);
+	st->n_annotations = sb->annotations.n;
+	st->annotations = (void *)kv_entries(
+	    a, &sb->annotations, &runtime__v1__pod_sandbox_status__annotations_entry__descriptor);
+	return st->metadata && st->labels && st->annotations ? 0 : -1;
+}
+
+void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__PodSandboxStatusRequest *req = (const void *)request;
+	Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
+	Runtime__V1__PodSandboxStatus st;
+	Runtime__V1__PodSandboxStatusResponse__InfoEntry info, *infos[1];
+	struct crid_sandbox *sb;
+	bool gone;
+
+	sb = lookup(rpc, req->pod_sandbox_id, &gone);
+	if (!sb && !gone)
+		return;
+	if (gone || sb->state == CRID_SANDBOX_CREATING) {
+		crid_rpc_fail(rpc, CRID_GRPC_NOT_FOUND, "pod sandbox %s not found",
+			      req->pod_sandbox_id);
+		return;
+	}
+	if (fill_status(rpc, sb, &st) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	resp.status = &st;
+	resp.timestamp = wall_ns();
+	if (req->verbose) {
+		runtime__v1__pod_sandbox_status_response__info_entry__init(&info);
+		info.key = "info";
+		info.value = verbose_info(rpc, sb);
+		if (!info.value) {
+			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+		infos[0] = &info;
+		resp.info = infos;
+		resp.n_info = 1;
+	}
+	crid_rpc_reply(rpc, &resp.base);
+}
+
+/* ---- ListPodSandbox ---- */
+
+/* Encodes |sb|'s list item once: field 1 of ListPodSandboxResponse, tag and length included. */
+static int encode_entry(struct crid_sandbox *sb)
+{
+	Runtime__V1__PodSandbox item = RUNTIME__V1__POD_SANDBOX__INIT;
+	struct crid_arena a; /* small: the inline chunk serves a pod with a few dozen labels */
+	size_t len, hdr;
+	uint8_t *buf;
+	int r = -1;
+
+	crid_arena_init(&a, 1u << 20);
+	item.id = sb->id;
+	item.metadata = metadata(&a, sb);
+	item.state = sb->state == CRID_SANDBOX_READY
+			 ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+			 : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+	item.created_at = sb->created_at;
+	item.runtime_handler = sb->runtime_handler;
+	item.n_labels = sb->labels.n;
+	item.labels =
+	    kv_entries(&a, &sb->labels, &runtime__v1__pod_sandbox__labels_entry__descriptor);
+	item.n_annotations = sb->annotations.n;
+	item.annotations = (void *)kv_entries(
+	    &a, &sb->annotations, &runtime__v1__pod_sandbox__annotations_entry__descriptor);
+	if (!item.metadata || !item.labels || !item.annotations)
+		goto out;
+	len = protobuf_c_message_get_packed_size(&item.base);
+	buf = crid_malloc(len + 11);
+	if (!buf)
+		goto out;
+	buf[0] = 0x0a; /* field 1, length-delimited */
+	hdr = 1;
+	for (size_t v = len;; v >>= 7) {
+		buf[hdr++] = (uint8_t)(v > 0x7f ? (v & 0x7f) | 0x80 : v);
+		if (v <= 0x7f)
+			break;
+	}
+	protobuf_c_message_pack(&item.base, buf + hdr);
+	sb->list_entry = buf;
+	sb->list_entry_len = hdr + len;
+	r = 0;
+out:
+	crid_arena_reset(&a);
+	return r;
+}
+
+static bool labels_match(const struct crid_sandbox *sb, const Runtime__V1__PodSandboxFilter *f)
+{
+	for (size_t i = 0; i < f->n_label_selector; i++) {
+		const char *v = crid_kvs_get(&sb->labels, f->label_selector[i]->key);
+
+		if (!v || strcmp(v, f->label_selector[i]->value) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool listed(const struct crid_sandbox *sb, const Runtime__V1__PodSandboxFilter *f)
+{
+	if (sb->state == CRID_SANDBOX_CREATING)
+		return false;
+	if (!f)
+		return true;
+	/* An id filter matches a prefix, as crictl's short ids need. */
+	if (f->id[0] && strncmp(sb->id, f->id, strlen(f->id)) != 0)
+		return false;
+	if (f->state && (int)f->state->state != (sb->state == CRID_SANDBOX_READY ? 0 : 1))
+		return false;
+	return labels_match(sb, f);
+}
+
+void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__ListPodSandboxRequest *req = (const void *)request;
+	struct crid_sandbox *const *all;
+	size_t n, total = 0;
+	uint8_t *p;
+
+	if (!pods_ready) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+		return;
+	}
+	all = crid_sandbox_list(pods.store, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!listed(all[i], req->filter))
+			continue;
+		if (!all[i]->list_entry && encode_entry(all[i]) < 0) {
+			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+		total += all[i]->list_entry_len;
+	}
+	if (total > CRID_GRPC_MAX_MESSAGE) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED,
+			      "reply of %zu bytes exceeds the 16 MiB message limit", total);
+		return;
+	}
+	p = crid_grpc_call_reserve(rpc->call, total);
+	if (!p) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the reply");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!listed(all[i], req->filter))
+			continue;
+		memcpy(p, all[i]->list_entry, all[i]->list_entry_len);
+		p += all[i]->list_entry_len;
+	}
+	crid_rpc_finish_ok(rpc);
+}

@@ -1,0 +1,16 @@
+/*
+ * The pod sandbox handlers' state: the pods of this daemon (runtime/pod.h),
+ * loaded and recovered at start.
+ */
+#ifndef CRID_HANDLERS_SANDBOX_H
+#define CRID_HANDLERS_SANDBOX_H
+
+#include "handlers/rpc.h"
+
+/* Loads the sandbox records of |d| and starts recovering half-done operations. */
+int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err);
+
+/* Frees every record; running operations are left to the next start's recovery. */
+void crid_sandbox_handlers_cleanup(void);
+
+#endif
