@@ -12,7 +12,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format
 	libyajl-dev python3 python3-grpcio python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
 	crun runc containernetworking-plugins iproute2 containerd gnuplot-nox procps \
 	docker-registry skopeo busybox-static curl \
-	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci
+	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
 	-I. -I$(BUILD)
@@ -70,8 +70,9 @@ $(BUILD)/libcrid.a: $(LIB_OBJ)
 $(BUILD)/crid: $(BUILD)/crid.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
+# libyaml reads config files in cridctl only; the daemon does not link it.
 $(BUILD)/cridctl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lyaml
 
 $(BUILD)/crid-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -pthread -o $@ $^ $(LDLIBS)
@@ -79,6 +80,11 @@ $(BUILD)/crid-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcrid.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_podconfig: $(BUILD)/tests/unit/test_podconfig.o $(BUILD)/cli/podconfig.o \
+		$(BUILD)/libcrid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lyaml
 
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)

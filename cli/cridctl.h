@@ -52,6 +52,13 @@ int cridctl_inspecti(struct cridctl *ctl, int argc, char **argv);
 int cridctl_rmi(struct cridctl *ctl, int argc, char **argv);
 int cridctl_imagefsinfo(struct cridctl *ctl, int argc, char **argv);
 
+/* Pod sandbox verbs (pods.c). */
+int cridctl_runp(struct cridctl *ctl, int argc, char **argv);
+int cridctl_pods(struct cridctl *ctl, int argc, char **argv);
+int cridctl_inspectp(struct cridctl *ctl, int argc, char **argv);
+int cridctl_stopp(struct cridctl *ctl, int argc, char **argv);
+int cridctl_rmp(struct cridctl *ctl, int argc, char **argv);
+
 /* Sets ctl->output from an -o value; prints an error and returns -1 for an unknown format. */
 int cridctl_set_output(struct cridctl *ctl, const char *name);
 
@@ -78,6 +85,11 @@ enum cridctl_output cridctl_output_for(struct cridctl *ctl, const char *verb, un
 int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
+/* As cridctl_call with its own |timeout_ms| (0 = none). */
+int cridctl_call_timeout(struct cridctl *ctl, const char *method, int timeout_ms,
+			 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+			 ProtobufCMessage **resp);
+
 /* As cridctl_call, for /runtime.v1.ImageService/|method| with its own |timeout_ms| (0 = none). */
 int cridctl_image_call(struct cridctl *ctl, const char *method, int timeout_ms,
 		       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
@@ -97,5 +109,27 @@ void cridctl_json_kv_bool(yajl_gen g, const char *key, bool value);
 
 /* Emits |v| with object keys sorted, as Go's encoding/json does for maps. */
 void cridctl_json_sorted(yajl_gen g, yajl_val v);
+
+/*
+ * A verbose-info value as crictl's outputStatusData shows it: a JSON object
+ * is embedded (keys sorted), anything else is a string with quotes trimmed.
+ */
+void cridctl_json_info_value(yajl_gen g, const char *value);
+
+/* Tables (table.c): rows of strings, the first row usually the header. */
+#define CRIDCTL_TABLE_COLS 8
+
+struct cridctl_table {
+	char *(*cells)[CRIDCTL_TABLE_COLS];
+	size_t rows, cap, cols; /* set |cols| before the first row */
+};
+
+/* Copies the |t->cols| strings of |vals| as a new row; -1 when out of memory. */
+int cridctl_table_add(struct cridctl_table *t, const char *const *vals);
+
+/* Prints like Go's tabwriter(minwidth 20, tabwidth 1, padding 3) as crictl does. */
+void cridctl_table_print(const struct cridctl_table *t);
+
+void cridctl_table_free(struct cridctl_table *t);
 
 #endif

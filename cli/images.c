@@ -262,66 +262,6 @@ static void human_size(uint64_t size, char *buf, size_t n)
 	snprintf(buf, n, "%.3g%s", s, units[i]);
 }
 
-#define MAX_COLS 5
-
-struct table {
-	char *(*cells)[MAX_COLS];
-	size_t rows, cap, cols;
-};
-
-static int table_add(struct table *t, const char *const *vals)
-{
-	if (t->rows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		void *p = crid_realloc(t->cells, cap * sizeof(*t->cells));
-
-		if (!p)
-			return -1;
-		t->cells = p;
-		t->cap = cap;
-	}
-	for (size_t c = 0; c < t->cols; c++)
-		t->cells[t->rows][c] = crid_strdup(vals[c]);
-	for (size_t c = 0; c < t->cols; c++)
-		if (!t->cells[t->rows][c]) {
-			for (size_t d = 0; d < t->cols; d++)
-				crid_free(t->cells[t->rows][d]);
-			return -1;
-		}
-	t->rows++;
-	return 0;
-}
-
-/* Go tabwriter(minwidth 20, tabwidth 1, padding 3, ' ', 0); the last column is not padded. */
-static void table_print(struct table *t)
-{
-	size_t width[MAX_COLS] = { 0 };
-
-	for (size_t r = 0; r < t->rows; r++)
-		for (size_t c = 0; c + 1 < t->cols; c++) {
-			size_t w = strlen(t->cells[r][c]) + 3;
-
-			if (w > width[c])
-				width[c] = w;
-		}
-	for (size_t c = 0; c + 1 < t->cols; c++)
-		if (width[c] < 20)
-			width[c] = 20;
-	for (size_t r = 0; r < t->rows; r++) {
-		for (size_t c = 0; c + 1 < t->cols; c++)
-			printf("%-*s", (int)width[c], t->cells[r][c]);
-		printf("%s\n", t->cells[r][t->cols - 1]);
-	}
-}
-
-static void table_free(struct table *t)
-{
-	for (size_t r = 0; r < t->rows; r++)
-		for (size_t c = 0; c < t->cols; c++)
-			crid_free(t->cells[r][c]);
-	crid_free(t->cells);
-}
-
 /* "repo:tag" -> repo and tag; the ':' must come after the last '/'. */
 static void split_tag(const char *ref, char *repo, size_t n, const char **tag)
 {
@@ -351,11 +291,12 @@ static const char *digest_of(const Runtime__V1__Image *im, const char *repo)
 	return "<none>";
 }
 
-static int image_rows(struct table *t, const Runtime__V1__Image *im, const struct image_opts *o)
+static int image_rows(struct cridctl_table *t, const Runtime__V1__Image *im,
+		      const struct image_opts *o)
 {
 	char id[256], size[32], repo[1024], digest[256];
 	const char *tag, *id_s = im->id ? im->id : "";
-	const char *vals[MAX_COLS];
+	const char *vals[CRIDCTL_TABLE_COLS];
 	size_t nv;
 
 	if (!o->no_trunc) {
@@ -394,7 +335,7 @@ static int image_rows(struct table *t, const Runtime__V1__Image *im, const struc
 			vals[nv++] = digest;
 		vals[nv++] = id;
 		vals[nv++] = size;
-		if (table_add(t, vals) < 0)
+		if (cridctl_table_add(t, vals) < 0)
 			return -1;
 	}
 	return 0;
@@ -425,7 +366,7 @@ int cridctl_images(struct cridctl *ctl, int argc, char **argv)
 	    "  --digests      show digests\n"
 	    "  --no-trunc     show full image IDs\n";
 	Runtime__V1__ListImagesResponse *r;
-	struct table t = { 0 };
+	struct cridctl_table t = { 0 };
 	struct image_opts o;
 	enum cridctl_output out;
 	int rc = image_opts(ctl, argc, argv, "o:qhDN", usage, &o);
@@ -460,19 +401,20 @@ int cridctl_images(struct cridctl *ctl, int argc, char **argv)
 		for (size_t i = 0; i < r->n_images; i++)
 			printf("%s\n", r->images[i]->id);
 	} else {
-		static const char *const head[MAX_COLS] = { "IMAGE", "TAG", "IMAGE ID", "SIZE" };
-		static const char *const head_d[MAX_COLS] = { "IMAGE", "TAG", "DIGEST", "IMAGE ID",
-							      "SIZE" };
+		static const char *const head[CRIDCTL_TABLE_COLS] = { "IMAGE", "TAG", "IMAGE ID",
+								      "SIZE" };
+		static const char *const head_d[CRIDCTL_TABLE_COLS] = { "IMAGE", "TAG", "DIGEST",
+									"IMAGE ID", "SIZE" };
 
 		t.cols = o.digests ? 5 : 4;
-		rc = table_add(&t, o.digests ? head_d : head);
+		rc = cridctl_table_add(&t, o.digests ? head_d : head);
 		for (size_t i = 0; rc == 0 && i < r->n_images; i++)
 			rc = image_rows(&t, r->images[i], &o);
 		if (rc == 0)
-			table_print(&t);
+			cridctl_table_print(&t);
 		else
 			fprintf(stderr, "cridctl: images: out of memory\n");
-		table_free(&t);
+		cridctl_table_free(&t);
 		rc = rc != 0;
 	}
 	protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -493,27 +435,6 @@ static int image_status(struct cridctl *ctl, const char *image, bool verbose,
 	return cridctl_image_call(ctl, "ImageStatus", ctl->timeout_ms, &req.base,
 				  &runtime__v1__image_status_response__descriptor,
 				  (ProtobufCMessage **)r);
-}
-
-/* An info value: a JSON object is embedded, anything else is a string with quotes trimmed. */
-static void info_value(yajl_gen g, const char *value)
-{
-	size_t start = 0, end = strlen(value);
-	yajl_val v = NULL;
-
-	if (value[0] == '{')
-		v = yajl_tree_parse(value, NULL, 0);
-	if (v && YAJL_IS_OBJECT(v)) {
-		cridctl_json_sorted(g, v);
-		yajl_tree_free(v);
-		return;
-	}
-	yajl_tree_free(v);
-	while (start < end && value[start] == '"')
-		start++;
-	while (end > start && value[end - 1] == '"')
-		end--;
-	yajl_gen_string(g, (const unsigned char *)value + start, end - start);
 }
 
 static int info_cmp(const void *a, const void *b)
@@ -543,7 +464,7 @@ static void inspecti_print(Runtime__V1__ImageStatusResponse *r, yajl_gen g)
 		if (!key)
 			break;
 		cridctl_json_str(g, key);
-		info_value(g, r->info[i]->value);
+		cridctl_json_info_value(g, r->info[i]->value);
 	}
 	yajl_gen_map_close(g);
 }

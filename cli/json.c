@@ -158,3 +158,24 @@ void cridctl_json_sorted(yajl_gen g, yajl_val v)
 		yajl_gen_null(g);
 	}
 }
+
+/* An info value: a JSON object is embedded, anything else is a string with quotes trimmed. */
+void cridctl_json_info_value(yajl_gen g, const char *value)
+{
+	size_t start = 0, end = strlen(value);
+	yajl_val v = NULL;
+
+	if (value[0] == '{')
+		v = yajl_tree_parse(value, NULL, 0);
+	if (v && YAJL_IS_OBJECT(v)) {
+		cridctl_json_sorted(g, v);
+		yajl_tree_free(v);
+		return;
+	}
+	yajl_tree_free(v);
+	while (start < end && value[start] == '"')
+		start++;
+	while (end > start && value[end - 1] == '"')
+		end--;
+	yajl_gen_string(g, (const unsigned char *)value + start, end - start);
+}

@@ -146,6 +146,13 @@ int cridctl_call(struct cridctl *ctl, const char *method, const ProtobufCMessage
 			    resp);
 }
 
+int cridctl_call_timeout(struct cridctl *ctl, const char *method, int timeout_ms,
+			 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+			 ProtobufCMessage **resp)
+{
+	return call_service(ctl, CRIDCTL_RUNTIME_SERVICE, method, timeout_ms, req, resp_desc, resp);
+}
+
 int cridctl_image_call(struct cridctl *ctl, const char *method, int timeout_ms,
 		       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		       ProtobufCMessage **resp)
