@@ -272,7 +272,7 @@ static int mount_shm(const char *dir, long long size, struct crid_err *err)
 
 int crid_pod_files_create(const struct crid_pod_files_spec *spec, struct crid_err *err)
 {
-	char host[HOSTNAME_MAX + 2];
+	char host[HOSTNAME_MAX + 2], line[HOSTNAME_MAX + 2];
 	const char *name = spec->hostname ? spec->hostname : "";
 	int len;
 
@@ -290,8 +290,8 @@ int crid_pod_files_create(const struct crid_pod_files_spec *spec, struct crid_er
 	}
 	if (crid_mkdir_p(spec->dir, 0755, err) < 0)
 		return -1;
-	len = snprintf(host, sizeof(host), "%s\n", name);
-	if (write_file(spec->dir, "hostname", host, (size_t)len, err) < 0 ||
+	len = snprintf(line, sizeof(line), "%s\n", name);
+	if (write_file(spec->dir, "hostname", line, (size_t)len, err) < 0 ||
 	    write_resolv(spec->dir, spec->dns, err) < 0 ||
 	    crid_pod_files_write_hosts(spec->dir, name, spec->ips, spec->n_ips, spec->host_network,
 				       err) < 0 ||

@@ -248,7 +248,7 @@ static void child_message(struct crid_pod_ns_op *op, struct crid_err *err)
 	if (nl)
 		*nl = '\0';
 	if (op->timed_out)
-		crid_err_set(err, ETIMEDOUT, "crid-pinns for `%s` timed out after %gs", op->dir,
+		crid_err_set(err, 0, "crid-pinns for `%s` timed out after %gs", op->dir,
 			     op->timeout);
 	else if (op->errbuf[0])
 		crid_err_set(err, 0, "%s", op->errbuf);
@@ -256,8 +256,7 @@ static void child_message(struct crid_pod_ns_op *op, struct crid_err *err)
 		crid_err_set(err, 0, "crid-pinns killed by signal %d", op->status - 128);
 	else
 		crid_err_set(err, 0, "crid-pinns exited with status %d", op->status);
-	if (err->code == 0)
-		err->code = EIO;
+	err->code = op->timed_out ? ETIMEDOUT : EIO;
 }
 
 static int parse_holder(struct crid_pod_ns_op *op, struct crid_err *err)
