@@ -189,7 +189,7 @@ static char **build_argv(const struct crid_pod_ns_spec *spec, struct crid_err *e
 		argv[i++] = "-u";
 	if (spec->pid)
 		argv[i++] = "-p";
-	if (spec->hostname && spec->hostname[0]) {
+	if (spec->uts && spec->hostname && spec->hostname[0]) {
 		argv[i++] = "-H";
 		argv[i++] = (char *)spec->hostname;
 	}
@@ -366,6 +366,10 @@ static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
 
 	(void)ev, (void)revents;
 	op->timed_out = true;
+	if (op->exited) {
+		finish(op); /* exited, but something still holds its pipes open */
+		return;
+	}
 	crid_child_kill(&op->child, SIGKILL);
 	/* The pipes may be held by a holder in the making: it exits once pinns is gone. */
 }
