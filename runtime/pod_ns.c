@@ -218,7 +218,7 @@ static void stop_io(struct crid_pod_ns_op *op)
 	}
 }
 
-/* Removes whatever the failed or cancelled pin left; the child is gone by now. */
+/* Removes whatever a killed crid-pinns or a bad reply left; the child is gone by now. */
 static void undo_pin(struct crid_pod_ns_op *op)
 {
 	static const char *const names[] = { "net", "ipc", "uts", "pid" };
@@ -292,7 +292,11 @@ static void finish(struct crid_pod_ns_op *op)
 	} else if (parse_holder(op, &err) < 0) {
 		status = -1;
 	}
-	if (status < 0) {
+	if (status < 0 && !op->timed_out && op->status > 0 && op->status < 128) {
+		/* crid-pinns failed and undid its own work; files it refused to replace stay. */
+		if (op->created_dir)
+			rmdir(op->dir);
+	} else if (status < 0) {
 		if (op->ns.holder_pid == 0 && op->out_len)
 			parse_holder(op, NULL);
 		undo_pin(op);

@@ -181,6 +181,20 @@ static void test_create_undoes(void)
 	CHECK(crid_pod_files_create(&spec, &err) < 0 && err.code == EINVAL &&
 		  !strcmp(err.msg, "pod ip `not-an-ip` is not an IP address") && !exists(dir, ""),
 	      "bad pod IP refused, nothing left: %s", err.msg);
+	/* An allocation failure half-way (resolv.conf, then hosts) undoes the files before it. */
+	const char *servers[] = { "10.0.0.10" };
+	struct crid_pod_dns dns = { servers, 1, NULL, 0, NULL, 0 };
+
+	spec.dns = &dns;
+	spec.n_ips = 1;
+	for (long n = 1; n <= 2; n++) {
+		crid_mem_fail_after(n);
+		int r = crid_pod_files_create(&spec, &err);
+
+		crid_mem_fail_after(0);
+		CHECK(r < 0 && err.code == ENOMEM && !exists(dir, ""),
+		      "allocation %ld fails: %s, nothing left", n, err.msg);
+	}
 	spec.dir = "relative/dir";
 	CHECK(crid_pod_files_create(&spec, &err) < 0 && err.code == EINVAL, "relative dir: %s",
 	      err.msg);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reactor/mem.h"
 #include "runtime/pod_ns.h"
 #include "tests/unit/tap.h"
 
@@ -312,9 +313,19 @@ static void test_pin_failure(struct crid_loop *loop)
 	spec.n_sysctls = 0;
 	spec.pid = false;
 	pin(loop, &spec, 10, &r);
-	CHECK(r.status < 0 && strstr(r.err.msg, "File exists"), "existing file refused: %s",
-	      r.err.msg);
+	CHECK(r.status < 0 && strstr(r.err.msg, "File exists") && exists(net) &&
+		  !crid_pod_ns_is_pinned(net),
+	      "existing file refused and left as it was: %s", r.err.msg);
 	CHECK(crid_pod_ns_release(dir, 0, NULL) == 0 && !exists(dir), "cleaned up");
+
+	/* Allocation failures before the child runs: an error, nothing created. */
+	for (long n = 1; n <= 2; n++) {
+		crid_mem_fail_after(n);
+		pin(loop, &spec, 10, &r);
+		crid_mem_fail_after(0);
+		CHECK(r.status < 0 && r.err.code == ENOMEM && !exists(dir),
+		      "allocation %ld fails: %s, nothing left", n, r.err.msg);
+	}
 }
 
 static void test_timeout_and_cancel(struct crid_loop *loop, const char *pinns)
