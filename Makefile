@@ -49,7 +49,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run test check unit integration format-check fuzz fuzzers fuzz-smoke bench clean
 
-all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench
+all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns
 	@true
 
 
@@ -69,6 +69,10 @@ $(BUILD)/libcrid.a: $(LIB_OBJ)
 
 $(BUILD)/crid: $(BUILD)/crid.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+# The pod namespace pinner: a separate program on libc only (runtime/pinns/ is not in libcrid).
+$(BUILD)/crid-pinns: $(BUILD)/runtime/pinns/crid-pinns.o
+	$(CC) $(LDFLAGS_SAN) -o $@ $^
 
 # libyaml reads config files in cridctl only; the daemon does not link it.
 $(BUILD)/cridctl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcrid.a
@@ -117,8 +121,9 @@ run: deps all
 		  echo "make run: installed cni/10-crid-bridge.conflist into /etc/cni/net.d"; }
 	exec $(BUILD)/crid $(CRID_FLAGS)
 
-unit: $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+unit: $(UNIT_BIN) $(BUILD)/crid-pinns
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
+		CRID_PINNS=$(abspath $(BUILD))/crid-pinns $$t || fail=1; done; exit $$fail
 
 integration: all $(HELPER_BIN)
 	CRID_BUILD=$(BUILD) tests/integration/run.sh

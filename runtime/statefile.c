@@ -43,6 +43,12 @@ static int fsync_parent(const char *path)
 
 int crid_statefile_write(const char *path, const void *data, size_t len, struct crid_err *err)
 {
+	return crid_statefile_write_mode(path, data, len, 0600, err);
+}
+
+int crid_statefile_write_mode(const char *path, const void *data, size_t len, unsigned mode,
+			      struct crid_err *err)
+{
 	char tmp[PATH_MAX];
 	int fd;
 
@@ -51,7 +57,7 @@ int crid_statefile_write(const char *path, const void *data, size_t len, struct 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return crid_err_set(err, errno, "create `%s`", tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		crid_err_set(err, errno, "write `%s`", tmp);
 		close(fd);
 		unlink(tmp);

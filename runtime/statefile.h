@@ -13,6 +13,10 @@
 /* Replaces |path| with |len| bytes of |data| (mode 0600). */
 int crid_statefile_write(const char *path, const void *data, size_t len, struct crid_err *err);
 
+/* The same with the file's |mode| (exactly, whatever the umask). */
+int crid_statefile_write_mode(const char *path, const void *data, size_t len, unsigned mode,
+			      struct crid_err *err);
+
 /*
  * Reads |path| (at most |max| bytes) into a NUL-terminated buffer the caller
  * frees with crid_free(). Fails with ENOENT when it does not exist and
