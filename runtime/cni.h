@@ -48,7 +48,8 @@ struct crid_cni_pod {
 
 /* The part of an ADD result crid keeps. */
 struct crid_cni_result {
-	char ips[CRID_CNI_MAX_IPS][CRID_CNI_IP_LEN]; /* addresses without prefix length, primary first */
+	char ips[CRID_CNI_MAX_IPS]
+		[CRID_CNI_IP_LEN]; /* addresses without prefix length, primary first */
 	size_t n_ips;
 	char *json; /* the final result, verbatim (crid_free), needed by DEL and CHECK */
 };

@@ -29,7 +29,8 @@ struct crid_pod_files_spec {
 	const char *const *ips;		/* the pod's IPs, for /etc/hosts */
 	size_t n_ips;
 	bool host_network; /* hosts = a copy of the host's /etc/hosts */
-	long long shm_size; /* bytes of the /dev/shm tmpfs; 0 = 64 MiB (CRI-O's default); <0 = none */
+	long long
+	    shm_size; /* bytes of the /dev/shm tmpfs; 0 = 64 MiB (CRI-O's default); <0 = none */
 };
 
 /*

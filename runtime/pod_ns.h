@@ -20,10 +20,10 @@
 #include "reactor/loop.h"
 
 struct crid_pod_ns_spec {
-	const char *dir;      /* created if missing; absolute */
-	bool net, ipc, uts;   /* true = a new namespace for the pod (false = the host's) */
-	bool pid;	      /* true = a pod-level PID namespace with its holder */
-	const char *hostname; /* set in the new UTS namespace; "" = leave */
+	const char *dir;	    /* created if missing; absolute */
+	bool net, ipc, uts;	    /* true = a new namespace for the pod (false = the host's) */
+	bool pid;		    /* true = a pod-level PID namespace with its holder */
+	const char *hostname;	    /* set in the new UTS namespace; "" = leave */
 	const char *const *sysctls; /* "key=value", already validated */
 	size_t n_sysctls;
 };
@@ -42,8 +42,8 @@ struct crid_pod_ns {
  * Key and value must be free of '/', "..", '=', whitespace controls.
  * Fails with EINVAL and a message naming the sysctl.
  */
-int crid_pod_ns_check_sysctl(const char *key, const char *value, bool private_net,
-			     bool private_ipc, struct crid_err *err);
+int crid_pod_ns_check_sysctl(const char *key, const char *value, bool private_net, bool private_ipc,
+			     struct crid_err *err);
 
 typedef void (*crid_pod_ns_done_fn)(void *user, int status, const struct crid_pod_ns *ns,
 				    const struct crid_err *err);
