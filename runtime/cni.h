@@ -48,7 +48,8 @@ struct crid_cni_pod {
 
 /* The part of an ADD result crid keeps. */
 struct crid_cni_result {
-	char ips[CRID_CNI_MAX_IPS][CRID_CNI_IP_LEN]; /* addresses without prefix length, primary first */
+	char ips[CRID_CNI_MAX_IPS]
+		[CRID_CNI_IP_LEN]; /* addresses without prefix length, primary first */
 	size_t n_ips;
 	char *json; /* the final result, verbatim (crid_free), needed by DEL and CHECK */
 };
@@ -111,6 +112,9 @@ struct crid_cni_op *crid_cni_del(struct crid_loop *loop, const struct crid_cni_n
 
 /* Kills the running plugin and frees the op; |done| is not called. */
 void crid_cni_op_cancel(struct crid_cni_op *op);
+
+/* Hands res->json over to the caller (crid_free it) and leaves NULL in its place. */
+char *crid_cni_result_take_json(struct crid_cni_result *res);
 
 /* Frees res->json and zeroes |res|. */
 void crid_cni_result_clear(struct crid_cni_result *res);
