@@ -88,10 +88,12 @@ static char *read_open(int fd, const struct stat *st, size_t *len, char *problem
 
 	if (!S_ISREG(st->st_mode)) {
 		set_problem(problem, psize, "not a regular file");
+		errno = EINVAL;
 		return NULL;
 	}
 	if (st->st_size > CRID_CNI_MAX_FILE_SIZE) {
 		set_problem(problem, psize, "larger than %d bytes", CRID_CNI_MAX_FILE_SIZE);
+		errno = EFBIG;
 		return NULL;
 	}
 	buf = crid_malloc((size_t)st->st_size + 1);
@@ -128,6 +130,7 @@ char *crid_cni_conf_read(const char *path, size_t *len, crid_cni_seen_fn seen, v
 	if (!S_ISREG(st.st_mode)) {
 		set_problem(problem, psize, "not a regular file");
 		tell(seen, user, path, &st, 0);
+		errno = EINVAL;
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
