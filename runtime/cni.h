@@ -113,6 +113,9 @@ struct crid_cni_op *crid_cni_del(struct crid_loop *loop, const struct crid_cni_n
 /* Kills the running plugin and frees the op; |done| is not called. */
 void crid_cni_op_cancel(struct crid_cni_op *op);
 
+/* Hands res->json over to the caller (crid_free it) and leaves NULL in its place. */
+char *crid_cni_result_take_json(struct crid_cni_result *res);
+
 /* Frees res->json and zeroes |res|. */
 void crid_cni_result_clear(struct crid_cni_result *res);
 

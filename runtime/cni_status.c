@@ -18,15 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_tree.h>
-
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/cni_conf.h"
 
 #define MSG_PREFIX "Network plugin returns error: "
 #define NOT_READY_REASON "NetworkPluginNotReady"
-/* yajl_tree_free() recurses once per nesting level: refuse deep documents before parsing. */
-#define MAX_JSON_DEPTH 32
 /* Timestamps this close to a scan may hide a later write in the same tick (cf. git's racy-git). */
 #define RACY_NS (2LL * 1000000000LL)
 #define NAME_MAX_LEN 256
@@ -67,8 +64,6 @@ struct candidates {
 	size_t n;
 	size_t total;
 };
-
-static const char *const cni_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
 
 static void sig_from_stat(struct sig *s, const struct stat *st)
 {
@@ -258,288 +253,49 @@ static int list_candidates(const char *dir, struct candidates *c)
 	return e;
 }
 
-/* Rejects nesting deeper than |max| so yajl's recursive free cannot overflow the stack. */
-static bool depth_ok(const char *s, size_t n, int max)
+/* Watches what the shared config code looked at. */
+static int seen(void *user, const char *path, const struct stat *st, int error)
 {
-	int depth = 0;
+	struct crid_cni_watch *w = user;
+	struct sig s;
 
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"') {
-			for (i++; i < n && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-		} else if (s[i] == '/' && i + 1 < n && s[i + 1] == '/') {
-			/* yajl_tree_parse() allows comments, so skip them like it does. */
-			while (i < n && s[i] != '\n')
-				i++;
-		} else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
-			for (i += 2; i + 1 < n && !(s[i] == '*' && s[i + 1] == '/'); i++)
-				;
-			i++;
-		} else if (s[i] == '[' || s[i] == '{') {
-			if (++depth > max)
-				return false;
-		} else if ((s[i] == ']' || s[i] == '}') && depth > 0) {
-			/* Floored: stray closers must not buy room for deeper nesting later. */
-			depth--;
-		}
+	if (!st) {
+		memset(&s, 0, sizeof(s));
+		s.err = error ? error : ENOENT;
+		return watch_sig(w, path, &s);
 	}
-	return true;
+	return watch_stat(w, path, st);
 }
 
-static int read_fd(int fd, char *buf, size_t want, size_t *got)
-{
-	ssize_t r;
-
-	*got = 0;
-	while (*got < want) {
-		r = read(fd, buf + *got, want - *got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	return 0;
-}
-
-/*
- * Reads |path| (a regular file of at most CRID_CNI_MAX_FILE_SIZE bytes) into a
- * NUL-terminated buffer the caller frees. stat() first so that a FIFO or device
- * is never opened.
- */
-static char *read_conf(struct crid_cni_watch *w, const char *path, char *problem, size_t psize)
-{
-	struct stat st;
-	char *buf;
-	size_t got;
-	int fd;
-
-	if (stat(path, &st) < 0) {
-		set_problem(problem, psize, "cannot read: %s", strerror(errno));
-		watch_path(w, path);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_problem(problem, psize, "not a regular file");
-		watch_stat(w, path, &st);
-		return NULL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		set_problem(problem, psize, "cannot read: %s", strerror(errno));
-		watch_path(w, path);
-		goto fail_fd;
-	}
-	if (watch_stat(w, path, &st) < 0) {
-		set_problem(problem, psize, "out of memory");
-		goto fail_fd;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_problem(problem, psize, "not a regular file");
-		goto fail_fd;
-	}
-	if (st.st_size > CRID_CNI_MAX_FILE_SIZE) {
-		set_problem(problem, psize, "larger than %d bytes", CRID_CNI_MAX_FILE_SIZE);
-		goto fail_fd;
-	}
-	buf = crid_malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		w->oom = true;
-		set_problem(problem, psize, "out of memory");
-		goto fail_fd;
-	}
-	if (read_fd(fd, buf, (size_t)st.st_size, &got) < 0) {
-		set_problem(problem, psize, "cannot read: %s", strerror(errno));
-		crid_free(buf);
-		goto fail_fd;
-	}
-	buf[got] = '\0';
-	close(fd);
-	return buf;
-fail_fd:
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
-
-static const char *json_string(yajl_val obj, const char *key)
-{
-	const char *path[] = { key, NULL };
-	yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
-
-	return v ? YAJL_GET_STRING(v) : NULL;
-}
-
-static bool is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-/* libcni's ValidateNetworkName(): the name ends up in paths (host-local's dataDir). */
-static bool valid_network_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= sizeof(((struct crid_cni_status *)0)->network) || !is_alnum(s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-			return false;
-	return true;
-}
-
-/* A plugin type is a file name in a plugin dir (libcni's FindInPath refuses separators). */
-static bool valid_type(const char *s)
-{
-	return s[0] && strlen(s) < NAME_MAX_LEN && !strchr(s, '/') && strcmp(s, ".") != 0 &&
-	       strcmp(s, "..") != 0;
-}
-
-static bool supported_version(const char *v)
-{
-	for (size_t i = 0; i < sizeof(cni_versions) / sizeof(cni_versions[0]); i++)
-		if (strcmp(v, cni_versions[i]) == 0)
-			return true;
-	return false;
-}
-
-static void join_dirs(const struct crid_cni_watch *w, char *out, size_t size)
-{
-	size_t len = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < w->n_plugin_dirs && len < size; i++) {
-		int n = snprintf(out + len, size - len, "%s%s", i ? ":" : "", w->plugin_dirs[i]);
-
-		if (n < 0)
-			break;
-		len += (size_t)n;
-	}
-}
-
-/* Finds |type| as an executable regular file in the plugin dirs, in order. */
-static int find_plugin(struct crid_cni_watch *w, const char *type, char *problem, size_t psize)
-{
-	const char *why = "not found";
-	char path[PATH_MAX];
-	char dirs[256];
-	struct stat st;
-	int n;
-
-	for (size_t i = 0; i < w->n_plugin_dirs; i++) {
-		n = snprintf(path, sizeof(path), "%s/%s", w->plugin_dirs[i], type);
-		if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &st) < 0)
-			continue;
-		/* Watched either way: a chmod +x later must be noticed. */
-		if (watch_stat(w, path, &st) < 0) {
-			set_problem(problem, psize, "out of memory");
-			return -1;
-		}
-		if (S_ISREG(st.st_mode) && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0)
-			return 0;
-		why = "not executable";
-	}
-	join_dirs(w, dirs, sizeof(dirs));
-	if (!dirs[0])
-		set_problem(problem, psize, "plugin `%s` %s: no CNI plugin directory configured",
-			    type, why);
-	else
-		set_problem(problem, psize, "plugin `%s` %s in %s", type, why, dirs);
-	return -1;
-}
-
-/* The plugin types of |root|: a config list ("plugins") or a single config ("type"). */
-static int plugin_types(yajl_val root, const char **types, size_t *n, char *problem, size_t psize)
-{
-	const char *path[] = { "plugins", NULL };
-	yajl_val list = yajl_tree_get(root, path, yajl_t_any);
-	yajl_val item;
-
-	*n = 0;
-	if (!list) {
-		types[0] = json_string(root, "type");
-		if (!types[0]) {
-			set_problem(problem, psize, "has neither \"plugins\" nor \"type\"");
-			return -1;
-		}
-		*n = 1;
-		return 0;
-	}
-	if (!YAJL_IS_ARRAY(list) || list->u.array.len == 0) {
-		set_problem(problem, psize, "\"plugins\" is not a non-empty array");
-		return -1;
-	}
-	if (list->u.array.len > CRID_CNI_MAX_PLUGINS) {
-		set_problem(problem, psize, "more than %d plugins", CRID_CNI_MAX_PLUGINS);
-		return -1;
-	}
-	for (size_t i = 0; i < list->u.array.len; i++) {
-		item = list->u.array.values[i];
-		types[i] = YAJL_IS_OBJECT(item) ? json_string(item, "type") : NULL;
-		if (!types[i]) {
-			set_problem(problem, psize, "plugin %zu has no \"type\"", i);
-			return -1;
-		}
-	}
-	*n = list->u.array.len;
-	return 0;
-}
-
-static int check_fields(yajl_val root, char *problem, size_t psize)
-{
-	const char *version = json_string(root, "cniVersion");
-	const char *name = json_string(root, "name");
-
-	if (!version) {
-		set_problem(problem, psize, "missing \"cniVersion\"");
-		return -1;
-	}
-	if (!supported_version(version)) {
-		set_problem(problem, psize, "unsupported cniVersion \"%.32s\"", version);
-		return -1;
-	}
-	if (!name) {
-		set_problem(problem, psize, "missing \"name\"");
-		return -1;
-	}
-	if (!valid_network_name(name)) {
-		set_problem(problem, psize, "invalid network name \"%.64s\"", name);
-		return -1;
-	}
-	return 0;
-}
-
-static int check_plugins(struct crid_cni_watch *w, const char **types, size_t n, char *problem,
+static int check_plugins(struct crid_cni_watch *w, const struct crid_cni_conf *c, char *problem,
 			 size_t psize)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!valid_type(types[i])) {
-			set_problem(problem, psize, "invalid plugin type \"%.64s\"", types[i]);
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (crid_cni_find_plugin(w->plugin_dirs, w->n_plugin_dirs, c->types[i], path,
+					 sizeof(path), seen, w, problem, psize) < 0) {
+			if (errno == ENOMEM)
+				w->oom = true;
 			return -1;
 		}
-		if (find_plugin(w, types[i], problem, psize) < 0)
-			return -1;
 	}
 	return 0;
 }
 
-static void fill_ready(struct crid_cni_status *st, const char *path, yajl_val root,
-		       const char **types, size_t n)
+static void fill_ready(struct crid_cni_status *st, const char *path, const struct crid_cni_conf *c)
 {
 	size_t len = 0;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->ready = true;
-	snprintf(st->network, sizeof(st->network), "%s", json_string(root, "name"));
+	snprintf(st->network, sizeof(st->network), "%s", c->name);
 	snprintf(st->config_file, sizeof(st->config_file), "%s", path);
-	snprintf(st->cni_version, sizeof(st->cni_version), "%s", json_string(root, "cniVersion"));
-	for (size_t i = 0; i < n && len < sizeof(st->plugins); i++) {
+	snprintf(st->cni_version, sizeof(st->cni_version), "%s", c->version);
+	for (size_t i = 0; i < c->n && len < sizeof(st->plugins); i++) {
 		r = snprintf(st->plugins + len, sizeof(st->plugins) - len, "%s%s", i ? "," : "",
-			     types[i]);
+			     c->types[i]);
 		if (r < 0)
 			break;
 		len += (size_t)r;
@@ -550,75 +306,27 @@ static void fill_ready(struct crid_cni_status *st, const char *path, yajl_val ro
 static int check_conf(struct crid_cni_watch *w, const char *path, struct crid_cni_status *st,
 		      char *problem, size_t psize)
 {
-	const char *types[CRID_CNI_MAX_PLUGINS];
-	yajl_val root = NULL;
-	char errbuf[256];
-	size_t n = 0;
+	struct crid_cni_conf c;
+	size_t len = 0;
 	int ret = -1;
 	char *buf;
 
-	buf = read_conf(w, path, problem, psize);
-	if (!buf)
+	buf = crid_cni_conf_read(path, &len, seen, w, problem, psize);
+	if (!buf) {
+		if (errno == ENOMEM)
+			w->oom = true;
 		return -1;
-	if (!depth_ok(buf, strlen(buf), MAX_JSON_DEPTH)) {
-		set_problem(problem, psize, "JSON nested deeper than %d levels", MAX_JSON_DEPTH);
-		goto out;
 	}
-	root = yajl_tree_parse(buf, errbuf, sizeof(errbuf));
-	if (!root) {
-		/* yajl's verbose error quotes the input on following lines: keep the first. */
-		errbuf[strcspn(errbuf, "\n")] = '\0';
-		set_problem(problem, psize, "invalid JSON: %s", errbuf);
+	if (crid_cni_conf_parse(&c, buf, len, problem, psize) < 0)
 		goto out;
+	if (check_plugins(w, &c, problem, psize) == 0) {
+		fill_ready(st, path, &c);
+		ret = 0;
 	}
-	if (!YAJL_IS_OBJECT(root)) {
-		set_problem(problem, psize, "not a JSON object");
-		goto out;
-	}
-	if (check_fields(root, problem, psize) < 0 ||
-	    plugin_types(root, types, &n, problem, psize) < 0 ||
-	    check_plugins(w, types, n, problem, psize) < 0)
-		goto out;
-	fill_ready(st, path, root, types, n);
-	ret = 0;
+	crid_cni_conf_free(&c);
 out:
-	yajl_tree_free(root);
 	crid_free(buf);
 	return ret;
-}
-
-/*
- * Status messages travel in protobuf strings, which must be UTF-8: file names
- * and JSON excerpts may not be, or may have been cut inside a character.
- */
-static void sanitize_utf8(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t len, i;
-
-	while (*p) {
-		len = *p < 0x80		    ? 1
-		      : (*p & 0xe0) == 0xc0 ? 2
-		      : (*p & 0xf0) == 0xe0 ? 3
-		      : (*p & 0xf8) == 0xf0 ? 4
-					    : 0;
-		for (i = 1; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				len = 0;
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((len == 2 && *p < 0xc2) || (len == 3 && *p == 0xe0 && p[1] < 0xa0) ||
-		    (len == 3 && *p == 0xed && p[1] >= 0xa0) ||
-		    (len == 4 && *p == 0xf0 && p[1] < 0x90) || (len == 4 && *p > 0xf4) ||
-		    (len == 4 && *p == 0xf4 && p[1] >= 0x90))
-			len = 0;
-		if (len == 1 && (*p < 0x20 || *p == 0x7f))
-			len = 0;
-		if (len == 0) {
-			*p++ = '?';
-			continue;
-		}
-		p += len;
-	}
 }
 
 static void examine(struct crid_cni_watch *w, const struct candidates *c)
@@ -698,7 +406,7 @@ static void scan(struct crid_cni_watch *w)
 		examine(w, &c);
 out:
 	crid_free(c.names);
-	sanitize_utf8(w->status.message);
+	crid_cni_sanitize_utf8(w->status.message);
 	w->scanned = !w->oom;
 	w->racy = too_recent(w, &start);
 	log_change(&old, &w->status);
