@@ -347,7 +347,8 @@ static int check_identity(struct crid_rpc *rpc, const Runtime__V1__RunPodSandbox
 	spec->hostname = c->hostname;
 	spec->log_directory = c->log_directory;
 	spec->cgroup_parent = c->linux ? c->linux->cgroup_parent : "";
-	spec->runtime_handler = handler ? handler : host->default_runtime;
+	/* kept as asked: "" means the default, which crictl shows as "(default)" */
+	spec->runtime_handler = req->runtime_handler;
 	return 0;
 }
 

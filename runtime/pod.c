@@ -395,7 +395,8 @@ static int run_network(struct crid_pod_op *op)
 	struct crid_err e;
 
 	if (!st->ready) {
-		crid_err_set(&e, EAGAIN, "pod network not ready: %s", st->message);
+		crid_err_set(&e, 0, "pod network not ready: %s", st->message);
+		e.code = EAGAIN;
 		run_undo(op, &e);
 		return -1;
 	}
