@@ -449,7 +449,8 @@ static void inspecti_print(Runtime__V1__ImageStatusResponse *r, yajl_gen g)
 {
 	bool status_done = false;
 
-	qsort(r->info, r->n_info, sizeof(*r->info), info_cmp);
+	if (r->n_info)
+		qsort(r->info, r->n_info, sizeof(*r->info), info_cmp);
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i <= r->n_info; i++) {
 		const char *key = i < r->n_info ? r->info[i]->key : NULL;

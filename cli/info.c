@@ -138,7 +138,8 @@ static int info_print(const Runtime__V1__StatusResponse *r)
 		e[n++] = (struct entry){ "features", E_FEATURES, NULL };
 	for (size_t i = 0; i < r->n_info; i++)
 		e[n++] = (struct entry){ r->info[i]->key, E_INFO, r->info[i] };
-	qsort(e, n, sizeof(*e), entry_cmp);
+	if (n)
+		qsort(e, n, sizeof(*e), entry_cmp);
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < n; i++)
 		if (i + 1 == n || strcmp(e[i].key, e[i + 1].key) != 0)

@@ -242,7 +242,8 @@ static int list_pods(struct cridctl *ctl, const char *verb, const struct pod_opt
 		    matches(o->ns, p->metadata->namespace_))
 			l->items[l->n++] = p;
 	}
-	qsort(l->items, l->n, sizeof(*l->items), newest_first);
+	if (l->n)
+		qsort(l->items, l->n, sizeof(*l->items), newest_first);
 	n = o->latest ? 1 : l->n;
 	if (o->last > 0)
 		n = (size_t)o->last;
@@ -377,7 +378,8 @@ static void json_map(yajl_gen g, const char *key, void *entries, size_t n)
 {
 	map_entry **e = entries;
 
-	qsort(e, n, sizeof(*e), entry_cmp);
+	if (n)
+		qsort(e, n, sizeof(*e), entry_cmp);
 	cridctl_json_str(g, key);
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < n; i++)
@@ -585,7 +587,8 @@ static void print_map(const char *title, void *entries, size_t n)
 
 	if (!n)
 		return;
-	qsort(e, n, sizeof(*e), entry_cmp);
+	if (n)
+		qsort(e, n, sizeof(*e), entry_cmp);
 	printf("%s:\n", title);
 	for (size_t i = 0; i < n; i++)
 		printf("\t%s -> %s\n", e[i]->key, e[i]->value);
@@ -741,7 +744,8 @@ static int status_doc(yajl_gen g, const Runtime__V1__PodSandboxStatusResponse *r
 	yajl_gen_free(sg);
 	if (!status)
 		return -1;
-	qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
+	if (r->n_info)
+		qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < r->n_info && strcmp(r->info[i]->key, "status") < 0; i++) {
 		cridctl_json_str(g, r->info[i]->key);
@@ -786,7 +790,8 @@ static void status_table(const Runtime__V1__PodSandboxStatusResponse *r, bool ve
 	print_map("Labels", s->labels, s->n_labels);
 	print_map("Annotations", s->annotations, s->n_annotations);
 	if (verbose) {
-		qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
+		if (r->n_info)
+			qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
 		printf("Info: map[");
 		for (size_t i = 0; i < r->n_info; i++)
 			printf("%s%s:%s", i ? " " : "", r->info[i]->key, r->info[i]->value);

@@ -41,7 +41,8 @@ struct crid_pod_op {
 	struct crid_cni_net *net;
 	struct crid_cni_op *cni;
 	struct crid_pod_ns_op *pin;
-	bool abandoned; /* a run whose caller left: undone when its step ends */
+	char short_id[13]; /* for logs, after the record is gone */
+	bool abandoned;	   /* a run whose caller left: undone when its step ends */
 	int status;
 	struct crid_err err;
 	/* run only */
@@ -76,6 +77,8 @@ static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *s
 	op->pods = pods;
 	op->sb = sb;
 	op->kind = kind;
+	if (sb)
+		snprintf(op->short_id, sizeof(op->short_id), "%.12s", sb->id);
 	crid_err_clear(&op->err);
 	if (done) {
 		op->waiters = crid_calloc(1, sizeof(*op->waiters));
@@ -118,8 +121,8 @@ static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
 	struct crid_sandbox *result = op->kind == OP_RUN && op->status == 0 ? alive : NULL;
 
 	if (op->status < 0)
-		crid_log_info("pod %.12s: %s failed: %s", op->sb ? op->sb->id : "?",
-			      kind_name(op->kind), op->err.msg);
+		crid_log_info("pod %s: %s failed: %s", op->short_id, kind_name(op->kind),
+			      op->err.msg);
 	if (alive)
 		alive->op = NULL;
 	op->pods->running_ops--;
@@ -316,7 +319,7 @@ static void teardown_released(struct crid_pod_op *op)
 		return;
 	}
 	if (crid_sandbox_delete(op->pods->store, sb, &e) < 0)
-		crid_log_warn("pod %.12s: %s", sb->id, e.msg);
+		crid_log_warn("pod %s: %s", op->short_id, e.msg);
 	op_finish(op, NULL);
 }
 
@@ -815,7 +818,8 @@ int crid_pods_init(struct crid_pods *pods, struct crid_loop *loop, const struct 
 
 		if (!copy)
 			return crid_err_set(err, ENOMEM, "pod recovery");
-		memcpy(copy, all, n * sizeof(*copy));
+		if (n)
+			memcpy(copy, all, n * sizeof(*copy));
 		for (size_t i = 0; i < n; i++)
 			recover_one(pods, copy[i]);
 		crid_free(copy);
