@@ -324,6 +324,67 @@ class SandboxLifecycle(SandboxBase):
         self.assertNothingLeft()
 
 
+class SandboxNetworkOptions(SandboxBase):
+    """Port mappings through portmap (also on 127.0.0.1) and the node's pod CIDR as ipRanges."""
+
+    @classmethod
+    def start_daemon(cls, extra_conf=None, plugin="bridge"):
+        super().start_daemon(extra_conf, plugin)
+        # host-local takes its range from runtimeConfig.ipRanges (the pod CIDR) when the bridge
+        # declares the capability, as containerd's CNI template has it
+        path = os.path.join(cls.crid.cni_dir, "10-test.conflist")
+        with open(path) as f:
+            conf = json.load(f)
+        conf["plugins"][0]["capabilities"] = {"ipRanges": True}
+        del conf["plugins"][0]["ipam"]["ranges"]  # host-local would add its own range as well
+        with open(path, "w") as f:
+            json.dump(conf, f)
+        cls.pod_cidr = "10.%d.%d.0/24" % (150 + os.getpid() % 50, cls.n)
+
+    def test_pod_cidr_from_update_runtime_config(self):
+        # the bridge keeps the gateway address of an earlier range: start from a fresh one
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        self.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(
+            runtime_config=api_pb2.RuntimeConfig(
+                network_config=api_pb2.NetworkConfig(pod_cidr=self.pod_cidr))), timeout=10)
+        pid = self.run_pod(pod_config("cidr"))
+        ip = self.status(pid).status.network.ip
+        self.assertTrue(ip.startswith(self.pod_cidr.rsplit(".", 1)[0] + "."),
+                        "%s not in the pod CIDR %s" % (ip, self.pod_cidr))
+        self.remove(pid)
+        self.assertNothingLeft()
+
+    def test_host_port_on_localhost(self):
+        self.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(
+            runtime_config=api_pb2.RuntimeConfig(
+                network_config=api_pb2.NetworkConfig(pod_cidr=self.pod_cidr))), timeout=10)
+        port = 20000 + os.getpid() % 10000
+        pid = self.run_pod(pod_config("ports", ports=[api_pb2.PortMapping(
+            protocol=api_pb2.TCP, container_port=8080, host_port=port, host_ip="127.0.0.1")]))
+        netns = self.info(pid)["namespaces"]["net"]
+        srv = subprocess.Popen([NSENTER, "--net=" + netns, BUSYBOX, "sh", "-c",
+                                "echo hello-from-pod | %s nc -l -p 8080" % BUSYBOX],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            got = b""
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and b"hello" not in got:
+                try:
+                    import socket
+                    with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+                        got = c.recv(100)
+                except OSError:
+                    time.sleep(0.1)
+            self.assertIn(b"hello-from-pod", got, "127.0.0.1:%d did not reach the pod" % port)
+        finally:
+            srv.kill()
+            srv.wait()
+        self.remove(pid)
+        self.assertNothingLeft()
+        out = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        self.assertNotIn(pid[:12], out, "portmap rules left after remove")
+
+
 class SandboxBadInput(SandboxBase):
     def expect(self, code, config=None, needle=None, **kw):
         with self.assertRaises(grpc.RpcError) as cm:
@@ -437,6 +498,35 @@ class SandboxKilledDuringRun(SandboxBase):
         # the name is free again and the network works
         pid = self.run_pod(pod_config("killed"))
         self.assertEqual(self.status(pid).status.state, api_pb2.SANDBOX_READY)
+        self.remove(pid)
+        self.assertNothingLeft()
+
+
+class SandboxKilledDuringStop(SandboxBase):
+    """kill -9 of crid while a (slow) CNI DEL runs: the restart finishes the stop, once."""
+    plugin_script = ("slowdel", 'if [ "$CNI_COMMAND" = DEL ]; then sleep 2; fi\n'
+                                'exec %s/bridge' % CNI_PLUGIN_DIR)
+
+    def test_kill_during_cni_del(self):
+        pid = self.run_pod(pod_config("stopkill"))
+        self.assertEqual(len(self.ipam_ips()), 1)
+        fut = self.rt.StopPodSandbox.future(
+            api_pb2.StopPodSandboxRequest(pod_sandbox_id=pid), timeout=30)
+        time.sleep(0.7)  # inside the plugin's sleep
+        type(self).restart(kill=True)
+        with self.assertRaises(grpc.RpcError):
+            fut.result()
+        deadline = time.monotonic() + 20
+        while self.ipam_ips() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.ipam_ips(), [], "IP not released after the interrupted stop")
+        deadline = time.monotonic() + 10
+        while (self.status(pid).status.state != api_pb2.SANDBOX_NOTREADY
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        self.assertEqual(self.status(pid).status.state, api_pb2.SANDBOX_NOTREADY)
+        self.assertEqual(self.info(pid)["network"], "released")
+        self.stop(pid)
         self.remove(pid)
         self.assertNothingLeft()
 
