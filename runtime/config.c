@@ -31,6 +31,7 @@
 #define DEFAULT_RUNTIME "crun"
 #define DEFAULT_CGROUP_MANAGER "cgroupfs"
 #define DEFAULT_CNI_CONFIG_DIR "/etc/cni/net.d"
+#define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
 #define DEFAULT_CNI_PLUGIN_DIRS "/opt/cni/bin", "/usr/lib/cni"
 #define DEFAULT_STREAM_ADDRESS "127.0.0.1"
 
@@ -311,6 +312,7 @@ void crid_config_free(struct crid_config *cfg)
 		&cfg->runroot,	       &cfg->log_level,	      &cfg->default_runtime,
 		&cfg->cgroup_manager,  &cfg->seccomp_profile, &cfg->cni_config_dir,
 		&cfg->registries_conf, &cfg->auth_file,	      &cfg->stream_address,
+		&cfg->certs_dir,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -351,6 +353,7 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	r |= dup_opt(&dst->cni_config_dir, src->cni_config_dir);
 	r |= dup_opt(&dst->registries_conf, src->registries_conf);
 	r |= dup_opt(&dst->auth_file, src->auth_file);
+	r |= dup_opt(&dst->certs_dir, src->certs_dir);
 	r |= dup_opt(&dst->stream_address, src->stream_address);
 	r |= strv_copy(&dst->default_capabilities, (const char *const *)src->default_capabilities.v,
 		       src->default_capabilities.n);
@@ -395,6 +398,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	r |= dup_opt(&cfg->cni_config_dir, DEFAULT_CNI_CONFIG_DIR);
 	r |= dup_opt(&cfg->registries_conf, "");
 	r |= dup_opt(&cfg->auth_file, "");
+	r |= dup_opt(&cfg->certs_dir, DEFAULT_CERTS_DIR);
 	r |= dup_opt(&cfg->stream_address, DEFAULT_STREAM_ADDRESS);
 	r |= strv_copy(&cfg->default_capabilities, default_caps, nullv_len(default_caps));
 	r |= strv_copy(&cfg->cni_plugin_dirs, default_plugin_dirs, nullv_len(default_plugin_dirs));
@@ -826,6 +830,7 @@ static const struct field network_fields[] = {
 static const struct field image_fields[] = {
 	{ "registries_conf", apply_string, CFG(registries_conf), check_opt_abs_path, 0, 0, NULL },
 	{ "auth_file", apply_string, CFG(auth_file), check_opt_abs_path, 0, 0, NULL },
+	{ "certs_dir", apply_string, CFG(certs_dir), check_abs_path, 0, 0, NULL },
 	{ "insecure_registries", apply_strv, CFG(insecure_registries), check_location, 0, 0, NULL },
 	{ "registries", apply_registries, 0, NULL, 0, 0, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
@@ -1283,6 +1288,7 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		{ "crid.network.cni_config_dir", cfg->cni_config_dir, check_abs_path },
 		{ "crid.image.registries_conf", cfg->registries_conf, check_opt_abs_path },
 		{ "crid.image.auth_file", cfg->auth_file, check_opt_abs_path },
+		{ "crid.image.certs_dir", cfg->certs_dir, check_abs_path },
 		{ "crid.stream.address", cfg->stream_address, check_ip },
 	};
 

@@ -56,6 +56,7 @@ struct crid_config {
 	/* [crid.image] */
 	char *registries_conf; /* containers-registries.conf(5) v2 file, "" = none */
 	char *auth_file;       /* docker config.json style auth file, "" = none */
+	char *certs_dir;       /* <dir>/<host[:port]>/ca.crt per registry (certs.d layout) */
 	struct crid_strv insecure_registries;
 	struct crid_registry *registries;
 	size_t n_registries;
