@@ -32,6 +32,7 @@
 #define DEFAULT_CGROUP_MANAGER "cgroupfs"
 #define DEFAULT_CNI_CONFIG_DIR "/etc/cni/net.d"
 #define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
+#define DEFAULT_MAX_LAYER_ENTRIES 1000000 /* CRID_LAYER_DEFAULT_MAX_ENTRIES */
 #define DEFAULT_CNI_PLUGIN_DIRS "/opt/cni/bin", "/usr/lib/cni"
 #define DEFAULT_STREAM_ADDRESS "127.0.0.1"
 
@@ -374,6 +375,7 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 			r = -1;
 	}
 	dst->log_size_max = src->log_size_max;
+	dst->max_layer_entries = src->max_layer_entries;
 	dst->stream_port = src->stream_port;
 	if (r) {
 		crid_config_free(dst);
@@ -407,6 +409,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 		if (!add_runtime(cfg, default_runtimes[i].name, default_runtimes[i].path, ""))
 			r = -1;
 	cfg->log_size_max = -1;
+	cfg->max_layer_entries = DEFAULT_MAX_LAYER_ENTRIES;
 	cfg->stream_port = 0;
 	if (r) {
 		crid_config_free(cfg);
@@ -831,6 +834,7 @@ static const struct field image_fields[] = {
 	{ "registries_conf", apply_string, CFG(registries_conf), check_opt_abs_path, 0, 0, NULL },
 	{ "auth_file", apply_string, CFG(auth_file), check_opt_abs_path, 0, 0, NULL },
 	{ "certs_dir", apply_string, CFG(certs_dir), check_abs_path, 0, 0, NULL },
+	{ "max_layer_entries", apply_llong, CFG(max_layer_entries), NULL, 1, LLONG_MAX, NULL },
 	{ "insecure_registries", apply_strv, CFG(insecure_registries), check_location, 0, 0, NULL },
 	{ "registries", apply_registries, 0, NULL, 0, 0, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
@@ -1307,6 +1311,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 			       "`crid.network.cni_plugin_dirs` must name at least one directory");
 	if (cfg->log_size_max < -1)
 		return invalid(err, "`crid.log_size_max` must be -1 or more");
+	if (cfg->max_layer_entries < 1)
+		return invalid(err, "`crid.image.max_layer_entries` must be 1 or more");
 	if (cfg->stream_port < 0 || cfg->stream_port > 65535)
 		return invalid(err, "`crid.stream.port` must be between 0 and 65535");
 	if (validate_runtimes(cfg, err) < 0 || validate_registries(cfg, err) < 0)

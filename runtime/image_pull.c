@@ -129,6 +129,7 @@ struct crid_puller {
 	int any_pump;
 	int closing;
 	char *auth_file; /* docker config.json with "auths", or NULL */
+	struct crid_unpack_limits lim;
 };
 
 static void next_endpoint(struct op *op);
@@ -250,6 +251,7 @@ int crid_puller_new(struct crid_loop *loop, const struct crid_config *cfg,
 	}
 	if (crid_registries_load(&p->regs, cfg, err) < 0)
 		goto fail;
+	p->lim.max_entries = cfg->max_layer_entries > 0 ? (uint64_t)cfg->max_layer_entries : 0;
 	if (cfg->auth_file && cfg->auth_file[0]) {
 		p->auth_file = crid_strdup(cfg->auth_file);
 		if (!p->auth_file) {
@@ -890,7 +892,7 @@ static int job_start(struct job *j, struct crid_err *err)
 		if (fd < 0)
 			return -1;
 		j->staged = 1;
-		j->unpack = crid_layer_unpack_new(fd, NULL, err);
+		j->unpack = crid_layer_unpack_new(fd, &op->p->lim, err);
 		close(fd);
 		if (!j->unpack)
 			return -1;

@@ -64,6 +64,8 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 		return "log_size_max";
 	if (a->stream_port != b->stream_port)
 		return "stream_port";
+	if (a->max_layer_entries != b->max_layer_entries)
+		return "max_layer_entries";
 	if (!strv_eq(&a->default_capabilities, &b->default_capabilities))
 		return "default_capabilities";
 	if (!strv_eq(&a->cni_plugin_dirs, &b->cni_plugin_dirs))
@@ -159,7 +161,8 @@ static void test_defaults(void)
 	      "[crid.network] defaults");
 	CHECK(str_eq(c.registries_conf, "") && str_eq(c.auth_file, "") &&
 		  str_eq(c.certs_dir, "/etc/containers/certs.d") &&
-		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
+		  c.max_layer_entries == 1000000 && strv_is(&c.insecure_registries, none) &&
+		  c.n_registries == 0,
 	      "[crid.image] defaults");
 	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0,
 	      "[crid.stream] defaults");
