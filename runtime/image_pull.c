@@ -787,7 +787,8 @@ static void doc_done(void *user, struct crid_http_request *r, int status, const 
 		return;
 	}
 	if (status < 0) {
-		endpoint_failed(op, EAGAIN, "%s: %s", what, errmsg ? errmsg : "transfer failed");
+		endpoint_failed(op, status == CRID_HTTP_ETOOBIG ? ENOSPC : EAGAIN, "%s: %s", what,
+				errmsg ? errmsg : "transfer failed");
 		return;
 	}
 	if (status == 401 && !op->auth_retried) {
@@ -849,9 +850,12 @@ static void next_endpoint(struct op *op)
 static int layer_sink(void *user, const uint8_t *data, size_t len, struct crid_err *err)
 {
 	struct job *j = user;
+	struct crid_err uerr;
 
-	if (crid_layer_unpack_feed(j->unpack, data, len, &j->err) < 0) {
-		crid_err_set(err, j->err.code ? j->err.code : EINVAL, "%s", j->err.msg);
+	/* |err| is &j->err when called from layer_body: copy, never format a message into itself. */
+	if (crid_layer_unpack_feed(j->unpack, data, len, &uerr) < 0) {
+		if (err)
+			*err = uerr;
 		return -1;
 	}
 	return 0;
@@ -933,7 +937,9 @@ static void layer_done(void *user, struct crid_http_request *r, int status, cons
 	(void)r;
 	j->req = NULL;
 	if (status == CRID_HTTP_EABORTED) {
-		layer_fail(j, EBADMSG, j->err.msg);
+		/* Over a limit of the unpacker (entries, bytes) is exhaustion, not corruption. */
+		layer_fail(j, j->err.code == E2BIG || j->err.code == EFBIG ? ENOSPC : EBADMSG,
+			   j->err.msg);
 		return;
 	}
 	if (status < 0) {
