@@ -75,6 +75,7 @@ struct job {
 	int paused; /* out of slice budget: resumed at the next loop iteration */
 	struct crid_layer_info info;
 	struct crid_err err; /* the unpack error seen by the sink */
+	uint64_t got;	     /* compressed bytes taken from the registry (progress) */
 };
 
 enum doc_step { STEP_MANIFEST, STEP_CONFIG };
@@ -870,6 +871,7 @@ static int layer_body(void *user, const char *data, size_t len)
 	/* The sink never pauses, so the stream takes everything or fails. */
 	if (rc < 0)
 		return -1;
+	j->got += len;
 	j->op->p->budget -= (long)len;
 	if (j->op->p->budget > 0)
 		return 0;
@@ -1310,4 +1312,32 @@ fail:
 	crid_free(op->registry_token);
 	crid_free(op);
 	return NULL;
+}
+
+/* ---- progress: a read-only view for Status verbose info ---- */
+
+size_t crid_puller_progress(const struct crid_puller *p, struct crid_pull_progress *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct op *op = p->ops; op; op = op->next, n++) {
+		struct crid_pull_progress *g;
+
+		if (n >= max)
+			continue;
+		g = &out[n];
+		memset(g, 0, sizeof(*g));
+		snprintf(g->image, sizeof(g->image), "%s", op->key);
+		if (!op->jobs)
+			continue;
+		g->layers_total = op->n_jobs;
+		g->layers_done = op->done_jobs;
+		for (size_t i = 0; i < op->n_jobs; i++) {
+			uint64_t size = op->m.layers[i].size, got = op->jobs[i].got;
+
+			g->bytes_total += size;
+			g->bytes_done += op->jobs[i].state == JOB_DONE || got > size ? size : got;
+		}
+	}
+	return n;
 }
