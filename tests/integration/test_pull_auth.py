@@ -194,8 +194,12 @@ class PullAuthTest(unittest.TestCase):
         self.assertEqual(self.tokens.count() - base, 2, self.tokens.requests)
 
     def test_bearer_wrong_password(self):
+        """Refused, also right after a pull with good credentials cached a token for the
+        same scope: tokens are cached per credentials, not shared by every pull."""
         stub = self.daemon("bearer-bad", [self.bearer.addr])
-        ref = "%s/crid-test/busybox:latest" % self.bearer.addr
+        self.pull(stub, "%s/crid-test/busybox:latest" % self.bearer.addr,
+                  api_pb2.AuthConfig(username=USER, password=PASSWORD))
+        ref = "%s/crid-test/busybox:sleep" % self.bearer.addr
         e = self.refuse(stub, ref, api_pb2.AuthConfig(username=USER, password="wrong"))
         self.assertEqual(e.code(), grpc.StatusCode.UNAUTHENTICATED, e.details())
         self.assertIn(ref, e.details())
