@@ -289,7 +289,9 @@ static void show_progress(struct pull_state *st, yajl_val p)
 	uint64_t bytes = p ? num(p, "bytesDone") : 0;
 
 	printf("\r\033[K%c Pulling %s: ", spin[st->polls++ % 4], st->image);
-	if (!p || !num(p, "layersTotal")) {
+	if (!p) {
+		printf("%.1fs", t); /* not listed (yet): starting, or a daemon without "pulls" */
+	} else if (!num(p, "layersTotal")) {
 		printf("resolving (%.1fs)", t);
 	} else {
 		human_size(bytes, done, sizeof(done));
