@@ -90,6 +90,12 @@ int cridctl_call_timeout(struct cridctl *ctl, const char *method, int timeout_ms
 			 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 			 ProtobufCMessage **resp);
 
+/* Connects ctl->conn if not yet; prints the error as the first call would and returns -1. */
+int cridctl_connect(struct cridctl *ctl, const char *method);
+
+/* Prints "cridctl: <method>: rpc error: code = <Name> desc = <msg>" to stderr. */
+void cridctl_rpc_error(const char *method, int code, const char *msg);
+
 /* As cridctl_call, for /runtime.v1.ImageService/|method| with its own |timeout_ms| (0 = none). */
 int cridctl_image_call(struct cridctl *ctl, const char *method, int timeout_ms,
 		       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cridctl.h"
 #include "proto/api.pb-c.h"
@@ -192,6 +194,192 @@ static yajl_gen json_or_oom(const char *verb)
 
 /* --- pull ---------------------------------------------------------------------- */
 
+static void human_size(uint64_t size, char *buf, size_t n);
+
+/*
+ * Progress of a pull on a terminal. CRI PullImage is unary, so while it runs
+ * cridctl polls Status(verbose) on the same connection and reads crid's
+ * "pulls" info entry: layers and compressed bytes of each pull in flight.
+ */
+#define PROGRESS_INTERVAL_MS 200
+
+struct pull_state {
+	struct cridctl *ctl;
+	const char *image;
+	bool done;
+	int status;
+	char *message;
+	Runtime__V1__PullImageResponse *resp;
+	double t0;
+	unsigned polls;
+	bool shown; /* a progress line is on the terminal */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void pull_reply(void *user, const struct crid_grpc_reply *r)
+{
+	struct pull_state *st = user;
+
+	st->done = true;
+	st->status = r->status;
+	if (r->status == CRID_GRPC_OK) {
+		st->resp = (Runtime__V1__PullImageResponse *)protobuf_c_message_unpack(
+		    &runtime__v1__pull_image_response__descriptor, NULL, r->len, r->data);
+		if (!st->resp) {
+			st->status = CRID_GRPC_INTERNAL;
+			st->message = crid_strdup("grpc: failed to unmarshal the received message");
+		}
+	} else {
+		st->message = crid_strdup(r->message);
+	}
+}
+
+/* The daemon names pulls by normalized reference; the user may have typed a short one. */
+static bool same_image(const char *key, const char *image)
+{
+	size_t k = strlen(key), n = strlen(image), l = strlen(":latest");
+
+	if (strcmp(key, image) == 0)
+		return true;
+	if (k > n && key[k - n - 1] == '/' && strcmp(key + k - n, image) == 0)
+		return true;
+	return k > n + l && key[k - n - l - 1] == '/' && strncmp(key + k - n - l, image, n) == 0 &&
+	       strcmp(key + k - l, ":latest") == 0;
+}
+
+/* Our entry of the "pulls" info, or the only one in flight; NULL when none fits. */
+static yajl_val find_pull(yajl_val pulls, const char *image)
+{
+	static const char *in_flight[] = { "inFlight", NULL };
+	static const char *key[] = { "image", NULL };
+	yajl_val v = yajl_tree_get(pulls, in_flight, yajl_t_array);
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < v->u.array.len; i++) {
+		const char *k =
+		    YAJL_GET_STRING(yajl_tree_get(v->u.array.values[i], key, yajl_t_string));
+		if (k && same_image(k, image))
+			return v->u.array.values[i];
+	}
+	return v->u.array.len == 1 ? v->u.array.values[0] : NULL;
+}
+
+static uint64_t num(yajl_val obj, const char *name)
+{
+	const char *path[] = { name, NULL };
+	yajl_val v = yajl_tree_get(obj, path, yajl_t_number);
+
+	return v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0 ? (uint64_t)YAJL_GET_INTEGER(v)
+								  : 0;
+}
+
+static void show_progress(struct pull_state *st, yajl_val p)
+{
+	static const char spin[] = "|/-\\";
+	double t = now_s() - st->t0;
+	char done[32], total[32], rate[32];
+	uint64_t bytes = p ? num(p, "bytesDone") : 0;
+
+	printf("\r\033[K%c Pulling %s: ", spin[st->polls++ % 4], st->image);
+	if (!p) {
+		printf("%.1fs", t); /* not listed (yet): starting, or a daemon without "pulls" */
+	} else if (!num(p, "layersTotal")) {
+		printf("resolving (%.1fs)", t);
+	} else {
+		human_size(bytes, done, sizeof(done));
+		human_size(num(p, "bytesTotal"), total, sizeof(total));
+		human_size(t > 0 ? (uint64_t)((double)bytes / t) : 0, rate, sizeof(rate));
+		printf("%" PRIu64 "/%" PRIu64 " layers, %s/%s, %s/s (%.1fs)", num(p, "layersDone"),
+		       num(p, "layersTotal"), done, total, rate, t);
+	}
+	fflush(stdout);
+	st->shown = true;
+}
+
+static void start_status(struct pull_state *st);
+
+static void status_reply(void *user, const struct crid_grpc_reply *r)
+{
+	struct pull_state *st = user;
+	Runtime__V1__StatusResponse *resp = NULL;
+	yajl_val pulls = NULL;
+
+	if (st->done)
+		return;
+	if (r->status == CRID_GRPC_OK)
+		resp = (Runtime__V1__StatusResponse *)protobuf_c_message_unpack(
+		    &runtime__v1__status_response__descriptor, NULL, r->len, r->data);
+	for (size_t i = 0; resp && !pulls && i < resp->n_info; i++)
+		if (strcmp(resp->info[i]->key, "pulls") == 0)
+			pulls = yajl_tree_parse(resp->info[i]->value, NULL, 0);
+	show_progress(st, pulls ? find_pull(pulls, st->image) : NULL);
+	yajl_tree_free(pulls);
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	/* A client may sleep: the pull's reply waits in the socket meanwhile. */
+	nanosleep(&(struct timespec){ 0, PROGRESS_INTERVAL_MS * 1000000L }, NULL);
+	if (!st->done)
+		start_status(st);
+}
+
+static void start_status(struct pull_state *st)
+{
+	Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
+	uint8_t buf[16];
+	struct crid_err err;
+
+	req.verbose = true;
+	protobuf_c_message_pack(&req.base, buf);
+	/* No progress is no failure: the pull goes on without a line. */
+	crid_grpc_client_start(st->ctl->conn, "/" CRIDCTL_RUNTIME_SERVICE "/Status", buf,
+			       protobuf_c_message_get_packed_size(&req.base),
+			       CRIDCTL_DEFAULT_TIMEOUT_MS, status_reply, st, &err);
+}
+
+/* PullImage with Status polls beside it; returns the reply or NULL (error printed). */
+static Runtime__V1__PullImageResponse *pull_with_progress(struct cridctl *ctl,
+							  const Runtime__V1__PullImageRequest *req)
+{
+	struct pull_state st = { .ctl = ctl, .image = req->image->image, .t0 = now_s() };
+	size_t len = protobuf_c_message_get_packed_size(&req->base);
+	uint8_t *buf = crid_malloc(len ? len : 1);
+	struct crid_err err;
+	int rc;
+
+	if (!buf || cridctl_connect(ctl, "PullImage") < 0) {
+		if (!buf)
+			fprintf(stderr, "cridctl: PullImage: out of memory\n");
+		crid_free(buf);
+		return NULL;
+	}
+	protobuf_c_message_pack(&req->base, buf);
+	rc =
+	    crid_grpc_client_start(ctl->conn, "/" CRIDCTL_IMAGE_SERVICE "/PullImage", buf, len,
+				   ctl->timeout_given ? ctl->timeout_ms : 0, pull_reply, &st, &err);
+	crid_free(buf);
+	if (rc == 0) {
+		start_status(&st);
+		crid_grpc_client_pump(ctl->conn, &err);
+	}
+	if (st.shown)
+		printf("\r\033[K");
+	if (rc < 0 || !st.done)
+		cridctl_rpc_error("PullImage", CRID_GRPC_UNAVAILABLE, err.msg);
+	else if (st.status != CRID_GRPC_OK)
+		cridctl_rpc_error("PullImage", st.status,
+				  st.message ? st.message : "out of memory");
+	crid_free(st.message);
+	return st.done && st.status == CRID_GRPC_OK ? st.resp : NULL;
+}
+
 int cridctl_pull(struct cridctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
@@ -235,9 +423,15 @@ int cridctl_pull(struct cridctl *ctl, int argc, char **argv)
 		auth.auth = (char *)o.auth;
 		req.auth = &auth;
 	}
-	rc = cridctl_image_call(ctl, "PullImage", ctl->timeout_given ? ctl->timeout_ms : 0,
-				&req.base, &runtime__v1__pull_image_response__descriptor,
-				(ProtobufCMessage **)&r);
+	/* On a terminal a progress line; otherwise only the final line, as crictl prints. */
+	if (isatty(STDOUT_FILENO)) {
+		r = pull_with_progress(ctl, &req);
+		rc = r ? 0 : -1;
+	} else {
+		rc = cridctl_image_call(ctl, "PullImage", ctl->timeout_given ? ctl->timeout_ms : 0,
+					&req.base, &runtime__v1__pull_image_response__descriptor,
+					(ProtobufCMessage **)&r);
+	}
 	crid_free(user);
 	if (rc < 0)
 		return 1;

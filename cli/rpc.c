@@ -70,14 +70,14 @@ enum cridctl_output cridctl_output_for(struct cridctl *ctl, const char *verb, un
 	return CRIDCTL_OUT_DEFAULT;
 }
 
-static void rpc_error(const char *method, int code, const char *msg)
+void cridctl_rpc_error(const char *method, int code, const char *msg)
 {
 	fprintf(stderr, "cridctl: %s: rpc error: code = %s desc = %s\n", method,
 		crid_grpc_status_name(code), msg);
 }
 
 /* grpc-go reports a failed dial as Unavailable on the first call; so do we. */
-static int ensure_conn(struct cridctl *ctl, const char *method)
+int cridctl_connect(struct cridctl *ctl, const char *method)
 {
 	struct crid_err err;
 
@@ -111,7 +111,7 @@ static int call_service(struct cridctl *ctl, const char *service, const char *me
 	size_t len;
 	int rc;
 
-	if (ensure_conn(ctl, method) < 0)
+	if (cridctl_connect(ctl, method) < 0)
 		return -1;
 	if (pack(req, &buf, &len) < 0) {
 		fprintf(stderr, "cridctl: %s: out of memory\n", method);
@@ -121,19 +121,19 @@ static int call_service(struct cridctl *ctl, const char *service, const char *me
 	rc = crid_grpc_client_call(ctl->conn, path, buf, len, timeout_ms, &res, &err);
 	crid_free(buf);
 	if (rc < 0) {
-		rpc_error(method, CRID_GRPC_UNAVAILABLE, err.msg);
+		cridctl_rpc_error(method, CRID_GRPC_UNAVAILABLE, err.msg);
 		return -1;
 	}
 	if (res.status != CRID_GRPC_OK) {
-		rpc_error(method, res.status, res.message);
+		cridctl_rpc_error(method, res.status, res.message);
 		crid_grpc_result_free(&res);
 		return -1;
 	}
 	*resp = protobuf_c_message_unpack(resp_desc, NULL, res.len, res.data);
 	crid_grpc_result_free(&res);
 	if (!*resp) {
-		rpc_error(method, CRID_GRPC_INTERNAL,
-			  "grpc: failed to unmarshal the received message");
+		cridctl_rpc_error(method, CRID_GRPC_INTERNAL,
+				  "grpc: failed to unmarshal the received message");
 		return -1;
 	}
 	return 0;

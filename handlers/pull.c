@@ -22,6 +22,11 @@ int crid_pull_init(struct crid_daemon *d, struct crid_err *err)
 	return 0;
 }
 
+const struct crid_puller *crid_pull_puller(void)
+{
+	return puller;
+}
+
 void crid_pull_cleanup(void)
 {
 	crid_puller_free(puller);

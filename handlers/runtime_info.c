@@ -5,8 +5,10 @@
 #include <yajl/yajl_gen.h>
 
 #include "handlers/methods.h"
+#include "handlers/pull.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
+#include "runtime/image_pull.h"
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
@@ -113,6 +115,39 @@ static char *loop_json(struct crid_rpc *rpc)
 	return out;
 }
 
+/*
+ * Pulls in flight, for `cridctl pull`'s progress line (CRI PullImage is
+ * unary): [{"image", "layersDone", "layersTotal", "bytesDone", "bytesTotal"}].
+ * At most PULLS_SHOWN are listed; "more" counts the rest.
+ */
+#define PULLS_SHOWN 32
+
+static char *pulls_json(struct crid_rpc *rpc)
+{
+	const struct crid_puller *p = crid_pull_puller();
+	struct crid_pull_progress *v = crid_arena_alloc(&rpc->arena, PULLS_SHOWN * sizeof(*v));
+	size_t n = p && v ? crid_puller_progress(p, v, PULLS_SHOWN) : 0;
+	yajl_gen g;
+
+	if (!v || !(g = yajl_gen_alloc(NULL)))
+		return NULL;
+	yajl_gen_map_open(g);
+	GEN_STR(g, "inFlight"), yajl_gen_array_open(g);
+	for (size_t i = 0; i < n && i < PULLS_SHOWN; i++) {
+		yajl_gen_map_open(g);
+		GEN_STR(g, "image"), GEN_STR(g, v[i].image);
+		GEN_STR(g, "layersDone"), yajl_gen_integer(g, (long long)v[i].layers_done);
+		GEN_STR(g, "layersTotal"), yajl_gen_integer(g, (long long)v[i].layers_total);
+		GEN_STR(g, "bytesDone"), yajl_gen_integer(g, (long long)v[i].bytes_done);
+		GEN_STR(g, "bytesTotal"), yajl_gen_integer(g, (long long)v[i].bytes_total);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	GEN_STR(g, "more"), yajl_gen_integer(g, n > PULLS_SHOWN ? (long long)(n - PULLS_SHOWN) : 0);
+	yajl_gen_map_close(g);
+	return gen_to_arena(rpc, g);
+}
+
 static Runtime__V1__StatusResponse__InfoEntry *info_entry(struct crid_rpc *rpc, const char *key,
 							  char *value)
 {
@@ -130,7 +165,7 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 			     const struct crid_cni_status *cni)
 {
 	Runtime__V1__StatusResponse__InfoEntry **entries =
-	    crid_arena_alloc(&rpc->arena, 4 * sizeof(*entries));
+	    crid_arena_alloc(&rpc->arena, 5 * sizeof(*entries));
 	char *host_json = crid_host_info_json(rpc->d->host);
 	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
 
@@ -141,10 +176,11 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 	entries[1] = info_entry(rpc, "config", config_json(rpc));
 	entries[2] = info_entry(rpc, "cni", cni_json(rpc, cni));
 	entries[3] = info_entry(rpc, "loop", loop_json(rpc));
-	if (!entries[0] || !entries[1] || !entries[2] || !entries[3])
+	entries[4] = info_entry(rpc, "pulls", pulls_json(rpc));
+	if (!entries[0] || !entries[1] || !entries[2] || !entries[3] || !entries[4])
 		return -1;
 	resp->info = entries;
-	resp->n_info = 4;
+	resp->n_info = 5;
 	return 0;
 }
 

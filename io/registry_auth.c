@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <yajl/yajl_tree.h>
 
+#include "io/layer_stream.h"
 #include "reactor/mem.h"
 
 #define TOKEN_BODY_MAX (1u << 20)
@@ -558,6 +559,7 @@ struct crid_auth_fetch {
 	crid_auth_done_fn done;
 	void *user;
 	char *realm, *service, *scope;
+	char *key; /* the cache's scope key: scope and whose credentials */
 };
 
 static void fetch_free(struct crid_auth_fetch *f)
@@ -565,6 +567,7 @@ static void fetch_free(struct crid_auth_fetch *f)
 	crid_free(f->realm);
 	crid_free(f->service);
 	crid_free(f->scope);
+	crid_free(f->key);
 	crid_free(f);
 }
 
@@ -597,7 +600,7 @@ static int token_result(struct crid_auth_fetch *f, int status, const char *body,
 				    body ? body : "");
 	if (crid_auth_token_parse(body, len, &t, err) < 0)
 		return crid_err_wrap(err, "token server `%s`", f->realm);
-	crid_auth_cache_put(f->cache, f->realm, f->service, f->scope, t.token, t.expires_in, NULL);
+	crid_auth_cache_put(f->cache, f->realm, f->service, f->key, t.token, t.expires_in, NULL);
 	*value = bearer_value(t.token);
 	crid_auth_token_release(&t);
 	return *value ? 0 : crid_err_set(err, ENOMEM, "token");
@@ -680,26 +683,67 @@ static int dup_opt(char **dst, const char *src)
 	return src && !*dst ? -1 : 0;
 }
 
+int crid_auth_cache_key(const char *scope, const struct crid_auth_creds *cr, char **out,
+			struct crid_err *err)
+{
+	const char *a = NULL, *b = "", *kind = "anonymous";
+	char hex[CRID_SHA256_HEX_LEN + 1] = "", *buf = NULL;
+	size_t la, lb, n;
+
+	if (cr && cr->identity_token && cr->identity_token[0])
+		a = cr->identity_token, kind = "identity-token";
+	else if (cr && cr->username && cr->username[0])
+		a = cr->username, b = cr->password ? cr->password : "", kind = "basic";
+	if (a) {
+		/* user NUL password: no two pairs hash the same input */
+		la = strlen(a), lb = strlen(b);
+		buf = crid_malloc(la + lb + 2);
+		if (!buf)
+			return crid_err_set(err, ENOMEM, "token cache key");
+		memcpy(buf, a, la + 1);
+		memcpy(buf + la + 1, b, lb + 1);
+		if (crid_digest_sha256_hex(buf, la + lb + 1, hex, err) < 0) {
+			crid_free(buf);
+			return -1;
+		}
+		crid_free(buf);
+	}
+	n = (scope ? strlen(scope) : 0) + strlen(kind) + sizeof(hex) + 3;
+	*out = crid_malloc(n);
+	if (!*out)
+		return crid_err_set(err, ENOMEM, "token cache key");
+	snprintf(*out, n, "%s %s%s%s", scope ? scope : "", kind, a ? ":" : "", hex);
+	return 0;
+}
+
 static int bearer(struct crid_http *h, struct crid_auth_cache *cache,
 		  const struct crid_auth_params *p, crid_auth_done_fn done, void *user,
 		  char **value, struct crid_auth_fetch **fetch, struct crid_err *err)
 {
 	const struct crid_auth_challenge *c = p->challenge;
 	const char *scope = p->scope ? p->scope : c->scope;
-	const char *tok = crid_auth_cache_get(cache, c->realm, c->service, scope);
+	const char *tok;
 	struct crid_auth_fetch *f;
+	char *key;
 
+	/* Tokens are per credentials too: a pull must not ride on another's token. */
+	if (crid_auth_cache_key(scope, p->creds, &key, err) < 0)
+		return -1;
+	tok = crid_auth_cache_get(cache, c->realm, c->service, key);
 	if (tok) {
+		crid_free(key);
 		*value = bearer_value(tok);
 		return *value ? 1 : crid_err_set(err, ENOMEM, "token");
 	}
 	f = crid_calloc(1, sizeof(*f));
 	if (!f || dup_opt(&f->realm, c->realm) < 0 || dup_opt(&f->service, c->service) < 0 ||
 	    dup_opt(&f->scope, scope) < 0) {
+		crid_free(key);
 		if (f)
 			fetch_free(f);
 		return crid_err_set(err, ENOMEM, "token request");
 	}
+	f->key = key;
 	f->cache = cache;
 	f->done = done;
 	f->user = user;

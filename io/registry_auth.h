@@ -94,6 +94,16 @@ int crid_auth_cache_put(struct crid_auth_cache *c, const char *realm, const char
 size_t crid_auth_cache_size(const struct crid_auth_cache *c);
 
 /*
+ * The cache's scope key for |scope| as fetched with |cr| (may be NULL):
+ * "SCOPE anonymous", "SCOPE basic:<sha256(user NUL pass)>" or
+ * "SCOPE identity-token:<sha256>", so that a token fetched with one pull's
+ * credentials never serves a pull with other (or no) credentials.
+ * crid_malloc'd into *|out|.
+ */
+int crid_auth_cache_key(const char *scope, const struct crid_auth_creds *cr, char **out,
+			struct crid_err *err);
+
+/*
  * The whole flow for one challenge: the Authorization header value to retry
  * with ("Basic ..." or "Bearer ..."). Returns 1 with *|value| set
  * (crid_malloc'd, caller frees) when it is known at once (Basic, registry

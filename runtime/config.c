@@ -31,6 +31,8 @@
 #define DEFAULT_RUNTIME "crun"
 #define DEFAULT_CGROUP_MANAGER "cgroupfs"
 #define DEFAULT_CNI_CONFIG_DIR "/etc/cni/net.d"
+#define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
+#define DEFAULT_MAX_LAYER_ENTRIES 1000000 /* CRID_LAYER_DEFAULT_MAX_ENTRIES */
 #define DEFAULT_CNI_PLUGIN_DIRS "/opt/cni/bin", "/usr/lib/cni"
 #define DEFAULT_STREAM_ADDRESS "127.0.0.1"
 
@@ -311,6 +313,7 @@ void crid_config_free(struct crid_config *cfg)
 		&cfg->runroot,	       &cfg->log_level,	      &cfg->default_runtime,
 		&cfg->cgroup_manager,  &cfg->seccomp_profile, &cfg->cni_config_dir,
 		&cfg->registries_conf, &cfg->auth_file,	      &cfg->stream_address,
+		&cfg->certs_dir,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -351,6 +354,7 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	r |= dup_opt(&dst->cni_config_dir, src->cni_config_dir);
 	r |= dup_opt(&dst->registries_conf, src->registries_conf);
 	r |= dup_opt(&dst->auth_file, src->auth_file);
+	r |= dup_opt(&dst->certs_dir, src->certs_dir);
 	r |= dup_opt(&dst->stream_address, src->stream_address);
 	r |= strv_copy(&dst->default_capabilities, (const char *const *)src->default_capabilities.v,
 		       src->default_capabilities.n);
@@ -371,6 +375,7 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 			r = -1;
 	}
 	dst->log_size_max = src->log_size_max;
+	dst->max_layer_entries = src->max_layer_entries;
 	dst->stream_port = src->stream_port;
 	dst->cni_timeout = src->cni_timeout;
 	if (r) {
@@ -396,6 +401,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	r |= dup_opt(&cfg->cni_config_dir, DEFAULT_CNI_CONFIG_DIR);
 	r |= dup_opt(&cfg->registries_conf, "");
 	r |= dup_opt(&cfg->auth_file, "");
+	r |= dup_opt(&cfg->certs_dir, DEFAULT_CERTS_DIR);
 	r |= dup_opt(&cfg->stream_address, DEFAULT_STREAM_ADDRESS);
 	r |= strv_copy(&cfg->default_capabilities, default_caps, nullv_len(default_caps));
 	r |= strv_copy(&cfg->cni_plugin_dirs, default_plugin_dirs, nullv_len(default_plugin_dirs));
@@ -404,6 +410,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 		if (!add_runtime(cfg, default_runtimes[i].name, default_runtimes[i].path, ""))
 			r = -1;
 	cfg->log_size_max = -1;
+	cfg->max_layer_entries = DEFAULT_MAX_LAYER_ENTRIES;
 	cfg->stream_port = 0;
 	cfg->cni_timeout = 60;
 	if (r) {
@@ -829,6 +836,8 @@ static const struct field network_fields[] = {
 static const struct field image_fields[] = {
 	{ "registries_conf", apply_string, CFG(registries_conf), check_opt_abs_path, 0, 0, NULL },
 	{ "auth_file", apply_string, CFG(auth_file), check_opt_abs_path, 0, 0, NULL },
+	{ "certs_dir", apply_string, CFG(certs_dir), check_abs_path, 0, 0, NULL },
+	{ "max_layer_entries", apply_llong, CFG(max_layer_entries), NULL, 1, LLONG_MAX, NULL },
 	{ "insecure_registries", apply_strv, CFG(insecure_registries), check_location, 0, 0, NULL },
 	{ "registries", apply_registries, 0, NULL, 0, 0, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
@@ -1286,6 +1295,7 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		{ "crid.network.cni_config_dir", cfg->cni_config_dir, check_abs_path },
 		{ "crid.image.registries_conf", cfg->registries_conf, check_opt_abs_path },
 		{ "crid.image.auth_file", cfg->auth_file, check_opt_abs_path },
+		{ "crid.image.certs_dir", cfg->certs_dir, check_abs_path },
 		{ "crid.stream.address", cfg->stream_address, check_ip },
 	};
 
@@ -1304,6 +1314,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 			       "`crid.network.cni_plugin_dirs` must name at least one directory");
 	if (cfg->log_size_max < -1)
 		return invalid(err, "`crid.log_size_max` must be -1 or more");
+	if (cfg->max_layer_entries < 1)
+		return invalid(err, "`crid.image.max_layer_entries` must be 1 or more");
 	if (cfg->stream_port < 0 || cfg->stream_port > 65535)
 		return invalid(err, "`crid.stream.port` must be between 0 and 65535");
 	if (validate_runtimes(cfg, err) < 0 || validate_registries(cfg, err) < 0)

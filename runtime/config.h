@@ -55,8 +55,10 @@ struct crid_config {
 	int cni_timeout; /* seconds one CNI ADD or DEL chain may take */
 
 	/* [crid.image] */
-	char *registries_conf; /* containers-registries.conf(5) v2 file, "" = none */
-	char *auth_file;       /* docker config.json style auth file, "" = none */
+	char *registries_conf;	     /* containers-registries.conf(5) v2 file, "" = none */
+	char *auth_file;	     /* docker config.json style auth file, "" = none */
+	char *certs_dir;	     /* <dir>/<host[:port]>/ca.crt per registry (certs.d layout) */
+	long long max_layer_entries; /* archive members per layer before a pull is refused */
 	struct crid_strv insecure_registries;
 	struct crid_registry *registries;
 	size_t n_registries;

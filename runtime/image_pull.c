@@ -75,6 +75,7 @@ struct job {
 	int paused; /* out of slice budget: resumed at the next loop iteration */
 	struct crid_layer_info info;
 	struct crid_err err; /* the unpack error seen by the sink */
+	uint64_t got;	     /* compressed bytes taken from the registry (progress) */
 };
 
 enum doc_step { STEP_MANIFEST, STEP_CONFIG };
@@ -129,6 +130,7 @@ struct crid_puller {
 	int any_pump;
 	int closing;
 	char *auth_file; /* docker config.json with "auths", or NULL */
+	struct crid_unpack_limits lim;
 };
 
 static void next_endpoint(struct op *op);
@@ -250,6 +252,7 @@ int crid_puller_new(struct crid_loop *loop, const struct crid_config *cfg,
 	}
 	if (crid_registries_load(&p->regs, cfg, err) < 0)
 		goto fail;
+	p->lim.max_entries = cfg->max_layer_entries > 0 ? (uint64_t)cfg->max_layer_entries : 0;
 	if (cfg->auth_file && cfg->auth_file[0]) {
 		p->auth_file = crid_strdup(cfg->auth_file);
 		if (!p->auth_file) {
@@ -785,7 +788,8 @@ static void doc_done(void *user, struct crid_http_request *r, int status, const 
 		return;
 	}
 	if (status < 0) {
-		endpoint_failed(op, EAGAIN, "%s: %s", what, errmsg ? errmsg : "transfer failed");
+		endpoint_failed(op, status == CRID_HTTP_ETOOBIG ? ENOSPC : EAGAIN, "%s: %s", what,
+				errmsg ? errmsg : "transfer failed");
 		return;
 	}
 	if (status == 401 && !op->auth_retried) {
@@ -847,9 +851,12 @@ static void next_endpoint(struct op *op)
 static int layer_sink(void *user, const uint8_t *data, size_t len, struct crid_err *err)
 {
 	struct job *j = user;
+	struct crid_err uerr;
 
-	if (crid_layer_unpack_feed(j->unpack, data, len, &j->err) < 0) {
-		crid_err_set(err, j->err.code ? j->err.code : EINVAL, "%s", j->err.msg);
+	/* |err| is &j->err when called from layer_body: copy, never format a message into itself. */
+	if (crid_layer_unpack_feed(j->unpack, data, len, &uerr) < 0) {
+		if (err)
+			*err = uerr;
 		return -1;
 	}
 	return 0;
@@ -864,6 +871,7 @@ static int layer_body(void *user, const char *data, size_t len)
 	/* The sink never pauses, so the stream takes everything or fails. */
 	if (rc < 0)
 		return -1;
+	j->got += len;
 	j->op->p->budget -= (long)len;
 	if (j->op->p->budget > 0)
 		return 0;
@@ -890,7 +898,7 @@ static int job_start(struct job *j, struct crid_err *err)
 		if (fd < 0)
 			return -1;
 		j->staged = 1;
-		j->unpack = crid_layer_unpack_new(fd, NULL, err);
+		j->unpack = crid_layer_unpack_new(fd, &op->p->lim, err);
 		close(fd);
 		if (!j->unpack)
 			return -1;
@@ -931,7 +939,9 @@ static void layer_done(void *user, struct crid_http_request *r, int status, cons
 	(void)r;
 	j->req = NULL;
 	if (status == CRID_HTTP_EABORTED) {
-		layer_fail(j, EBADMSG, j->err.msg);
+		/* Over a limit of the unpacker (entries, bytes) is exhaustion, not corruption. */
+		layer_fail(j, j->err.code == E2BIG || j->err.code == EFBIG ? ENOSPC : EBADMSG,
+			   j->err.msg);
 		return;
 	}
 	if (status < 0) {
@@ -1302,4 +1312,32 @@ fail:
 	crid_free(op->registry_token);
 	crid_free(op);
 	return NULL;
+}
+
+/* ---- progress: a read-only view for Status verbose info ---- */
+
+size_t crid_puller_progress(const struct crid_puller *p, struct crid_pull_progress *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct op *op = p->ops; op; op = op->next, n++) {
+		struct crid_pull_progress *g;
+
+		if (n >= max)
+			continue;
+		g = &out[n];
+		memset(g, 0, sizeof(*g));
+		snprintf(g->image, sizeof(g->image), "%s", op->key);
+		if (!op->jobs)
+			continue;
+		g->layers_total = op->n_jobs;
+		g->layers_done = op->done_jobs;
+		for (size_t i = 0; i < op->n_jobs; i++) {
+			uint64_t size = op->m.layers[i].size, got = op->jobs[i].got;
+
+			g->bytes_total += size;
+			g->bytes_done += op->jobs[i].state == JOB_DONE || got > size ? size : got;
+		}
+	}
+	return n;
 }

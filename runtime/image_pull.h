@@ -15,9 +15,12 @@
 #ifndef CRID_IMAGE_PULL_H
 #define CRID_IMAGE_PULL_H
 
+#include <stdint.h>
+
 #include "reactor/err.h"
 #include "reactor/loop.h"
 #include "runtime/config.h"
+#include "runtime/image_ref.h"
 #include "runtime/image_store.h"
 #include "runtime/trash.h"
 
@@ -68,5 +71,19 @@ void crid_pull_waiter_cancel(struct crid_pull_waiter *w);
 
 /* Operations running (tests). */
 size_t crid_puller_active(const struct crid_puller *p);
+
+/* Where one pull operation stands; layers and bytes are 0 until its manifest is in. */
+struct crid_pull_progress {
+	char image[CRID_REF_STRING_MAX]; /* the normalized reference */
+	size_t layers_done, layers_total;
+	uint64_t bytes_done, bytes_total; /* compressed layer bytes; present layers count as done */
+};
+
+/*
+ * Read-only snapshot of up to |max| operations in flight into |out|; returns
+ * how many there are (may exceed |max|). For Status verbose info and cridctl.
+ */
+size_t crid_puller_progress(const struct crid_puller *p, struct crid_pull_progress *out,
+			    size_t max);
 
 #endif

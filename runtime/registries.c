@@ -449,7 +449,8 @@ int crid_registries_load_buffer(struct crid_registries **out, const struct crid_
 	*out = NULL;
 	if (!regs)
 		return crid_err_set(err, ENOMEM, "registries");
-	snprintf(regs->certs_dir, sizeof(regs->certs_dir), "%s", CRID_CERTS_DIR);
+	snprintf(regs->certs_dir, sizeof(regs->certs_dir), "%s",
+		 cfg && cfg->certs_dir && cfg->certs_dir[0] ? cfg->certs_dir : CRID_CERTS_DIR);
 	if ((buf && parse_conf(regs, name, buf, len, err) < 0) ||
 	    (cfg && merge_config(regs, cfg, err) < 0)) {
 		crid_registries_free(regs);

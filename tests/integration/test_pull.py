@@ -21,7 +21,7 @@ import time
 import unittest
 import warnings
 
-from crid_fixture import REPO, Crid, is_root  # first: puts the generated stubs on sys.path
+from crid_fixture import CRID_BIN, REPO, Crid, is_root  # first: puts the generated stubs on sys.path
 
 import grpc  # noqa: E402
 
@@ -276,6 +276,57 @@ class PullTest(unittest.TestCase):
         try:
             stub = api_pb2_grpc.ImageServiceStub(crid.channel())
             self.assertEqual(self.pull(stub, ref).image_ref, r1.image_ref)
+        finally:
+            crid.kill()
+
+    def test_cridctl_pull_progress(self):
+        """cridctl pull on a terminal shows layers, bytes and rate of the ~150 MB image while
+        it pulls (from Status verbose info "pulls"), then crictl's final line; on a pipe
+        only the final line."""
+        import pty
+        import select
+        subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", self.registry,
+                        "large"], check=True)
+        crid = self.fresh("progress")
+        try:
+            cridctl = os.path.join(os.path.dirname(CRID_BIN), "cridctl")
+            ref = self.ref("large")
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(cridctl, [cridctl, "-r", crid.target(), "pull", ref])
+            out = b""
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 1)
+                if not r:
+                    continue
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+            text = out.decode(errors="replace")
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0, text)
+            lines = [l for l in re.split(r"[\r\n]", text) if "Pulling" in l]
+            sys.stderr.write("\n  [%d progress updates; last: %s] " %
+                             (len(lines), lines[-1].strip() if lines else "-"))
+            self.assertTrue(any(re.search(r"\d/6 layers, [\d.]+[kMG]?B/1[56]\dMB, "
+                                          r"[\d.]+[kMG]?B/s", l) for l in lines), text)
+            image_id = self.pull(api_pb2_grpc.ImageServiceStub(crid.channel()), ref).image_ref
+            self.assertTrue(text.rstrip().endswith("Image is up to date for %s" % image_id),
+                            text[-300:])
+            st = api_pb2_grpc.RuntimeServiceStub(crid.channel()).Status(
+                api_pb2.StatusRequest(verbose=True), timeout=10)
+            self.assertEqual(json.loads(st.info["pulls"]), {"inFlight": [], "more": 0})
+            # a pipe: only crictl's line
+            p = subprocess.run([cridctl, "-r", crid.target(), "pull", ref],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, "Image is up to date for %s\n" % image_id)
         finally:
             crid.kill()
 

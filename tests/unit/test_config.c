@@ -57,12 +57,15 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 	SAME_STR(cni_config_dir)
 	SAME_STR(registries_conf)
 	SAME_STR(auth_file)
+	SAME_STR(certs_dir)
 	SAME_STR(stream_address)
 #undef SAME_STR
 	if (a->log_size_max != b->log_size_max)
 		return "log_size_max";
 	if (a->stream_port != b->stream_port)
 		return "stream_port";
+	if (a->max_layer_entries != b->max_layer_entries)
+		return "max_layer_entries";
 	if (!strv_eq(&a->default_capabilities, &b->default_capabilities))
 		return "default_capabilities";
 	if (!strv_eq(&a->cni_plugin_dirs, &b->cni_plugin_dirs))
@@ -157,7 +160,9 @@ static void test_defaults(void)
 	CHECK(str_eq(c.cni_config_dir, "/etc/cni/net.d") && strv_is(&c.cni_plugin_dirs, plugins),
 	      "[crid.network] defaults");
 	CHECK(str_eq(c.registries_conf, "") && str_eq(c.auth_file, "") &&
-		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
+		  str_eq(c.certs_dir, "/etc/containers/certs.d") &&
+		  c.max_layer_entries == 1000000 && strv_is(&c.insecure_registries, none) &&
+		  c.n_registries == 0,
 	      "[crid.image] defaults");
 	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0,
 	      "[crid.stream] defaults");
@@ -346,6 +351,8 @@ static const struct bad bad_docs[] = {
 	  "t.toml:2:24: `crid.image.insecure_registries[0]` must be a registry location" },
 	{ "[crid.image]\nauth_file = \"auth.json\"\n",
 	  "t.toml:2:13: `crid.image.auth_file` must be an absolute path" },
+	{ "[crid.image]\ncerts_dir = \"certs.d\"\n",
+	  "t.toml:2:13: `crid.image.certs_dir` must be an absolute path" },
 	{ "[crid.stream]\naddress = \"localhost\"\n",
 	  "t.toml:2:11: `crid.stream.address` must be an IPv4 or IPv6 address" },
 	{ "[crid]\nlisten = \"/x\"\nlisten = \"/y\"\n", "t.toml:3:1: duplicate key `listen`" },

@@ -198,7 +198,7 @@ static void test_authorize_immediate(void)
 	struct crid_auth_cache *c = crid_auth_cache_new(fake_now, &now);
 	struct crid_auth_fetch *f;
 	struct crid_err err;
-	char *v;
+	char *v, *key;
 
 	CHECK(crid_auth_authorize(NULL, c, &p, NULL, NULL, &v, &f, &err) < 0,
 	      "basic without credentials: %s", err.msg);
@@ -214,12 +214,38 @@ static void test_authorize_immediate(void)
 	      "registry_token used as bearer");
 	crid_free(v);
 	p.creds = &up;
-	crid_auth_cache_put(c, "https://a/t", "s", "sc", "CACHED", 300, &err);
+	CHECK(crid_auth_cache_key("sc", &up, &key, &err) == 0, "cache key");
+	crid_auth_cache_put(c, "https://a/t", "s", key, "CACHED", 300, &err);
+	crid_free(key);
 	CHECK(crid_auth_authorize(NULL, c, &p, NULL, NULL, &v, &f, &err) == 1 &&
 		  !strcmp(v, "Bearer CACHED"),
 	      "cached token: immediate");
 	crid_free(v);
 	crid_auth_cache_free(c);
+}
+
+/* A token fetched with one pull's credentials must not serve another's. */
+static void test_cache_key(void)
+{
+	struct crid_auth_creds a = { "u", "p", NULL, NULL }, b = { "u", "wrong", NULL, NULL };
+	struct crid_auth_creds it = { NULL, NULL, "IT", NULL };
+	struct crid_auth_creds none = { NULL, NULL, NULL, NULL };
+	char *ka, *kb, *ki, *kn, *knull;
+	struct crid_err err;
+
+	CHECK(crid_auth_cache_key("sc", &a, &ka, &err) == 0 &&
+		  crid_auth_cache_key("sc", &b, &kb, &err) == 0 &&
+		  crid_auth_cache_key("sc", &it, &ki, &err) == 0 &&
+		  crid_auth_cache_key("sc", &none, &kn, &err) == 0 &&
+		  crid_auth_cache_key("sc", NULL, &knull, &err) == 0,
+	      "cache keys");
+	CHECK(strcmp(ka, kb) && strcmp(ka, ki) && strcmp(ka, kn) && strcmp(kb, kn) &&
+		  strcmp(ki, kn),
+	      "other password, identity token, anonymous: other keys (%s / %s)", ka, kb);
+	CHECK(!strcmp(kn, knull) && !strcmp(kn, "sc anonymous"), "anonymous key: %s", kn);
+	CHECK(!strncmp(ka, "sc basic:", 9) && strlen(ka) == 9 + 64 && !strstr(ka, "p"),
+	      "basic key names a hash, not the password: %s", ka);
+	crid_free(ka), crid_free(kb), crid_free(ki), crid_free(kn), crid_free(knull);
 }
 
 int main(void)
@@ -228,6 +254,7 @@ int main(void)
 
 	test_challenges();
 	test_base64();
+	test_cache_key();
 	test_token_request();
 	test_token_json();
 	test_cache();
