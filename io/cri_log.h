@@ -1,0 +1,50 @@
+/*
+ * The CRI container log writer: reads a container's stdout and stderr FIFOs
+ * on the loop and appends kubelet's log format to the container's log file:
+ *
+ *   <RFC3339Nano time> <stdout|stderr> <F|P> <line>\n
+ *
+ * F ends a line; a line longer than 16 KiB (or cut by EOF) is written in P
+ * pieces, as CRI-O and containerd do. Reads and writes are bounded per loop
+ * iteration (a slow disk never stalls the loop; the pipe fills and the
+ * container's writes wait — nothing is dropped). ReopenContainerLog reopens
+ * the path after kubelet rotated it. With a size limit the writer stops
+ * writing (and says so once in the log) when the file reaches it.
+ */
+#ifndef CRID_CRI_LOG_H
+#define CRID_CRI_LOG_H
+
+#include <stddef.h>
+
+#include "reactor/loop.h"
+
+struct crid_cri_log;
+
+/*
+ * Opens (append, creating 0640) |path| and starts reading |out_fd| and
+ * |err_fd| (either may be -1; made non-blocking; not closed by the writer:
+ * the caller owns them). |max_size| < 0 = no limit.
+ */
+struct crid_cri_log *crid_cri_log_open(struct crid_loop *loop, const char *path, int out_fd,
+				       int err_fd, long long max_size, struct crid_err *err);
+
+/* Reopens the path (kubelet renamed the old file). Fails if the new file cannot be created. */
+int crid_cri_log_reopen(struct crid_cri_log *log, struct crid_err *err);
+
+/*
+ * |fn| runs once when both streams reached EOF (every writer closed them) and
+ * everything read was written: the container's output is complete.
+ */
+void crid_cri_log_on_eof(struct crid_cri_log *log, void (*fn)(void *user), void *user);
+
+/* True once both streams reached EOF and the file has everything. */
+int crid_cri_log_done(const struct crid_cri_log *log);
+
+/* Stops reading and closes the file (not the fds). */
+void crid_cri_log_close(struct crid_cri_log *log);
+
+/* Formats one record into |buf| (for tests and the fuzzer); returns its length. */
+size_t crid_cri_log_format(char *buf, size_t size, long long unix_ns, const char *stream, char tag,
+			   const char *line, size_t len);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * Drives an OCI runtime binary (runc, crun) as child processes on the loop:
+ * create, start, kill, delete, state, update, exec. Each call has a timeout
+ * (the runtime is killed and the call fails with ETIMEDOUT). The runtime's
+ * own errors are read from `--log <file> --log-format json` (create, exec:
+ * their stdio belongs to the container) or its stderr, and reported as its
+ * message ("runc create: exec: \"nosuch\": executable file not found in $PATH").
+ */
+#ifndef CRID_OCI_RUNTIME_H
+#define CRID_OCI_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "reactor/loop.h"
+
+struct crid_oci_runtime {
+	const char *name; /* handler name, for messages */
+	const char *path; /* binary */
+	const char *root; /* --root; "" = the runtime's default */
+};
+
+/*
+ * Called once when the runtime exited (status 0) or failed. |out| is what it
+ * printed on stdout (state JSON), valid during the callback only.
+ */
+typedef void (*crid_oci_done_fn)(void *user, int status, const char *out, size_t len,
+				 const struct crid_err *err);
+
+struct crid_oci_call;
+
+/* stdio of the container's process for create and exec (-1 = /dev/null). */
+struct crid_oci_stdio {
+	int in, out, err;
+};
+
+/* `create --bundle B --pid-file B/pid ID`; the container's init gets |stdio|. */
+struct crid_oci_call *crid_oci_create(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				      const char *id, const char *bundle,
+				      const struct crid_oci_stdio *stdio, double timeout,
+				      crid_oci_done_fn done, void *user, struct crid_err *err);
+
+struct crid_oci_call *crid_oci_start(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				     const char *id, double timeout, crid_oci_done_fn done,
+				     void *user, struct crid_err *err);
+
+/* `kill [--all] ID SIGNO`. */
+struct crid_oci_call *crid_oci_kill(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				    const char *id, int signo, bool all, double timeout,
+				    crid_oci_done_fn done, void *user, struct crid_err *err);
+
+/* `delete [--force] ID`; a container the runtime does not know is success. */
+struct crid_oci_call *crid_oci_delete(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				      const char *id, bool force, double timeout,
+				      crid_oci_done_fn done, void *user, struct crid_err *err);
+
+/* `state ID`: |out| is the state JSON. */
+struct crid_oci_call *crid_oci_state(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				     const char *id, double timeout, crid_oci_done_fn done,
+				     void *user, struct crid_err *err);
+
+/* `update --resources FILE ID` with |resources_json| (an OCI LinuxResources object). */
+struct crid_oci_call *crid_oci_update(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				      const char *id, const char *bundle,
+				      const char *resources_json, double timeout,
+				      crid_oci_done_fn done, void *user, struct crid_err *err);
+
+/*
+ * `exec --process FILE ID` (not detached): |status| of done is then the
+ * exec'd process's exit status (0..255, 128+signal), or -1 with |err| when
+ * the runtime itself failed (e.g. the executable does not exist).
+ * |process_json| is written to a file under |bundle|.
+ */
+struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				    const char *id, const char *bundle, const char *process_json,
+				    const struct crid_oci_stdio *stdio, double timeout,
+				    crid_oci_done_fn done, void *user, struct crid_err *err);
+
+/* Kills the runtime process and frees the call; |done| is not called. */
+void crid_oci_call_cancel(struct crid_oci_call *call);
+
+#endif
