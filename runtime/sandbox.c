@@ -1,12 +1,9 @@
 #include "runtime/sandbox.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -15,62 +12,17 @@
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
 
-#define RECORD_MAX                                                                                 \
-	(4u << 20) /* a record holds the pod config (<= 16 MiB on the wire, ~KiB in practice) */
-#define HASH_BUCKETS 1024
+#define RECORD_MAX (4u << 20) /* a record holds the pod config (~KiB in practice) */
 
 struct crid_sandbox_store {
-	char *dir;		   /* <root>/sandboxes */
-	char *runroot;		   /* <runroot>/pods */
-	struct crid_sandbox **all; /* creation order */
-	size_t n, cap;
-	struct crid_sandbox *hash[HASH_BUCKETS];
+	char *dir;     /* <root>/sandboxes */
+	char *runroot; /* <runroot>/pods */
+	struct crid_records recs;
 };
 
-static unsigned bucket(const char *id)
+static const char *sandbox_id(const void *rec)
 {
-	unsigned h = 0;
-
-	for (int i = 0; i < 8 && id[i]; i++)
-		h = h * 16 + (unsigned)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
-	return h % HASH_BUCKETS;
-}
-
-void crid_kvs_free(struct crid_kvs *kvs)
-{
-	for (size_t i = 0; i < kvs->n; i++) {
-		crid_free(kvs->v[i].key);
-		crid_free(kvs->v[i].value);
-	}
-	crid_free(kvs->v);
-	kvs->v = NULL;
-	kvs->n = 0;
-}
-
-int crid_kvs_add(struct crid_kvs *kvs, const char *key, const char *value)
-{
-	struct crid_kv *v = crid_realloc(kvs->v, (kvs->n + 1) * sizeof(*v));
-
-	if (!v)
-		return -1;
-	kvs->v = v;
-	v[kvs->n].key = crid_strdup(key);
-	v[kvs->n].value = crid_strdup(value);
-	if (!v[kvs->n].key || !v[kvs->n].value) {
-		crid_free(v[kvs->n].key);
-		crid_free(v[kvs->n].value);
-		return -1;
-	}
-	kvs->n++;
-	return 0;
-}
-
-const char *crid_kvs_get(const struct crid_kvs *kvs, const char *key)
-{
-	for (size_t i = 0; i < kvs->n; i++)
-		if (strcmp(kvs->v[i].key, key) == 0)
-			return kvs->v[i].value;
-	return NULL;
+	return ((const struct crid_sandbox *)rec)->id;
 }
 
 void crid_sandbox_free(struct crid_sandbox *sb)
@@ -96,22 +48,15 @@ void crid_sandbox_free(struct crid_sandbox *sb)
 
 struct crid_sandbox *crid_sandbox_alloc(struct crid_err *err)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct crid_sandbox *sb = crid_calloc(1, sizeof(*sb));
-	unsigned char rnd[CRID_ID_LEN / 2];
 
 	if (!sb) {
 		crid_err_set(err, ENOMEM, "pod sandbox record");
 		return NULL;
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		crid_err_set(err, errno, "getrandom for a pod sandbox id");
+	if (crid_random_id(sb->id, err) < 0) {
 		crid_free(sb);
 		return NULL;
-	}
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		sb->id[2 * i] = hex[rnd[i] >> 4];
-		sb->id[2 * i + 1] = hex[rnd[i] & 15];
 	}
 	sb->state = CRID_SANDBOX_CREATING;
 	return sb;
@@ -119,16 +64,7 @@ struct crid_sandbox *crid_sandbox_alloc(struct crid_err *err)
 
 /* ---- JSON ---- */
 
-#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-
-static void gen_kvs(yajl_gen g, const char *key, const struct crid_kvs *kvs)
-{
-	GSTR(g, key);
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < kvs->n; i++)
-		GSTR(g, kvs->v[i].key), GSTR(g, kvs->v[i].value);
-	yajl_gen_map_close(g);
-}
+#define GSTR(g, s) crid_json_str((g), (s))
 
 static void gen_opt(yajl_gen g, const char *key, const char *value)
 {
@@ -165,62 +101,8 @@ static void gen_ns(yajl_gen g, const struct crid_pod_ns *ns)
 	yajl_gen_map_close(g);
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *base64(const uint8_t *p, size_t n)
-{
-	char *out = crid_malloc((n + 2) / 3 * 4 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-
-		*o++ = b64[v >> 18 & 63];
-		*o++ = b64[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? b64[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-static int unbase64(const char *s, uint8_t **out, size_t *len)
-{
-	size_t n = strlen(s), o = 0;
-	uint8_t *buf;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	buf = crid_malloc(n / 4 * 3 + 3);
-	if (!buf)
-		return -1;
-	for (size_t i = 0; i < n && s[i] != '='; i++) {
-		const char *c = strchr(b64, s[i]);
-
-		if (!c || !s[i]) {
-			crid_free(buf);
-			return -1;
-		}
-		acc = acc << 6 | (uint32_t)(c - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*out = buf;
-	*len = o;
-	return 0;
-}
-
 static int gen_record(yajl_gen g, const struct crid_sandbox *sb)
 {
-	char *config = base64(sb->config, sb->config_len);
-
-	if (!config)
-		return -1;
 	yajl_gen_map_open(g);
 	GSTR(g, "id"), GSTR(g, sb->id);
 	GSTR(g, "name"), GSTR(g, sb->name);
@@ -237,8 +119,8 @@ static int gen_record(yajl_gen g, const struct crid_sandbox *sb)
 	GSTR(g, "ns_network"), yajl_gen_integer(g, sb->ns_network);
 	GSTR(g, "ns_pid"), yajl_gen_integer(g, sb->ns_pid);
 	GSTR(g, "ns_ipc"), yajl_gen_integer(g, sb->ns_ipc);
-	gen_kvs(g, "labels", &sb->labels);
-	gen_kvs(g, "annotations", &sb->annotations);
+	crid_json_kvs(g, "labels", &sb->labels);
+	crid_json_kvs(g, "annotations", &sb->annotations);
 	gen_ports(g, sb);
 	gen_ns(g, &sb->ns);
 	GSTR(g, "ips");
@@ -248,85 +130,33 @@ static int gen_record(yajl_gen g, const struct crid_sandbox *sb)
 	yajl_gen_array_close(g);
 	gen_opt(g, "cni_net", sb->cni_net);
 	gen_opt(g, "cni_result", sb->cni_result);
-	GSTR(g, "config"), GSTR(g, config);
+	if (crid_json_bytes(g, "config", sb->config, sb->config_len) < 0)
+		return -1;
 	yajl_gen_map_close(g);
-	crid_free(config);
 	return 0;
-}
-
-static int record_path(const struct crid_sandbox_store *s, const char *id, char *out, size_t size)
-{
-	int n = snprintf(out, size, "%s/%s.json", s->dir, id);
-
-	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 int crid_sandbox_save(struct crid_sandbox_store *s, struct crid_sandbox *sb, struct crid_err *err)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
-	char path[4096];
-	size_t len;
-	int r = -1;
+	int r;
 
 	crid_free(sb->list_entry);
 	sb->list_entry = NULL;
 	sb->list_entry_len = 0;
 	if (!g)
 		return crid_err_set(err, ENOMEM, "pod sandbox %s record", sb->id);
-	if (gen_record(g, sb) < 0 || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
-		crid_err_set(err, ENOMEM, "pod sandbox %s record", sb->id);
-	else if (record_path(s, sb->id, path, sizeof(path)) < 0)
-		crid_err_set(err, ENAMETOOLONG, "pod sandbox %s record path", sb->id);
-	else
-		r = crid_statefile_write(path, buf, len, err);
+	r = gen_record(g, sb) < 0 ? crid_err_set(err, ENOMEM, "pod sandbox %s record", sb->id)
+				  : crid_records_write(s->dir, sb->id, g, err);
 	yajl_gen_free(g);
 	return r;
 }
 
 /* ---- loading ---- */
 
-static const char *jstr(yajl_val root, const char *key)
-{
-	const char *path[] = { key, NULL };
-	yajl_val v = yajl_tree_get(root, path, yajl_t_string);
-
-	return v ? YAJL_GET_STRING(v) : NULL;
-}
-
-static long long jint(yajl_val root, const char *key, long long dflt)
-{
-	const char *path[] = { key, NULL };
-	yajl_val v = yajl_tree_get(root, path, yajl_t_number);
-
-	return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : dflt;
-}
-
-static char *jdup(yajl_val root, const char *key, int *bad)
-{
-	const char *s = jstr(root, key);
-	char *d = s ? crid_strdup(s) : NULL;
-
-	if (!d)
-		*bad = 1;
-	return d;
-}
-
-static int load_kvs(yajl_val root, const char *key, struct crid_kvs *kvs)
-{
-	const char *path[] = { key, NULL };
-	yajl_val m = yajl_tree_get(root, path, yajl_t_object);
-
-	if (!m)
-		return -1;
-	for (size_t i = 0; i < m->u.object.len; i++) {
-		if (!YAJL_IS_STRING(m->u.object.values[i]) ||
-		    crid_kvs_add(kvs, m->u.object.keys[i], YAJL_GET_STRING(m->u.object.values[i])) <
-			0)
-			return -1;
-	}
-	return 0;
-}
+#define jstr crid_json_get_str
+#define jint crid_json_get_int
+#define jdup crid_json_dup
 
 static int copy_field(char *dst, size_t size, const char *src)
 {
@@ -393,7 +223,6 @@ static int load_ips(yajl_val root, struct crid_sandbox *sb)
 static struct crid_sandbox *parse_record(yajl_val root)
 {
 	struct crid_sandbox *sb = crid_calloc(1, sizeof(*sb));
-	const char *config;
 	int bad = 0;
 
 	if (!sb)
@@ -419,88 +248,35 @@ static struct crid_sandbox *parse_record(yajl_val root)
 		sb->cni_net = jdup(root, "cni_net", &bad);
 	if (jstr(root, "cni_result"))
 		sb->cni_result = jdup(root, "cni_result", &bad);
-	config = jstr(root, "config");
-	if (bad || !config || unbase64(config, &sb->config, &sb->config_len) < 0 ||
-	    load_kvs(root, "labels", &sb->labels) < 0 ||
-	    load_kvs(root, "annotations", &sb->annotations) < 0 || load_ports(root, sb) < 0 ||
-	    load_ns(root, &sb->ns) < 0 || load_ips(root, sb) < 0) {
+	if (bad || crid_json_get_bytes(root, "config", &sb->config, &sb->config_len) < 0 ||
+	    crid_json_get_kvs(root, "labels", &sb->labels) < 0 ||
+	    crid_json_get_kvs(root, "annotations", &sb->annotations) < 0 ||
+	    load_ports(root, sb) < 0 || load_ns(root, &sb->ns) < 0 || load_ips(root, sb) < 0) {
 		crid_sandbox_free(sb);
 		return NULL;
 	}
 	return sb;
 }
 
-static struct crid_sandbox *load_record(const char *path)
+static void load_one(void *user, const char *path, yajl_val root)
 {
-	struct crid_sandbox *sb = NULL;
-	struct crid_err err;
-	char *text, ebuf[128];
-	yajl_val root;
-	size_t len;
+	struct crid_sandbox_store *s = user;
+	struct crid_sandbox *sb = parse_record(root);
 
-	if (crid_statefile_read(path, RECORD_MAX, &text, &len, &err) < 0) {
-		crid_log_warn("pod sandbox record: %s", err.msg);
-		return NULL;
-	}
-	root = yajl_tree_parse(text, ebuf, sizeof(ebuf));
-	crid_free(text);
-	if (root)
-		sb = parse_record(root);
-	yajl_tree_free(root);
-	if (!sb)
+	if (!sb) {
 		crid_log_warn("pod sandbox record `%s` is damaged: skipped", path);
-	return sb;
+		return;
+	}
+	if (crid_records_add(&s->recs, sb) < 0)
+		crid_sandbox_free(sb);
 }
 
 static int by_created(const void *a, const void *b)
 {
-	const struct crid_sandbox *x = *(struct crid_sandbox *const *)a;
-	const struct crid_sandbox *y = *(struct crid_sandbox *const *)b;
+	const struct crid_sandbox *x = *(void *const *)a;
+	const struct crid_sandbox *y = *(void *const *)b;
 
 	return x->created_at < y->created_at ? -1 : x->created_at > y->created_at;
-}
-
-static int push(struct crid_sandbox_store *s, struct crid_sandbox *sb)
-{
-	unsigned h = bucket(sb->id);
-
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct crid_sandbox **all = crid_realloc(s->all, cap * sizeof(*all));
-
-		if (!all)
-			return -1;
-		s->all = all;
-		s->cap = cap;
-	}
-	s->all[s->n++] = sb;
-	sb->hash_next = s->hash[h];
-	s->hash[h] = sb;
-	return 0;
-}
-
-static void load_all(struct crid_sandbox_store *s)
-{
-	DIR *d = opendir(s->dir);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		char path[4096];
-		struct crid_sandbox *sb;
-
-		if (len != CRID_ID_LEN + 5 || strcmp(e->d_name + CRID_ID_LEN, ".json") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
-		sb = load_record(path);
-		if (sb && push(s, sb) < 0)
-			crid_sandbox_free(sb);
-	}
-	closedir(d);
-	if (s->n)
-		qsort(s->all, s->n, sizeof(*s->all), by_created);
 }
 
 static char *join(const char *a, const char *b)
@@ -520,6 +296,7 @@ int crid_sandbox_store_open(const char *root, const char *runroot, struct crid_s
 
 	if (!s)
 		return crid_err_set(err, ENOMEM, "pod sandbox store");
+	crid_records_init(&s->recs, sandbox_id);
 	s->dir = join(root, "/sandboxes");
 	s->runroot = join(runroot, "/pods");
 	if (!s->dir || !s->runroot) {
@@ -530,7 +307,8 @@ int crid_sandbox_store_open(const char *root, const char *runroot, struct crid_s
 		crid_sandbox_store_close(s);
 		return -1;
 	}
-	load_all(s);
+	crid_records_load_dir(s->dir, RECORD_MAX, load_one, s);
+	crid_records_sort(&s->recs, by_created);
 	*out = s;
 	return 0;
 }
@@ -539,9 +317,9 @@ void crid_sandbox_store_close(struct crid_sandbox_store *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++)
-		crid_sandbox_free(s->all[i]);
-	crid_free(s->all);
+	for (size_t i = 0; i < s->recs.n; i++)
+		crid_sandbox_free(s->recs.all[i]);
+	crid_records_free(&s->recs);
 	crid_free(s->dir);
 	crid_free(s->runroot);
 	crid_free(s);
@@ -557,16 +335,18 @@ static bool same_name(const struct crid_sandbox *a, const struct crid_sandbox *b
 
 int crid_sandbox_insert(struct crid_sandbox_store *s, struct crid_sandbox *sb, struct crid_err *err)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		if (same_name(s->all[i], sb)) {
+	for (size_t i = 0; i < s->recs.n; i++) {
+		const struct crid_sandbox *o = s->recs.all[i];
+
+		if (same_name(o, sb)) {
 			crid_err_set(err, EEXIST,
 				     "the pod sandbox name \"%s_%s_%s_%u\" is reserved for %s",
-				     sb->name, sb->namespace, sb->uid, sb->attempt, s->all[i]->id);
+				     sb->name, sb->namespace, sb->uid, sb->attempt, o->id);
 			crid_sandbox_free(sb);
 			return -1;
 		}
 	}
-	if (push(s, sb) < 0) {
+	if (crid_records_add(&s->recs, sb) < 0) {
 		crid_sandbox_free(sb);
 		return crid_err_set(err, ENOMEM, "pod sandbox store");
 	}
@@ -575,23 +355,9 @@ int crid_sandbox_insert(struct crid_sandbox_store *s, struct crid_sandbox *sb, s
 
 int crid_sandbox_delete(struct crid_sandbox_store *s, struct crid_sandbox *sb, struct crid_err *err)
 {
-	struct crid_sandbox **pp = &s->hash[bucket(sb->id)];
-	char path[4096];
-	int r = 0;
+	int r = crid_records_unlink(s->dir, sb->id, err);
 
-	if (record_path(s, sb->id, path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
-		r = crid_err_set(err, errno, "remove `%s`", path);
-	while (*pp && *pp != sb)
-		pp = &(*pp)->hash_next;
-	if (*pp)
-		*pp = sb->hash_next;
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->all[i] == sb) {
-			memmove(&s->all[i], &s->all[i + 1], (s->n - i - 1) * sizeof(*s->all));
-			s->n--;
-			break;
-		}
-	}
+	crid_records_remove(&s->recs, sb);
 	crid_sandbox_free(sb);
 	return r;
 }
@@ -599,34 +365,13 @@ int crid_sandbox_delete(struct crid_sandbox_store *s, struct crid_sandbox *sb, s
 struct crid_sandbox *crid_sandbox_find(const struct crid_sandbox_store *s, const char *id,
 				       bool *ambiguous)
 {
-	size_t len = strlen(id);
-	struct crid_sandbox *found = NULL;
-
-	*ambiguous = false;
-	if (len == 0 || len > CRID_ID_LEN)
-		return NULL;
-	if (len == CRID_ID_LEN) {
-		for (struct crid_sandbox *sb = s->hash[bucket(id)]; sb; sb = sb->hash_next)
-			if (memcmp(sb->id, id, CRID_ID_LEN) == 0)
-				return sb;
-		return NULL;
-	}
-	for (size_t i = 0; i < s->n; i++) {
-		if (strncmp(s->all[i]->id, id, len) != 0)
-			continue;
-		if (found) {
-			*ambiguous = true;
-			return NULL;
-		}
-		found = s->all[i];
-	}
-	return found;
+	return crid_records_find(&s->recs, id, ambiguous);
 }
 
 struct crid_sandbox *const *crid_sandbox_list(const struct crid_sandbox_store *s, size_t *n)
 {
-	*n = s->n;
-	return s->all;
+	*n = s->recs.n;
+	return (struct crid_sandbox *const *)s->recs.all;
 }
 
 int crid_sandbox_dir(const struct crid_sandbox_store *s, const struct crid_sandbox *sb,

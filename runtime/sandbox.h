@@ -17,8 +17,7 @@
 #include "reactor/err.h"
 #include "runtime/cni.h"
 #include "runtime/pod_ns.h"
-
-#define CRID_ID_LEN 64 /* hex of 32 random bytes, as CRI-O and containerd ids */
+#include "runtime/records.h"
 
 /* As the CRI's PodSandboxState, plus the state of a pod still being made. */
 enum crid_sandbox_state {
@@ -42,16 +41,6 @@ enum crid_ns_mode {
 	CRID_NS_CONTAINER = 1,
 	CRID_NS_NODE = 2,
 	CRID_NS_TARGET = 3,
-};
-
-struct crid_kv {
-	char *key;
-	char *value;
-};
-
-struct crid_kvs {
-	struct crid_kv *v;
-	size_t n;
 };
 
 struct crid_sandbox_port {
@@ -89,7 +78,6 @@ struct crid_sandbox {
 	size_t list_entry_len;
 	struct crid_pod_op
 	    *op; /* the operation running on this pod (runtime/pod.h), NULL when idle */
-	struct crid_sandbox *hash_next;
 };
 
 struct crid_sandbox_store;
@@ -134,13 +122,5 @@ struct crid_sandbox *const *crid_sandbox_list(const struct crid_sandbox_store *s
 /* `<runroot>/pods/<id>` (files) and `<runroot>/pods/<id>/ns` (pinned namespaces). */
 int crid_sandbox_dir(const struct crid_sandbox_store *s, const struct crid_sandbox *sb,
 		     const char *sub, char *out, size_t size);
-
-/* Looks up a label or annotation; NULL when absent. */
-const char *crid_kvs_get(const struct crid_kvs *kvs, const char *key);
-
-/* Appends a copy of (key, value). */
-int crid_kvs_add(struct crid_kvs *kvs, const char *key, const char *value);
-
-void crid_kvs_free(struct crid_kvs *kvs);
 
 #endif
