@@ -15,6 +15,7 @@
 #include "io/grpc_server.h"
 #include "io/unix_listener.h"
 #include "reactor/log.h"
+#include "reactor/pidfd.h"
 #include "runtime/statefile.h"
 
 /* In-flight calls get this long to finish after SIGTERM. */
@@ -68,7 +69,6 @@ static void begin_shutdown(struct daemon_main *m, int signo)
 
 static void on_signal(struct crid_loop *loop, int signo, void *user)
 {
-	(void)loop;
 	switch (signo) {
 	case SIGTERM:
 	case SIGINT:
@@ -78,8 +78,12 @@ static void on_signal(struct crid_loop *loop, int signo, void *user)
 		crid_log_info(
 		    "SIGHUP: nothing to reload (re-exec in place arrives with containers)");
 		break;
+	case SIGCHLD:
+		/* tracked children are collected through their pidfds; adopted orphans here */
+		crid_reap_orphans_soon(loop);
+		break;
 	default:
-		break; /* SIGCHLD: children are tracked through their pidfds */
+		break;
 	}
 }
 

@@ -1,5 +1,7 @@
 #include "reactor/spawn.h"
 
+#include "reactor/pidfd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,17 +17,22 @@ static char *const empty_env[] = { NULL };
 static void pidfd_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_child *child = w->data;
-	siginfo_t si;
-	int status;
+	int status = 255;
 
 	(void)revents;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-		return; /* spurious wakeup: not exited yet */
+	switch (crid_pidfd_exit(child->pidfd, &status)) {
+	case CRID_EXIT_RUNNING:
+	case CRID_EXIT_PENDING:
+		return; /* spurious wakeup: not exited (or not reaped) yet */
+	case CRID_EXIT_UNKNOWN:
+		status = 255; /* reaped by someone else on a kernel without PIDFD_INFO_EXIT */
+		break;
+	case CRID_EXIT_KNOWN:
+		break;
+	}
 	ev_io_stop(ev, w);
 	close(child->pidfd);
 	child->pidfd = -1;
-	status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 	child->on_exit(child, status, child->user);
 }
 
