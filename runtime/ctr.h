@@ -55,7 +55,7 @@ struct crid_ctr_create {
 	const char *sandbox_id; /* full id */
 	const char *name;
 	unsigned attempt;
-	const char *image; /* as the request names it */
+	const char *image;    /* as the request names it */
 	const char *log_path; /* relative to the pod's log directory; "" = none */
 	const struct crid_kvs *labels, *annotations;
 	const struct crid_ctr_spec *spec;
@@ -124,7 +124,7 @@ struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_cont
 void crid_exec_cancel(struct crid_exec_op *op);
 
 /* Containers of pod |sandbox_id|, for the pod's stop and removal. */
-size_t crid_ctrs_of_pod(struct crid_ctrs *ctrs, const char *sandbox_id,
-			struct crid_container **out, size_t max);
+size_t crid_ctrs_of_pod(struct crid_ctrs *ctrs, const char *sandbox_id, struct crid_container **out,
+			size_t max);
 
 #endif

@@ -485,14 +485,35 @@ static void run_start(struct crid_pod_op *op)
 		run_undo(op, &e);
 }
 
+static void containers_down(void *arg, int status, const struct crid_err *err)
+{
+	struct crid_pod_op *op = arg;
+
+	if (status < 0) {
+		op_fail(op, err);
+		op_finish(op, op->sb);
+		return;
+	}
+	teardown_start(op);
+}
+
 static void op_start(struct crid_pod_op *op)
 {
+	struct crid_pods *pods = op->pods;
+
 	switch (op->kind) {
 	case OP_RUN:
 		run_start(op);
 		break;
 	case OP_STOP:
 	case OP_REMOVE:
+		if (pods->containers_down) {
+			pods->containers_down(pods->containers_user, op->sb, op->kind == OP_REMOVE,
+					      containers_down, op);
+			break;
+		}
+		teardown_start(op);
+		break;
 	case OP_UNDO:
 		teardown_start(op);
 		break;

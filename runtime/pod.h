@@ -27,6 +27,15 @@ struct crid_pods {
 	const struct crid_node_state *node; /* pod CIDR for CNI ipRanges */
 	struct crid_sandbox_store *store;
 	unsigned running_ops;
+	/*
+	 * Set by the container side: stops (with |remove|, removes) every
+	 * container of |sb| and calls |done| once they are down; a stop or
+	 * removal of the pod goes on only after that.
+	 */
+	void (*containers_down)(void *user, struct crid_sandbox *sb, bool remove,
+				void (*done)(void *arg, int status, const struct crid_err *err),
+				void *arg);
+	void *containers_user;
 };
 
 /* What RunPodSandbox asks for, validated by the handler. Borrowed for the call. */

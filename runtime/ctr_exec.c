@@ -1,0 +1,246 @@
+/*
+ * ExecSync: `runtime exec` of a command in a running container, its stdout
+ * and stderr read on the loop through pipes (each kept up to 16 MiB, the
+ * rest read and dropped so the process never blocks on a full pipe), its
+ * exit code reported. A timeout kills the runtime (and with it the exec'd
+ * process's session) and fails with ETIMEDOUT. Probes run many of these at
+ * once: nothing here waits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reactor/log.h"
+#include "reactor/mem.h"
+#include "runtime/ctr_internal.h"
+#include "runtime/statefile.h"
+
+#define EXEC_OUTPUT_MAX (16u << 20)
+#define READ_SLICE (64u << 10)
+
+struct stream {
+	int fd;
+	ev_io io;
+	uint8_t *buf;
+	size_t len, cap;
+	bool eof;
+	struct crid_exec_op *op;
+};
+
+struct crid_exec_op {
+	struct crid_ctrs *ctrs;
+	struct crid_oci_call *call;
+	struct stream out, err;
+	ev_timer timer;
+	bool timer_on;
+	bool exited;
+	int exit_code;
+	int status;
+	struct crid_err error;
+	crid_exec_done_fn done;
+	void *user;
+};
+
+static void exec_free(struct crid_exec_op *op)
+{
+	struct stream *s[2] = { &op->out, &op->err };
+
+	for (int i = 0; i < 2; i++) {
+		ev_io_stop(op->ctrs->loop->ev, &s[i]->io);
+		if (s[i]->fd >= 0)
+			close(s[i]->fd);
+		crid_free(s[i]->buf);
+	}
+	if (op->timer_on)
+		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
+	if (op->call)
+		crid_oci_call_cancel(op->call);
+	crid_free(op);
+}
+
+static void maybe_done(struct crid_exec_op *op)
+{
+	struct crid_exec_result r = { 0 };
+
+	if (op->status == 0 && (!op->exited || !op->out.eof || !op->err.eof))
+		return;
+	r.out = op->out.buf;
+	r.out_len = op->out.len;
+	r.err = op->err.buf;
+	r.err_len = op->err.len;
+	r.exit_code = op->exit_code;
+	op->done(op->user, op->status, op->status == 0 ? &r : NULL,
+		 op->status < 0 ? &op->error : NULL);
+	exec_free(op);
+}
+
+static int keep(struct stream *s, const uint8_t *p, size_t n)
+{
+	size_t room = EXEC_OUTPUT_MAX - s->len;
+
+	if (n > room)
+		n = room; /* over the cap: read and dropped, as CRI-O truncates */
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4096;
+		uint8_t *b;
+
+		while (cap < s->len + n)
+			cap *= 2;
+		b = crid_realloc(s->buf, cap);
+		if (!b)
+			return -1;
+		s->buf = b;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	return 0;
+}
+
+static void readable(struct ev_loop *ev, ev_io *io, int revents)
+{
+	struct stream *s = io->data;
+	uint8_t buf[READ_SLICE];
+	ssize_t n;
+
+	(void)revents;
+	n = read(s->fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		if (keep(s, buf, (size_t)n) < 0 && s->op->status == 0) {
+			s->op->status = -1;
+			crid_err_set(&s->op->error, ENOMEM, "exec output");
+		}
+		return;
+	}
+	ev_io_stop(ev, io);
+	close(s->fd);
+	s->fd = -1;
+	s->eof = true;
+	maybe_done(s->op);
+}
+
+static void exec_exited(void *user, int status, const char *out, size_t len,
+			const struct crid_err *err)
+{
+	struct crid_exec_op *op = user;
+
+	(void)out, (void)len;
+	op->call = NULL;
+	op->exited = true;
+	if (status < 0) {
+		op->status = -1;
+		op->error = *err;
+	} else {
+		op->exit_code = status;
+	}
+	maybe_done(op);
+}
+
+static void timed_out(struct ev_loop *ev, ev_timer *t, int revents)
+{
+	struct crid_exec_op *op = t->data;
+
+	(void)ev, (void)revents;
+	op->timer_on = false;
+	op->status = -1;
+	crid_err_set(&op->error, ETIMEDOUT, "command timed out");
+	maybe_done(op);
+}
+
+static int open_stream(struct crid_exec_op *op, struct stream *s, int *write_end,
+		       struct crid_err *err)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return crid_err_set(err, errno, "exec pipe");
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	s->fd = p[0];
+	s->op = op;
+	*write_end = p[1];
+	ev_io_init(&s->io, readable, s->fd, EV_READ);
+	s->io.data = s;
+	return 0;
+}
+
+static char *process_json(struct crid_ctrs *ctrs, const char *bundle, const char *const *argv,
+			  size_t argc, struct crid_err *err)
+{
+	char path[PATH_MAX], *config, *out = NULL;
+	size_t len, out_len;
+
+	(void)ctrs;
+	if (ctr_subpath(path, bundle, "config.json") < 0) {
+		crid_err_set(err, ENAMETOOLONG, "config.json path");
+		return NULL;
+	}
+	if (crid_statefile_read(path, 4u << 20, &config, &len, err) < 0)
+		return NULL;
+	if (crid_oci_spec_exec_process(config, argv, argc, false, &out, &out_len, err) < 0)
+		out = NULL;
+	crid_free(config);
+	return out;
+}
+
+struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_container *c,
+					const char *const *argv, size_t argc, double timeout,
+					crid_exec_done_fn done, void *user, struct crid_err *err)
+{
+	struct crid_oci_stdio stdio = { -1, -1, -1 };
+	struct crid_oci_runtime rt;
+	struct crid_exec_op *op;
+	char bundle[PATH_MAX], *process;
+
+	if (c->state != CRID_CTR_RUNNING) {
+		crid_err_set(err, EPERM, "container %.12s is not running", c->id);
+		return NULL;
+	}
+	if (ctr_runtime_of(ctrs, c->runtime_handler, &rt, err) < 0 ||
+	    crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) < 0)
+		return NULL;
+	process = process_json(ctrs, bundle, argv, argc, err);
+	if (!process)
+		return NULL;
+	op = crid_calloc(1, sizeof(*op));
+	if (!op) {
+		crid_free(process);
+		crid_err_set(err, ENOMEM, "exec");
+		return NULL;
+	}
+	op->ctrs = ctrs;
+	op->done = done;
+	op->user = user;
+	op->out.fd = op->err.fd = -1;
+	if (open_stream(op, &op->out, &stdio.out, err) == 0 &&
+	    open_stream(op, &op->err, &stdio.err, err) == 0)
+		op->call = crid_oci_exec(ctrs->loop, &rt, c->id, bundle, process, &stdio,
+					 timeout > 0 ? timeout + 5 : 86400.0, exec_exited, op, err);
+	crid_free(process);
+	if (stdio.out >= 0)
+		close(stdio.out); /* the exec'd process holds its own copies */
+	if (stdio.err >= 0)
+		close(stdio.err);
+	if (!op->call) {
+		op->done = NULL;
+		exec_free(op);
+		return NULL;
+	}
+	ev_io_start(ctrs->loop->ev, &op->out.io);
+	ev_io_start(ctrs->loop->ev, &op->err.io);
+	if (timeout > 0) {
+		ev_timer_init(&op->timer, timed_out, timeout, 0.);
+		op->timer.data = op;
+		ev_timer_start(ctrs->loop->ev, &op->timer);
+		op->timer_on = true;
+	}
+	return op;
+}
+
+void crid_exec_cancel(struct crid_exec_op *op)
+{
+	exec_free(op);
+}
