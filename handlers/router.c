@@ -187,6 +187,37 @@ void crid_rpc_reply(struct crid_rpc *rpc, const ProtobufCMessage *reply)
 	crid_grpc_call_finish(rpc->call, CRID_GRPC_OK, NULL);
 }
 
+int crid_rpc_status(int code)
+{
+	switch (code) {
+	case EINVAL:
+		return CRID_GRPC_INVALID_ARGUMENT;
+	case ENOENT:
+		return CRID_GRPC_NOT_FOUND;
+	case EEXIST:
+		return CRID_GRPC_ALREADY_EXISTS;
+	case EACCES:
+		return CRID_GRPC_UNAUTHENTICATED;
+	case EPERM:
+		return CRID_GRPC_PERMISSION_DENIED;
+	case EBUSY:
+		return CRID_GRPC_FAILED_PRECONDITION;
+	case ETIMEDOUT:
+		return CRID_GRPC_DEADLINE_EXCEEDED;
+	case ECANCELED:
+		return CRID_GRPC_CANCELLED;
+	case EAGAIN:
+		return CRID_GRPC_UNAVAILABLE;
+	case EBADMSG:
+		return CRID_GRPC_DATA_LOSS;
+	case ENOMEM:
+	case ENOSPC:
+		return CRID_GRPC_RESOURCE_EXHAUSTED;
+	default:
+		return CRID_GRPC_UNKNOWN;
+	}
+}
+
 void crid_rpc_finish_ok(struct crid_rpc *rpc)
 {
 	log_end(rpc, CRID_GRPC_OK, NULL);

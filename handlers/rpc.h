@@ -36,6 +36,9 @@ void crid_rpc_finish_ok(struct crid_rpc *rpc);
 void crid_rpc_fail(struct crid_rpc *rpc, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The gRPC status for an errno a runtime/ or io/ function failed with. */
+int crid_rpc_status(int code);
+
 /* A copy of |s| in the call's arena (NULL when out of memory). */
 char *crid_rpc_strdup(struct crid_rpc *rpc, const char *s);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <yajl/yajl_gen.h>
 
+#include "handlers/deferred.h"
 #include "handlers/methods.h"
 #include "handlers/sandbox.h"
 #include "proto/api.pb-c.h"
@@ -36,114 +37,27 @@ void crid_sandbox_handlers_cleanup(void)
 	pods_ready = false;
 }
 
-/* runtime/pod.h's causes as gRPC codes. */
-static int grpc_status(int code)
+static void abandon(void *op, void *user)
 {
-	switch (code) {
-	case EINVAL:
-		return CRID_GRPC_INVALID_ARGUMENT;
-	case EEXIST:
-		return CRID_GRPC_ALREADY_EXISTS;
-	case ENOENT:
-		return CRID_GRPC_NOT_FOUND;
-	case ETIMEDOUT:
-		return CRID_GRPC_DEADLINE_EXCEEDED;
-	case ECANCELED:
-		return CRID_GRPC_CANCELLED;
-	case EAGAIN:
-		return CRID_GRPC_UNAVAILABLE;
-	case ENOMEM:
-	case ENOSPC:
-		return CRID_GRPC_RESOURCE_EXHAUSTED;
-	default:
-		return CRID_GRPC_UNKNOWN;
-	}
-}
-
-/* ---- asynchronous calls ---- */
-
-/* One call waiting for a pod operation; outlives the dispatch's stack rpc. */
-struct pod_call {
-	struct crid_rpc rpc;
-	struct crid_pod_op *op;
-	bool starting; /* the op may end before its start function returns */
-	bool ended;
-	bool remove; /* RemovePodSandbox (else StopPodSandbox) */
-};
-
-static struct pod_call *pod_call_new(struct crid_rpc *rpc)
-{
-	struct pod_call *pc = crid_calloc(1, sizeof(*pc));
-
-	if (!pc)
-		return NULL;
-	pc->rpc.d = rpc->d;
-	pc->rpc.call = rpc->call;
-	pc->rpc.method = rpc->method;
-	crid_arena_init(&pc->rpc.arena, 64u << 10);
-	pc->starting = true;
-	return pc;
-}
-
-static void pod_call_free(struct pod_call *pc)
-{
-	crid_arena_reset(&pc->rpc.arena);
-	crid_free(pc);
-}
-
-/* Ends |pc| unless its start function is still on the stack (it frees it then). */
-static void pod_call_end(struct pod_call *pc)
-{
-	pc->ended = true;
-	if (!pc->starting)
-		pod_call_free(pc);
-}
-
-static void pod_call_cancelled(struct crid_grpc_call *call, int status, void *user)
-{
-	struct pod_call *pc = user;
-
-	(void)call;
-	crid_log_info("pod sandbox call status=%s: client gone, the operation goes on without it",
-		      crid_grpc_status_name(status));
-	crid_pod_op_abandon(pc->op, pc);
-	pod_call_free(pc);
-}
-
-/* After the op's start function returned: fail, finish, or wait for the callback. */
-static void pod_call_started(struct pod_call *pc, struct crid_pod_op *op,
-			     const struct crid_err *err)
-{
-	pc->starting = false;
-	if (!op) {
-		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
-		pod_call_free(pc);
-		return;
-	}
-	if (pc->ended) {
-		pod_call_free(pc);
-		return;
-	}
-	pc->op = op;
-	crid_grpc_call_on_cancel(pc->rpc.call, pod_call_cancelled, pc);
+	crid_pod_op_abandon(op, user);
 }
 
 /* ---- RunPodSandbox ---- */
 
 static void run_done(void *user, int status, struct crid_sandbox *sb, const struct crid_err *err)
 {
-	struct pod_call *pc = user;
+	struct crid_deferred *d = user;
 
 	if (status < 0) {
-		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
+		crid_rpc_fail(&d->rpc, crid_rpc_status(err->code), "%s", err->msg);
 	} else {
 		Runtime__V1__RunPodSandboxResponse resp =
 		    RUNTIME__V1__RUN_POD_SANDBOX_RESPONSE__INIT;
 
 		resp.pod_sandbox_id = sb->id;
-		crid_rpc_reply(&pc->rpc, &resp.base);
+		crid_rpc_reply(&d->rpc, &resp.base);
 	}
-	pod_call_end(pc);
+	crid_deferred_end(d);
 }
 
 /* Everything crid_pod_spec borrows, in the call's arena. */
@@ -387,7 +301,7 @@ void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *r
 {
 	const Runtime__V1__RunPodSandboxRequest *req = (const void *)request;
 	struct run_input in;
-	struct pod_call *pc;
+	struct crid_deferred *d;
 	struct crid_pod_op *op;
 	struct crid_err err;
 
@@ -397,36 +311,36 @@ void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *r
 	}
 	if (translate(rpc, req, &in) < 0)
 		return;
-	pc = pod_call_new(rpc);
-	if (!pc) {
-		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the call");
+	d = crid_deferred_new(rpc, abandon);
+	if (!d)
 		return;
-	}
-	op = crid_pod_run(&pods, &in.spec, run_done, pc, &err);
-	pod_call_started(pc, op, &err);
+	op = crid_pod_run(&pods, &in.spec, run_done, d, &err);
+	crid_deferred_started(d, op, &err);
 }
 
 /* ---- StopPodSandbox, RemovePodSandbox ---- */
 
+enum { TAG_STOP, TAG_REMOVE };
+
 static void plain_done(void *user, int status, struct crid_sandbox *sb, const struct crid_err *err)
 {
-	struct pod_call *pc = user;
+	struct crid_deferred *d = user;
 
 	(void)sb;
 	if (status < 0) {
-		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
-	} else if (!pc->remove) {
+		crid_rpc_fail(&d->rpc, crid_rpc_status(err->code), "%s", err->msg);
+	} else if (d->tag == TAG_STOP) {
 		Runtime__V1__StopPodSandboxResponse resp =
 		    RUNTIME__V1__STOP_POD_SANDBOX_RESPONSE__INIT;
 
-		crid_rpc_reply(&pc->rpc, &resp.base);
+		crid_rpc_reply(&d->rpc, &resp.base);
 	} else {
 		Runtime__V1__RemovePodSandboxResponse resp =
 		    RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
 
-		crid_rpc_reply(&pc->rpc, &resp.base);
+		crid_rpc_reply(&d->rpc, &resp.base);
 	}
-	pod_call_end(pc);
+	crid_deferred_end(d);
 }
 
 /*
@@ -462,7 +376,7 @@ static struct crid_sandbox *lookup(struct crid_rpc *rpc, const char *id, bool *g
 static void stop_or_remove(struct crid_rpc *rpc, const char *id, bool remove)
 {
 	struct crid_sandbox *sb;
-	struct pod_call *pc;
+	struct crid_deferred *d;
 	struct crid_pod_op *op;
 	struct crid_err err;
 	bool gone;
@@ -470,29 +384,21 @@ static void stop_or_remove(struct crid_rpc *rpc, const char *id, bool remove)
 	sb = lookup(rpc, id, &gone);
 	if (!sb && !gone)
 		return;
+	d = crid_deferred_new(rpc, abandon);
+	if (!d)
+		return;
+	d->tag = remove ? TAG_REMOVE : TAG_STOP;
 	if (gone) {
 		/* Idempotent as the CRI asks: the pod's resources are already reclaimed. */
 		crid_log_debug("%s pod sandbox %s: not found, nothing to do",
 			       remove ? "remove" : "stop", id);
-		pc = pod_call_new(rpc);
-		if (!pc) {
-			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-			return;
-		}
-		pc->starting = false;
-		pc->remove = remove;
-		plain_done(pc, 0, NULL, NULL);
+		plain_done(d, 0, NULL, NULL);
+		crid_deferred_started(d, d, NULL);
 		return;
 	}
-	pc = pod_call_new(rpc);
-	if (!pc) {
-		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the call");
-		return;
-	}
-	pc->remove = remove;
-	op = remove ? crid_pod_remove(&pods, sb, plain_done, pc, &err)
-		    : crid_pod_stop(&pods, sb, plain_done, pc, &err);
-	pod_call_started(pc, op, &err);
+	op = remove ? crid_pod_remove(&pods, sb, plain_done, d, &err)
+		    : crid_pod_stop(&pods, sb, plain_done, d, &err);
+	crid_deferred_started(d, op, &err);
 }
 
 void crid_handle_stop_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)

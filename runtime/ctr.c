@@ -805,7 +805,7 @@ static int find_parts(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_
 		return crid_err_set(err, ENOENT, "pod_sandbox_id: pod sandbox %s not found",
 				    req->sandbox_id);
 	if (x->sb->state != CRID_SANDBOX_READY)
-		return crid_err_set(err, EPERM, "pod sandbox %.12s is not ready", x->sb->id);
+		return crid_err_set(err, EBUSY, "pod sandbox %.12s is not ready", x->sb->id);
 	x->img = crid_image_store_find(ctrs->images, req->image);
 	if (!x->img)
 		return crid_err_set(err, ENOENT, "config.image.image: image `%s` not found",
@@ -897,7 +897,7 @@ static void start_run(struct crid_ctr_op *op)
 	struct crid_err e;
 
 	if (c->state != CRID_CTR_CREATED) {
-		crid_err_set(&e, EPERM, "container %.12s is %s, not created", c->id,
+		crid_err_set(&e, EBUSY, "container %.12s is %s, not created", c->id,
 			     c->state == CRID_CTR_RUNNING ? "running" : "exited");
 		op_fail(op, &e);
 		op_finish(op, c);
@@ -1107,7 +1107,7 @@ static void update_run(struct crid_ctr_op *op)
 	struct crid_err e;
 
 	if (c->state != CRID_CTR_RUNNING && c->state != CRID_CTR_CREATED) {
-		crid_err_set(&e, EPERM, "container %.12s is not running", c->id);
+		crid_err_set(&e, EBUSY, "container %.12s is not running", c->id);
 		op_fail(op, &e);
 		op_finish(op, c);
 		return;
@@ -1187,7 +1187,7 @@ int crid_ctr_reopen_log(struct crid_ctrs *ctrs, struct crid_container *c, struct
 {
 	(void)ctrs;
 	if (c->state != CRID_CTR_RUNNING)
-		return crid_err_set(err, EPERM, "container %.12s is not running", c->id);
+		return crid_err_set(err, EBUSY, "container %.12s is not running", c->id);
 	if (!c->log)
 		return crid_err_set(err, ENOENT, "container %.12s has no log writer", c->id);
 	return crid_cri_log_reopen(c->log, err);
