@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "handlers/container.h"
 #include "handlers/handlers.h"
 #include "handlers/pull.h"
 #include "handlers/sandbox.h"
@@ -143,7 +144,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) <
 		0)
 		return -1;
-	if (crid_pull_init(&m->d, err) < 0 || crid_sandbox_handlers_init(&m->d, err) < 0)
+	if (crid_pull_init(&m->d, err) < 0 || crid_sandbox_handlers_init(&m->d, err) < 0 ||
+	    crid_container_handlers_init(&m->d, err) < 0)
 		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
 	fd = crid_unix_listen(m->cfg.listen, 0660, err);
@@ -160,6 +162,7 @@ static void teardown(struct daemon_main *m)
 		unlink(m->cfg.listen);
 	}
 	crid_pull_cleanup();
+	crid_container_handlers_cleanup();
 	crid_sandbox_handlers_cleanup();
 	if (m->d.trash.dir)
 		crid_trash_cleanup(&m->d.trash);

@@ -19,6 +19,9 @@
 #include "runtime/node_state.h"
 #include "runtime/trash.h"
 
+struct crid_pods;
+struct crid_ctrs;
+
 /* Everything a handler may consult; owned by main, outlives every call. */
 struct crid_daemon {
 	struct crid_loop *loop;
@@ -28,6 +31,8 @@ struct crid_daemon {
 	struct crid_node_state node;
 	struct crid_image_store *images;
 	struct crid_trash trash; /* empties `<root>/images/trash` off the loop */
+	struct crid_pods *pods;	 /* set by the sandbox handlers' init */
+	struct crid_ctrs *ctrs;	 /* set by the container handlers' init */
 };
 
 /* Builds the routing table once; returns -1 when out of memory. */

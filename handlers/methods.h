@@ -23,4 +23,15 @@ void crid_handle_remove_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage
 void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/* container.c, container_status.c */
+void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_start_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_stop_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_remove_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_update_container_resources(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_reopen_container_log(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_exec_sync(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_container_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_list_containers(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 #endif

@@ -39,6 +39,15 @@ static const struct implemented runtime_methods[] = {
 	{ "RemovePodSandbox", crid_handle_remove_pod_sandbox, 0 },
 	{ "PodSandboxStatus", crid_handle_pod_sandbox_status, 1 },
 	{ "ListPodSandbox", crid_handle_list_pod_sandbox, 1 },
+	{ "CreateContainer", crid_handle_create_container, 0 },
+	{ "StartContainer", crid_handle_start_container, 0 },
+	{ "StopContainer", crid_handle_stop_container, 0 },
+	{ "RemoveContainer", crid_handle_remove_container, 0 },
+	{ "ContainerStatus", crid_handle_container_status, 1 },
+	{ "ListContainers", crid_handle_list_containers, 1 },
+	{ "UpdateContainerResources", crid_handle_update_container_resources, 0 },
+	{ "ReopenContainerLog", crid_handle_reopen_container_log, 0 },
+	{ "ExecSync", crid_handle_exec_sync, 1 },
 };
 
 /* The ImageService methods crid implements. */

@@ -27,6 +27,7 @@ int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err)
 	if (crid_pods_init(&pods, d->loop, d->cfg, d->cni, &d->node, err) < 0)
 		return -1;
 	pods_ready = true;
+	d->pods = &pods;
 	return 0;
 }
 

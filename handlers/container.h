@@ -1,0 +1,19 @@
+/*
+ * The container handlers' state: the daemon's containers (runtime/ctr.h),
+ * recovered at start, shared by the container, stats and events handlers.
+ */
+#ifndef CRID_HANDLERS_CONTAINER_H
+#define CRID_HANDLERS_CONTAINER_H
+
+#include "handlers/rpc.h"
+#include "runtime/ctr.h"
+
+/* Opens the container store and the fd store and recovers every container (d->ctrs set). */
+int crid_container_handlers_init(struct crid_daemon *d, struct crid_err *err);
+
+void crid_container_handlers_cleanup(void);
+
+/* The container of |id| (full or unique prefix); NULL after failing |rpc| (NOT_FOUND...). */
+struct crid_container *crid_container_handlers_find(struct crid_rpc *rpc, const char *id);
+
+#endif
