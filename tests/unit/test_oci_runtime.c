@@ -322,6 +322,33 @@ static void test_exec(const struct crid_oci_runtime *rt)
 	CHECK(!hang_alive(), "the timed-out exec's process is killed too");
 }
 
+/* The pids limit lands in the container's pids cgroup (v1 here, or v2). */
+static void test_update(const struct crid_oci_runtime *rt)
+{
+	struct result r = { 0 };
+	struct crid_err err;
+	char path[PATH_MAX], *pid, *cg, *max;
+	bool ok;
+
+	ok = wait_call(crid_oci_update(&loop, rt, id, bundle, "{\"pids\":{\"limit\":123}}", 10,
+				       on_done, &r, &err),
+		       &r, 15);
+	CHECK(ok && r.status == 0, "update pids limit: %s", r.err.msg);
+	pathf(path, sizeof(path), "%s/pid", bundle);
+	pid = slurp(path);
+	pathf(path, sizeof(path), "/proc/%s/cgroup", pid ? pid : "0");
+	cg = slurp(path);
+	cg = cg ? strstr(cg, ":pids:") : NULL;
+	if (!cg) {
+		tap_skip("pids limit visible", "no v1 pids controller line for the container");
+		return;
+	}
+	cg[strcspn(cg, "\n")] = '\0';
+	pathf(path, sizeof(path), "/sys/fs/cgroup/pids%s/pids.max", cg + 6);
+	max = slurp(path);
+	CHECK(max && !strcmp(max, "123\n"), "pids.max is 123 (%s)", max ? max : "unreadable");
+}
+
 static void test_stop_and_delete(const struct crid_oci_runtime *rt)
 {
 	struct result r = { 0 };
@@ -379,6 +406,20 @@ static void test_create_missing_command(const struct crid_oci_runtime *rt)
 	CHECK(ok && r.status == 0, "delete --force after a failed create: %s", r.err.msg);
 }
 
+/* exec and update leave none of their process, pid, log or resources files behind. */
+static int call_files_left(void)
+{
+	DIR *d = opendir(bundle);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, "exec-", 5) || !strncmp(e->d_name, "update-", 7);
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void test_runc(void)
 {
 	struct crid_oci_runtime rt = { "runc", RUNC, root };
@@ -397,6 +438,9 @@ static void test_runc(void)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	if (create_and_start(&rt, p[0], p[1])) {
 		test_exec(&rt);
+		test_update(&rt);
+		CHECK(call_files_left() == 0, "no per-call files left in the bundle (%d)",
+		      call_files_left());
 		test_stop_and_delete(&rt);
 		test_create_missing_command(&rt);
 	}
