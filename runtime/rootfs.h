@@ -25,4 +25,7 @@ int crid_rootfs_unmount(const char *dir, struct crid_err *err);
 
 bool crid_rootfs_is_mounted(const char *dir);
 
+/* Tests: mount with mount(2) and short symlinked paths even where the new mount API works. */
+void crid_rootfs_force_legacy(bool on);
+
 #endif
