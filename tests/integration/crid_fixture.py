@@ -227,9 +227,34 @@ class Crid:
             if f and not f.closed:
                 f.close()
 
+    def remove_all_pods(self, timeout=60):
+        """Best effort: remove every pod (and so its containers, namespaces, IPs)."""
+        ch = self.channel(separate=True)
+        try:
+            rt = api_pb2_grpc.RuntimeServiceStub(ch)
+            for p in rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(), timeout=10).items:
+                rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=p.id),
+                                    timeout=timeout)
+        except grpc.RpcError:
+            pass
+        finally:
+            ch.close()
+
+    def unmount_leftovers(self):
+        """A daemon killed mid-test may leave pinned namespaces or rootfs mounts in its dirs."""
+        try:
+            with open("/proc/self/mountinfo") as f:
+                points = [line.split()[4] for line in f]
+        except OSError:
+            return
+        for m in sorted((p for p in points if p.startswith(self.tmp + "/")), reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+
     def cleanup(self, keep=False):
         self.kill()
         if self.owns_tmp and not keep and not os.environ.get("CRID_KEEP"):
+            if is_root():
+                self.unmount_leftovers()
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- clients ----------------------------------------------------------
@@ -299,6 +324,8 @@ class CridTestCase(unittest.TestCase):
             cls.channel.close()
         except Exception:
             pass
+        if cls.crid.alive():
+            cls.crid.remove_all_pods()
         try:
             rc = cls.crid.stop()
         except DaemonError:
