@@ -27,6 +27,7 @@
 #define VALUE_FILE_MAX 64  /* a single number */
 #define NETDEV_MAX 16384   /* ~130 bytes per interface */
 #define DU_TIMEOUT 120.0   /* seconds before a measurement is killed */
+#define DU_MAX_RUNNING 4   /* du children at once, node-wide: a stats list must not fork-bomb */
 #define DU_OUT_MAX 64	   /* "<number>\t": the path that follows is not needed */
 
 /* ---- paths ---- */
@@ -476,10 +477,11 @@ int crid_netns_stats(const char *netns, struct crid_net_stats *out, size_t max, 
 
 /* ---- du cache ---- */
 
-enum du_phase { DU_IDLE, DU_BYTES, DU_INODES };
+enum du_phase { DU_IDLE, DU_QUEUED, DU_BYTES, DU_INODES };
 
 struct du_entry {
-	struct du_entry *next; /* hash chain, or the orphans list */
+	struct du_entry *next;	/* hash chain, or the orphans list */
+	struct du_entry *qnext; /* waiting for a free slot (DU_QUEUED) */
 	struct crid_du_cache *cache;
 	char *dir;
 	uint64_t bytes, inodes;
@@ -498,6 +500,8 @@ struct crid_du_cache {
 	struct du_entry **buckets;
 	size_t n_buckets, n_entries;
 	struct du_entry *orphans;
+	struct du_entry *queue, *queue_tail;
+	int running; /* measurements with a du child */
 };
 
 #define DU_BUCKETS_MIN 64
@@ -630,6 +634,47 @@ static bool du_result(struct du_entry *e, int status, uint64_t *out)
 	return parse_u64(buf, out);
 }
 
+static void measure_begin(struct du_entry *e, double now)
+{
+	e->started = now;
+	e->bytes_ok = false;
+	e->phase = DU_IDLE;
+	if (du_start(e, DU_BYTES) == 0)
+		e->cache->running++;
+	else
+		e->measured = now;
+}
+
+/* A slot was freed: start the measurements that waited for one, oldest first. */
+static void start_queued(struct crid_du_cache *c)
+{
+	while (c->queue && c->running < DU_MAX_RUNNING) {
+		struct du_entry *e = c->queue;
+
+		c->queue = e->qnext;
+		if (!c->queue)
+			c->queue_tail = NULL;
+		e->qnext = NULL;
+		measure_begin(e, crid_loop_now(c->loop));
+	}
+}
+
+static void queue_unlink(struct crid_du_cache *c, struct du_entry *e)
+{
+	struct du_entry **pp = &c->queue, *prev = NULL;
+
+	while (*pp && *pp != e) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (!*pp)
+		return;
+	*pp = e->qnext;
+	if (c->queue_tail == e)
+		c->queue_tail = prev;
+	e->qnext = NULL;
+}
+
 static void orphan_unlink(struct crid_du_cache *c, struct du_entry *e)
 {
 	struct du_entry **pp = &c->orphans;
@@ -649,8 +694,12 @@ static void du_exited(struct crid_child *child, int status, void *user)
 	(void)child;
 	ok = du_result(e, status, &v);
 	if (e->orphan) {
-		orphan_unlink(e->cache, e);
+		struct crid_du_cache *c = e->cache;
+
+		orphan_unlink(c, e);
 		entry_free(e);
+		c->running--;
+		start_queued(c);
 		return;
 	}
 	if (!ok)
@@ -669,6 +718,8 @@ static void du_exited(struct crid_child *child, int status, void *user)
 	/* A failure counts as a measurement too: the next try waits max_age, no respawn storm. */
 	e->measured = crid_loop_now(e->cache->loop);
 	e->phase = DU_IDLE;
+	e->cache->running--;
+	start_queued(e->cache);
 }
 
 static struct du_entry *entry_new(struct crid_du_cache *c, const char *dir)
@@ -705,6 +756,8 @@ void crid_du_cache_get(struct crid_du_cache *c, const char *dir, double max_age,
 	}
 	*bytes = e->bytes;
 	*inodes = e->inodes;
+	if (e->phase == DU_QUEUED)
+		return;
 	if (e->phase != DU_IDLE) {
 		/* A du stuck on a hung filesystem must not block this dir's figures forever. */
 		if (now - e->started > DU_TIMEOUT)
@@ -713,10 +766,16 @@ void crid_du_cache_get(struct crid_du_cache *c, const char *dir, double max_age,
 	}
 	if (e->measured >= 0 && now - e->measured < max_age)
 		return;
-	e->started = now;
-	e->bytes_ok = false;
-	if (du_start(e, DU_BYTES) < 0)
-		e->measured = now;
+	if (c->running < DU_MAX_RUNNING) {
+		measure_begin(e, now);
+		return;
+	}
+	e->phase = DU_QUEUED;
+	if (c->queue_tail)
+		c->queue_tail->qnext = e;
+	else
+		c->queue = e;
+	c->queue_tail = e;
 }
 
 void crid_du_cache_forget(struct crid_du_cache *c, const char *dir)
@@ -727,7 +786,9 @@ void crid_du_cache_forget(struct crid_du_cache *c, const char *dir)
 		return;
 	*pp = e->next;
 	c->n_entries--;
-	if (e->phase == DU_IDLE) {
+	if (e->phase == DU_QUEUED)
+		queue_unlink(c, e);
+	if (e->phase == DU_IDLE || e->phase == DU_QUEUED) {
 		entry_free(e);
 		return;
 	}
@@ -743,7 +804,7 @@ static void entry_cancel(struct du_entry *e)
 	siginfo_t si;
 	int fd;
 
-	if (e->phase != DU_IDLE && e->child.pidfd >= 0) {
+	if ((e->phase == DU_BYTES || e->phase == DU_INODES) && e->child.pidfd >= 0) {
 		crid_child_kill(&e->child, SIGKILL);
 		fd = crid_child_detach(&e->child);
 		while (waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)

@@ -79,8 +79,9 @@ size_t crid_netdev_parse(const char *text, struct crid_net_stats *out, size_t ma
  * the first measurement) and starts a new measurement when the cached one is
  * older than |max_age| seconds (loop time). Bytes are disk usage (`du -s -B1
  * -x`, what kubelet reports as the writable layer's used bytes), inodes
- * `du -s -x --inodes`. At most one measurement per dir is in flight; one that
- * runs longer than two minutes is killed. NULL from _new when out of memory.
+ * `du -s -x --inodes`. At most one measurement per dir is in flight, and at
+ * most four du children run at once (the rest wait in order); a measurement
+ * running longer than two minutes is killed. NULL from _new when out of memory.
  * crid_du_cache_forget() drops |dir| (killing its measurement);
  * crid_du_cache_free() kills every measurement in flight and reaps it.
  */

@@ -674,6 +674,30 @@ static void du_fill(const char *dir, const char *sub)
 	nftw(dir, add_blocks, 16, FTW_PHYS);
 }
 
+/* Six stale dirs at once: four du children, the other two wait, every dir gets measured. */
+static void du_many(struct crid_loop *loop, struct crid_du_cache *c)
+{
+	char d[6][300];
+	uint64_t b, in;
+	int measured = 0, peak;
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(d[i], sizeof(d[i]), "%s/q%d", tmp, i);
+		mkdirs(d[i]);
+		crid_du_cache_get(c, d[i], 3600, &b, &in);
+	}
+	peak = n_children();
+	crid_du_cache_forget(c, d[5]); /* a queued one, dropped before its turn */
+	CHECK(peak == 4, "at most 4 du children at once (%d)", peak);
+	CHECK(drive_until_idle(loop), "queued measurements ran as slots freed");
+	for (int i = 0; i < 5; i++) {
+		crid_du_cache_get(c, d[i], 3600, &b, &in);
+		measured += in == 1;
+		crid_du_cache_forget(c, d[i]);
+	}
+	CHECK(measured == 5, "all 5 kept dirs measured (%d): one inode each", measured);
+}
+
 static void du_checks(struct crid_loop *loop, struct crid_du_cache *c, const char *dir,
 		      const char *sub)
 {
@@ -707,6 +731,8 @@ static void du_checks(struct crid_loop *loop, struct crid_du_cache *c, const cha
 	crid_du_cache_get(c, other, 3600, &b, &in);
 	CHECK(b == 0 && in == 0 && n_children() == 0,
 	      "missing dir: 0, and no retry before max_age");
+
+	du_many(loop, c);
 
 	/* Forgotten while measuring: the child is killed, its entry freed when it exits. */
 	crid_du_cache_get(c, dir, 0, &b, &in);
