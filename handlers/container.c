@@ -14,6 +14,7 @@
 #include "handlers/container.h"
 #include "handlers/ctr_config.h"
 #include "handlers/deferred.h"
+#include "handlers/events.h"
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
@@ -31,6 +32,7 @@ int crid_container_handlers_init(struct crid_daemon *d, struct crid_err *err)
 	}
 	ctrs = &the_ctrs;
 	d->ctrs = ctrs;
+	crid_events_init(d);
 	return 0;
 }
 

@@ -143,8 +143,8 @@ static int from_config(struct crid_rpc *rpc, const struct crid_container *c,
 	return 0;
 }
 
-static int fill_status(struct crid_rpc *rpc, struct crid_container *c,
-		       Runtime__V1__ContainerStatus *st)
+int crid_container_status_fill(struct crid_rpc *rpc, struct crid_container *c,
+			       Runtime__V1__ContainerStatus *st)
 {
 	struct crid_arena *a = &rpc->arena;
 
@@ -198,7 +198,7 @@ void crid_handle_container_status(struct crid_rpc *rpc, const ProtobufCMessage *
 
 	if (!c)
 		return;
-	if (fill_status(rpc, c, &st) < 0) {
+	if (crid_container_status_fill(rpc, c, &st) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}

@@ -48,6 +48,7 @@ static const struct implemented runtime_methods[] = {
 	{ "UpdateContainerResources", crid_handle_update_container_resources, 0 },
 	{ "ReopenContainerLog", crid_handle_reopen_container_log, 0 },
 	{ "ExecSync", crid_handle_exec_sync, 1 },
+	{ "GetContainerEvents", crid_handle_get_container_events, 0 },
 };
 
 /* The ImageService methods crid implements. */

@@ -520,8 +520,8 @@ static char *verbose_info(struct crid_rpc *rpc, const struct crid_sandbox *sb)
 	return out;
 }
 
-static int fill_status(struct crid_rpc *rpc, const struct crid_sandbox *sb,
-		       Runtime__V1__PodSandboxStatus *st)
+int crid_sandbox_status_fill(struct crid_rpc *rpc, const struct crid_sandbox *sb,
+			     Runtime__V1__PodSandboxStatus *st)
 {
 	struct crid_arena *a = &rpc->arena;
 	Runtime__V1__PodSandboxNetworkStatus *net = crid_arena_alloc(a, sizeof(*net));
@@ -575,7 +575,7 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 			      req->pod_sandbox_id);
 		return;
 	}
-	if (fill_status(rpc, sb, &st) < 0) {
+	if (crid_sandbox_status_fill(rpc, sb, &st) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
