@@ -4,8 +4,10 @@
  *
  *   <RFC3339Nano time> <stdout|stderr> <F|P> <line>\n
  *
- * F ends a line; a line longer than 16 KiB (or cut by EOF) is written in P
- * pieces, as CRI-O and containerd do. Reads and writes are bounded per loop
+ * F ends a line; a line longer than 16 KiB (or cut by EOF, or by the end of
+ * a read slice) is written in P pieces, as CRI-O and containerd do. Time is
+ * UTC with 9 fraction digits. What was read is in the file when the callback
+ * returns (no line is held in memory between iterations). Reads and writes are bounded per loop
  * iteration (a slow disk never stalls the loop; the pipe fills and the
  * container's writes wait — nothing is dropped). ReopenContainerLog reopens
  * the path after kubelet rotated it. With a size limit the writer stops
@@ -43,7 +45,10 @@ int crid_cri_log_done(const struct crid_cri_log *log);
 /* Stops reading and closes the file (not the fds). */
 void crid_cri_log_close(struct crid_cri_log *log);
 
-/* Formats one record into |buf| (for tests and the fuzzer); returns its length. */
+/*
+ * Formats one record (with its '\n') into |buf| (for tests and the fuzzer);
+ * returns its length. When that exceeds |size| nothing is written.
+ */
 size_t crid_cri_log_format(char *buf, size_t size, long long unix_ns, const char *stream, char tag,
 			   const char *line, size_t len);
 
