@@ -512,6 +512,17 @@ void ctr_undo_created(struct crid_ctr_op *op)
 int ctr_open_log(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_err *err)
 {
 	const char *path = c->log_path[0] ? c->log_path : "/dev/null";
+	char dir[PATH_MAX];
+	char *slash;
+
+	/* kubelet makes the pod's log dir; a crictl user's pod config may name a new one */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (crid_mkdir_p(dir, 0755, err) < 0)
+			return crid_err_wrap(err, "log directory");
+	}
 
 	c->log =
 	    crid_cri_log_open(ctrs->loop, path, c->out_fd, c->err_fd, ctrs->cfg->log_size_max, err);
