@@ -34,6 +34,12 @@ void crid_handle_exec_sync(struct crid_rpc *rpc, const ProtobufCMessage *request
 void crid_handle_container_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_list_containers(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/* stats.c */
+void crid_handle_container_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_list_container_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_list_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 /* events.c */
 void crid_handle_get_container_events(struct crid_rpc *rpc, const ProtobufCMessage *request);
 

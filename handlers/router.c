@@ -49,6 +49,10 @@ static const struct implemented runtime_methods[] = {
 	{ "ReopenContainerLog", crid_handle_reopen_container_log, 0 },
 	{ "ExecSync", crid_handle_exec_sync, 1 },
 	{ "GetContainerEvents", crid_handle_get_container_events, 0 },
+	{ "ContainerStats", crid_handle_container_stats, 1 },
+	{ "ListContainerStats", crid_handle_list_container_stats, 1 },
+	{ "PodSandboxStats", crid_handle_pod_sandbox_stats, 1 },
+	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
 };
 
 /* The ImageService methods crid implements. */

@@ -40,7 +40,7 @@ struct crid_ctr_env {
 };
 
 enum crid_seccomp_kind {
-	CRID_SECCOMP_UNSET = 0, /* the config's default: RuntimeDefault unless privileged */
+	CRID_SECCOMP_UNSET = 0, /* as the CRI defines it: Unconfined */
 	CRID_SECCOMP_RUNTIME_DEFAULT,
 	CRID_SECCOMP_UNCONFINED,
 	CRID_SECCOMP_LOCALHOST, /* a JSON profile file on the node */
