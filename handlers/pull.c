@@ -110,10 +110,11 @@ static int pull_by_id(struct crid_rpc *rpc, const char *name)
 	}
 	if (hex == name && len < 64)
 		return 0;
-	crid_rpc_fail(rpc, CRID_GRPC_NOT_FOUND,
-		      "image.image: no image with id `%s` in the store (or the prefix is ambiguous); "
-		      "an image id can only be pulled when the image is present: pull it by name",
-		      name);
+	crid_rpc_fail(
+	    rpc, CRID_GRPC_NOT_FOUND,
+	    "image.image: no image with id `%s` in the store (or the prefix is ambiguous); "
+	    "an image id can only be pulled when the image is present: pull it by name",
+	    name);
 	return 1;
 }
 
