@@ -56,8 +56,9 @@
  * bound is what keeps the stall low: a busybox layer's symlinks cost ~20 us
  * each on a journaled ext4, but ~0.7 ms each on ext4 without a journal
  * within 30 s of a large delete (inode allocation skips recently deleted
- * inodes one by one, ext4 recently_deleted()). 100 us kept Version's p50
- * during a pull where it was and the pull's throughput unchanged.
+ * inodes one by one, ext4 recently_deleted()). With 100 us, Version's p50
+ * during a pull stayed at or below the previous build's and the throughput
+ * within noise (bench/README.md).
  */
 #define SLICE_ENTRIES 256
 #define SLICE_NS (100 * 1000)
