@@ -967,6 +967,9 @@ static int layer_sink(void *user, const uint8_t *data, size_t len, struct crid_e
 /* Compressed bytes the stream could not take (its sink paused): at most one curl chunk. */
 static int hold_input(struct job *j, const uint8_t *data, size_t len)
 {
+	want_work(j); /* even with nothing to hold: the stream may still hold output */
+	if (len == 0)
+		return 0;
 	if (j->in_held_len + len > j->in_held_cap) {
 		size_t cap = j->in_held_len + len;
 		void *n = crid_realloc(j->in_held, cap);
@@ -978,7 +981,6 @@ static int hold_input(struct job *j, const uint8_t *data, size_t len)
 	}
 	memcpy(j->in_held + j->in_held_len, data, len);
 	j->in_held_len += len;
-	want_work(j);
 	return 0;
 }
 
