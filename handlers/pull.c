@@ -6,6 +6,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/image_pull.h"
+#include "runtime/image_store.h"
 
 static struct crid_puller *puller;
 
@@ -88,6 +89,40 @@ static void pull_cancelled(struct crid_grpc_call *call, int status, void *user)
 	crid_free(pc);
 }
 
+/*
+ * A pull by image id of an image already in the store answers with that
+ * image and fetches nothing, as CRI-O does (c/storage's
+ * HeuristicallyTryResolvingStringAsIDPrefix): `sha256:<hex>`, `<64 hex>`, or
+ * a hex id prefix (3 characters or more, unique). Returns 1 when answered:
+ * found, or NOT_FOUND for a form that can only be an id. A short bare hex
+ * string that matches no image is also a valid repository name: 0, pull it.
+ */
+static int pull_by_id(struct crid_rpc *rpc, const char *name)
+{
+	Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
+	const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
+	size_t len = strlen(hex);
+	struct crid_image *img;
+
+	if (len < 3 || len > 64 || strspn(hex, "0123456789abcdef") != len)
+		return 0;
+	img = crid_image_store_find(rpc->d->images, name);
+	if (img) {
+		crid_log_info("rpc=PullImage %s: image id of %s, already present", name, img->id);
+		resp.image_ref = img->id;
+		crid_rpc_reply(rpc, &resp.base);
+		return 1;
+	}
+	if (hex == name && len < 64)
+		return 0;
+	crid_rpc_fail(
+	    rpc, CRID_GRPC_NOT_FOUND,
+	    "image.image: no image with id `%s` in the store (or the prefix is ambiguous); "
+	    "an image id can only be pulled when the image is present: pull it by name",
+	    name);
+	return 1;
+}
+
 static const char *opt(const char *s)
 {
 	return s && *s ? s : NULL;
@@ -105,6 +140,8 @@ void crid_handle_pull_image(struct crid_rpc *rpc, const ProtobufCMessage *reques
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "image.image: must not be empty");
 		return;
 	}
+	if (pull_by_id(rpc, req->image->image))
+		return;
 	if (!puller) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "image puller not initialized");
 		return;

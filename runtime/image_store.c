@@ -151,10 +151,13 @@ static int save_image(const struct crid_image_store *s, const struct crid_image 
 	return r;
 }
 
+/* layer.json, written plainly: the caller makes it durable with the tree (syncfs). */
 static int save_layer(const char *path, const struct crid_layer_info *l, struct crid_err *err)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
-	int r;
+	const unsigned char *buf;
+	size_t len;
+	int fd, r = -1;
 
 	if (!g)
 		return crid_err_set(err, ENOMEM, "layer record");
@@ -166,7 +169,21 @@ static int save_layer(const char *path, const struct crid_layer_info *l, struct 
 	GEN_STR(g, "bytes"), yajl_gen_integer(g, (long long)l->bytes);
 	GEN_STR(g, "inodes"), yajl_gen_integer(g, (long long)l->inodes);
 	yajl_gen_map_close(g);
-	r = write_json(path, g, err);
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+		crid_err_set(err, ENOMEM, "encode `%s`", path);
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		crid_err_set(err, errno, "create `%s`", path);
+		goto out;
+	}
+	if (write(fd, buf, len) != (ssize_t)len)
+		crid_err_set(err, errno ? errno : EIO, "write `%s`", path);
+	else
+		r = 0;
+	close(fd);
+out:
 	yajl_gen_free(g);
 	return r;
 }
@@ -488,15 +505,15 @@ void crid_image_store_discard(struct crid_image_store *s, const char *staging_pa
 
 /*
  * staging/X holds the unpacked tree. It becomes W/diff with W/layer.json
- * beside it, W being another staging dir, and W is then renamed to
- * layers/<chain>: one rename makes the whole layer appear, json included.
- * (File contents are not fsynced: a kill -9 loses nothing from the page
- * cache; only a power cut could, and syncfs would stall the loop.)
+ * beside it, W being another staging dir; once the caller has made W
+ * durable, W is renamed to layers/<chain>: one rename makes the whole layer
+ * appear, json included, and only after its contents are on disk.
  */
-int crid_image_store_commit_layer(struct crid_image_store *s, const char *staging_path,
-				  const struct crid_layer_info *info, struct crid_err *err)
+int crid_image_store_commit_begin(struct crid_image_store *s, const char *staging_path,
+				  const struct crid_layer_info *info, char *wrap, size_t size,
+				  struct crid_err *err)
 {
-	char wrap[PATH_MAX], diff[PATH_MAX + 16], json[PATH_MAX + 16], final[PATH_MAX + 80];
+	char diff[PATH_MAX + 16], json[PATH_MAX + 16];
 	int fd;
 
 	if (!valid_digest(info->chain_id) || !valid_digest(info->diff_id) ||
@@ -504,34 +521,67 @@ int crid_image_store_commit_layer(struct crid_image_store *s, const char *stagin
 		return crid_err_set(err, EINVAL, "layer: malformed digest");
 	if (find_layer(s, info->chain_id)) {
 		crid_image_store_discard(s, staging_path);
-		return 0;
+		return 1;
 	}
-	fd = crid_image_store_stage(s, wrap, sizeof(wrap), err);
+	fd = crid_image_store_stage(s, wrap, size, err);
 	if (fd < 0)
 		return -1;
 	close(fd);
 	snprintf(diff, sizeof(diff), "%s/diff", wrap);
 	snprintf(json, sizeof(json), "%s/layer.json", wrap);
-	snprintf(final, sizeof(final), "%s/layers/%s", s->dir, hex_of(info->chain_id));
 	if (rename(staging_path, diff) < 0) {
 		crid_err_set(err, errno, "rename `%s`", staging_path);
 		goto fail;
 	}
 	if (save_layer(json, info, err) < 0)
 		goto fail;
-	if (rename(wrap, final) < 0) {
-		crid_err_set(err, errno, "rename `%s` to `%s`", wrap, final);
-		goto fail;
-	}
-	if (insert_layer(s, info) < 0) {
-		crid_err_set(err, ENOMEM, "layer index");
-		return -1; /* on disk already: the next start indexes it */
-	}
 	return 0;
 fail:
 	crid_image_store_discard(s, wrap);
 	crid_image_store_discard(s, staging_path);
 	return -1;
+}
+
+int crid_image_store_commit_end(struct crid_image_store *s, const char *wrap,
+				const struct crid_layer_info *info, struct crid_err *err)
+{
+	char final[PATH_MAX + 80];
+
+	if (find_layer(s, info->chain_id)) {
+		crid_image_store_discard(s, wrap);
+		return 0;
+	}
+	snprintf(final, sizeof(final), "%s/layers/%s", s->dir, hex_of(info->chain_id));
+	if (rename(wrap, final) < 0) {
+		crid_err_set(err, errno, "rename `%s` to `%s`", wrap, final);
+		crid_image_store_discard(s, wrap);
+		return -1;
+	}
+	if (insert_layer(s, info) < 0)
+		return crid_err_set(err, ENOMEM,
+				    "layer index"); /* on disk: the next start has it */
+	return 0;
+}
+
+/* Both steps in one go, with syncfs in the calling thread (tests, tools; not on the loop). */
+int crid_image_store_commit_layer(struct crid_image_store *s, const char *staging_path,
+				  const struct crid_layer_info *info, struct crid_err *err)
+{
+	char wrap[PATH_MAX];
+	int fd, r = crid_image_store_commit_begin(s, staging_path, info, wrap, sizeof(wrap), err);
+
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	fd = open(wrap, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0) {
+		crid_err_set(err, errno, "syncfs `%s`", wrap);
+		if (fd >= 0)
+			close(fd);
+		crid_image_store_discard(s, wrap);
+		return -1;
+	}
+	close(fd);
+	return crid_image_store_commit_end(s, wrap, info, err);
 }
 
 const struct crid_layer_info *crid_image_store_layer(const struct crid_image_store *s,

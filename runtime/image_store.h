@@ -66,10 +66,27 @@ int crid_image_store_stage(struct crid_image_store *s, char *path, size_t size,
 void crid_image_store_discard(struct crid_image_store *s, const char *staging_path);
 
 /*
- * Makes the verified staging directory the layer |info->chain_id|. If that
- * layer already exists (a concurrent pull won), the staging dir is discarded
- * and this succeeds.
+ * Makes the verified staging directory the layer |info->chain_id|, in two
+ * steps so that making it durable can run off the loop:
+ *
+ * begin moves |staging_path| to W/diff beside a W/layer.json (not fsynced),
+ * W being a new staging dir whose path goes into |wrap|. Returns 0, or 1 when
+ * the layer exists already (a concurrent pull won: staging discarded, done),
+ * or -1 (everything discarded).
+ *
+ * The caller then makes W durable, e.g. `sync -f W` (syncfs) in a child,
+ * and calls end, whose rename makes the whole layer appear under layers/. A
+ * crash before end leaves W under staging/, swept at the next open. If the
+ * sync failed, discard W with crid_image_store_discard() instead.
  */
+int crid_image_store_commit_begin(struct crid_image_store *s, const char *staging_path,
+				  const struct crid_layer_info *info, char *wrap, size_t size,
+				  struct crid_err *err);
+
+int crid_image_store_commit_end(struct crid_image_store *s, const char *wrap,
+				const struct crid_layer_info *info, struct crid_err *err);
+
+/* begin + syncfs in the calling thread + end: blocks, for tests and tools only. */
 int crid_image_store_commit_layer(struct crid_image_store *s, const char *staging_path,
 				  const struct crid_layer_info *info, struct crid_err *err);
 

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reactor/log.h"
@@ -50,8 +51,45 @@ struct crid_layer_unpack {
 	int fd;				/* regular file being written, or -1 */
 	struct dir_time *dirs;
 	size_t ndirs, dirs_cap, dir_bytes;
+	size_t dirs_done; /* mtimes applied by finish so far */
+	bool tar_done;	  /* finish: the archive checked complete */
 	uint64_t xattrs_skipped;
+	struct crid_unpack_budget *budget;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool crid_unpack_budget_spent(struct crid_unpack_budget *b)
+{
+	if (!b)
+		return false;
+	if (b->entries == 0)
+		return true;
+	if (!b->slice_ns)
+		return false;
+	if (!b->deadline_ns) {
+		b->deadline_ns = now_ns() + b->slice_ns; /* the first step of this iteration */
+		return false;
+	}
+	return now_ns() >= b->deadline_ns;
+}
+
+/* One unit of work done: true when the budget is spent and the caller must stop. */
+static bool charge(struct crid_layer_unpack *u, uint32_t entries)
+{
+	struct crid_unpack_budget *b = u->budget;
+
+	if (!b)
+		return false;
+	b->entries = b->entries > entries ? b->entries - entries : 0;
+	return crid_unpack_budget_spent(b);
+}
 
 static int __attribute__((format(printf, 4, 5)))
 efail(struct crid_layer_unpack *u, struct crid_err *err, int code, const char *fmt, ...)
@@ -463,6 +501,8 @@ static int on_data(void *user, const void *buf, size_t len, struct crid_err *err
 		len -= (size_t)n;
 		u->stats.bytes += (uint64_t)n;
 	}
+	if (charge(u, 0))
+		crid_tar_reader_yield(u->tr); /* a big file: go on in the next iteration */
 	return 0;
 }
 
@@ -482,6 +522,8 @@ static int on_entry_end(void *user, struct crid_err *err)
 	}
 	u->stats.entries = u->e->index + 1;
 	u->e = NULL;
+	if (r == 0 && charge(u, 1))
+		crid_tar_reader_yield(u->tr);
 	return r;
 }
 
@@ -516,26 +558,41 @@ crid_layer_unpack_new(int root_dirfd, const struct crid_unpack_limits *lim, stru
 	return u;
 }
 
-int crid_layer_unpack_feed(struct crid_layer_unpack *u, const void *data, size_t len,
-			   struct crid_err *err)
+void crid_layer_unpack_set_budget(struct crid_layer_unpack *u, struct crid_unpack_budget *b)
 {
-	return crid_tar_reader_feed(u->tr, data, len, err);
+	u->budget = b;
 }
 
-/* Directory mtimes last: creating children bumped them. The last entry for a dir wins. */
+int crid_layer_unpack_feed(struct crid_layer_unpack *u, const void *data, size_t len,
+			   size_t *consumed, struct crid_err *err)
+{
+	*consumed = 0;
+	if (len && crid_unpack_budget_spent(u->budget))
+		return 1;
+	return crid_tar_reader_feed_some(u->tr, data, len, consumed, err);
+}
+
+/*
+ * Directory mtimes last: creating children bumped them. The last entry for a
+ * dir wins. Resumable: a layer of 100k directories spreads over iterations.
+ */
 static int apply_dir_times(struct crid_layer_unpack *u, struct crid_err *err)
 {
-	for (size_t i = 0; i < u->ndirs; i++) {
-		int fd =
-		    open_in_root(u->root, u->dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	while (u->dirs_done < u->ndirs) {
+		struct dir_time *d = &u->dirs[u->dirs_done];
+		int fd;
 
+		if (crid_unpack_budget_spent(u->budget))
+			return 1;
+		fd = open_in_root(u->root, d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		u->dirs_done++;
+		charge(u, 1);
 		if (fd < 0 && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
 			continue; /* replaced by a later entry */
 		if (fd < 0)
-			return crid_err_set(err, errno, "layer: open directory `%s`",
-					    u->dirs[i].path);
-		if (futimens(fd, u->dirs[i].ts) < 0) {
-			crid_err_set(err, errno, "layer: set mtime of `%s`", u->dirs[i].path);
+			return crid_err_set(err, errno, "layer: open directory `%s`", d->path);
+		if (futimens(fd, d->ts) < 0) {
+			crid_err_set(err, errno, "layer: set mtime of `%s`", d->path);
 			close(fd);
 			return -1;
 		}
@@ -547,14 +604,21 @@ static int apply_dir_times(struct crid_layer_unpack *u, struct crid_err *err)
 int crid_layer_unpack_finish(struct crid_layer_unpack *u, struct crid_layer_stats *out,
 			     struct crid_err *err)
 {
-	if (crid_tar_reader_finish(u->tr, err) < 0)
-		return crid_err_wrap(err, "layer");
-	if (apply_dir_times(u, err) < 0)
-		return -1;
+	int r;
+
+	if (!u->tar_done) {
+		if (crid_tar_reader_finish(u->tr, err) < 0)
+			return crid_err_wrap(err, "layer");
+		u->tar_done = true;
+	}
+	r = apply_dir_times(u, err);
+	if (r != 0)
+		return r;
 	if (u->xattrs_skipped)
 		crid_log_warn("layer: %llu xattrs not supported by the staging filesystem or on "
 			      "symlinks/devices, skipped",
 			      (unsigned long long)u->xattrs_skipped);
+	u->xattrs_skipped = 0;
 	if (out)
 		*out = u->stats;
 	return 0;

@@ -14,6 +14,7 @@
 #ifndef CRID_LAYER_UNPACK_H
 #define CRID_LAYER_UNPACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,20 @@ struct crid_layer_stats {
 	uint64_t inodes;  /* inodes created (hard links excluded) */
 };
 
+/*
+ * Work one loop iteration may spend unpacking, shared by every unpacker fed
+ * in it; the owner of the loop refills it before each poll (entries = N,
+ * deadline_ns = 0). The first unpack step of an iteration starts the clock:
+ * deadline_ns = now (CLOCK_MONOTONIC) + slice_ns. An unpacker stops after
+ * the entry, data chunk or directory mtime that exhausts either bound, so a
+ * slice of symlinks arriving in one decompressed chunk cannot stall the loop.
+ */
+struct crid_unpack_budget {
+	uint32_t entries;     /* members (and directory mtimes at finish) left */
+	uint64_t slice_ns;    /* time allowed per iteration; 0 = unlimited */
+	uint64_t deadline_ns; /* 0 = not started in this iteration */
+};
+
 struct crid_layer_unpack;
 
 /*
@@ -46,17 +61,30 @@ struct crid_layer_unpack *
 crid_layer_unpack_new(int root_dirfd, const struct crid_unpack_limits *lim, struct crid_err *err);
 
 /*
- * Applies the next |len| bytes of the uncompressed tar stream. Errors name
- * the entry: "layer: entry 7 `usr/bin/x`: cause". After an error the
- * directory is half-written and the caller must discard it; further calls
- * fail.
+ * Makes |u| draw on |b| (not owned, may be shared, NULL = unlimited, the
+ * default).
+ */
+void crid_layer_unpack_set_budget(struct crid_layer_unpack *u, struct crid_unpack_budget *b);
+
+/* True when |b| (NULL = unlimited) has nothing left for this iteration. */
+bool crid_unpack_budget_spent(struct crid_unpack_budget *b);
+
+/*
+ * Applies the next |len| bytes of the uncompressed tar stream. Stores the
+ * bytes taken in |*consumed| and returns 0 when all |len| were applied, 1
+ * when the budget ran out first (feed |data| + |*consumed| in a later
+ * iteration), -1 on error. Errors name the entry: "layer: entry 7
+ * `usr/bin/x`: cause". After an error the directory is half-written and the
+ * caller must discard it; further calls fail.
  */
 int crid_layer_unpack_feed(struct crid_layer_unpack *u, const void *data, size_t len,
-			   struct crid_err *err);
+			   size_t *consumed, struct crid_err *err);
 
 /*
  * Ends the stream: checks the archive is complete, applies the directory
- * mtimes and fills |out| (may be NULL).
+ * mtimes and fills |out| (may be NULL). Returns 0 when done, 1 when the
+ * budget ran out with mtimes left (call again in a later iteration), -1 on
+ * error.
  */
 int crid_layer_unpack_finish(struct crid_layer_unpack *u, struct crid_layer_stats *out,
 			     struct crid_err *err);

@@ -52,6 +52,7 @@ struct crid_tar_reader {
 	char longname[PATH_MAX], longlink[PATH_MAX];
 	struct crid_tar_entry e;
 	char path[PATH_MAX], linkpath[PATH_MAX];
+	bool yield; /* a callback asked feed_some() to return after this step */
 };
 
 /* Fails the reader with "tar: entry N (offset O): cause". */
@@ -536,12 +537,15 @@ static ssize_t feed_body(struct crid_tar_reader *r, const unsigned char *p, size
 	return (ssize_t)n;
 }
 
-int crid_tar_reader_feed(struct crid_tar_reader *r, const void *data, size_t len,
-			 struct crid_err *err)
+int crid_tar_reader_feed_some(struct crid_tar_reader *r, const void *data, size_t len,
+			      size_t *consumed, struct crid_err *err)
 {
 	const unsigned char *p = data;
+	size_t total = len;
 
-	while (len) {
+	*consumed = 0;
+	r->yield = false;
+	while (len && !r->yield) {
 		size_t n;
 
 		switch (r->st) {
@@ -580,8 +584,31 @@ int crid_tar_reader_feed(struct crid_tar_reader *r, const void *data, size_t len
 		}
 		p += n;
 		len -= n;
+		*consumed = total - len;
 	}
-	return 0;
+	if (!r->yield)
+		return 0;
+	r->yield = false;
+	return len ? 1 : 0;
+}
+
+int crid_tar_reader_feed(struct crid_tar_reader *r, const void *data, size_t len,
+			 struct crid_err *err)
+{
+	const unsigned char *p = data;
+	size_t used;
+	int rc;
+
+	while ((rc = crid_tar_reader_feed_some(r, p, len, &used, err)) == 1) {
+		p += used;
+		len -= used;
+	}
+	return rc;
+}
+
+void crid_tar_reader_yield(struct crid_tar_reader *r)
+{
+	r->yield = true;
 }
 
 int crid_tar_reader_finish(struct crid_tar_reader *r, struct crid_err *err)

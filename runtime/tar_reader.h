@@ -92,6 +92,22 @@ int crid_tar_reader_feed(struct crid_tar_reader *r, const void *data, size_t len
 			 struct crid_err *err);
 
 /*
+ * Like crid_tar_reader_feed(), but returns early when a callback asked for it
+ * with crid_tar_reader_yield(): stores the bytes taken in |*consumed| and
+ * returns 0 when all |len| were taken, 1 when it stopped before (feed the
+ * rest, |data| + |*consumed|, later), -1 on error. It stops right after the
+ * callback that yielded: an entry, its end, or one data chunk.
+ */
+int crid_tar_reader_feed_some(struct crid_tar_reader *r, const void *data, size_t len,
+			      size_t *consumed, struct crid_err *err);
+
+/*
+ * From inside a callback: asks the running crid_tar_reader_feed_some() to
+ * return once that callback returns (crid_tar_reader_feed() ignores it).
+ */
+void crid_tar_reader_yield(struct crid_tar_reader *r);
+
+/*
  * Declares end of input. Like Go's archive/tar it accepts end-of-archive
  * (two zero blocks) and also plain EOF at a header boundary; EOF inside a
  * header, a member's data or after an extended header is an error.

@@ -3,7 +3,10 @@
  * sizes come from the input itself, must give events or an error, never a
  * crash or a leak, and the events must keep the reader's promises (paths
  * non-empty and shorter than PATH_MAX, data only for regular files and
- * exactly |size| bytes of it, one entry_end per entry). No filesystem writes.
+ * exactly |size| bytes of it, one entry_end per entry). Callbacks also ask,
+ * at random, to stop early (crid_tar_reader_yield, as the layer unpacker does
+ * when its budget runs out): the rest of the slice is fed again and the
+ * events must be the same. No filesystem writes.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -18,7 +21,17 @@ static volatile unsigned char sink;
 struct state {
 	int in_entry;
 	uint64_t want, got, entries;
+	struct crid_tar_reader *r;
+	uint32_t rng;
 };
+
+/* One in four callbacks asks the reader to return early. */
+static void maybe_yield(struct state *s)
+{
+	s->rng = s->rng * 1103515245u + 12345u;
+	if (((s->rng >> 16) & 3) == 0)
+		crid_tar_reader_yield(s->r);
+}
 
 static int on_entry(void *user, const struct crid_tar_entry *e, struct crid_err *err)
 {
@@ -36,6 +49,7 @@ static int on_entry(void *user, const struct crid_tar_entry *e, struct crid_err 
 	s->in_entry = 1;
 	s->want = e->size;
 	s->got = 0;
+	maybe_yield(s);
 	return 0;
 }
 
@@ -49,6 +63,7 @@ static int on_data(void *user, const void *buf, size_t len, struct crid_err *err
 	s->got += len;
 	if (s->got > s->want)
 		abort();
+	maybe_yield(s);
 	return 0;
 }
 
@@ -60,6 +75,7 @@ static int on_end(void *user, struct crid_err *err)
 	if (!s->in_entry || s->got != s->want)
 		abort();
 	s->in_entry = 0;
+	maybe_yield(s);
 	return 0;
 }
 
@@ -79,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = crid_tar_reader_new(&cb, &s, NULL, &err);
 	if (!r)
 		abort();
+	s.r = r;
+	s.rng = rng;
 	while (off < size && rc == 0) {
 		size_t n;
 
@@ -87,7 +105,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = 1 + (rng >> 16) % ((rng & 1) ? 7 : 1600);
 		if (n > size - off)
 			n = size - off;
-		rc = crid_tar_reader_feed(r, data + off, n, &err);
+		if (rng & 2) {
+			rc = crid_tar_reader_feed(r, data + off, n, &err);
+		} else {
+			size_t used = 0;
+
+			rc = crid_tar_reader_feed_some(r, data + off, n, &used, &err);
+			/* 1: stopped with bytes left; 0: took them all */
+			if ((rc == 1 && used >= n) || (rc == 0 && used != n))
+				abort();
+			if (rc == 1) {
+				n = used;
+				rc = 0;
+			}
+		}
 		off += n;
 	}
 	if (rc == 0)

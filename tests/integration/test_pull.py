@@ -6,15 +6,21 @@ ImageStatus/ListImages, the unpacked layer on disk, a missing tag, and two
 concurrent pulls of one image sharing one operation, a base layer two images
 share fetched once, a cancelled pull of a ~150 MB image stopping and leaving
 no staging behind (and the loop staying responsive during the real pull),
-and Basic auth (htpasswd registry) through AuthConfig and the auth file."""
+and Basic auth (htpasswd registry) through AuthConfig and the auth file; pulls by image id
+of a present image (CRI-O's id-prefix heuristic), and the large image unpacked in budgeted
+slices compared byte for byte with the fixture while Version keeps answering."""
 import base64
 import glob
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -110,6 +116,22 @@ class PullTest(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(self.crid.root, "images", "staging")), [])
         # pulling again is answered with the same id (layers already present)
         self.assertEqual(self.pull(self.img, ref).image_ref, resp.image_ref)
+
+    def test_pull_by_id(self):
+        """As CRI-O: PullImage by the id (or a unique id prefix) of an image in the store
+        answers with it without a registry; an id that is not there is NOT_FOUND."""
+        image_id = self.pull(self.img, self.ref("busybox")).image_ref
+        hexid = image_id[len("sha256:"):]
+        for name in (image_id, hexid, hexid[:12], "sha256:" + hexid[:12]):
+            self.assertEqual(self.pull(self.img, name, timeout=10).image_ref, image_id, name)
+            st = self.img.ImageStatus(api_pb2.ImageStatusRequest(
+                image=api_pb2.ImageSpec(image=name)), timeout=10)
+            self.assertEqual(st.image.id, image_id, name)
+        for absent in ("sha256:" + "0" * 64, "f" * 64, "sha256:0000000"):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.pull(self.img, absent, timeout=10)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND, absent)
+            self.assertIn("no image with id `%s`" % absent, cm.exception.details())
 
     def test_missing_tag(self):
         ref = self.ref("busybox", "no-such-tag")
@@ -386,6 +408,74 @@ class PullTest(unittest.TestCase):
             ch.close()
         finally:
             crid.kill()
+
+    def test_large_tree_while_serving(self):
+        """The ~150 MB image unpacked in budgeted slices (busybox's ~400 symlinks and the
+        30 MiB files spread over many loop iterations, curl paused meanwhile) is byte for
+        byte and mode for mode what the fixture's tarballs hold, every Version call made
+        meanwhile succeeds, and each layer is committed whole (layer.json, no staging)."""
+        subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", self.registry,
+                        "large"], check=True)
+        crid = self.fresh("large-tree")
+        ref_root = tempfile.mkdtemp(prefix="crid-rootfs-")
+        try:
+            stub = api_pb2_grpc.ImageServiceStub(crid.channel(separate=True))
+            rt = api_pb2_grpc.RuntimeServiceStub(crid.channel(separate=True))
+            done, calls = [], [0]
+
+            def pull():
+                done.append(self.pull(stub, self.ref("large"), timeout=300).image_ref)
+
+            t = threading.Thread(target=pull)
+            t.start()
+            while t.is_alive():
+                self.assertEqual(rt.Version(api_pb2.VersionRequest(), timeout=10).runtime_name,
+                                 "crid")
+                calls[0] += 1
+            t.join()
+            self.assertEqual(len(done), 1)
+            self.assertGreater(calls[0], 0)
+            images = os.path.join(crid.root, "images")
+            self.assertEqual(os.listdir(os.path.join(images, "staging")), [])
+            layers = glob.glob(os.path.join(images, "layers", "*"))
+            self.assertEqual(len(layers), 6)
+            for l in layers:
+                self.assertEqual(sorted(os.listdir(l)), ["diff", "layer.json"], l)
+            base = [l for l in layers if os.path.exists(os.path.join(l, "diff", "bin", "busybox"))]
+            self.assertEqual(len(base), 1)
+            subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "rootfs", ref_root],
+                           check=True)
+            self.assertEqual(tree(os.path.join(base[0], "diff")), tree(ref_root))
+            sys.path.insert(0, FIXTURES)
+            import images as fx  # the generator of the random layers, deterministic
+            payloads = {}
+            for l in layers:
+                for f in glob.glob(os.path.join(l, "diff", "payload", "layer-*.bin")):
+                    with open(f, "rb") as fh:
+                        payloads[os.path.basename(f)] = hashlib.sha256(fh.read()).hexdigest()
+            self.assertEqual(len(payloads), 5)
+            for i in range(1, 6):
+                with tarfile.open(fileobj=io.BytesIO(fx.random_tar(i))) as tf:
+                    want = hashlib.sha256(tf.extractfile("payload/layer-%d.bin" % i).read())
+                self.assertEqual(payloads["layer-%d.bin" % i], want.hexdigest(), i)
+        finally:
+            crid.kill()
+            shutil.rmtree(ref_root, ignore_errors=True)
+
+
+def tree(root):
+    """path -> (type, mode, uid, gid, size or link target, mtime unless a symlink)."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            link = os.readlink(p) if stat.S_ISLNK(st.st_mode) else None
+            out[os.path.relpath(p, root)] = (
+                stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
+                link if link is not None else (st.st_size if stat.S_ISREG(st.st_mode) else 0),
+                None if link is not None else int(st.st_mtime))
+    return out
 
 
 if __name__ == "__main__":

@@ -98,6 +98,17 @@ int main(void)
 	CHECK(stage_layer(s, D("a1"), 100) == 0, "commit layer a1");
 	CHECK(stage_layer(s, D("a2"), 200) == 0, "commit layer a2");
 	CHECK(stage_layer(s, D("a2"), 200) == 0, "committing an existing layer is a no-op");
+	{
+		struct crid_layer_info l;
+		char staged[4096], wrap[4096];
+		int fd = crid_image_store_stage(s, staged, sizeof(staged), &err);
+
+		close(fd);
+		layer(&l, D("a2"), 200);
+		CHECK(crid_image_store_commit_begin(s, staged, &l, wrap, sizeof(wrap), &err) == 1 &&
+			  access(staged, F_OK) < 0,
+		      "begin of a layer already there: 1, staging discarded");
+	}
 	crid_image_store_layer_path(s, D("a1"), path, sizeof(path));
 	strcat(path, "/hello");
 	CHECK(access(path, F_OK) == 0, "layer content at layers/<chain>/diff");
@@ -146,14 +157,30 @@ int main(void)
 	CHECK(crid_image_store_remove(s, D("11"), &err) < 0 && err.code == ENOENT,
 	      "removing again says not found");
 
-	/* A crash mid-pull leaves a staging dir; a corrupt record is dropped on open. */
+	/*
+	 * A crash mid-pull leaves a staging dir, here a layer begun but never
+	 * ended (its sync had not returned): it must not appear after a restart.
+	 * A corrupt record is dropped on open.
+	 */
 	crid_image_store_stage(s, path, sizeof(path), &err);
+	{
+		struct crid_layer_info l;
+		char staged[4096], wrap[4096];
+		int fd = crid_image_store_stage(s, staged, sizeof(staged), &err);
+
+		close(fd);
+		layer(&l, D("a3"), 10);
+		CHECK(crid_image_store_commit_begin(s, staged, &l, wrap, sizeof(wrap), &err) == 0 &&
+			  crid_image_store_layer(s, D("a3")) == NULL && count_dir("layers") == 0,
+		      "a begun commit is not visible before its end");
+	}
 	crid_image_store_close(s);
 	snprintf(path, sizeof(path), "%s/images/images/%s.json", root, "ab");
 	close(open(path, O_CREAT | O_WRONLY, 0600));
 	CHECK(crid_image_store_open(root, &s, &err) == 0, "reopen after a crash");
-	CHECK(count_dir("staging") == 0 && count_dir("images") == 0,
-	      "staging swept, corrupt record dropped");
+	CHECK(count_dir("staging") == 0 && count_dir("images") == 0 && count_dir("layers") == 0 &&
+		  crid_image_store_layer(s, D("a3")) == NULL,
+	      "staging swept (the begun layer too), corrupt record dropped");
 	CHECK(count_dir("trash") > 0, "swept dirs wait in trash for off-loop deletion");
 	crid_image_store_close(s);
 	snprintf(path, sizeof(path), "rm -rf %s", root);

@@ -72,7 +72,9 @@ static int unpack(const struct tw *w, size_t step, const struct crid_unpack_limi
 	for (size_t off = 0; off < w->len && rc == 0;) {
 		size_t n = step && step < w->len - off ? step : w->len - off;
 
-		rc = crid_layer_unpack_feed(u, w->buf + off, n, err);
+		size_t used;
+
+		rc = crid_layer_unpack_feed(u, w->buf + off, n, &used, err);
 		off += n;
 	}
 	if (rc == 0)
@@ -397,7 +399,9 @@ static void test_limits(void)
 		snprintf(name, sizeof(name), "f%d", n);
 		w.len = 0;
 		add(&w, '0', name, NULL, 0644, "");
-		rc = crid_layer_unpack_feed(u, w.buf, w.len, &err);
+		size_t used;
+
+		rc = crid_layer_unpack_feed(u, w.buf, w.len, &used, &err);
 	}
 	CHECK(rc < 0 && n == 1001 &&
 		  strstr(err.msg, "layer: entry 1001 `f1000`: more than 1000 entries") != NULL,
@@ -430,6 +434,94 @@ static void test_limits(void)
 	free(w.buf);
 }
 
+/*
+ * Feeds |w| whole, one "loop iteration" per call, refilling |b| between
+ * calls as the puller does; returns the number of iterations or -1.
+ */
+static int unpack_budgeted(const struct tw *w, struct crid_unpack_budget *b, uint32_t entries,
+			   struct crid_err *err)
+{
+	struct crid_layer_unpack *u = crid_layer_unpack_new(rootfd, NULL, err);
+	size_t off = 0, used;
+	int iters = 0, rc;
+
+	if (!u)
+		return -1;
+	crid_layer_unpack_set_budget(u, b);
+	do {
+		b->entries = entries;
+		b->deadline_ns = 0;
+		iters++;
+		rc = crid_layer_unpack_feed(u, w->buf + off, w->len - off, &used, err);
+		off += used;
+	} while (rc == 1 && iters < 100000);
+	if (rc == 0) {
+		do {
+			b->entries = entries;
+			b->deadline_ns = 0;
+			iters++;
+			rc = crid_layer_unpack_finish(u, NULL, err);
+		} while (rc == 1 && iters < 100000);
+	}
+	crid_layer_unpack_free(u);
+	return rc < 0 ? -1 : iters;
+}
+
+static void test_budget(void)
+{
+	struct crid_unpack_budget b = { 0 };
+	struct crid_err err = { 0 };
+	struct tw w = { 0 };
+	struct stat st;
+	char big[200000];
+	int iters, ok = 1;
+
+	build_types(&w);
+	fresh_root();
+	iters = unpack_budgeted(&w, &b, 1, &err);
+	/* 10 entries one per iteration, then 2 directory mtimes one per iteration */
+	CHECK(iters >= 12, "one entry per iteration: %d iterations (%s)", iters,
+	      iters < 0 ? err.msg : "ok");
+	check_types("budget of 1 entry");
+
+	fresh_root();
+	w.len = 0;
+	for (int i = 0; i < 50; i++) {
+		char name[32];
+		struct hdr h = { .type = '5', .mode = 0755, .mtime = 1000 + i };
+
+		snprintf(name, sizeof(name), "d%02d/", i);
+		h.name = name;
+		tw_entry(&w, &h, NULL);
+		snprintf(name, sizeof(name), "d%02d/f", i);
+		add(&w, '0', name, NULL, 0644, "x");
+	}
+	tw_end(&w);
+	iters = unpack_budgeted(&w, &b, 8, &err);
+	CHECK(iters >= 100 / 8 + 50 / 8, "100 entries and 50 mtimes in slices of 8: %d iterations",
+	      iters);
+	for (int i = 0; i < 50; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "d%02d", i);
+		ok &= lst(name, &st) == 0 && st.st_mtim.tv_sec == 1000 + i;
+	}
+	CHECK(ok, "every directory mtime applied across finish slices");
+
+	/* A time slice of 1 ns: one step per iteration, a big file one chunk at a time. */
+	fresh_root();
+	w.len = 0;
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	add(&w, '0', "big", NULL, 0644, big);
+	tw_end(&w);
+	b.slice_ns = 1;
+	iters = unpack_budgeted(&w, &b, 1000, &err);
+	CHECK(iters > 1 && lst("big", &st) == 0 && st.st_size == (off_t)sizeof(big) - 1,
+	      "time budget spreads one file over %d iterations, content whole", iters);
+	free(w.buf);
+}
+
 int main(void)
 {
 	size_t base = crid_mem_used();
@@ -455,6 +547,7 @@ int main(void)
 	snprintf(rootpath, sizeof(rootpath), "%s/d1/d2/root", sandbox);
 
 	test_types();
+	test_budget();
 	test_escapes();
 	test_hardlinks();
 	test_whiteouts();
