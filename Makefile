@@ -90,6 +90,12 @@ $(BUILD)/tests/test_podconfig: $(BUILD)/tests/unit/test_podconfig.o $(BUILD)/cli
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lyaml
 
+# cridctl's pure parts, tested with every cli object but main's.
+$(BUILD)/tests/test_cridctl_%: $(BUILD)/tests/unit/test_cridctl_%.o \
+		$(filter-out $(BUILD)/cli/cridctl.o,$(CLI_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/libcrid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lyaml
+
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 

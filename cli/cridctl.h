@@ -7,6 +7,7 @@
 #define CRIDCTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -14,6 +15,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "io/grpc_client.h"
+#include "proto/api.pb-c.h"
 
 #define CRIDCTL_DEFAULT_ENDPOINT "unix:///run/crid/crid.sock"
 #define CRIDCTL_DEFAULT_TIMEOUT_MS 2000
@@ -59,6 +61,41 @@ int cridctl_inspectp(struct cridctl *ctl, int argc, char **argv);
 int cridctl_stopp(struct cridctl *ctl, int argc, char **argv);
 int cridctl_rmp(struct cridctl *ctl, int argc, char **argv);
 
+/* Container verbs (containers.c, logs.c, stats.c). */
+int cridctl_create(struct cridctl *ctl, int argc, char **argv);
+int cridctl_start(struct cridctl *ctl, int argc, char **argv);
+int cridctl_run(struct cridctl *ctl, int argc, char **argv);
+int cridctl_ps(struct cridctl *ctl, int argc, char **argv);
+int cridctl_inspect(struct cridctl *ctl, int argc, char **argv);
+int cridctl_stop(struct cridctl *ctl, int argc, char **argv);
+int cridctl_rm(struct cridctl *ctl, int argc, char **argv);
+int cridctl_exec(struct cridctl *ctl, int argc, char **argv);
+int cridctl_update(struct cridctl *ctl, int argc, char **argv);
+int cridctl_events(struct cridctl *ctl, int argc, char **argv);
+int cridctl_logs(struct cridctl *ctl, int argc, char **argv);
+int cridctl_stats(struct cridctl *ctl, int argc, char **argv);
+int cridctl_statsp(struct cridctl *ctl, int argc, char **argv);
+
+/* The ps table: one header then a row per container, crictl's columns. */
+#define CRIDCTL_PS_COLS 8
+extern const char *const cridctl_ps_header[CRIDCTL_PS_COLS];
+
+/*
+ * Fills |cells| (CRIDCTL_PS_COLS strings of |cell_len| bytes) with the ps row
+ * of |c| as crictl shows it at time |now_ns|: IDs and an image digest cut to
+ * 13 characters unless |no_trunc|, pod name from the kubernetes labels.
+ */
+void cridctl_ps_row(const Runtime__V1__Container *c, bool no_trunc, int64_t now_ns,
+		    char (*cells)[128], size_t cell_len);
+
+/*
+ * update's resource flags (--cpu-share, --cpu-quota, --cpu-period, --memory,
+ * --cpuset-cpus, --cpuset-mems, --oom-score-adj) into |res| (initialized by
+ * the caller; strings point into argv). Returns the index of the first
+ * ID argument, 0 after --help, -1 on a usage error (printed).
+ */
+int cridctl_update_parse(int argc, char **argv, Runtime__V1__LinuxContainerResources *res);
+
 /* Sets ctl->output from an -o value; prints an error and returns -1 for an unknown format. */
 int cridctl_set_output(struct cridctl *ctl, const char *name);
 
@@ -101,6 +138,22 @@ int cridctl_image_call(struct cridctl *ctl, const char *method, int timeout_ms,
 		       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		       ProtobufCMessage **resp);
 
+/* Time as crictl prints it (pods.c) */
+
+/* go-units HumanDuration of |ns|, e.g. "About a minute". */
+void cridctl_human_duration(int64_t ns, char *buf, size_t n);
+
+/* time.Unix(0, ns) in local time: Go's String() when |rfc3339| is false, else RFC3339Nano. */
+void cridctl_go_time(int64_t ns, bool rfc3339, char *buf, size_t n);
+
+int64_t cridctl_now_ns(void);
+
+/* uuid.New(): a random (version 4) UUID, as crictl fills an empty metadata.uid. */
+int cridctl_random_uuid(char *buf, size_t n);
+
+/* go-units HumanSize: 4 significant digits, decimal units ("1.235MB"). */
+void cridctl_human_size(uint64_t size, char *buf, size_t n);
+
 /* JSON (json.c) */
 
 /* A yajl generator for compact output; NULL when out of memory. */
@@ -121,6 +174,17 @@ void cridctl_json_sorted(yajl_gen g, yajl_val v);
  * is embedded (keys sorted), anything else is a string with quotes trimmed.
  */
 void cridctl_json_info_value(yajl_gen g, const char *value);
+
+/*
+ * A protobuf message as protojson prints it (camelCase keys, 64-bit integers
+ * and enums as strings, maps as objects; unset sub-messages left out). When
+ * |hook| is set it runs for each field first and returns true when it has
+ * emitted the field itself (e.g. a timestamp as RFC 3339 text).
+ */
+typedef bool (*cridctl_json_hook)(yajl_gen g, const ProtobufCFieldDescriptor *f,
+				  const ProtobufCMessage *m, void *user);
+void cridctl_json_message(yajl_gen g, const ProtobufCMessage *m, cridctl_json_hook hook,
+			  void *user);
 
 /* Tables (table.c): rows of strings, the first row usually the header. */
 #define CRIDCTL_TABLE_COLS 8

@@ -3,6 +3,8 @@
  * printed in the layout of Go's json.Indent(prefix "", indent "  "), the way
  * crictl prints them, so scripts and eyes used to crictl see the same shape.
  */
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,4 +180,183 @@ void cridctl_json_info_value(yajl_gen g, const char *value)
 	while (end > start && value[end - 1] == '"')
 		end--;
 	yajl_gen_string(g, (const unsigned char *)value + start, end - start);
+}
+
+/* --- protobuf messages, protojson style ------------------------------------------- */
+
+static size_t elem_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return 8;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return sizeof(double);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+/* protojson's JSON name: lowerCamelCase of the proto field name. */
+static void camel(const char *name, char *buf, size_t n)
+{
+	size_t o = 0;
+	bool up = false;
+
+	for (; *name && o + 1 < n; name++) {
+		if (*name == '_') {
+			up = true;
+			continue;
+		}
+		buf[o++] = up ? (char)toupper((unsigned char)*name) : *name;
+		up = false;
+	}
+	buf[o] = '\0';
+}
+
+static bool is_map_entry(const ProtobufCMessageDescriptor *d)
+{
+	size_t n = strlen(d->name);
+
+	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
+	       strcmp(d->fields[0].name, "key") == 0;
+}
+
+static void json_i64(yajl_gen g, bool is_signed, uint64_t v)
+{
+	char buf[32];
+
+	if (is_signed)
+		snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v);
+	else
+		snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	cridctl_json_str(g, buf);
+}
+
+static void json_value(yajl_gen g, const ProtobufCFieldDescriptor *f, const void *p)
+{
+	const ProtobufCEnumValue *ev;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		yajl_gen_integer(g, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		yajl_gen_integer(g, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		json_i64(g, true, *(const uint64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		json_i64(g, false, *(const uint64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_FLOAT:
+		yajl_gen_double(g, *(const float *)p);
+		break;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		yajl_gen_double(g, *(const double *)p);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		yajl_gen_bool(g, *(const protobuf_c_boolean *)p);
+		break;
+	case PROTOBUF_C_TYPE_ENUM:
+		ev = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
+		if (ev)
+			cridctl_json_str(g, ev->name);
+		else
+			yajl_gen_integer(g, *(const int *)p);
+		break;
+	case PROTOBUF_C_TYPE_STRING:
+		cridctl_json_str(g, *(char *const *)p ? *(char *const *)p : "");
+		break;
+	case PROTOBUF_C_TYPE_BYTES: /* rare in output; shown as text rather than base64 */
+		yajl_gen_string(g, ((const ProtobufCBinaryData *)p)->data,
+				((const ProtobufCBinaryData *)p)->len);
+		break;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		cridctl_json_message(g, *(ProtobufCMessage *const *)p, NULL, NULL);
+		break;
+	}
+}
+
+static void json_map_entries(yajl_gen g, const ProtobufCFieldDescriptor *f, void *const *ents,
+			     size_t n)
+{
+	const ProtobufCMessageDescriptor *d = f->descriptor;
+
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < n; i++) {
+		const char *e = ents[i];
+		const ProtobufCFieldDescriptor *k = &d->fields[0], *v = &d->fields[1];
+
+		if (k->type == PROTOBUF_C_TYPE_STRING) {
+			cridctl_json_str(g, *(char *const *)(e + k->offset));
+		} else {
+			char buf[32];
+
+			snprintf(buf, sizeof(buf), "%" PRId64,
+				 elem_size(k->type) == 8 ? *(const int64_t *)(e + k->offset)
+							 : *(const int32_t *)(e + k->offset));
+			cridctl_json_str(g, buf);
+		}
+		json_value(g, v, e + v->offset);
+	}
+	yajl_gen_map_close(g);
+}
+
+static void json_field(yajl_gen g, const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
+{
+	const char *base = (const char *)m;
+	char key[128];
+
+	camel(f->name, key, sizeof(key));
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		size_t n = *(const size_t *)(base + f->quantifier_offset);
+		const char *arr = *(const char *const *)(base + f->offset);
+
+		cridctl_json_str(g, key);
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE && is_map_entry(f->descriptor)) {
+			json_map_entries(g, f, (void *const *)arr, n);
+			return;
+		}
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < n; i++)
+			json_value(g, f, arr + i * elem_size(f->type));
+		yajl_gen_array_close(g);
+		return;
+	}
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+	    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+		return;
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)(base + f->offset))
+		return;
+	cridctl_json_str(g, key);
+	json_value(g, f, base + f->offset);
+}
+
+void cridctl_json_message(yajl_gen g, const ProtobufCMessage *m, cridctl_json_hook hook, void *user)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	yajl_gen_map_open(g);
+	for (unsigned i = 0; i < d->n_fields; i++)
+		if (!hook || !hook(g, &d->fields[i], m, user))
+			json_field(g, &d->fields[i], m);
+	yajl_gen_map_close(g);
 }

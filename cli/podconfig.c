@@ -751,3 +751,34 @@ int cridctl_podconfig_load(const char *path, Runtime__V1__PodSandboxConfig **out
 	*out = c;
 	return 0;
 }
+
+int cridctl_ctrconfig_load(const char *path, Runtime__V1__ContainerConfig **out,
+			   struct crid_err *err)
+{
+	Runtime__V1__ContainerConfig *c;
+	ProtobufCMessage *m;
+	char *text;
+	size_t len = 0;
+	int rc;
+
+	if (read_file(path, &text, &len, err) < 0)
+		return -1;
+	rc = cridctl_config_parse("container config", path, text, len,
+				  &runtime__v1__container_config__descriptor, &m, err);
+	crid_free(text);
+	if (rc < 0)
+		return -1;
+	c = (Runtime__V1__ContainerConfig *)m;
+	if (!c->metadata || !c->metadata->name[0]) {
+		cridctl_config_free(m);
+		return crid_err_invalid(err, "container config `%s`: metadata.name must be set",
+					path);
+	}
+	if (!c->image || !c->image->image[0]) {
+		cridctl_config_free(m);
+		return crid_err_invalid(err, "container config `%s`: image.image must be set",
+					path);
+	}
+	*out = c;
+	return 0;
+}

@@ -38,6 +38,13 @@ int cridctl_config_parse(const char *kind, const char *name, const char *text, s
 int cridctl_podconfig_load(const char *path, Runtime__V1__PodSandboxConfig **out,
 			   struct crid_err *err);
 
+/*
+ * Reads the container config file |path|; metadata.name and image.image must
+ * be set (crictl checks the name; the image is what create needs).
+ */
+int cridctl_ctrconfig_load(const char *path, Runtime__V1__ContainerConfig **out,
+			   struct crid_err *err);
+
 /* Frees a message from cridctl_config_parse or cridctl_podconfig_load; NULL is fine. */
 void cridctl_config_free(ProtobufCMessage *m);
 

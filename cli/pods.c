@@ -287,7 +287,7 @@ static char *resolve_id(struct cridctl *ctl, const char *verb, const char *arg)
 /* --- time, as Go prints it ------------------------------------------------------- */
 
 /* go-units HumanDuration. */
-static void human_duration(int64_t ns, char *buf, size_t n)
+void cridctl_human_duration(int64_t ns, char *buf, size_t n)
 {
 	int64_t s = ns / 1000000000, m = s / 60, h = (ns + 1800000000000LL) / 3600000000000LL;
 
@@ -333,7 +333,7 @@ static void go_fraction(int64_t ns, char *buf, size_t n)
 }
 
 /* time.Unix(0, ns) in local time: String() when |rfc3339| is false, else RFC3339Nano. */
-static void go_time(int64_t ns, bool rfc3339, char *buf, size_t n)
+void cridctl_go_time(int64_t ns, bool rfc3339, char *buf, size_t n)
 {
 	time_t t = (time_t)(ns / 1000000000 - (ns % 1000000000 < 0));
 	struct tm tm;
@@ -357,7 +357,7 @@ static void go_time(int64_t ns, bool rfc3339, char *buf, size_t n)
 			 labs(off) / 60, labs(off) % 60);
 }
 
-static int64_t now_ns(void)
+int64_t cridctl_now_ns(void)
 {
 	struct timespec ts;
 
@@ -468,7 +468,7 @@ static void json_status(yajl_gen g, const Runtime__V1__PodSandboxStatus *s)
 	cridctl_json_kv_str(g, "id", s->id);
 	json_metadata(g, s->metadata);
 	cridctl_json_kv_str(g, "state", state_name(s->state));
-	go_time(s->created_at, true, created, sizeof(created));
+	cridctl_go_time(s->created_at, true, created, sizeof(created));
 	cridctl_json_kv_str(g, "createdAt", created);
 	if (s->network) {
 		cridctl_json_str(g, "network");
@@ -520,7 +520,7 @@ static int sandbox_timeout(const struct cridctl *ctl)
 /* --- runp ------------------------------------------------------------------------ */
 
 /* uuid.New(): a random (version 4) UUID, as crictl fills an empty metadata.uid. */
-static int random_uuid(char *buf, size_t n)
+int cridctl_random_uuid(char *buf, size_t n)
 {
 	unsigned char r[16];
 
@@ -557,7 +557,7 @@ int cridctl_runp(struct cridctl *ctl, int argc, char **argv)
 		fprintf(stderr, "cridctl: runp: %s\n", err.msg);
 		return 1;
 	}
-	if (!cfg->metadata->uid[0] && random_uuid(uid, sizeof(uid)) == 0) {
+	if (!cfg->metadata->uid[0] && cridctl_random_uuid(uid, sizeof(uid)) == 0) {
 		char *copy = crid_strdup(uid); /* freed with |cfg|; the empty default is not */
 
 		if (copy)
@@ -615,7 +615,7 @@ static void pod_verbose(const Runtime__V1__PodSandbox *p)
 			printf("Attempt: %u\n", p->metadata->attempt);
 	}
 	printf("Status: %s\n", p->state ? "NotReady" : "Ready");
-	go_time(p->created_at, false, created, sizeof(created));
+	cridctl_go_time(p->created_at, false, created, sizeof(created));
 	printf("Created: %s\n", created);
 	print_map("Labels", p->labels, p->n_labels);
 	print_map("Annotations", p->annotations, p->n_annotations);
@@ -627,7 +627,7 @@ static int pods_table(const struct pod_list *l, const struct pod_opts *o)
 	static const char *const head[] = { "POD ID",	 "CREATED", "STATE",  "NAME",
 					    "NAMESPACE", "ATTEMPT", "RUNTIME" };
 	struct cridctl_table t = { .cols = 7 };
-	int64_t now = now_ns();
+	int64_t now = cridctl_now_ns();
 	int rc = cridctl_table_add(&t, head);
 
 	for (size_t i = 0; rc == 0 && i < l->n; i++) {
@@ -642,7 +642,7 @@ static int pods_table(const struct pod_list *l, const struct pod_opts *o)
 				       runtime_of(p->runtime_handler) };
 
 		snprintf(id, sizeof(id), "%.*s", o->no_trunc ? 127 : TRUNC_ID_LEN, p->id);
-		human_duration(now - p->created_at, ago, sizeof(ago) - 4);
+		cridctl_human_duration(now - p->created_at, ago, sizeof(ago) - 4);
 		strcat(ago, " ago");
 		snprintf(attempt, sizeof(attempt), "%u", p->metadata->attempt);
 		rc = cridctl_table_add(&t, row);
@@ -780,7 +780,7 @@ static void status_table(const Runtime__V1__PodSandboxStatusResponse *r, bool ve
 		printf("Attempt: %u\n", s->metadata->attempt);
 	}
 	printf("Status: %s\n", state_name(s->state));
-	go_time(s->created_at, false, created, sizeof(created));
+	cridctl_go_time(s->created_at, false, created, sizeof(created));
 	printf("Created: %s\n", created);
 	if (s->network) {
 		printf("IP Addresses: %s\n", s->network->ip);

@@ -42,6 +42,7 @@ struct call {
 	int32_t stream_id;
 	uint64_t deadline_ns; /* 0 = none */
 	crid_grpc_client_done_fn done;
+	crid_grpc_client_message_fn on_message; /* server streaming; NULL for unary */
 	void *user;
 
 	uint8_t *req; /* framed request */
@@ -274,7 +275,10 @@ static void judge(struct call *call)
 		call_fail(call, CRID_GRPC_INTERNAL, "malformed header: missing HTTP content-type");
 		return;
 	}
-	check_framing(call);
+	if (!call->on_message)
+		check_framing(call);
+	else if (call->resp_len)
+		call_fail(call, CRID_GRPC_INTERNAL, "truncated response message");
 }
 
 static void make_reply(struct call *call, struct crid_grpc_reply *r)
@@ -293,7 +297,7 @@ static void make_reply(struct call *call, struct crid_grpc_reply *r)
 					 call->grpc_message);
 		r->message = call->grpc_message;
 	}
-	if (r->status == CRID_GRPC_OK) {
+	if (r->status == CRID_GRPC_OK && !call->on_message) {
 		r->data = call->resp + PREFIX_LEN;
 		r->len = call->resp_len - PREFIX_LEN;
 	}
@@ -399,6 +403,30 @@ static int append_resp(struct call *call, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* Server streaming: hands each complete message over and keeps the rest. */
+static void deliver_messages(struct call *call)
+{
+	size_t off = 0;
+
+	while (call->resp_len - off >= PREFIX_LEN) {
+		uint8_t flag;
+		uint32_t n = crid_grpc_prefix_read(call->resp + off, &flag);
+
+		if (call->resp_len - off - PREFIX_LEN < n)
+			break;
+		if (flag != 0) {
+			call_fail(call, CRID_GRPC_INTERNAL,
+				  "response compressed flag %u, but no compression was negotiated",
+				  flag);
+			return;
+		}
+		call->on_message(call->user, call->resp + off + PREFIX_LEN, n);
+		off += PREFIX_LEN + n;
+	}
+	memmove(call->resp, call->resp + off, call->resp_len - off);
+	call->resp_len -= off;
+}
+
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
 			 size_t len, void *user)
 {
@@ -413,6 +441,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, c
 		call_fail(call, CRID_GRPC_RESOURCE_EXHAUSTED,
 			  "grpc: received message larger than max (%u vs. %u)", declared_len(call),
 			  CRID_GRPC_CLIENT_MAX_RECV);
+	if (!call->local && call->on_message)
+		deliver_messages(call);
 	if (call->local)
 		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
 	return 0;
@@ -831,6 +861,15 @@ int crid_grpc_client_start(struct crid_grpc_client *c, const char *method, const
 			   size_t len, int timeout_ms, crid_grpc_client_done_fn done, void *user,
 			   struct crid_err *err)
 {
+	return crid_grpc_client_start_stream(c, method, req, len, timeout_ms, NULL, done, user,
+					     err);
+}
+
+int crid_grpc_client_start_stream(struct crid_grpc_client *c, const char *method, const void *req,
+				  size_t len, int timeout_ms,
+				  crid_grpc_client_message_fn on_message,
+				  crid_grpc_client_done_fn done, void *user, struct crid_err *err)
+{
 	struct call *call;
 	int32_t id;
 
@@ -842,6 +881,7 @@ int crid_grpc_client_start(struct crid_grpc_client *c, const char *method, const
 	if (!call)
 		return crid_err_set(err, ENOMEM, "%s", method);
 	call->done = done;
+	call->on_message = on_message;
 	call->user = user;
 	if (timeout_ms > 0)
 		call->deadline_ns = now_ns() + (uint64_t)timeout_ms * 1000000u;

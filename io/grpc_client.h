@@ -60,6 +60,19 @@ int crid_grpc_client_start(struct crid_grpc_client *c, const char *method, const
 			   struct crid_err *err);
 
 /*
+ * Server streaming, as crid_grpc_client_start: |on_message| runs for each
+ * response message as it arrives (from inside crid_grpc_client_pump(); it
+ * must not start or close calls), then |done| runs once with the final
+ * status and no data.
+ */
+typedef void (*crid_grpc_client_message_fn)(void *user, const uint8_t *msg, size_t len);
+
+int crid_grpc_client_start_stream(struct crid_grpc_client *c, const char *method, const void *req,
+				  size_t len, int timeout_ms,
+				  crid_grpc_client_message_fn on_message,
+				  crid_grpc_client_done_fn done, void *user, struct crid_err *err);
+
+/*
  * Drives the connection until no call is in flight, running completion
  * callbacks as calls finish. Returns 0, or -1 when the connection failed; the
  * calls it carried have then completed with UNAVAILABLE and later starts fail.
