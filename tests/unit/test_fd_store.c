@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reactor/mem.h"
 #include "runtime/fd_store.h"
 #include "tap.h"
 
@@ -111,20 +113,37 @@ static void path_in_root(char *out, size_t size, const char *name)
 	snprintf(out, size, "%s/%s", root, name);
 }
 
-/* The keeper's pid, from the peer credentials of a connection to it. */
-static pid_t keeper_pid(void)
+/* A raw connection to the keeper socket |name| in the runroot. */
+static int connect_raw(const char *name)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct ucred cred = { 0 };
-	socklen_t len = sizeof(cred);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-	path_in_root(addr.sun_path, sizeof(addr.sun_path), "keeper.sock");
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	path_in_root(addr.sun_path, sizeof(addr.sun_path), name);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The keeper's pid, from the peer credentials of a connection to it. */
+static pid_t keeper_pid_at(const char *name)
+{
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+	int fd = connect_raw(name);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		cred.pid = -1;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return cred.pid;
+}
+
+static pid_t keeper_pid(void)
+{
+	return keeper_pid_at("keeper.sock");
 }
 
 static void stop_keeper(pid_t pid)
@@ -321,6 +340,8 @@ static pid_t orphan_with_pidfd_in_store(int go)
 
 static void test_pidfd_exit_info(void)
 {
+	struct crid_fd_store *s;
+	struct crid_err err = { 0 };
 	struct pidfd_info info;
 	siginfo_t si;
 	struct got g;
@@ -370,6 +391,70 @@ static void test_pidfd_exit_info(void)
 	CHECK(syscall(SYS_pidfd_open, c, 0) < 0 && errno == ESRCH,
 	      "a pidfd opened after the reap is impossible (ESRCH): the store is the only way");
 	got_close(&g);
+	if (crid_fd_store_open(root, &s, &err) == 0) {
+		CHECK(crid_fd_store_remove(s, "c2.pid", &err) == 0, "remove the pidfd");
+		crid_fd_store_close(s);
+	}
+}
+
+/* Bad records close the sender's connection, and only that one. */
+static void test_keeper_bad_input(void)
+{
+	const char *bad[] = { "X", "P", "Pname-without-fd", "D", "Da/b", "Lextra", "" };
+	struct crid_fd_store *s;
+	struct crid_err err = { 0 };
+	struct got g;
+	char b;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int fd = connect_raw("keeper.sock");
+		ssize_t n = send(fd, bad[i], strlen(bad[i]), MSG_NOSIGNAL);
+		CHECK(n == (ssize_t)strlen(bad[i]) && recv(fd, &b, 1, 0) == 0,
+		      "record `%s`: the keeper hangs up", bad[i]);
+		close(fd);
+	}
+	CHECK(crid_fd_store_open(root, &s, &err) == 0, "still serving (%s)", err.msg);
+	crid_fd_store_close(s);
+	listed = reopen_restore(&g);
+	CHECK(listed == 0, "and holds nothing new (%d)", listed);
+	got_close(&g);
+}
+
+/*
+ * A keeper that cannot hold more (RLIMIT_NOFILE 128, 80 kept in reserve)
+ * hangs up on the put it cannot take: the daemon's next send fails.
+ */
+static void test_keeper_full(void)
+{
+	struct rlimit rl = { 128, 128 };
+	char dir[PATH_MAX];
+	int status = -1;
+	pid_t pid;
+
+	path_in_root(dir, sizeof(dir), "small");
+	mkdir(dir, 0700);
+	pid = fork();
+	if (pid == 0) {
+		struct crid_fd_store *s;
+		struct crid_err err;
+		int p[2], i = 0;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || pipe(p) < 0 ||
+		    crid_fd_store_open(dir, &s, &err) < 0)
+			_exit(255);
+		for (char name[16]; i < 100; i++) {
+			snprintf(name, sizeof(name), "f%d", i);
+			if (crid_fd_store_put(s, name, p[0], &err) < 0)
+				break;
+			usleep(2000); /* let the keeper take each before the next is queued */
+		}
+		_exit(err.code == EPIPE || err.code == ECONNRESET ? i : 254);
+	}
+	waitpid(pid, &status, 0);
+	status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	CHECK(status >= 48 && status <= 52,
+	      "the 49th put overflows a keeper that holds 48: send %d fails with EPIPE", status);
+	stop_keeper(keeper_pid_at("small/keeper.sock"));
 }
 
 /* The keeper dies (node state lost): the next open finds a stale socket and starts a new one. */
@@ -583,18 +668,22 @@ static void find_keeper(const char *argv0)
 
 static void cleanup(void)
 {
-	const char *names[] = { "keeper.sock", "keeper.sock.lock", "notify.sock" };
+	const char *names[] = { "keeper.sock",	     "keeper.sock.lock",       "notify.sock",
+				"small/keeper.sock", "small/keeper.sock.lock", "small" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		path_in_root(path, sizeof(path), names[i]);
-		unlink(path);
+		remove(path);
 	}
 	rmdir(root);
 }
 
 int main(int argc, char **argv)
 {
+	struct crid_fd_store *s;
+	struct crid_err err = { 0 };
+
 	(void)argc;
 	signal(SIGPIPE, SIG_IGN);
 	unsetenv("NOTIFY_SOCKET");
@@ -603,10 +692,16 @@ int main(int argc, char **argv)
 		return tap_done();
 	if (!CHECK(mkdtemp(root) != NULL, "temp runroot"))
 		return tap_done();
+	crid_mem_fail_after(1);
+	CHECK(crid_fd_store_open(root, &s, &err) < 0 && err.code == ENOMEM,
+	      "allocation failure: an error (%s)", err.msg);
+	crid_mem_fail_after(0);
 	test_keeper_survives_crash();
 	test_keeper_replace_remove();
 	test_keeper_many();
 	test_pidfd_exit_info();
+	test_keeper_bad_input();
+	test_keeper_full();
 	test_keeper_restart();
 	test_systemd_notify();
 	test_systemd_listen_fds();
