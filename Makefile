@@ -49,7 +49,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run test check unit integration format-check fuzz fuzzers fuzz-smoke bench clean
 
-all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns
+all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@true
 
 
@@ -72,6 +72,10 @@ $(BUILD)/crid: $(BUILD)/crid.o $(BUILD)/libcrid.a
 
 # The pod namespace pinner: a separate program on libc only (runtime/pinns/ is not in libcrid).
 $(BUILD)/crid-pinns: $(BUILD)/runtime/pinns/crid-pinns.o
+	$(CC) $(LDFLAGS_SAN) -o $@ $^
+
+# The node's fd store when crid runs without systemd: libc only (runtime/keeper/ is not in libcrid).
+$(BUILD)/crid-keeper: $(BUILD)/runtime/keeper/crid-keeper.o
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
 
 # libyaml reads config files in cridctl only; the daemon does not link it.
@@ -127,9 +131,10 @@ run: deps all
 		  echo "make run: installed cni/10-crid-bridge.conflist into /etc/cni/net.d"; }
 	exec $(BUILD)/crid $(CRID_FLAGS)
 
-unit: $(UNIT_BIN) $(BUILD)/crid-pinns
+unit: $(UNIT_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; \
-		CRID_PINNS=$(abspath $(BUILD))/crid-pinns $$t || fail=1; done; exit $$fail
+		CRID_PINNS=$(abspath $(BUILD))/crid-pinns CRID_KEEPER=$(abspath $(BUILD))/crid-keeper \
+		$$t || fail=1; done; exit $$fail
 
 integration: all $(HELPER_BIN)
 	CRID_BUILD=$(BUILD) tests/integration/run.sh
