@@ -36,6 +36,19 @@ int crid_err_invalid(struct crid_err *err, const char *fmt, ...)
 	return -1;
 }
 
+int crid_err_cause(struct crid_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int crid_err_wrap(struct crid_err *err, const char *fmt, ...)
 {
 	char prefix[CRID_ERR_MSG_MAX];

@@ -24,6 +24,14 @@ int crid_err_set(struct crid_err *err, int code, const char *fmt, ...)
 int crid_err_invalid(struct crid_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A failure that is not a system call's: |code| says what kind (ENOENT for
+ * "no such pod", EBUSY for "not running") for the gRPC status, and the
+ * message stands alone (no strerror suffix). Returns -1.
+ */
+int crid_err_cause(struct crid_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Prefixes the message with context: "ctx: old message". Returns -1. */
 int crid_err_wrap(struct crid_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

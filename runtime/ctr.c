@@ -148,8 +148,8 @@ static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 		struct crid_err e;
 
 		if (next->kind != OP_STOP && next->kind != OP_REMOVE)
-			op_fail(next, (crid_err_set(&e, ENOENT, "container %s was removed",
-						    next->short_id),
+			op_fail(next, (crid_err_cause(&e, ENOENT, "container %s was removed",
+						      next->short_id),
 				       &e));
 		next->queued = NULL;
 		op_finish(next, NULL);
@@ -640,8 +640,8 @@ static int mount_root(struct crid_ctrs *ctrs, const struct crid_image *img, cons
 	for (size_t i = 0; i < img->layers.n; i++) {
 		if (crid_image_store_layer_path(ctrs->images, img->layers.v[i], paths[i],
 						PATH_MAX) < 0) {
-			crid_err_set(err, ENOENT, "layer %s of image %s", img->layers.v[i],
-				     img->id);
+			crid_err_cause(err, ENOENT, "layer %s of image %s", img->layers.v[i],
+				       img->id);
 			goto out;
 		}
 		lowers[i] = paths[i];
@@ -696,7 +696,8 @@ static int write_spec(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_
 	int r;
 
 	fill_pod(ctrs, x->sb, &pod, files);
-	if (ctr_subpath(rootfs, layer, "rootfs") < 0 || ctr_subpath(path, bundle, "config.json") < 0)
+	if (ctr_subpath(rootfs, layer, "rootfs") < 0 ||
+	    ctr_subpath(path, bundle, "config.json") < 0)
 		return crid_err_set(err, ENAMETOOLONG, "container paths");
 	in.spec = x->req->spec;
 	in.pod = &pod;
@@ -813,14 +814,14 @@ static int find_parts(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_
 
 	x->sb = crid_sandbox_find(ctrs->pods->store, req->sandbox_id, &amb);
 	if (!x->sb || x->sb->state == CRID_SANDBOX_CREATING)
-		return crid_err_set(err, ENOENT, "pod_sandbox_id: pod sandbox %s not found",
-				    req->sandbox_id);
+		return crid_err_cause(err, ENOENT, "pod_sandbox_id: pod sandbox %s not found",
+				      req->sandbox_id);
 	if (x->sb->state != CRID_SANDBOX_READY)
-		return crid_err_set(err, EBUSY, "pod sandbox %.12s is not ready", x->sb->id);
+		return crid_err_cause(err, EBUSY, "pod sandbox %.12s is not ready", x->sb->id);
 	x->img = crid_image_store_find(ctrs->images, req->image);
 	if (!x->img)
-		return crid_err_set(err, ENOENT, "config.image.image: image `%s` not found",
-				    req->image);
+		return crid_err_cause(err, ENOENT, "config.image.image: image `%s` not found",
+				      req->image);
 	return check_log_path(req->log_path, err);
 }
 
@@ -908,8 +909,8 @@ static void start_run(struct crid_ctr_op *op)
 	struct crid_err e;
 
 	if (c->state != CRID_CTR_CREATED) {
-		crid_err_set(&e, EBUSY, "container %.12s is %s, not created", c->id,
-			     c->state == CRID_CTR_RUNNING ? "running" : "exited");
+		crid_err_cause(&e, EBUSY, "container %.12s is %s, not created", c->id,
+			       c->state == CRID_CTR_RUNNING ? "running" : "exited");
 		op_fail(op, &e);
 		op_finish(op, c);
 		return;
@@ -961,8 +962,8 @@ static void kill_grace_over(struct ev_loop *ev, ev_timer *t, int revents)
 	(void)ev, (void)revents;
 	op->timer_on = false;
 	op->waiting_exit = false;
-	crid_err_set(&e, ETIMEDOUT, "container %s did not die %.0fs after SIGKILL", op->short_id,
-		     KILL_GRACE);
+	crid_err_cause(&e, ETIMEDOUT, "container %s did not die %.0fs after SIGKILL", op->short_id,
+		       KILL_GRACE);
 	op_fail(op, &e);
 	op_finish(op, op->c);
 }
@@ -1118,7 +1119,7 @@ static void update_run(struct crid_ctr_op *op)
 	struct crid_err e;
 
 	if (c->state != CRID_CTR_RUNNING && c->state != CRID_CTR_CREATED) {
-		crid_err_set(&e, EBUSY, "container %.12s is not running", c->id);
+		crid_err_cause(&e, EBUSY, "container %.12s is not running", c->id);
 		op_fail(op, &e);
 		op_finish(op, c);
 		return;
@@ -1198,9 +1199,9 @@ int crid_ctr_reopen_log(struct crid_ctrs *ctrs, struct crid_container *c, struct
 {
 	(void)ctrs;
 	if (c->state != CRID_CTR_RUNNING)
-		return crid_err_set(err, EBUSY, "container %.12s is not running", c->id);
+		return crid_err_cause(err, EBUSY, "container %.12s is not running", c->id);
 	if (!c->log)
-		return crid_err_set(err, ENOENT, "container %.12s has no log writer", c->id);
+		return crid_err_cause(err, ENOENT, "container %.12s has no log writer", c->id);
 	return crid_cri_log_reopen(c->log, err);
 }
 

@@ -196,7 +196,7 @@ struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_cont
 	char bundle[PATH_MAX], *process;
 
 	if (c->state != CRID_CTR_RUNNING) {
-		crid_err_set(err, EBUSY, "container %.12s is not running", c->id);
+		crid_err_cause(err, EBUSY, "container %.12s is not running", c->id);
 		return NULL;
 	}
 	if (ctr_runtime_of(ctrs, c->runtime_handler, &rt, err) < 0 ||
