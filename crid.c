@@ -30,6 +30,7 @@ struct daemon_main {
 	struct crid_grpc_server *server;
 	ev_timer grace;
 	int stopping;
+	int reexec; /* SIGHUP: after the graceful shutdown, exec the binary again in place */
 };
 
 static void shutdown_done(void *user)
@@ -76,8 +77,13 @@ static void on_signal(struct crid_loop *loop, int signo, void *user)
 		begin_shutdown(user, signo);
 		break;
 	case SIGHUP:
-		crid_log_info(
-		    "SIGHUP: nothing to reload (re-exec in place arrives with containers)");
+		/*
+		 * A planned restart (also how a new binary is put in place): the containers
+		 * stay our children across execve, their fds wait in the fd store, and the
+		 * new image picks everything up as after a crash, with nothing lost.
+		 */
+		((struct daemon_main *)user)->reexec = 1;
+		begin_shutdown(user, signo);
 		break;
 	case SIGCHLD:
 		/* tracked children are collected through their pidfds; adopted orphans here */
@@ -206,5 +212,11 @@ int main(int argc, char **argv)
 		crid_log_info("stopped");
 	}
 	teardown(&m);
+	if (rc == 0 && m.reexec) {
+		crid_log_info("re-executing `/proc/self/exe` in place");
+		execv("/proc/self/exe", argv);
+		crid_log_error("re-exec: %s", strerror(errno));
+		rc = 1;
+	}
 	return rc;
 }
