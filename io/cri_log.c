@@ -20,6 +20,8 @@
  *   Nothing read is held in memory across loop iterations: what was read is
  *   in the file when the callback returns, which is what makes a kill -9 of
  *   crid lose nothing (the rest waits in the pipe, held by the fd store).
+ * - EOF: read() returning 0 on a FIFO, or EIO on a pty master (a terminal
+ *   container's output) once the last holder of the slave closed it.
  * - Back-pressure: a write that fails (ENOSPC, EIO) keeps the unwritten bytes,
  *   says so once, stops reading both streams (the pipes fill and the
  *   container's writes wait) and retries every second or on reopen.
@@ -315,7 +317,8 @@ static void on_readable(struct ev_loop *ev, ev_io *w, int revents)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (n < 0)
+		/* a pty master reads EIO once the last slave closed: a terminal's EOF */
+		if (n < 0 && errno != EIO)
 			crid_log_error("container log `%s`: read %s: %s", log->path, s->name,
 				       strerror(errno));
 		s->eof = 1;

@@ -602,8 +602,8 @@ static int make_stdio(struct crid_ctr_op *op, const char *bundle, struct crid_oc
 	for (int i = 0; i < 3; i++) {
 		char path[PATH_MAX];
 
-		if (i == 0 && !c->stdin)
-			continue;
+		if (c->tty || (i == 0 && !c->stdin))
+			continue; /* a terminal's stdio is its pty, whose master crid gets at create */
 		if (ctr_subpath(path, bundle, names[i]) < 0)
 			return crid_err_set(err, ENAMETOOLONG, "fifo path");
 		if (mkfifo(path, 0600) < 0 && errno != EEXIST)
@@ -865,8 +865,11 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 		return NULL;
 	}
 	if (crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) == 0)
-		op->call = crid_oci_create(ctrs->loop, &rt, c->id, bundle, &stdio,
-					   CRID_RUNTIME_TIMEOUT, created, op, err);
+		op->call =
+		    c->tty ? crid_oci_create_tty(ctrs->loop, &rt, c->id, bundle, ctrs->cfg->runroot,
+						 &c->out_fd, CRID_RUNTIME_TIMEOUT, created, op, err)
+			   : crid_oci_create(ctrs->loop, &rt, c->id, bundle, &stdio,
+					     CRID_RUNTIME_TIMEOUT, created, op, err);
 	if (!op->call) {
 		op_fail(op, err);
 		ctr_undo_created(op); /* may end |op| at once: the caller copes */

@@ -16,6 +16,10 @@
  * gets its own log, process and pid files under the bundle, so concurrent
  * execs (probes) never read each other's errors.
  *
+ * A terminal container's create also gets `--console-socket`: crid listens
+ * on it (runtime/console.c) and the call succeeds only with the pty master
+ * in hand, which then replaces the container's stdio.
+ *
  * exec is not detached: the runtime's exit status is the process's. A
  * runtime failure (the executable is missing) is told apart by an error in
  * the log: runc then exits 255, which a process could do too.
@@ -38,6 +42,7 @@
 
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
+#include "runtime/console.h"
 
 #define OUT_MAX (1 << 20)
 #define ERRBUF_MAX 8192
@@ -68,11 +73,13 @@ struct crid_oci_call {
 	size_t out_len, out_cap;
 	char errbuf[ERRBUF_MAX];
 	size_t err_len;
-	char *log_path; /* --log, or NULL: errors come on stderr */
-	off_t log_off;	/* where this call's lines begin */
-	char *tmp_file; /* --process / --resources file */
-	char *pid_file; /* exec: its process, killed on timeout */
-	bool own_log;	/* exec's log: removed with the call */
+	char *log_path;		      /* --log, or NULL: errors come on stderr */
+	off_t log_off;		      /* where this call's lines begin */
+	char *tmp_file;		      /* --process / --resources file */
+	char *pid_file;		      /* exec: its process, killed on timeout */
+	bool own_log;		      /* exec's log: removed with the call */
+	struct crid_console *console; /* create of a terminal container */
+	int *master;		      /* where its pty master goes on success */
 	char *id;
 	char name[32];
 	crid_oci_done_fn done;
@@ -109,6 +116,7 @@ static void call_free(struct crid_oci_call *c)
 		unlink(c->pid_file);
 	if (c->own_log)
 		unlink(c->log_path);
+	crid_console_close(c->console);
 	crid_free(c->tmp_file);
 	crid_free(c->pid_file);
 	crid_free(c->log_path);
@@ -316,6 +324,17 @@ static int exec_result(struct crid_oci_call *c, struct crid_err *err)
 	return -1;
 }
 
+/* A terminal container's create succeeded: the runtime sent the master before it exited. */
+static int take_master(struct crid_oci_call *c, struct crid_err *err)
+{
+	int fd = crid_console_take(c->console, err);
+
+	if (fd < 0)
+		return crid_err_wrap(err, "%s create %s", c->name, c->id);
+	*c->master = fd;
+	return 0;
+}
+
 static void finish(struct crid_oci_call *c)
 {
 	struct crid_err err;
@@ -332,6 +351,8 @@ static void finish(struct crid_oci_call *c)
 			     verb_names[c->verb], c->id, OUT_MAX);
 		err.code = EMSGSIZE;
 		status = -1;
+	} else if (c->console) {
+		status = take_master(c, &err);
 	}
 	if (c->out)
 		c->out[c->out_len] = '\0';
@@ -612,13 +633,15 @@ static struct crid_oci_call *oom(struct crid_oci_call *c, struct crid_err *err)
 
 /* ---- the verbs ---- */
 
-struct crid_oci_call *crid_oci_create(struct crid_loop *loop, const struct crid_oci_runtime *rt,
-				      const char *id, const char *bundle,
-				      const struct crid_oci_stdio *stdio, double timeout,
-				      crid_oci_done_fn done, void *user, struct crid_err *err)
+static struct crid_oci_call *create(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				    const char *id, const char *bundle,
+				    const struct crid_oci_stdio *stdio, const char *short_dir,
+				    int *master, double timeout, crid_oci_done_fn done, void *user,
+				    struct crid_err *err)
 {
 	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
 	struct crid_oci_call *c = call_new(loop, rt, V_CREATE, id, timeout, done, user, err);
+	const char *args[8], **a = args;
 	struct stat st;
 
 	if (!c)
@@ -628,9 +651,36 @@ struct crid_oci_call *crid_oci_create(struct crid_loop *loop, const struct crid_
 	if (!c->log_path || !c->pid_file)
 		return oom(c, err);
 	c->log_off = stat(c->log_path, &st) == 0 ? st.st_size : 0;
-	const char *args[] = { "--bundle", bundle, "--pid-file", c->pid_file, id, NULL };
-
+	if (master) {
+		c->console = crid_console_listen(loop, bundle, short_dir, err);
+		if (!c->console) {
+			crid_err_wrap(err, "%s create %s", c->name, id);
+			call_free(c);
+			return NULL;
+		}
+		c->master = master;
+		*a++ = "--console-socket";
+		*a++ = crid_console_path(c->console);
+	}
+	*a++ = "--bundle", *a++ = bundle, *a++ = "--pid-file", *a++ = c->pid_file;
+	*a++ = id, *a = NULL;
 	return run(c, rt, args, stdio ? stdio : &devnull, err);
+}
+
+struct crid_oci_call *crid_oci_create(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				      const char *id, const char *bundle,
+				      const struct crid_oci_stdio *stdio, double timeout,
+				      crid_oci_done_fn done, void *user, struct crid_err *err)
+{
+	return create(loop, rt, id, bundle, stdio, NULL, NULL, timeout, done, user, err);
+}
+
+struct crid_oci_call *crid_oci_create_tty(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+					  const char *id, const char *bundle, const char *short_dir,
+					  int *master, double timeout, crid_oci_done_fn done,
+					  void *user, struct crid_err *err)
+{
+	return create(loop, rt, id, bundle, NULL, short_dir, master, timeout, done, user, err);
 }
 
 struct crid_oci_call *crid_oci_start(struct crid_loop *loop, const struct crid_oci_runtime *rt,

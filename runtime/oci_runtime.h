@@ -40,6 +40,20 @@ struct crid_oci_call *crid_oci_create(struct crid_loop *loop, const struct crid_
 				      const struct crid_oci_stdio *stdio, double timeout,
 				      crid_oci_done_fn done, void *user, struct crid_err *err);
 
+/*
+ * create for a process.terminal container: `--console-socket` names a socket
+ * crid listens on, `<bundle>/console.sock` (or a short-named directory under
+ * |short_dir| when that path is too long for a unix socket). The init's stdio
+ * is the pty's slave; its master (O_NONBLOCK, 80x24 unless the spec sized
+ * it) is stored in *|master| before |done| is called with status 0, and the
+ * caller owns it; the call fails when the runtime sent none. Never written
+ * on failure or cancel.
+ */
+struct crid_oci_call *crid_oci_create_tty(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+					  const char *id, const char *bundle, const char *short_dir,
+					  int *master, double timeout, crid_oci_done_fn done,
+					  void *user, struct crid_err *err);
+
 struct crid_oci_call *crid_oci_start(struct crid_loop *loop, const struct crid_oci_runtime *rt,
 				     const char *id, double timeout, crid_oci_done_fn done,
 				     void *user, struct crid_err *err);

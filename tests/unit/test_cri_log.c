@@ -1,8 +1,8 @@
 /*
  * The CRI log writer driven through real pipes on the loop: the byte-exact
  * record format, F/P splitting at 16 KiB, bytes passed through untouched,
- * EOF once both streams closed, reopen after rename, the size limit, a fast
- * writer process (every line once, in order), and a full disk (tmpfs in a
+ * EOF once both streams closed (a pty master's EIO included), reopen after
+ * rename, the size limit, a fast writer process (every line once, in order), and a full disk (tmpfs in a
  * private mount namespace) that pauses reading and resumes without a loss.
  */
 #include <errno.h>
@@ -272,6 +272,47 @@ static void test_lines_and_eof(struct crid_loop *loop)
 	}
 	crid_cri_log_close(log);
 	close_pipes(&p);
+}
+
+/* A terminal's master reads EIO, not 0, after the slave closed: that is its EOF too. */
+static void test_pty_eof(struct crid_loop *loop)
+{
+	struct eof_count eof = { 0 };
+	struct crid_cri_log *log;
+	struct crid_err err;
+	char path[128], *raw;
+	size_t len;
+	int master, slave = -1;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+	    (slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		tap_skip("pty EOF", "no pty here");
+		if (master >= 0)
+			close(master);
+		return;
+	}
+	log_path(path, sizeof(path), "pty.log");
+	log = crid_cri_log_open(loop, path, master, -1, -1, &err);
+	if (!CHECK(log != NULL, "open `%s` on a pty master: %s", path, log ? "" : err.msg)) {
+		close(slave), close(master);
+		return;
+	}
+	crid_cri_log_on_eof(log, on_eof, &eof);
+	puts_fd(slave, "hello\n");
+	pump(loop, 3);
+	close(slave);
+	for (int i = 0; i < 50 && !eof.calls; i++) {
+		pump(loop, 1);
+		usleep(2000);
+	}
+	CHECK(eof.calls == 1 && crid_cri_log_done(log), "EIO on the master is EOF (%d)", eof.calls);
+	raw = slurp(path, &len);
+	CHECK(raw && len == 47 && memmem(raw, len, " stdout F hello\r\n", 17),
+	      "the tty's \"hello\\r\\n\" is one F record ending in \\r (%zu)", len);
+	free(raw);
+	crid_cri_log_close(log);
+	close(master);
 }
 
 /* A 40 KiB line: P 16384, P 16384, F 8192; and a line of exactly 16 KiB is one F. */
@@ -546,6 +587,7 @@ int main(void)
 	mem0 = crid_mem_used();
 	test_format();
 	test_lines_and_eof(&loop);
+	test_pty_eof(&loop);
 	test_long_line(&loop);
 	test_reopen(&loop);
 	test_max_size(&loop);

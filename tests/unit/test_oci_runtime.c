@@ -3,7 +3,8 @@
  * create -> state -> start -> output -> kill -> stopped -> delete; exec exit
  * codes, a missing executable, an exec that hangs (killed with its process);
  * plus fake runtimes for a hung call, cancel, a runtime that does not speak
- * JSON and one that prints too much. runc runs with a private --root, so
+ * JSON and one that prints too much; a terminal container through the
+ * console socket (its bundle path short, then too long for the socket). runc runs with a private --root, so
  * the host's /run/runc is never touched. Needs root; skips otherwise.
  */
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,7 +143,7 @@ static bool replace(char *s, size_t size, const char *from, const char *to)
 /* A busybox rootfs and `runc spec`'s config with no terminal and our command. */
 static bool make_bundle(void)
 {
-	static const char *const links[] = { "sh", "sleep", "cat", "id", "echo" };
+	static const char *const links[] = { "sh", "sleep", "cat", "id", "echo", "stty" };
 	char path[PATH_MAX], cmd[PATH_MAX + 64], *cfg;
 
 	pathf(bundle, sizeof(bundle), "%s/bundle", base);
@@ -420,6 +422,109 @@ static int call_files_left(void)
 	return n;
 }
 
+/* A copy of the bundle's config with a terminal and |cmd|, in a new bundle |dir|. */
+static bool make_tty_bundle(const char *dir, const char *cmd)
+{
+	char path[PATH_MAX], rootfs[PATH_MAX + 16], *cfg;
+
+	pathf(path, sizeof(path), "%s/config.json", bundle);
+	pathf(rootfs, sizeof(rootfs), "\"path\": \"%s/rootfs\"", bundle);
+	cfg = slurp(path);
+	if (!cfg || mkdir(dir, 0700) < 0 ||
+	    !replace(cfg, 65536, "\"terminal\": false", "\"terminal\": true") ||
+	    !replace(cfg, 65536, "\"path\": \"rootfs\"", rootfs) ||
+	    !replace(cfg, 65536, "echo hello; while :; do sleep 1; done", cmd))
+		return false;
+	pathf(path, sizeof(path), "%s/config.json", dir);
+	return put_file(path, cfg, 0644);
+}
+
+/* Reads the master until EIO (the last slave closed) or |secs| pass; appends to |buf|. */
+static bool read_to_eio(int fd, char *buf, size_t size, double secs)
+{
+	size_t len = strlen(buf);
+	bool never = false;
+
+	for (double end = ev_time() + secs; ev_time() < end;) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n > 0)
+			buf[len += (size_t)n] = '\0';
+		else if (n < 0 && errno == EIO)
+			return true;
+		else
+			run_until(&never, 0.02);
+	}
+	return false;
+}
+
+/*
+ * A terminal container through the console socket: the master arrives at
+ * create, non-blocking and 80x24; the container's output comes out of it
+ * with the tty's \r\n, and it reads EIO after the container exited. |dir|
+ * too long for a socket path takes the short directory under |base|.
+ */
+static void tty_run(const struct crid_oci_runtime *rt, const char *dir, const char *what)
+{
+	struct result r = { 0 };
+	struct crid_err err;
+	struct winsize ws = { 0 };
+	char tid[80], buf[512] = "", path[PATH_MAX];
+	int master = -1;
+	bool ok;
+
+	if (!CHECK(make_tty_bundle(dir, "echo hello; stty size"), "%s: tty bundle", what))
+		return;
+	pathf(tid, sizeof(tid), "%s-tty", id);
+	ok = wait_call(
+	    crid_oci_create_tty(&loop, rt, tid, dir, base, &master, 30, on_done, &r, &err), &r, 35);
+	CHECK(ok && r.status == 0 && master >= 0, "%s: create with a console socket: %s", what,
+	      ok ? r.err.msg : err.msg);
+	pathf(path, sizeof(path), "%s/console.sock", dir);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT, "%s: the socket is gone after create",
+	      what);
+	if (master >= 0) {
+		CHECK(fcntl(master, F_GETFL) & O_NONBLOCK, "%s: the master is non-blocking", what);
+		if (ioctl(master, TIOCGWINSZ, &ws) < 0)
+			ws.ws_row = ws.ws_col = 0;
+		CHECK(ws.ws_row == 24 && ws.ws_col == 80, "%s: window 80x24 (%dx%d)", what,
+		      ws.ws_col, ws.ws_row);
+		memset(&r, 0, sizeof(r));
+		ok = wait_call(crid_oci_start(&loop, rt, tid, 10, on_done, &r, &err), &r, 15);
+		CHECK(ok && r.status == 0, "%s: start: %s", what, r.err.msg);
+		CHECK(read_to_eio(master, buf, sizeof(buf), 10), "%s: EIO after the exit", what);
+		ok = strstr(buf, "hello\r\n") && strstr(buf, "24 80\r\n");
+		for (char *p = buf; *p; p++) /* one TAP line */
+			*p = *p == '\r' ? '~' : *p == '\n' ? '|' : *p;
+		CHECK(ok, "%s: \"hello\" and the window size through the master (%s)", what, buf);
+		close(master);
+	}
+	memset(&r, 0, sizeof(r));
+	ok = wait_call(crid_oci_delete(&loop, rt, tid, true, 10, on_done, &r, &err), &r, 15);
+	CHECK(ok && r.status == 0, "%s: delete: %s", what, r.err.msg);
+}
+
+static void test_tty(const struct crid_oci_runtime *rt)
+{
+	char dir[PATH_MAX], left[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	pathf(dir, sizeof(dir), "%s/tty", base);
+	tty_run(rt, dir, "short bundle path");
+	pathf(dir, sizeof(dir), "%s/tty-%s", base,
+	      "a-bundle-path-too-long-for-sun-path-so-the-socket-goes-to-a-short-directory-x");
+	tty_run(rt, dir, "long bundle path");
+	d = opendir(base);
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "cs-", 3))
+			n++, pathf(left, sizeof(left), "%s", e->d_name);
+	if (d)
+		closedir(d);
+	CHECK(n == 0, "the short socket directory is removed (%d)", n);
+}
+
 static void test_runc(void)
 {
 	struct crid_oci_runtime rt = { "runc", RUNC, root };
@@ -442,6 +547,7 @@ static void test_runc(void)
 		CHECK(call_files_left() == 0, "no per-call files left in the bundle (%d)",
 		      call_files_left());
 		test_stop_and_delete(&rt);
+		test_tty(&rt); /* before the next one breaks config.json */
 		test_create_missing_command(&rt);
 	}
 	close(p[0]);
