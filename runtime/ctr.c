@@ -618,8 +618,10 @@ static int make_stdio(struct crid_ctr_op *op, const char *bundle, struct crid_oc
 			return crid_err_set(err, errno, "open `%s`", path);
 	}
 	/* a large pipe: a burst of output waits in the kernel, not in the container */
-	fcntl(op->init_fds[1], F_SETPIPE_SZ, 1 << 20);
-	fcntl(op->init_fds[2], F_SETPIPE_SZ, 1 << 20);
+	if (op->init_fds[1] >= 0)
+		fcntl(op->init_fds[1], F_SETPIPE_SZ, 1 << 20);
+	if (op->init_fds[2] >= 0)
+		fcntl(op->init_fds[2], F_SETPIPE_SZ, 1 << 20);
 	stdio->in = op->init_fds[0];
 	stdio->out = op->init_fds[1];
 	stdio->err = op->init_fds[2];

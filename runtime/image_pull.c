@@ -955,7 +955,8 @@ static int layer_sink(void *user, const uint8_t *data, size_t len, struct crid_e
 	int rc = crid_layer_unpack_feed(j->unpack, data, len, &used, &uerr);
 
 	if (rc < 0) {
-		if (err)
+		j->err = uerr; /* layer_done reads the cause from here */
+		if (err && err != &j->err)
 			*err = uerr;
 		return -1;
 	}
