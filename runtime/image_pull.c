@@ -1054,6 +1054,14 @@ static int job_start(struct job *j, struct crid_err *err)
 
 static void finish_image(struct op *op);
 
+/* Over a limit of the unpacker (entries, bytes) is exhaustion, not corruption. */
+static int unpack_cause(int code)
+{
+	if (code == E2BIG || code == EFBIG)
+		return ENOSPC;
+	return code == ENOMEM ? ENOMEM : EBADMSG;
+}
+
 static void layer_fail(struct job *j, int code, const char *msg)
 {
 	struct op *op = j->op;
@@ -1071,12 +1079,7 @@ static void layer_done(void *user, struct crid_http_request *r, int status, cons
 	(void)r;
 	j->req = NULL;
 	if (status == CRID_HTTP_EABORTED) {
-		/* Over a limit of the unpacker (entries, bytes) is exhaustion, not corruption. */
-		layer_fail(j,
-			   j->err.code == E2BIG || j->err.code == EFBIG ? ENOSPC
-			   : j->err.code == ENOMEM			? ENOMEM
-									: EBADMSG,
-			   j->err.msg);
+		layer_fail(j, unpack_cause(j->err.code), j->err.msg);
 		return;
 	}
 	if (status < 0) {
@@ -1231,7 +1234,7 @@ static int layer_finish(struct job *j)
 
 	if (!j->stream_done) {
 		if (crid_layer_stream_finish(j->stream, &dg, &err) < 0) {
-			layer_fail(j, err.code == ENOMEM ? ENOMEM : EBADMSG, err.msg);
+			layer_fail(j, unpack_cause(err.code), err.msg);
 			return -1;
 		}
 		memcpy(j->info.diff_id, dg.diff_id, sizeof(j->info.diff_id));
@@ -1257,7 +1260,7 @@ static int layer_finish(struct job *j)
 
 static int fail_held(struct job *j)
 {
-	layer_fail(j, j->err.code == ENOMEM ? ENOMEM : EBADMSG, j->err.msg);
+	layer_fail(j, unpack_cause(j->err.code), j->err.msg);
 	return -1;
 }
 
