@@ -151,9 +151,16 @@ static int wait_running(struct crid_bench_cri *cri, char *ctr_id)
 	}
 }
 
+/* What kubelet sends for a pod without shareProcessNamespace: a PID namespace per container. */
+struct pod_linux {
+	Runtime__V1__LinuxPodSandboxConfig lx;
+	Runtime__V1__LinuxSandboxSecurityContext sc;
+	Runtime__V1__NamespaceOption ns;
+};
+
 static void pod_config(struct crid_bench_cri *cri, Runtime__V1__PodSandboxConfig *cfg,
-		       Runtime__V1__PodSandboxMetadata *md, char *name, size_t name_size, char *uid,
-		       size_t uid_size)
+		       Runtime__V1__PodSandboxMetadata *md, struct pod_linux *pl, char *name,
+		       size_t name_size, char *uid, size_t uid_size)
 {
 	size_t seq;
 
@@ -168,6 +175,15 @@ static void pod_config(struct crid_bench_cri *cri, Runtime__V1__PodSandboxConfig
 	md->namespace_ = "crid-bench";
 	cfg->metadata = md;
 	cfg->hostname = name;
+	runtime__v1__linux_pod_sandbox_config__init(&pl->lx);
+	runtime__v1__linux_sandbox_security_context__init(&pl->sc);
+	runtime__v1__namespace_option__init(&pl->ns);
+	pl->ns.network = RUNTIME__V1__NAMESPACE_MODE__POD;
+	pl->ns.pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+	pl->ns.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
+	pl->sc.namespace_options = &pl->ns;
+	pl->lx.security_context = &pl->sc;
+	cfg->linux = &pl->lx;
 }
 
 bool crid_bench_with_container(const struct crid_bench_run *run, struct crid_bench_endpoint *ep)
@@ -255,13 +271,14 @@ int crid_bench_pod_start(struct crid_bench_cri *cri, bool container, char **pod_
 	Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
 	Runtime__V1__PodSandboxConfig cfg = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
 	Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+	struct pod_linux pl;
 	char name[96], uid[160], *ctr_id = NULL;
 	uint64_t t0 = crid_bench_now_ns(), t1;
 	int rc;
 
 	*pod_id = NULL;
 	t->run = t->create = t->start = t->total = NAN;
-	pod_config(cri, &cfg, &md, name, sizeof(name), uid, sizeof(uid));
+	pod_config(cri, &cfg, &md, &pl, name, sizeof(name), uid, sizeof(uid));
 	if (run_sandbox(cri, &cfg, pod_id) < 0)
 		return -1;
 	t->run = ms_since(t0);
