@@ -87,6 +87,17 @@ wait_ready() {
 	return 1
 }
 
+# bridge_plugin BRIDGE SUBNET DATADIR: the one plugin of every bench network. crid, containerd
+# and the CNI floor run the same one (no portmap: the pods map no ports), so the floor's ADD
+# is the CNI plugins' own share of either runtime's RunPodSandbox.
+bridge_plugin() {
+	cat <<EOT
+"type": "bridge", "bridge": "$1", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$2" }]], "dataDir": "$3",
+                "routes": [{ "dst": "0.0.0.0/0" }] }
+EOT
+}
+
 # bridge_conflist NAME BRIDGE SUBNET DATADIR
 bridge_conflist() {
 	cat <<EOT
@@ -94,12 +105,7 @@ bridge_conflist() {
   "cniVersion": "0.4.0",
   "name": "$1",
   "plugins": [
-    {
-      "type": "bridge", "bridge": "$2", "isGateway": true, "ipMasq": true, "hairpinMode": true,
-      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$3" }]], "dataDir": "$4",
-                "routes": [{ "dst": "0.0.0.0/0" }] }
-    },
-    { "type": "portmap", "capabilities": { "portMappings": true } }
+    { $(bridge_plugin "$2" "$3" "$4") }
   ]
 }
 EOT
@@ -172,10 +178,8 @@ fixtures() {
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["large"]["compressed_bytes"])')
 	/usr/bin/python3 "$FIX/images.py" bundle "$TMP/floor-bundle" >&2
 	cat >"$TMP/floor-cni.conf" <<EOT
-{ "cniVersion": "0.4.0", "name": "crid-bench-floor", "type": "bridge", "bridge": "cbench-floor0",
-  "isGateway": true, "ipMasq": false,
-  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.202.0/24" }]],
-            "dataDir": "$TMP/floor-ipam" } }
+{ "cniVersion": "0.4.0", "name": "crid-bench-floor",
+  $(bridge_plugin cbench-floor0 10.88.202.0/24 "$TMP/floor-ipam") }
 EOT
 }
 
