@@ -75,6 +75,8 @@ struct crid_bench_endpoint {
 	struct crid_grpc_client *conn;
 	char error[CRID_ERR_MSG_MAX + 64]; /* non-empty: failed, skipped from then on */
 	bool skipped; /* error[] is the reason: the endpoint lacks an RPC the scenario needs */
+	bool no_containers; /* CreateContainer answered UNIMPLEMENTED: pods are sandboxes only */
+	char note[2 * CRID_ERR_MSG_MAX]; /* what was left out, "; "-separated; not an error */
 	struct crid_bench_phase phase[CRID_BENCH_MAX_PHASES];
 	struct crid_bench_result res;
 	pthread_mutex_t lock; /* res and error[], from worker threads */
@@ -106,6 +108,7 @@ struct crid_bench_run {
 	size_t rounds;	      /* pull */
 	size_t pull_parallel; /* pull */
 	double pull_bytes;    /* compressed size of the pull image; 0 = from ImageStatus */
+	bool sandbox_only;    /* pods without a container on every endpoint (set by the probe) */
 	const char *image;    /* container image (sleeps by itself) */
 	const char *pull_image;
 	const char *floor_bundle; /* OCI bundle for the bare OCI runtime floor */
@@ -138,6 +141,9 @@ void crid_bench_set(struct crid_bench_endpoint *ep, const char *unit, double v, 
 void crid_bench_fail(struct crid_bench_endpoint *ep, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool crid_bench_failed(struct crid_bench_endpoint *ep);
+/* Adds a note (once) to what the endpoint's figures leave out; it stays "ok". */
+void crid_bench_note(struct crid_bench_endpoint *ep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void crid_bench_summarize_all(struct crid_bench_run *run);
 const struct crid_bench_series *crid_bench_find_series(const struct crid_bench_endpoint *ep,
 						       const char *name);

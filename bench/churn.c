@@ -1,5 +1,6 @@
 /*
- * churn: pods created (sandbox + one running container) and removed again
+ * churn: pods created (sandbox + one running container; sandboxes only on
+ * every endpoint when one runs no containers) and removed again
  * in a loop by run->parallel workers for run->duration_s per endpoint, in
  * slices of up to 10 s taken in turns: pods per second, and the daemon's fd
  * count and memory before and after (a leak shows here).
@@ -19,7 +20,7 @@ static int cycle(struct crid_bench_cri *cri, size_t i, void *user)
 
 	(void)i;
 	(void)user;
-	rc = crid_bench_pod_start(cri, &id, &t);
+	rc = crid_bench_pod_start(cri, true, &id, &t);
 	if (id && crid_bench_pod_remove(cri, id) < 0)
 		rc = -1;
 	free(id);
@@ -54,7 +55,7 @@ int crid_bench_churn_run(struct crid_bench_run *run)
 
 	if (last > 0.01)
 		slices++;
-	crid_bench_images_ready(run, run->image);
+	crid_bench_pods_ready(run, true);
 	for (size_t e = 0; e < run->n_ep; e++)
 		if (!crid_bench_failed(&run->ep[e]))
 			daemon_state(&run->ep[e], "before");

@@ -1,5 +1,6 @@
 #include "bench/cri.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,9 +151,16 @@ static int wait_running(struct crid_bench_cri *cri, char *ctr_id)
 	}
 }
 
+/* What kubelet sends for a pod without shareProcessNamespace: a PID namespace per container. */
+struct pod_linux {
+	Runtime__V1__LinuxPodSandboxConfig lx;
+	Runtime__V1__LinuxSandboxSecurityContext sc;
+	Runtime__V1__NamespaceOption ns;
+};
+
 static void pod_config(struct crid_bench_cri *cri, Runtime__V1__PodSandboxConfig *cfg,
-		       Runtime__V1__PodSandboxMetadata *md, char *name, size_t name_size, char *uid,
-		       size_t uid_size)
+		       Runtime__V1__PodSandboxMetadata *md, struct pod_linux *pl, char *name,
+		       size_t name_size, char *uid, size_t uid_size)
 {
 	size_t seq;
 
@@ -167,66 +175,133 @@ static void pod_config(struct crid_bench_cri *cri, Runtime__V1__PodSandboxConfig
 	md->namespace_ = "crid-bench";
 	cfg->metadata = md;
 	cfg->hostname = name;
+	runtime__v1__linux_pod_sandbox_config__init(&pl->lx);
+	runtime__v1__linux_sandbox_security_context__init(&pl->sc);
+	runtime__v1__namespace_option__init(&pl->ns);
+	pl->ns.network = RUNTIME__V1__NAMESPACE_MODE__POD;
+	pl->ns.pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+	pl->ns.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
+	pl->sc.namespace_options = &pl->ns;
+	pl->lx.security_context = &pl->sc;
+	cfg->linux = &pl->lx;
 }
 
-int crid_bench_pod_start(struct crid_bench_cri *cri, char **pod_id, struct crid_bench_podtimes *t)
+bool crid_bench_with_container(const struct crid_bench_run *run, struct crid_bench_endpoint *ep)
 {
-	Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
-	Runtime__V1__PodSandboxConfig cfg = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+	bool no;
+
+	pthread_mutex_lock(&ep->lock);
+	no = ep->no_containers;
+	pthread_mutex_unlock(&ep->lock);
+	return !run->sandbox_only && !no;
+}
+
+static int run_sandbox(struct crid_bench_cri *cri, Runtime__V1__PodSandboxConfig *cfg,
+		       char **pod_id)
+{
 	Runtime__V1__RunPodSandboxRequest rreq = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
 	Runtime__V1__RunPodSandboxResponse *rresp = NULL;
-	Runtime__V1__ContainerMetadata cmd = RUNTIME__V1__CONTAINER_METADATA__INIT;
-	Runtime__V1__ImageSpec img = RUNTIME__V1__IMAGE_SPEC__INIT;
-	Runtime__V1__ContainerConfig ccfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
-	Runtime__V1__CreateContainerRequest creq = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
-	Runtime__V1__CreateContainerResponse *cresp = NULL;
-	Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
-	char name[96], uid[160];
-	uint64_t t0 = crid_bench_now_ns(), t1;
-	int rc = -1;
 
-	*pod_id = NULL;
-	pod_config(cri, &cfg, &md, name, sizeof(name), uid, sizeof(uid));
-	rreq.config = &cfg;
+	rreq.config = cfg;
 	if (crid_bench_cri_call(cri, RT "RunPodSandbox", &rreq.base,
 				&runtime__v1__run_pod_sandbox_response__descriptor,
 				(ProtobufCMessage **)&rresp, timeout(cri)) < 0)
 		return -1;
-	t->run = ms_since(t0);
 	*pod_id = strdup(rresp->pod_sandbox_id);
 	protobuf_c_message_free_unpacked(&rresp->base, NULL);
 	if (!*pod_id) {
 		crid_bench_fail(cri->ep, 0, "out of memory");
 		return -1;
 	}
+	return 0;
+}
 
-	t1 = crid_bench_now_ns();
+/* CreateContainer; 1 when the endpoint answers UNIMPLEMENTED (then noted, not failed). */
+static int create_container(struct crid_bench_cri *cri, Runtime__V1__PodSandboxConfig *cfg,
+			    char *pod_id, char **ctr_id)
+{
+	Runtime__V1__ContainerMetadata cmd = RUNTIME__V1__CONTAINER_METADATA__INIT;
+	Runtime__V1__ImageSpec img = RUNTIME__V1__IMAGE_SPEC__INIT;
+	Runtime__V1__ContainerConfig ccfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+	Runtime__V1__CreateContainerRequest creq = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+	Runtime__V1__CreateContainerResponse *cresp = NULL;
+	char msg[CRID_ERR_MSG_MAX];
+	int st;
+
 	cmd.name = "sleep";
 	img.image = (char *)cri->run->image;
 	ccfg.metadata = &cmd;
 	ccfg.image = &img;
-	creq.pod_sandbox_id = *pod_id;
+	creq.pod_sandbox_id = pod_id;
 	creq.config = &ccfg;
-	creq.sandbox_config = &cfg;
-	if (crid_bench_cri_call(cri, RT "CreateContainer", &creq.base,
+	creq.sandbox_config = cfg;
+	st = crid_bench_cri_try(cri, RT "CreateContainer", &creq.base,
 				&runtime__v1__create_container_response__descriptor,
-				(ProtobufCMessage **)&cresp, timeout(cri)) < 0)
-		goto fail;
+				(ProtobufCMessage **)&cresp, timeout(cri), msg, sizeof(msg));
+	if (st == CRID_GRPC_UNIMPLEMENTED) {
+		pthread_mutex_lock(&cri->ep->lock);
+		cri->ep->no_containers = true;
+		pthread_mutex_unlock(&cri->ep->lock);
+		crid_bench_note(cri->ep,
+				"CreateContainer answers UNIMPLEMENTED: pods are sandboxes "
+				"only (no container)");
+		return 1;
+	}
+	if (st != CRID_GRPC_OK) {
+		if (st < 0)
+			crid_bench_fail(cri->ep, 0, "CreateContainer: %s", msg);
+		else
+			crid_bench_fail(cri->ep, st,
+					"CreateContainer: rpc error: code = %s desc = %s",
+					crid_grpc_status_name(st), msg);
+		return -1;
+	}
+	*ctr_id = strdup(cresp->container_id);
+	protobuf_c_message_free_unpacked(&cresp->base, NULL);
+	if (!*ctr_id) {
+		crid_bench_fail(cri->ep, 0, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int crid_bench_pod_start(struct crid_bench_cri *cri, bool container, char **pod_id,
+			 struct crid_bench_podtimes *t)
+{
+	Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+	Runtime__V1__PodSandboxConfig cfg = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+	Runtime__V1__StartContainerRequest sreq = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+	struct pod_linux pl;
+	char name[96], uid[160], *ctr_id = NULL;
+	uint64_t t0 = crid_bench_now_ns(), t1;
+	int rc;
+
+	*pod_id = NULL;
+	t->run = t->create = t->start = t->total = NAN;
+	pod_config(cri, &cfg, &md, &pl, name, sizeof(name), uid, sizeof(uid));
+	if (run_sandbox(cri, &cfg, pod_id) < 0)
+		return -1;
+	t->run = ms_since(t0);
+	if (!container || !crid_bench_with_container(cri->run, cri->ep))
+		return 0;
+
+	t1 = crid_bench_now_ns();
+	rc = create_container(cri, &cfg, *pod_id, &ctr_id);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
 	t->create = ms_since(t1);
 
 	t1 = crid_bench_now_ns();
-	sreq.container_id = cresp->container_id;
-	if (crid_bench_cri_call(cri, RT "StartContainer", &sreq.base, NULL, NULL, timeout(cri)) <
-		0 ||
-	    wait_running(cri, cresp->container_id) < 0)
-		goto fail;
+	sreq.container_id = ctr_id;
+	rc = crid_bench_cri_call(cri, RT "StartContainer", &sreq.base, NULL, NULL, timeout(cri));
+	if (rc == 0)
+		rc = wait_running(cri, ctr_id);
+	free(ctr_id);
+	if (rc < 0)
+		return -1;
 	t->start = ms_since(t1);
 	t->total = ms_since(t0);
-	rc = 0;
-fail:
-	if (cresp)
-		protobuf_c_message_free_unpacked(&cresp->base, NULL);
-	return rc;
+	return 0;
 }
 
 int crid_bench_pod_remove(struct crid_bench_cri *cri, const char *pod_id)
@@ -242,17 +317,28 @@ int crid_bench_pod_remove(struct crid_bench_cri *cri, const char *pod_id)
 				   timeout(cri));
 }
 
-/* containerd puts {"pid": N, ...} in info["info"]; other runtimes may not. */
-static int pid_from_info(const char *json)
+/* A positive integer after "|key|": in |json|, or 0. */
+static int int_after(const char *json, const char *key)
 {
-	const char *p = strstr(json, "\"pid\"");
+	const char *p = strstr(json, key);
 
 	if (!p)
 		return 0;
-	p += 5;
+	p += strlen(key);
 	while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t')
 		p++;
-	return atoi(p);
+	return *p >= '1' && *p <= '9' ? atoi(p) : 0;
+}
+
+/*
+ * containerd puts {"pid": N, ...} in info["info"]; crid names a PID namespace
+ * holder "pidHolder" (0: none, its "pid" is a path); other runtimes may not.
+ */
+static int pid_from_info(const char *json)
+{
+	int pid = int_after(json, "\"pid\"");
+
+	return pid ? pid : int_after(json, "\"pidHolder\"");
 }
 
 int crid_bench_sandbox_pid(struct crid_bench_cri *cri, const char *pod_id)

@@ -39,21 +39,31 @@ int crid_bench_cri_call(struct crid_bench_cri *cri, const char *method, const Pr
 /* Pulls |image| unless present. */
 int crid_bench_image_ensure(struct crid_bench_cri *cri, const char *image);
 
-/* Per-step latencies of starting one pod, in ms. */
+/* Per-step latencies of starting one pod, in ms; NAN for a step not taken. */
 struct crid_bench_podtimes {
 	double run, create, start, total;
 };
 
+/* Whether a pod of |ep| gets a container (not when sandbox-only by choice or by lack). */
+bool crid_bench_with_container(const struct crid_bench_run *run, struct crid_bench_endpoint *ep);
+
 /*
- * RunPodSandbox + CreateContainer (run->image) + StartContainer, then
- * ContainerStatus until RUNNING. On success *pod_id (malloc'd) is the sandbox.
+ * RunPodSandbox, then (when |container| and crid_bench_with_container())
+ * CreateContainer (run->image) + StartContainer and ContainerStatus until
+ * RUNNING. A CreateContainer answered UNIMPLEMENTED is no failure: it sets
+ * ep->no_containers and a note, and the pod stays a sandbox. On success
+ * *pod_id (malloc'd) is the sandbox.
  */
-int crid_bench_pod_start(struct crid_bench_cri *cri, char **pod_id, struct crid_bench_podtimes *t);
+int crid_bench_pod_start(struct crid_bench_cri *cri, bool container, char **pod_id,
+			 struct crid_bench_podtimes *t);
 
 /* StopPodSandbox + RemovePodSandbox. */
 int crid_bench_pod_remove(struct crid_bench_cri *cri, const char *pod_id);
 
-/* The pid of the sandbox's own process from verbose PodSandboxStatus, 0 if none. */
+/*
+ * The pid of the sandbox's own process (pause, or crid's PID namespace holder)
+ * from verbose PodSandboxStatus, 0 if none.
+ */
 int crid_bench_sandbox_pid(struct crid_bench_cri *cri, const char *pod_id);
 
 /* Keeps |id| (taking ownership) in ep->pods; thread-safe. */

@@ -1,5 +1,6 @@
 #include "bench/pods.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,19 +84,24 @@ double crid_bench_parallel(const struct crid_bench_run *run, struct crid_bench_e
 	return crid_bench_since_s(t0);
 }
 
-void crid_bench_record_podtimes(struct crid_bench_endpoint *ep, const char *prefix,
-				const struct crid_bench_podtimes *t)
+static void record_ms(struct crid_bench_endpoint *ep, const char *prefix, const char *step,
+		      double ms)
 {
 	char name[48];
 
-	snprintf(name, sizeof(name), "%s.run", prefix);
-	crid_bench_record(ep, name, "ms", t->run);
-	snprintf(name, sizeof(name), "%s.create", prefix);
-	crid_bench_record(ep, name, "ms", t->create);
-	snprintf(name, sizeof(name), "%s.start", prefix);
-	crid_bench_record(ep, name, "ms", t->start);
-	snprintf(name, sizeof(name), "%s.total", prefix);
-	crid_bench_record(ep, name, "ms", t->total);
+	if (isnan(ms))
+		return; /* a step not taken: the pod was a sandbox only */
+	snprintf(name, sizeof(name), "%s.%s", prefix, step);
+	crid_bench_record(ep, name, "ms", ms);
+}
+
+void crid_bench_record_podtimes(struct crid_bench_endpoint *ep, const char *prefix,
+				const struct crid_bench_podtimes *t)
+{
+	record_ms(ep, prefix, "run", t->run);
+	record_ms(ep, prefix, "create", t->create);
+	record_ms(ep, prefix, "start", t->start);
+	record_ms(ep, prefix, "total", t->total);
 }
 
 int crid_bench_task_start_keep(struct crid_bench_cri *cri, size_t i, void *user)
@@ -104,7 +110,7 @@ int crid_bench_task_start_keep(struct crid_bench_cri *cri, size_t i, void *user)
 	char *id;
 
 	(void)i;
-	if (crid_bench_pod_start(cri, &id, &t) < 0) {
+	if (crid_bench_pod_start(cri, true, &id, &t) < 0) {
 		if (id)
 			crid_bench_keep_pod(cri->ep, id); /* removed at teardown */
 		return -1;
@@ -177,4 +183,36 @@ void crid_bench_images_ready(struct crid_bench_run *run, const char *image)
 		crid_bench_image_ensure(&cri, image);
 		crid_bench_cri_close(&cri);
 	}
+}
+
+/* One untimed pod with a container: tells whether the endpoint can run containers. */
+static void probe(struct crid_bench_run *run, struct crid_bench_endpoint *ep)
+{
+	struct crid_bench_podtimes t;
+	struct crid_bench_cri cri;
+	char *id;
+
+	if (crid_bench_failed(ep) || crid_bench_cri_open(&cri, run, ep) < 0)
+		return;
+	crid_bench_pod_start(&cri, true, &id, &t);
+	if (id)
+		crid_bench_pod_remove(&cri, id);
+	free(id);
+	crid_bench_cri_close(&cri);
+}
+
+void crid_bench_pods_ready(struct crid_bench_run *run, bool alike)
+{
+	crid_bench_images_ready(run, run->image);
+	if (run->sandbox_only)
+		return;
+	for (size_t e = 0; e < run->n_ep; e++)
+		probe(run, &run->ep[e]);
+	for (size_t e = 0; e < run->n_ep && alike; e++)
+		if (run->ep[e].no_containers && !crid_bench_failed(&run->ep[e]))
+			run->sandbox_only = true;
+	for (size_t e = 0; e < run->n_ep && run->sandbox_only; e++)
+		if (!run->ep[e].no_containers)
+			crid_bench_note(&run->ep[e], "pods are sandboxes only, like those of an "
+						     "endpoint without containers");
 }

@@ -17,11 +17,11 @@ double crid_bench_parallel(const struct crid_bench_run *run, struct crid_bench_e
 			   size_t n, size_t workers, uint64_t deadline_ns, crid_bench_task_fn fn,
 			   void *user, size_t *done);
 
-/* Records "<prefix>.run/.create/.start/.total" (ms). */
+/* Records "<prefix>.run/.create/.start/.total" (ms), each step that was taken. */
 void crid_bench_record_podtimes(struct crid_bench_endpoint *ep, const char *prefix,
 				const struct crid_bench_podtimes *t);
 
-/* Task: start a pod, record "<user>.run/.create/.start/.total" (ms), keep it in ep->pods. */
+/* Task: start a pod (a sandbox only where no container), record as above, keep in ep->pods. */
 int crid_bench_task_start_keep(struct crid_bench_cri *cri, size_t i, void *user);
 
 /* Removes every pod in ep->pods with |workers| threads; records "teardown" (ms per pod). */
@@ -33,6 +33,15 @@ void crid_bench_forget_pods(struct crid_bench_endpoint *ep);
 
 /* Ensures run->image on every endpoint not yet failed (outside any timing). */
 void crid_bench_images_ready(struct crid_bench_run *run, const char *image);
+
+/*
+ * crid_bench_images_ready(), then one untimed pod with a container on each
+ * endpoint (unless run->sandbox_only already): an endpoint whose
+ * CreateContainer answers UNIMPLEMENTED gets ep->no_containers. With |alike|,
+ * one such endpoint makes run->sandbox_only, so every endpoint runs the same
+ * kind of pod and the ratios compare like with like.
+ */
+void crid_bench_pods_ready(struct crid_bench_run *run, bool alike);
 
 /* Floor figures (floor.c): one bare OCI runtime run and one CNI ADD/DEL. */
 void crid_bench_floor_once(struct crid_bench_run *run);

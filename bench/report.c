@@ -275,6 +275,9 @@ void crid_bench_report_scenario_table(const struct crid_bench_run *run, FILE *f)
 		if (run->ep[e].error[0])
 			fprintf(f, "%-14s %s: %s\n", run->ep[e].name, ep_status(&run->ep[e]),
 				run->ep[e].error);
+	for (size_t e = 0; e < run->n_ep; e++)
+		if (run->ep[e].note[0])
+			fprintf(f, "%-14s note: %s\n", run->ep[e].name, run->ep[e].note);
 	if (run->floor.error[0])
 		fprintf(f, "%-14s error: %s\n", "floor", run->floor.error);
 	n = all_names(run, false, names, sizeof(names) / sizeof(names[0]));
@@ -405,6 +408,9 @@ static void j_scenario_endpoint(yajl_gen g, const struct crid_bench_run *run, si
 	j_key_str(g, "status", ep_status(ep));
 	j_key_str(g, "reason", ep->error[0] ? ep->error : NULL);
 	j_key_str(g, "error", ep->error[0] && !ep->skipped ? ep->error : NULL);
+	j_key_str(g, "note", ep->note[0] ? ep->note : NULL);
+	j_str(g, "containers");
+	yajl_gen_bool(g, !ep->no_containers && !run->sandbox_only);
 	j_mem(g, "memory_idle", ep->have_idle, &ep->idle);
 	j_mem(g, "memory_after", ep->have_after, &ep->after);
 	j_result(g, ep, e ? &run->ep[0] : NULL);
@@ -435,6 +441,8 @@ static void j_params(yajl_gen g, const struct crid_bench_run *run)
 	j_key_str(g, "floor_bundle", run->floor_bundle);
 	j_key_str(g, "floor_cni", run->floor_cni);
 	j_key_str(g, "oci_runtime", run->oci_runtime);
+	j_str(g, "sandbox_only");
+	yajl_gen_bool(g, run->sandbox_only);
 	yajl_gen_map_close(g);
 }
 

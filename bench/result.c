@@ -81,6 +81,22 @@ bool crid_bench_failed(struct crid_bench_endpoint *ep)
 	return f;
 }
 
+void crid_bench_note(struct crid_bench_endpoint *ep, const char *fmt, ...)
+{
+	char line[CRID_ERR_MSG_MAX];
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&ep->lock);
+	len = strlen(ep->note);
+	if (!strstr(ep->note, line))
+		snprintf(ep->note + len, sizeof(ep->note) - len, "%s%s", len ? "; " : "", line);
+	pthread_mutex_unlock(&ep->lock);
+}
+
 static void summarize(struct crid_bench_endpoint *ep)
 {
 	for (size_t i = 0; i < ep->res.n_series; i++)

@@ -87,6 +87,18 @@ wait_ready() {
 	return 1
 }
 
+# bridge_plugin BRIDGE SUBNET DATADIR: the one plugin of every bench network (a /16: density
+# runs 500 pods). crid, containerd
+# and the CNI floor run the same one (no portmap: the pods map no ports), so the floor's ADD
+# is the CNI plugins' own share of either runtime's RunPodSandbox.
+bridge_plugin() {
+	cat <<EOT
+"type": "bridge", "bridge": "$1", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$2" }]], "dataDir": "$3",
+                "routes": [{ "dst": "0.0.0.0/0" }] }
+EOT
+}
+
 # bridge_conflist NAME BRIDGE SUBNET DATADIR
 bridge_conflist() {
 	cat <<EOT
@@ -94,12 +106,7 @@ bridge_conflist() {
   "cniVersion": "0.4.0",
   "name": "$1",
   "plugins": [
-    {
-      "type": "bridge", "bridge": "$2", "isGateway": true, "ipMasq": true, "hairpinMode": true,
-      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$3" }]], "dataDir": "$4",
-                "routes": [{ "dst": "0.0.0.0/0" }] }
-    },
-    { "type": "portmap", "capabilities": { "portMappings": true } }
+    { $(bridge_plugin "$2" "$3" "$4") }
   ]
 }
 EOT
@@ -107,7 +114,7 @@ EOT
 
 start_crid() {
 	mkdir -p "$TMP/crid/cni"
-	bridge_conflist crid-bench cbench-crid0 10.88.201.0/24 "$TMP/crid/ipam" \
+	bridge_conflist crid-bench cbench-crid0 10.201.0.0/16 "$TMP/crid/ipam" \
 		>"$TMP/crid/cni/10-bench.conflist"
 	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
 		--runroot "$TMP/crid/run" --log-level warn \
@@ -154,7 +161,7 @@ EOT
 
 start_containerd() {
 	mkdir -p "$TMP/containerd/cni"
-	bridge_conflist containerd-bench cbench-ctd0 10.88.200.0/24 "$TMP/containerd/ipam" \
+	bridge_conflist containerd-bench cbench-ctd0 10.200.0.0/16 "$TMP/containerd/ipam" \
 		>"$TMP/containerd/cni/10-bench.conflist"
 	containerd_config >"$TMP/containerd/config.toml"
 	containerd --config "$TMP/containerd/config.toml" >"$TMP/containerd.log" 2>&1 &
@@ -172,10 +179,8 @@ fixtures() {
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["large"]["compressed_bytes"])')
 	/usr/bin/python3 "$FIX/images.py" bundle "$TMP/floor-bundle" >&2
 	cat >"$TMP/floor-cni.conf" <<EOT
-{ "cniVersion": "0.4.0", "name": "crid-bench-floor", "type": "bridge", "bridge": "cbench-floor0",
-  "isGateway": true, "ipMasq": false,
-  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.202.0/24" }]],
-            "dataDir": "$TMP/floor-ipam" } }
+{ "cniVersion": "0.4.0", "name": "crid-bench-floor",
+  $(bridge_plugin cbench-floor0 10.202.0.0/16 "$TMP/floor-ipam") }
 EOT
 }
 
@@ -227,6 +232,8 @@ main() {
 		"$BUILD/crid-bench" "${args[@]}" ${BENCH_ARGS:-} | tee "$RESULTS/$s.txt" &
 		# in the background, so a signal runs the trap at once instead of after the run
 		wait $! || rc=1
+		# an endpoint that failed mid-scenario keeps its pods (and their IPs): not into the next
+		timeout 300 "$BUILD/crid-bench" cleanup "${EP_ARGS[@]}" --timeout 20000 >/dev/null 2>&1 || true
 		echo
 	done
 	log "results: $RESULTS"
