@@ -187,7 +187,7 @@ pid_t crid_bench_pid_for_socket(const char *path, struct crid_err *err)
 
 const char *crid_bench_kind_name(int kind)
 {
-	static const char *names[] = { "daemon", "shim", "conmon", "pause", "other" };
+	static const char *names[] = { "daemon", "shim", "conmon", "pause", "other", "fdstore" };
 
 	return kind >= 0 && kind < CRID_BENCH_KINDS ? names[kind] : "?";
 }
@@ -380,6 +380,8 @@ static int classify(struct proc *ps, size_t n, struct proc *p, struct proc *daem
 		return CRID_BENCH_KIND_SHIM;
 	if (strcmp(p->comm, "conmon") == 0)
 		return CRID_BENCH_KIND_CONMON;
+	if (strcmp(p->comm, "crid-keeper") == 0)
+		return CRID_BENCH_KIND_FDSTORE;
 	return CRID_BENCH_KIND_OTHER;
 }
 

@@ -34,10 +34,11 @@ pid_t crid_bench_pid_for_socket(const char *path, struct crid_err *err);
 /* What a runtime runs besides containers, by kind. */
 enum crid_bench_kind {
 	CRID_BENCH_KIND_DAEMON,
-	CRID_BENCH_KIND_SHIM,	/* containerd-shim-* */
-	CRID_BENCH_KIND_CONMON, /* conmon */
-	CRID_BENCH_KIND_PAUSE,	/* a sandbox's own process tree (pause) */
-	CRID_BENCH_KIND_OTHER,	/* any other helper of the daemon in its mount namespace */
+	CRID_BENCH_KIND_SHIM,	 /* containerd-shim-* */
+	CRID_BENCH_KIND_CONMON,	 /* conmon */
+	CRID_BENCH_KIND_PAUSE,	 /* a sandbox's own process tree (pause) */
+	CRID_BENCH_KIND_OTHER,	 /* any other helper of the daemon in its mount namespace */
+	CRID_BENCH_KIND_FDSTORE, /* crid-keeper: the node's one fd store */
 	CRID_BENCH_KINDS
 };
 

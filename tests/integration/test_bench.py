@@ -325,10 +325,13 @@ class BenchTest(CridTestCase):
         crid = self.endpoint(doc, "crid")
         self.assertEqual([c["pods"] for c in crid["curve"]], [0, 1, 2])
         values = {v["name"]: v["value"] for v in crid["values"]}
-        # no process per pod: crid alone at 0, 1 and 2 pods
+        # no process per pod: crid and the node's one fd store at 0, 1 and 2 pods
         for n in (0, 1, 2):
-            self.assertEqual(values["pods_%d.total.procs" % n], 1, values)
             self.assertEqual(values["pods_%d.daemon.procs" % n], 1, values)
+            self.assertLessEqual(values["pods_%d.fdstore.procs" % n], 1, values)
+            self.assertEqual(values["pods_%d.other.procs" % n], 0, values)
+            self.assertEqual(values["pods_%d.total.procs" % n],
+                             1 + values["pods_%d.fdstore.procs" % n], values)
         self.assertEqual(values["pods_2.added_per_pod.procs"], 0)
         if self.containerd:
             ctd = self.endpoint(doc, "containerd")
