@@ -137,23 +137,6 @@ def teardown_registry():
         REGISTRY = None
 
 
-def keeper_pids(runroot):
-    """Pids of crid-keeper processes serving `<runroot>/keeper.sock`."""
-    sock = os.path.join(runroot, "keeper.sock")
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"crid-keeper") and sock.encode() in argv:
-            out.append(int(p))
-    return out
-
-
 class CtrBase(unittest.TestCase):
     runtime = "runc"
 
@@ -238,7 +221,7 @@ class CtrBase(unittest.TestCase):
             cls.channel.close()
             rc = c.stop()
         finally:
-            for pid in keeper_pids(c.runroot):
+            for pid in c.keeper_pids():
                 os.kill(pid, signal.SIGKILL)
             subprocess.run(["ip", "link", "del", cls.bridge], capture_output=True)
         if rc != 0:

@@ -302,8 +302,9 @@ class _Tests:
         cfg = self.ctr_config("nocmd", command=["/no/such/cmd", "arg"])
         try:
             cid = self.create(pod, cfg)
-        except grpc.RpcError as e:
+        except grpc.RpcError as e:  # runc create execs it: the error names it and the cause
             self.assertIn("/no/such/cmd", e.details())
+            self.assertIn("no such file or directory", e.details())
             return
         with self.assertRaises(grpc.RpcError) as cm:
             self.start(cid)
