@@ -250,8 +250,27 @@ class Crid:
         for m in sorted((p for p in points if p.startswith(self.tmp + "/")), reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
 
+    def keeper_pids(self):
+        """Pids of the crid-keeper serving this daemon's run dir (it outlives the daemon)."""
+        sock = os.path.join(self.runroot, "keeper.sock").encode()
+        out = []
+        for p in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"crid-keeper") and sock in argv:
+                out.append(int(p))
+        return out
+
     def cleanup(self, keep=False):
         self.kill()
+        for pid in self.keeper_pids():  # the node's fd store goes with the test's node
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self.owns_tmp and not keep and not os.environ.get("CRID_KEEP"):
             if is_root():
                 self.unmount_leftovers()
