@@ -100,18 +100,20 @@ efail(struct crid_layer_unpack *u, struct crid_err *err, int code, const char *f
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return crid_err_set(err, code, "layer: entry %llu `%.200s`: %s",
-			    (unsigned long long)u->e->index + 1, u->e->path, msg);
+	return crid_err_cause(err, code, "layer: entry %llu `%.200s`: %s",
+			      (unsigned long long)u->e->index + 1, u->e->path, msg);
 }
 
 /*
- * Lexical clean with chroot semantics: drops "", "." and leading "/",
- * resolves ".." against earlier components and never above the root.
- * |out| (PATH_MAX) gets "a/b/c", or "" for the root itself.
+ * Lexical clean: drops "", "." and leading "/", resolves ".." against
+ * earlier components. |out| (PATH_MAX) gets "a/b/c", or "" for the root
+ * itself. Returns -1 when a ".." would climb above the root: such a member
+ * name is refused, not clamped (a layer naming `../x` is hostile or broken).
  */
-static void clean_path(const char *in, char *out)
+static int clean_path(const char *in, char *out)
 {
 	size_t n = 0;
+	int escapes = 0;
 
 	while (*in) {
 		const char *c = in;
@@ -125,6 +127,8 @@ static void clean_path(const char *in, char *out)
 		if (len == 0 || (len == 1 && c[0] == '.'))
 			continue;
 		if (len == 2 && c[0] == '.' && c[1] == '.') {
+			if (!n)
+				escapes = 1;
 			while (n && out[n - 1] != '/')
 				n--;
 			if (n)
@@ -137,6 +141,7 @@ static void clean_path(const char *in, char *out)
 		n += len;
 	}
 	out[n] = '\0';
+	return escapes ? -1 : 0;
 }
 
 /* Splits "a/b/c" into dir "a/b" (in place) and returns the base "c". */
@@ -369,7 +374,9 @@ static int make_hardlink(struct crid_layer_unpack *u, int pfd, const char *base,
 	struct stat tst, dst;
 	int tpfd, r = -1;
 
-	clean_path(u->e->linkpath, target);
+	if (clean_path(u->e->linkpath, target) < 0)
+		return efail(u, err, EINVAL, "hard link target `%.200s` climbs out of the layer",
+			     u->e->linkpath);
 	if (!target[0])
 		return efail(u, err, EINVAL, "hard link to the layer root");
 	if (!strcmp(target, rel))
@@ -472,7 +479,8 @@ static int on_entry(void *user, const struct crid_tar_entry *e, struct crid_err 
 	u->e = e;
 	if (check_entry(u, err) < 0)
 		return -1;
-	clean_path(e->path, rel);
+	if (clean_path(e->path, rel) < 0)
+		return efail(u, err, EINVAL, "the name climbs out of the layer with `..`");
 	memcpy(dir, rel, strlen(rel) + 1);
 	base = split_base(dir);
 	if (!base[0] && e->type != CRID_TAR_DIR)
