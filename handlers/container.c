@@ -15,6 +15,7 @@
 #include "handlers/ctr_config.h"
 #include "handlers/deferred.h"
 #include "handlers/events.h"
+#include "handlers/list_reply.h"
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
@@ -105,20 +106,6 @@ static void created(void *user, int status, struct crid_container *c, const stru
 	crid_deferred_end(d);
 }
 
-static int view_kvs(struct crid_rpc *rpc, struct crid_kvs *out, size_t n,
-		    Runtime__V1__ContainerConfig__LabelsEntry *const *entries)
-{
-	out->n = n;
-	out->v = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(*out->v));
-	if (!out->v)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		out->v[i].key = entries[i]->key;
-		out->v[i].value = entries[i]->value;
-	}
-	return 0;
-}
-
 void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__CreateContainerRequest *req = (const void *)request;
@@ -155,10 +142,9 @@ void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *
 	len = protobuf_c_message_get_packed_size(&c->base);
 	cr.config = crid_arena_alloc(&rpc->arena, len + 1);
 	if (!cr.config ||
-	    view_kvs(rpc, &labels, c->n_labels,
-		     (Runtime__V1__ContainerConfig__LabelsEntry *const *)c->labels) < 0 ||
-	    view_kvs(rpc, &annotations, c->n_annotations,
-		     (Runtime__V1__ContainerConfig__LabelsEntry *const *)c->annotations) < 0) {
+	    crid_rpc_view_kvs(rpc, &labels, c->n_labels, (void *const *)c->labels) < 0 ||
+	    crid_rpc_view_kvs(rpc, &annotations, c->n_annotations, (void *const *)c->annotations) <
+		0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}

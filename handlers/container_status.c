@@ -11,6 +11,7 @@
 
 #include "handlers/container.h"
 #include "handlers/ctr_config.h"
+#include "handlers/list_reply.h"
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
@@ -224,8 +225,6 @@ static int encode_entry(struct crid_container *c)
 {
 	Runtime__V1__Container item = RUNTIME__V1__CONTAINER__INIT;
 	struct crid_arena a;
-	size_t len, hdr = 1;
-	uint8_t *buf;
 	int r = -1;
 
 	crid_arena_init(&a, 1u << 20);
@@ -242,23 +241,8 @@ static int encode_entry(struct crid_container *c)
 	item.n_annotations = c->annotations.n;
 	item.annotations = (void *)kv_entries(
 	    &a, &c->annotations, &runtime__v1__container__annotations_entry__descriptor);
-	if (!item.metadata || !item.image || !item.labels || !item.annotations)
-		goto out;
-	len = protobuf_c_message_get_packed_size(&item.base);
-	buf = crid_malloc(len + 11);
-	if (!buf)
-		goto out;
-	buf[0] = 0x0a; /* ListContainersResponse.containers: field 1, length-delimited */
-	for (size_t v = len;; v >>= 7) {
-		buf[hdr++] = (uint8_t)(v > 0x7f ? (v & 0x7f) | 0x80 : v);
-		if (v <= 0x7f)
-			break;
-	}
-	protobuf_c_message_pack(&item.base, buf + hdr);
-	c->list_entry = buf;
-	c->list_entry_len = hdr + len;
-	r = 0;
-out:
+	if (item.metadata && item.image && item.labels && item.annotations)
+		r = crid_list_item_encode(&item.base, &c->list_entry, &c->list_entry_len);
 	crid_arena_reset(&a);
 	return r;
 }
@@ -285,42 +269,35 @@ static bool listed(const struct crid_container *c, const Runtime__V1__ContainerF
 	return true;
 }
 
+struct list_ctx {
+	struct crid_container *const *all;
+	const Runtime__V1__ContainerFilter *filter;
+};
+
+static int list_item(void *ctx, size_t i, const uint8_t **p, size_t *len)
+{
+	struct list_ctx *l = ctx;
+	struct crid_container *c = l->all[i];
+
+	if (!listed(c, l->filter))
+		return 1;
+	if (!c->list_entry && encode_entry(c) < 0)
+		return -1;
+	*p = c->list_entry;
+	*len = c->list_entry_len;
+	return 0;
+}
+
 void crid_handle_list_containers(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__ListContainersRequest *req = (const void *)request;
-	struct crid_container *const *all;
-	size_t n, total = 0;
-	uint8_t *p;
+	struct list_ctx l = { .filter = req->filter };
+	size_t n;
 
 	if (!rpc->d->ctrs) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
 		return;
 	}
-	all = crid_container_list(rpc->d->ctrs->store, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (!listed(all[i], req->filter))
-			continue;
-		if (!all[i]->list_entry && encode_entry(all[i]) < 0) {
-			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-			return;
-		}
-		total += all[i]->list_entry_len;
-	}
-	if (total > CRID_GRPC_MAX_MESSAGE) {
-		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED,
-			      "reply of %zu bytes exceeds the 16 MiB message limit", total);
-		return;
-	}
-	p = crid_grpc_call_reserve(rpc->call, total);
-	if (!p) {
-		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the reply");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!listed(all[i], req->filter))
-			continue;
-		memcpy(p, all[i]->list_entry, all[i]->list_entry_len);
-		p += all[i]->list_entry_len;
-	}
-	crid_rpc_finish_ok(rpc);
+	l.all = crid_container_list(rpc->d->ctrs->store, &n);
+	crid_list_reply(rpc, n, list_item, &l);
 }

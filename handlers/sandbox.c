@@ -12,6 +12,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "handlers/deferred.h"
+#include "handlers/list_reply.h"
 #include "handlers/methods.h"
 #include "handlers/sandbox.h"
 #include "proto/api.pb-c.h"
@@ -179,21 +180,6 @@ static int check_sysctls(struct crid_rpc *rpc, const Runtime__V1__LinuxPodSandbo
 	return 0;
 }
 
-/* Labels and annotations as borrowed views: the kvs point into the request. */
-static int view_kvs(struct crid_rpc *rpc, struct crid_kvs *out, size_t n,
-		    Runtime__V1__PodSandboxConfig__LabelsEntry *const *entries)
-{
-	out->n = n;
-	out->v = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(*out->v));
-	if (!out->v)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		out->v[i].key = entries[i]->key;
-		out->v[i].value = entries[i]->value;
-	}
-	return 0;
-}
-
 static int check_dns(struct crid_rpc *rpc, const Runtime__V1__DNSConfig *d,
 		     struct crid_pod_spec *spec)
 {
@@ -284,10 +270,9 @@ static int translate(struct crid_rpc *rpc, const Runtime__V1__RunPodSandboxReque
 	len = protobuf_c_message_get_packed_size(&c->base);
 	in->spec.config = crid_arena_alloc(&rpc->arena, len + 1);
 	if (!in->spec.config ||
-	    view_kvs(rpc, &in->labels, c->n_labels,
-		     (Runtime__V1__PodSandboxConfig__LabelsEntry *const *)c->labels) < 0 ||
-	    view_kvs(rpc, &in->annotations, c->n_annotations,
-		     (Runtime__V1__PodSandboxConfig__LabelsEntry *const *)c->annotations) < 0) {
+	    crid_rpc_view_kvs(rpc, &in->labels, c->n_labels, (void *const *)c->labels) < 0 ||
+	    crid_rpc_view_kvs(rpc, &in->annotations, c->n_annotations,
+			      (void *const *)c->annotations) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return -1;
 	}
@@ -603,8 +588,6 @@ static int encode_entry(struct crid_sandbox *sb)
 {
 	Runtime__V1__PodSandbox item = RUNTIME__V1__POD_SANDBOX__INIT;
 	struct crid_arena a; /* small: the inline chunk serves a pod with a few dozen labels */
-	size_t len, hdr;
-	uint8_t *buf;
 	int r = -1;
 
 	crid_arena_init(&a, 1u << 20);
@@ -621,24 +604,8 @@ static int encode_entry(struct crid_sandbox *sb)
 	item.n_annotations = sb->annotations.n;
 	item.annotations = (void *)kv_entries(
 	    &a, &sb->annotations, &runtime__v1__pod_sandbox__annotations_entry__descriptor);
-	if (!item.metadata || !item.labels || !item.annotations)
-		goto out;
-	len = protobuf_c_message_get_packed_size(&item.base);
-	buf = crid_malloc(len + 11);
-	if (!buf)
-		goto out;
-	buf[0] = 0x0a; /* field 1, length-delimited */
-	hdr = 1;
-	for (size_t v = len;; v >>= 7) {
-		buf[hdr++] = (uint8_t)(v > 0x7f ? (v & 0x7f) | 0x80 : v);
-		if (v <= 0x7f)
-			break;
-	}
-	protobuf_c_message_pack(&item.base, buf + hdr);
-	sb->list_entry = buf;
-	sb->list_entry_len = hdr + len;
-	r = 0;
-out:
+	if (item.metadata && item.labels && item.annotations)
+		r = crid_list_item_encode(&item.base, &sb->list_entry, &sb->list_entry_len);
 	crid_arena_reset(&a);
 	return r;
 }
@@ -668,42 +635,35 @@ static bool listed(const struct crid_sandbox *sb, const Runtime__V1__PodSandboxF
 	return labels_match(sb, f);
 }
 
+struct list_ctx {
+	struct crid_sandbox *const *all;
+	const Runtime__V1__PodSandboxFilter *filter;
+};
+
+static int list_item(void *ctx, size_t i, const uint8_t **p, size_t *len)
+{
+	struct list_ctx *l = ctx;
+	struct crid_sandbox *sb = l->all[i];
+
+	if (!listed(sb, l->filter))
+		return 1;
+	if (!sb->list_entry && encode_entry(sb) < 0)
+		return -1;
+	*p = sb->list_entry;
+	*len = sb->list_entry_len;
+	return 0;
+}
+
 void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__ListPodSandboxRequest *req = (const void *)request;
-	struct crid_sandbox *const *all;
-	size_t n, total = 0;
-	uint8_t *p;
+	struct list_ctx l = { .filter = req->filter };
+	size_t n;
 
 	if (!pods_ready) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
 		return;
 	}
-	all = crid_sandbox_list(pods.store, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (!listed(all[i], req->filter))
-			continue;
-		if (!all[i]->list_entry && encode_entry(all[i]) < 0) {
-			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-			return;
-		}
-		total += all[i]->list_entry_len;
-	}
-	if (total > CRID_GRPC_MAX_MESSAGE) {
-		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED,
-			      "reply of %zu bytes exceeds the 16 MiB message limit", total);
-		return;
-	}
-	p = crid_grpc_call_reserve(rpc->call, total);
-	if (!p) {
-		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the reply");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!listed(all[i], req->filter))
-			continue;
-		memcpy(p, all[i]->list_entry, all[i]->list_entry_len);
-		p += all[i]->list_entry_len;
-	}
-	crid_rpc_finish_ok(rpc);
+	l.all = crid_sandbox_list(pods.store, &n);
+	crid_list_reply(rpc, n, list_item, &l);
 }
