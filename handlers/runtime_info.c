@@ -8,6 +8,8 @@
 #include "handlers/pull.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
+#include "reactor/pidfd.h"
+#include "runtime/ctr.h"
 #include "runtime/image_pull.h"
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
@@ -148,6 +150,27 @@ static char *pulls_json(struct crid_rpc *rpc)
 	return gen_to_arena(rpc, g);
 }
 
+/* How crid keeps containers: the fd store in use, whether exit statuses survive a crash, counts. */
+static char *containers_json(struct crid_rpc *rpc)
+{
+	const struct crid_daemon *d = rpc->d;
+	char *out = crid_arena_alloc(&rpc->arena, 256);
+	size_t pods = 0, ctrs = 0;
+
+	if (!out)
+		return NULL;
+	if (d->pods)
+		crid_sandbox_list(d->pods->store, &pods);
+	if (d->ctrs)
+		crid_container_list(d->ctrs->store, &ctrs);
+	snprintf(out, 256,
+		 "{\"fdStore\":\"%s\",\"subreaper\":true,\"pidfdExitInfo\":%s,\"pods\":%zu,"
+		 "\"containers\":%zu}",
+		 d->ctrs && d->ctrs->fds ? crid_fd_store_kind(d->ctrs->fds) : "none",
+		 crid_pidfd_has_exit_info() ? "true" : "false", pods, ctrs);
+	return out;
+}
+
 static Runtime__V1__StatusResponse__InfoEntry *info_entry(struct crid_rpc *rpc, const char *key,
 							  char *value)
 {
@@ -165,7 +188,7 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 			     const struct crid_cni_status *cni)
 {
 	Runtime__V1__StatusResponse__InfoEntry **entries =
-	    crid_arena_alloc(&rpc->arena, 5 * sizeof(*entries));
+	    crid_arena_alloc(&rpc->arena, 6 * sizeof(*entries));
 	char *host_json = crid_host_info_json(rpc->d->host);
 	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
 
@@ -177,10 +200,11 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 	entries[2] = info_entry(rpc, "cni", cni_json(rpc, cni));
 	entries[3] = info_entry(rpc, "loop", loop_json(rpc));
 	entries[4] = info_entry(rpc, "pulls", pulls_json(rpc));
-	if (!entries[0] || !entries[1] || !entries[2] || !entries[3] || !entries[4])
+	entries[5] = info_entry(rpc, "containers", containers_json(rpc));
+	if (!entries[0] || !entries[1] || !entries[2] || !entries[3] || !entries[4] || !entries[5])
 		return -1;
 	resp->info = entries;
-	resp->n_info = 5;
+	resp->n_info = 6;
 	return 0;
 }
 
