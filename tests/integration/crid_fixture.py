@@ -900,6 +900,30 @@ def write_conflist(cni_dir, filename="10-crid-it.conflist", conf=None):
 # Runner: `crid_fixture.py test_module [...]` runs modules and prints a summary line
 # ---------------------------------------------------------------------------
 
+def reap_orphan_keepers():
+    """Kills every crid-keeper whose socket dir is gone: a test daemon's fd store outlives
+    the daemon on purpose (the restart tests need it), but not the test's temp dir."""
+    gone = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if not argv[0].endswith(b"crid-keeper") or len(argv) < 2:
+            continue
+        sock = argv[-2] if argv[-1] == b"" else argv[-1]
+        if sock.startswith(b"/") and not os.path.isdir(os.path.dirname(sock)):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                gone += 1
+            except OSError:
+                pass
+    return gone
+
+
 def _run_modules(names):
     sys.path.insert(0, HERE)
     loader = unittest.TestLoader()
@@ -926,6 +950,9 @@ def _run_modules(names):
     passed = res.testsRun - len(failed) - skipped
     print("CRID-SUMMARY tests=%d passed=%d failed=%d fixture_errors=%d skipped=%d"
           % (res.testsRun, passed, len(failed), fixture_errors, skipped))
+    n = reap_orphan_keepers()
+    if n:
+        print("crid_fixture: killed %d crid-keeper(s) whose run dir is gone" % n)
     sys.stdout.flush()
     return 0 if res.wasSuccessful() else 1
 
