@@ -43,6 +43,7 @@ struct crid_pod_op {
 	struct crid_pod_ns_op *pin;
 	char short_id[13]; /* for logs, after the record is gone */
 	bool abandoned;	   /* a run whose caller left: undone when its step ends */
+	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
 	int status;
 	struct crid_err err;
 	/* run only */
@@ -327,6 +328,8 @@ static void teardown_released(struct crid_pod_op *op)
 
 static void run_undo(struct crid_pod_op *op, const struct crid_err *err)
 {
+	if (!op->add_started && op->sb->net == CRID_NET_ADDING)
+		op->sb->net = CRID_NET_NONE; /* no plugin ran: nothing to delete */
 	if (err)
 		op_fail(op, err);
 	else if (op->status == 0) {
@@ -389,41 +392,39 @@ static void run_added(void *user, int status, struct crid_cni_result *res,
 }
 
 /* Picks the node's pod network now and keeps its config in the record for DEL. */
-static int run_network(struct crid_pod_op *op)
+static int choose_network(struct crid_pod_op *op, struct crid_err *err)
 {
 	const struct crid_cni_status *st = crid_cni_watch_status(op->pods->cni);
+	struct crid_sandbox *sb = op->sb;
+
+	if (!st->ready)
+		return crid_err_cause(err, EAGAIN, "pod network not ready: %s", st->message);
+	if (crid_cni_net_load(st->config_file, &op->pods->cfg->cni_plugin_dirs, &op->net, err) <
+	    0) {
+		crid_cni_watch_invalidate(op->pods->cni);
+		return -1;
+	}
+	sb->cni_net = crid_strdup(crid_cni_net_json(op->net));
+	if (!sb->cni_net)
+		return crid_err_set(err, ENOMEM, "pod network config");
+	/* recorded before ADD starts: a crash from here on owes a DEL (harmless if none ran) */
+	sb->net = CRID_NET_ADDING;
+	return 0;
+}
+
+static void start_add(struct crid_pod_op *op)
+{
 	struct crid_sandbox *sb = op->sb;
 	struct crid_cni_port ports[sb->n_ports + 1];
 	struct crid_cni_pod p;
 	struct crid_err e;
 
-	if (!st->ready) {
-		crid_err_set(&e, 0, "pod network not ready: %s", st->message);
-		e.code = EAGAIN;
-		run_undo(op, &e);
-		return -1;
-	}
-	if (crid_cni_net_load(st->config_file, &op->pods->cfg->cni_plugin_dirs, &op->net, &e) < 0 ||
-	    !(sb->cni_net = crid_strdup(crid_cni_net_json(op->net)))) {
-		if (!sb->cni_net && op->net)
-			crid_err_set(&e, ENOMEM, "pod network config");
-		crid_cni_watch_invalidate(op->pods->cni);
-		run_undo(op, &e);
-		return -1;
-	}
-	sb->net = CRID_NET_ADDING;
-	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
-		run_undo(op, &e);
-		return -1;
-	}
 	fill_cni_pod(op, &p, ports);
+	op->add_started = true;
 	op->cni = crid_cni_add(op->pods->loop, op->net, &p, op->pods->cfg->cni_timeout, run_added,
 			       op, &e);
-	if (!op->cni) {
+	if (!op->cni)
 		run_undo(op, &e);
-		return -1;
-	}
-	return 0;
 }
 
 static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
@@ -445,17 +446,17 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 		run_undo(op, NULL);
 		return;
 	}
-	if (sb->ns_network == CRID_NS_POD) {
-		run_network(op);
-		return;
-	}
-	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
-		run_undo(op, &e);
-		return;
-	}
-	run_ready(op);
+	if (sb->ns_network == CRID_NS_POD)
+		start_add(op);
+	else
+		run_ready(op);
 }
 
+/*
+ * The namespaces are pinned by a child while the loop writes the record
+ * (with the network chosen and a DEL owed from now on): the fsync overlaps
+ * the child's work instead of adding to it.
+ */
 static void run_start(struct crid_pod_op *op)
 {
 	struct crid_sandbox *sb = op->sb;
@@ -475,14 +476,27 @@ static void run_start(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
-	ns.dir = nsd;
-	if (!ns.net && !ns.ipc && !ns.uts && !ns.pid) {
-		run_pinned(op, 0, &sb->ns, NULL);
+	if (ns.net && choose_network(op, &e) < 0) {
+		run_undo(op, &e);
 		return;
 	}
-	op->pin = crid_pod_ns_pin(op->pods->loop, &ns, PIN_TIMEOUT, run_pinned, op, &e);
-	if (!op->pin)
+	ns.dir = nsd;
+	if (ns.net || ns.ipc || ns.uts || ns.pid) {
+		op->pin = crid_pod_ns_pin(op->pods->loop, &ns, PIN_TIMEOUT, run_pinned, op, &e);
+		if (!op->pin) {
+			run_undo(op, &e);
+			return;
+		}
+	}
+	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
+		if (op->pin)
+			crid_pod_ns_op_cancel(op->pin);
+		op->pin = NULL;
 		run_undo(op, &e);
+		return;
+	}
+	if (!op->pin)
+		run_pinned(op, 0, &sb->ns, NULL);
 }
 
 static void containers_down(void *arg, int status, const struct crid_err *err)
