@@ -11,6 +11,7 @@
 #include <time.h>
 #include <yajl/yajl_gen.h>
 
+#include "handlers/container.h"
 #include "handlers/deferred.h"
 #include "handlers/list_reply.h"
 #include "handlers/methods.h"
@@ -543,6 +544,32 @@ int crid_sandbox_status_fill(struct crid_rpc *rpc, const struct crid_sandbox *sb
 	return st->metadata && st->labels && st->annotations ? 0 : -1;
 }
 
+/* The pod's containers, as kubelet's evented PLEG reads them with the pod. */
+static int container_statuses(struct crid_rpc *rpc, const struct crid_sandbox *sb,
+			      Runtime__V1__PodSandboxStatusResponse *resp)
+{
+	struct crid_ctrs *ctrs = rpc->d->ctrs;
+	size_t n = ctrs ? crid_ctrs_of_pod(ctrs, sb->id, NULL, 0) : 0;
+	struct crid_container **v;
+
+	if (!n)
+		return 0;
+	v = crid_arena_alloc(&rpc->arena, n * sizeof(*v));
+	resp->containers_statuses = crid_arena_alloc(&rpc->arena, n * sizeof(void *));
+	if (!v || !resp->containers_statuses)
+		return -1;
+	crid_ctrs_of_pod(ctrs, sb->id, v, n);
+	for (size_t i = 0; i < n; i++) {
+		Runtime__V1__ContainerStatus *cs = crid_arena_alloc(&rpc->arena, sizeof(*cs));
+
+		if (!cs || crid_container_status_fill(rpc, v[i], cs) < 0)
+			return -1;
+		resp->containers_statuses[i] = cs;
+	}
+	resp->n_containers_statuses = n;
+	return 0;
+}
+
 void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__PodSandboxStatusRequest *req = (const void *)request;
@@ -566,6 +593,10 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 	}
 	resp.status = &st;
 	resp.timestamp = wall_ns();
+	if (container_statuses(rpc, sb, &resp) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	if (req->verbose) {
 		runtime__v1__pod_sandbox_status_response__info_entry__init(&info);
 		info.key = "info";
