@@ -10,7 +10,7 @@ FUZZ ?=
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format \
 	libev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
 	libyajl-dev python3 python3-grpcio python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
-	crun runc containernetworking-plugins iproute2 containerd gnuplot-nox procps \
+	crun runc containernetworking-plugins iproute2 iptables util-linux containerd gnuplot-nox procps \
 	docker-registry skopeo busybox-static curl python3-cryptography libcap-dev libseccomp-dev \
 	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev
 
