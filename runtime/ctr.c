@@ -712,7 +712,7 @@ static int write_spec(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_
 		return -1;
 	c->user = spec.user;
 	c->stop_signal = spec.stop_signal;
-	r = crid_statefile_write(path, spec.json, spec.len, err);
+	r = crid_statefile_write_volatile(path, spec.json, spec.len, 0600, err); /* runroot */
 	crid_oci_spec_free(&spec);
 	return r;
 }

@@ -158,7 +158,7 @@ static int write_file(const char *dir, const char *name, const char *data, size_
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return crid_err_set(err, ENAMETOOLONG, "pod file `%s/%s`", dir, name);
-	return crid_statefile_write_mode(path, data, len, 0644, err);
+	return crid_statefile_write_volatile(path, data, len, 0644, err); /* runroot */
 }
 
 /* Copies a host file (at most HOST_FILE_MAX bytes); a missing one gives an empty file. */

@@ -1,6 +1,7 @@
 #include "runtime/statefile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -46,8 +47,8 @@ int crid_statefile_write(const char *path, const void *data, size_t len, struct 
 	return crid_statefile_write_mode(path, data, len, 0600, err);
 }
 
-int crid_statefile_write_mode(const char *path, const void *data, size_t len, unsigned mode,
-			      struct crid_err *err)
+static int write_file(const char *path, const void *data, size_t len, unsigned mode, bool durable,
+		      struct crid_err *err)
 {
 	char tmp[PATH_MAX];
 	int fd;
@@ -57,7 +58,7 @@ int crid_statefile_write_mode(const char *path, const void *data, size_t len, un
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return crid_err_set(err, errno, "create `%s`", tmp);
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		crid_err_set(err, errno, "write `%s`", tmp);
 		close(fd);
 		unlink(tmp);
@@ -69,9 +70,21 @@ int crid_statefile_write_mode(const char *path, const void *data, size_t len, un
 		unlink(tmp);
 		return -1;
 	}
-	if (fsync_parent(path) < 0)
+	if (durable && fsync_parent(path) < 0)
 		return crid_err_set(err, errno, "fsync directory of `%s`", path);
 	return 0;
+}
+
+int crid_statefile_write_mode(const char *path, const void *data, size_t len, unsigned mode,
+			      struct crid_err *err)
+{
+	return write_file(path, data, len, mode, true, err);
+}
+
+int crid_statefile_write_volatile(const char *path, const void *data, size_t len, unsigned mode,
+				  struct crid_err *err)
+{
+	return write_file(path, data, len, mode, false, err);
 }
 
 int crid_statefile_read(const char *path, size_t max, char **out, size_t *len, struct crid_err *err)

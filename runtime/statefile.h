@@ -18,6 +18,15 @@ int crid_statefile_write_mode(const char *path, const void *data, size_t len, un
 			      struct crid_err *err);
 
 /*
+ * The same without fsync: for files under the runroot, which a reboot empties
+ * anyway. A kill -9 still leaves the old content or the new one (rename), and
+ * the page cache keeps it; only a power cut could lose it, with everything
+ * else in that directory.
+ */
+int crid_statefile_write_volatile(const char *path, const void *data, size_t len, unsigned mode,
+				  struct crid_err *err);
+
+/*
  * Reads |path| (at most |max| bytes) into a NUL-terminated buffer the caller
  * frees with crid_free(). Fails with ENOENT when it does not exist and
  * EFBIG when it is larger than |max|.
