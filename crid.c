@@ -18,6 +18,7 @@
 #include "reactor/log.h"
 #include "reactor/pidfd.h"
 #include "runtime/statefile.h"
+#include "runtime/syncer.h"
 
 /* In-flight calls get this long to finish after SIGTERM. */
 #define SHUTDOWN_GRACE_SECONDS 5.0
@@ -146,7 +147,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		return -1;
 	if (crid_loop_init(&m->loop, on_signal, m, err) < 0)
 		return -1;
-	if (crid_image_store_open(m->cfg.root, &m->d.images, err) < 0 ||
+	if (crid_syncer_start(&m->loop, m->cfg.root, err) < 0 ||
+	    crid_image_store_open(m->cfg.root, &m->d.images, err) < 0 ||
 	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) <
 		0)
 		return -1;
@@ -170,6 +172,8 @@ static void teardown(struct daemon_main *m)
 	crid_pull_cleanup();
 	crid_container_handlers_cleanup();
 	crid_sandbox_handlers_cleanup();
+	if (m->loop.ev)
+		crid_syncer_stop();
 	if (m->d.trash.dir)
 		crid_trash_cleanup(&m->d.trash);
 	if (m->loop.ev)

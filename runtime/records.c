@@ -11,6 +11,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
+#include "runtime/syncer.h"
 
 /* ---- the index ---- */
 
@@ -198,7 +199,13 @@ int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_
 		return crid_err_set(err, ENOMEM, "record %s", id);
 	if (record_path(dir, id, path, sizeof(path)) < 0)
 		return crid_err_set(err, ENAMETOOLONG, "record %s path", id);
-	return crid_statefile_write(path, buf, len, err);
+	if (!crid_syncer_running())
+		return crid_statefile_write(path, buf, len, err);
+	/* atomic now (kill -9 safe), durable within a moment, without the loop waiting */
+	if (crid_statefile_write_volatile(path, buf, len, 0600, err) < 0)
+		return -1;
+	crid_syncer_request();
+	return 0;
 }
 
 int crid_records_unlink(const char *dir, const char *id, struct crid_err *err)

@@ -51,7 +51,11 @@ int crid_random_id(char id[CRID_ID_LEN + 1], struct crid_err *err);
 void crid_records_load_dir(const char *dir, size_t max,
 			   void (*parse)(void *user, const char *path, yajl_val root), void *user);
 
-/* Writes the generated document to `<dir>/<id>.json` crash-safely. */
+/*
+ * Writes the generated document to `<dir>/<id>.json` atomically: with the
+ * syncer running (runtime/syncer.h), by rename now and to disk a moment
+ * later off the loop; without it, fsynced before returning.
+ */
 int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_err *err);
 
 /* Deletes `<dir>/<id>.json` (missing is fine). */
