@@ -14,9 +14,11 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
 #include "runtime/statefile.h"
@@ -522,6 +524,40 @@ static int kill_holder(const char *pinned, pid_t pid, struct crid_err *err)
 	return 0;
 }
 
+/*
+ * A pinned PID namespace whose holder's pid was never recorded (crid died
+ * between pinning and the next save): find the processes living in it by
+ * their /proc/<pid>/ns/pid and kill them, its init first among them. One
+ * bounded scan of /proc, only on this recovery path.
+ */
+static void kill_pid_namespace(const char *pinned)
+{
+	struct stat want, st;
+	struct dirent *de;
+	DIR *d;
+
+	if (stat(pinned, &want) < 0 || !(d = opendir("/proc")))
+		return;
+	while ((de = readdir(d))) {
+		char ns[300];
+		int pidfd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (snprintf(ns, sizeof(ns), "/proc/%s/ns/pid", de->d_name) >= (int)sizeof(ns) ||
+		    stat(ns, &st) < 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
+			continue;
+		pidfd = (int)syscall(SYS_pidfd_open, atoi(de->d_name), 0);
+		if (pidfd < 0)
+			continue;
+		crid_log_info("pod PID namespace `%s`: killing pid %s left in it", pinned,
+			      de->d_name);
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		close(pidfd);
+	}
+	closedir(d);
+}
+
 int crid_pod_ns_release(const char *dir, pid_t holder_pid, struct crid_err *err)
 {
 	char path[PATH_MAX];
@@ -529,11 +565,13 @@ int crid_pod_ns_release(const char *dir, pid_t holder_pid, struct crid_err *err)
 	DIR *d;
 	int r = 0;
 
+	if (snprintf(path, sizeof(path), "%s/pid", dir) >= (int)sizeof(path))
+		return crid_err_set(err, ENAMETOOLONG, "namespace dir `%s`", dir);
 	if (holder_pid > 0) {
-		if (snprintf(path, sizeof(path), "%s/pid", dir) >= (int)sizeof(path))
-			return crid_err_set(err, ENAMETOOLONG, "namespace dir `%s`", dir);
 		if (kill_holder(path, holder_pid, err) < 0)
 			return -1;
+	} else if (crid_pod_ns_is_pinned(path)) {
+		kill_pid_namespace(path);
 	}
 	d = opendir(dir);
 	if (!d)

@@ -480,9 +480,24 @@ class SandboxKilledDuringRun(SandboxBase):
     plugin_script = ("slowbr", 'if [ "$CNI_COMMAND" = ADD ]; then sleep 2; fi\n'
                                'exec %s/bridge' % CNI_PLUGIN_DIR)
 
+    @staticmethod
+    def pid_holders():
+        out = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    if f.read().strip() == "crid-pod-pid":
+                        out.append(pid)
+            except OSError:
+                pass
+        return sorted(out)
+
     def test_kill_during_cni_add(self):
+        holders = self.pid_holders()
+        # a pod-level PID namespace: its holder's pid is not recorded yet when crid dies
         fut = self.rt.RunPodSandbox.future(
-            api_pb2.RunPodSandboxRequest(config=pod_config("killed")), timeout=30)
+            api_pb2.RunPodSandboxRequest(config=pod_config("killed", pid=api_pb2.POD)),
+            timeout=30)
         deadline = time.monotonic() + 10
         while not self.records() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -495,6 +510,11 @@ class SandboxKilledDuringRun(SandboxBase):
         while (self.records() or self.ipam_ips()) and time.monotonic() < deadline:
             time.sleep(0.1)
         self.assertNothingLeft()
+        deadline = time.monotonic() + 5
+        while set(self.pid_holders()) - set(holders) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(set(self.pid_holders()) - set(holders), set(),
+                         "the pod's PID holder outlived the undo")
         # the name is free again and the network works
         pid = self.run_pod(pod_config("killed"))
         self.assertEqual(self.status(pid).status.state, api_pb2.SANDBOX_READY)
