@@ -126,6 +126,7 @@ struct op {
 	struct crid_pull_waiter *waiters;
 	/* credentials, copies */
 	char *user, *pass, *identity_token, *registry_token;
+	uint64_t creds; /* fingerprint of the request's credentials: who may join this pull */
 	struct crid_endpoint_list eps;
 	size_t ep;		       /* current endpoint */
 	char base[1024];	       /* scheme://host/v2/path */
@@ -1451,12 +1452,33 @@ static void finish_image(struct op *op)
 
 /* ---- start ---- */
 
-static struct op *find_op(struct crid_puller *p, const char *key)
+/* A running pull of |key| asked with the same credentials (a wrong password must not ride along). */
+static struct op *find_op(struct crid_puller *p, const char *key, uint64_t creds)
 {
 	for (struct op *op = p->ops; op; op = op->next)
-		if (strcmp(op->key, key) == 0)
+		if (strcmp(op->key, key) == 0 && op->creds == creds)
 			return op;
 	return NULL;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (h ^ 0xff) * 0x100000001b3ULL; /* a separator no string holds */
+}
+
+static uint64_t creds_of(const struct crid_pull_auth *a)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!a)
+		return h;
+	h = fnv1a(h, a->username);
+	h = fnv1a(h, a->password);
+	h = fnv1a(h, a->auth);
+	h = fnv1a(h, a->identity_token);
+	return fnv1a(h, a->registry_token);
 }
 
 static int dup_opt(char **dst, const char *src)
@@ -1615,7 +1637,7 @@ struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *imag
 	}
 	w->done = done;
 	w->user = user;
-	op = find_op(p, key);
+	op = find_op(p, key, creds_of(auth));
 	if (op) {
 		w->op = op;
 		w->next = op->waiters;
@@ -1631,6 +1653,7 @@ struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *imag
 	}
 	op->p = p;
 	op->ref = ref;
+	op->creds = creds_of(auth);
 	memcpy(op->key, key, sizeof(key));
 	if (copy_auth(op, auth, err) < 0 || auth_file_creds(p, op, err) < 0)
 		goto fail;

@@ -151,6 +151,25 @@ class PullAuthTest(unittest.TestCase):
         resp = self.pull(stub, ref, api_pb2.AuthConfig(username=USER, password=PASSWORD))
         self.check_pulled(stub, ref, resp, "busybox")
 
+    def test_concurrent_pulls_do_not_share_credentials(self):
+        """A pull with a wrong password started while a good one runs does not join it:
+        pulls are coalesced only when they bring the same credentials."""
+        stub = self.daemon("basic-join", [self.basic.addr])
+        ref = "%s/crid-test/busybox:latest" % self.basic.addr
+        good = api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=ref),
+                                        auth=api_pb2.AuthConfig(username=USER,
+                                                                password=PASSWORD))
+        bad = api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=ref),
+                                       auth=api_pb2.AuthConfig(username=USER, password="wrong"))
+        futures = [stub.PullImage.future(good, timeout=120)]
+        futures += [stub.PullImage.future(bad, timeout=120) for _ in range(3)]
+        self.assertTrue(futures[0].result().image_ref.startswith("sha256:"))
+        for f in futures[1:]:
+            with self.assertRaises(grpc.RpcError) as cm:
+                f.result()
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED,
+                             cm.exception.details())
+
     def test_basic_tls_certs_dir(self):
         """The CA as certs_dir/<host:port>/ca.crt (containers-certs.d(5) layout)."""
         certs_d = os.path.join(self.tmp, "certs.d")
