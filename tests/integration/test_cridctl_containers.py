@@ -62,45 +62,31 @@ class CridctlContainersTest(CridTestCase):
                                        "command": ["/bin/sh", "-c"], "args": args,
                                        "log_path": name + ".log"})
 
-    def assert_unimplemented(self, args, method):
+    def assert_rpc_error(self, args, method, code):
+        """|args| fail with crictl's error line naming |method| and |code|, exit 1."""
         p = self.ctl(*args, rc=None)
         m = RPC_ERROR.search(p.stderr)
-        if p.returncode == 0 or not m or m.group(2) != "Unimplemented":
-            return False
+        self.assertTrue(m, "%s: %r" % (args, p.stderr))
         self.assertEqual(p.returncode, 1, args)
         self.assertEqual(p.stdout, "", args)
-        self.assertEqual(m.group(1), method, args)
-        return True
+        self.assertEqual((m.group(1), m.group(2)), (method, code), args)
 
     # -- always run ------------------------------------------------------------
 
-    def test_unimplemented_error_format(self):
-        """Every verb prints crictl's error line for the RPC it needs and exits 1."""
-        pod = self.pod_file("unimpl")
-        ctr = self.ctr_file("c", "busybox", ["true"])
-        if not self.assert_unimplemented(["create", "abc", ctr, pod], "CreateContainer"):
-            self.skipTest("the daemon implements CreateContainer")
+    def test_rpc_error_format(self):
+        """A verb the daemon refuses prints crictl's error line for the RPC and exits 1."""
+        missing = "f" * 64
         cases = [
-            (["start", "abc"], "StartContainer"),
-            (["ps"], "ListContainers"),
-            (["ps", "-a", "-q"], "ListContainers"),
-            (["inspect", "abc"], "ContainerStatus"),
-            (["inspect"], "ListContainers"),
-            (["stop", "abc"], "StopContainer"),
-            (["stop", "-a"], "ListContainers"),
-            (["rm", "abc"], "ContainerStatus"),
-            (["rm", "-a"], "ListContainers"),
-            (["logs", "abc"], "ContainerStatus"),
-            (["exec", "abc", "true"], "ExecSync"),
-            (["exec", "-s", "abc", "true"], "ExecSync"),
-            (["update", "--memory", "1000000", "abc"], "UpdateContainerResources"),
-            (["stats", "-s", "0"], "ListContainerStats"),
-            (["statsp", "-s", "0"], "ListPodSandboxStats"),
-            (["events"], "GetContainerEvents"),
+            (["create", missing, self.ctr_file("c", "busybox", ["true"]),
+              self.pod_file("nopod")], "CreateContainer"),
+            (["start", missing], "StartContainer"),
+            (["inspect", missing], "ContainerStatus"),
+            (["logs", missing], "ContainerStatus"),
+            (["exec", missing, "true"], "ExecSync"),
+            (["update", "--memory", "1000000", missing], "UpdateContainerResources"),
         ]
         for args, method in cases:
-            self.assertTrue(self.assert_unimplemented(args, method),
-                            "%s: expected %s Unimplemented" % (args, method))
+            self.assert_rpc_error(args, method, "NotFound")
 
     def test_usage_errors(self):
         """Bad arguments are reported before any RPC, naming the problem."""
