@@ -56,14 +56,6 @@ void crid_handle_get_container_events(struct crid_rpc *rpc, const ProtobufCMessa
 	crid_grpc_call_on_cancel(rpc->call, gone, s);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The event as protobuf bytes in |rpc|'s arena. */
 static uint8_t *encode(struct crid_rpc *rpc, enum crid_ctr_event type, struct crid_container *c,
 		       size_t *len)
@@ -80,7 +72,7 @@ static uint8_t *encode(struct crid_rpc *rpc, enum crid_ctr_event type, struct cr
 		return NULL;
 	ev.container_id = c->id;
 	ev.container_event_type = (Runtime__V1__ContainerEventType)type;
-	ev.created_at = now_ns();
+	ev.created_at = crid_wall_ns();
 	sb = crid_sandbox_find(rpc->d->pods->store, c->sandbox_id, &amb);
 	if (sb && crid_sandbox_status_fill(rpc, sb, ps) == 0)
 		ev.pod_sandbox_status = ps;

@@ -34,38 +34,12 @@ void crid_pull_cleanup(void)
 	puller = NULL;
 }
 
-/* runtime/image_pull.h's causes, as gRPC codes (containerd and CRI-O use the same ones). */
-static int grpc_status(int code)
-{
-	switch (code) {
-	case EINVAL:
-		return CRID_GRPC_INVALID_ARGUMENT;
-	case ENOENT:
-		return CRID_GRPC_NOT_FOUND;
-	case EACCES:
-		return CRID_GRPC_UNAUTHENTICATED;
-	case EPERM:
-		return CRID_GRPC_PERMISSION_DENIED;
-	case EAGAIN:
-		return CRID_GRPC_UNAVAILABLE;
-	case EBADMSG:
-		return CRID_GRPC_DATA_LOSS;
-	case ECANCELED:
-		return CRID_GRPC_CANCELLED;
-	case ENOMEM:
-	case ENOSPC:
-		return CRID_GRPC_RESOURCE_EXHAUSTED;
-	default:
-		return CRID_GRPC_UNKNOWN;
-	}
-}
-
 static void pull_done(void *user, int status, const char *image_id, const struct crid_err *err)
 {
 	struct pull_call *pc = user;
 
 	if (status < 0) {
-		crid_rpc_fail(&pc->rpc, grpc_status(err->code), "%s", err->msg);
+		crid_rpc_fail(&pc->rpc, crid_rpc_status(err->code), "%s", err->msg);
 	} else {
 		Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
 
@@ -170,7 +144,7 @@ void crid_handle_pull_image(struct crid_rpc *rpc, const ProtobufCMessage *reques
 	pc->w = crid_pull_start(puller, req->image->image, a ? &auth : NULL, pull_done, pc, &err);
 	if (!pc->w) {
 		crid_free(pc);
-		crid_rpc_fail(rpc, grpc_status(err.code), "image.image: %s", err.msg);
+		crid_rpc_fail(rpc, crid_rpc_status(err.code), "image.image: %s", err.msg);
 		return;
 	}
 	crid_grpc_call_on_cancel(rpc->call, pull_cancelled, pc);

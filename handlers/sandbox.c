@@ -402,14 +402,6 @@ void crid_handle_remove_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage
 
 /* ---- PodSandboxStatus ---- */
 
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Map entries of a record's kvs, in the arena (labels and annotations share the layout). */
 static Runtime__V1__PodSandbox__LabelsEntry **
 kv_entries(struct crid_arena *a, const struct crid_kvs *kvs, const ProtobufCMessageDescriptor *desc)
@@ -592,7 +584,7 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 		return;
 	}
 	resp.status = &st;
-	resp.timestamp = wall_ns();
+	resp.timestamp = crid_wall_ns();
 	if (container_statuses(rpc, sb, &resp) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;

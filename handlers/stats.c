@@ -16,14 +16,6 @@
 /* Writable layers are measured at most this often (du walks the tree). */
 #define LAYER_MAX_AGE 10.0
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void *zalloc(struct crid_rpc *rpc, size_t n)
 {
 	void *p = crid_arena_alloc(&rpc->arena, n);
@@ -105,7 +97,7 @@ static Runtime__V1__ContainerStats *container_stats(struct crid_rpc *rpc, struct
 	struct crid_cgroup_stats cg = { 0 };
 	char layer[PATH_MAX];
 	uint64_t bytes = 0, inodes = 0;
-	int64_t ts = now_ns();
+	int64_t ts = crid_wall_ns();
 
 	if (!st || !at || !md || !fs || !id || !sw)
 		return NULL;
@@ -259,7 +251,7 @@ static Runtime__V1__PodSandboxStats *pod_stats(struct crid_rpc *rpc, struct crid
 	size_t n = crid_ctrs_of_pod(ctrs, sb->id, NULL, 0);
 	struct crid_container **v = zalloc(rpc, (n + 1) * sizeof(*v));
 	struct crid_cgroup_stats cg = { 0 }, one;
-	int64_t ts = now_ns();
+	int64_t ts = crid_wall_ns();
 
 	if (!st || !at || !md || !lx || !pu || !v)
 		return NULL;

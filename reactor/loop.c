@@ -1,3 +1,4 @@
+#include <time.h>
 #include "reactor/loop.h"
 
 #include <errno.h>
@@ -174,4 +175,12 @@ void crid_loop_destroy(struct crid_loop *loop)
 	if (loop->signal_fd >= 0)
 		close(loop->signal_fd);
 	loop->signal_fd = -1;
+}
+
+int64_t crid_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

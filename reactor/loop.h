@@ -8,6 +8,7 @@
 #define CRID_LOOP_H
 
 #include <ev.h>
+#include <stdint.h>
 
 #include "reactor/err.h"
 
@@ -53,6 +54,9 @@ void crid_loop_before_sleep(struct crid_loop *loop, struct crid_before_sleep *ho
 
 /* Removes |hook| if it is queued (call before freeing its owner). */
 void crid_loop_cancel_before_sleep(struct crid_loop *loop, struct crid_before_sleep *hook);
+
+/* The wall clock in ns since the epoch (CLOCK_REALTIME), as CRI timestamps are. */
+int64_t crid_wall_ns(void);
 
 /* Monotonic loop time in seconds (cached per iteration). */
 double crid_loop_now(struct crid_loop *loop);

@@ -101,7 +101,9 @@ int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct cr
 		int e = errno;
 
 		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0); /* just killed: returns at once */
+		/* not waited for here: the orphan sweep reaps it after its SIGCHLD */
+		if (waitpid(pid, NULL, WNOHANG) == 0)
+			crid_reap_orphans_soon(loop);
 		return crid_err_set(err, e, "pidfd_open %d", (int)pid);
 	}
 	fcntl(child->pidfd, F_SETFD, FD_CLOEXEC);

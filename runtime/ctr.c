@@ -31,14 +31,6 @@
 static void finalize_exit(struct exit_watch *w);
 static void op_start(struct crid_ctr_op *op);
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int ctr_subpath(char *out, const char *dir, const char *name)
 {
 	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
@@ -406,9 +398,7 @@ static void finalize_exit(struct exit_watch *w)
 	struct crid_container *c = w->c;
 
 	c->state = CRID_CTR_EXITED;
-	c->finished_at = now_ns();
-	if (!c->started_at)
-		c->started_at = 0;
+	c->finished_at = crid_wall_ns();
 	c->exit_code = w->status_known ? w->status : 255;
 	set_str(&c->reason, exit_reason(ctrs, c, w));
 	if (!w->status_known)
@@ -786,7 +776,7 @@ static int fill_record(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid
 		return crid_err_set(err, EINVAL, "no usable OCI runtime");
 	memcpy(c->sandbox_id, x->sb->id, sizeof(c->sandbox_id));
 	c->attempt = req->attempt;
-	c->created_at = now_ns();
+	c->created_at = crid_wall_ns();
 	c->tty = req->spec->tty;
 	c->stdin = req->spec->stdin;
 	c->stdin_once = req->spec->stdin_once;
@@ -901,7 +891,7 @@ static void started(void *user, int status, const char *out, size_t len, const s
 	}
 	if (c->state == CRID_CTR_CREATED)
 		c->state = CRID_CTR_RUNNING;
-	c->started_at = now_ns();
+	c->started_at = crid_wall_ns();
 	save_or_log(op->ctrs, c);
 	emit(op->ctrs, CRID_CTR_EVENT_STARTED, c);
 	op_finish(op, c);

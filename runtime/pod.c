@@ -576,14 +576,6 @@ static int copy_sysctls(struct crid_pod_op *op, const struct crid_pod_spec *spec
 	return 0;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int create_files(struct crid_pods *pods, struct crid_sandbox *sb,
 			const struct crid_pod_spec *spec, struct crid_err *err)
 {
@@ -612,7 +604,7 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 
 	if (!sb)
 		return NULL;
-	sb->created_at = now_ns();
+	sb->created_at = crid_wall_ns();
 	if (copy_spec(sb, spec) < 0) {
 		crid_sandbox_free(sb);
 		crid_err_set(err, ENOMEM, "pod sandbox record");

@@ -154,10 +154,6 @@ int crid_sandbox_save(struct crid_sandbox_store *s, struct crid_sandbox *sb, str
 
 /* ---- loading ---- */
 
-#define jstr crid_json_get_str
-#define jint crid_json_get_int
-#define jdup crid_json_dup
-
 static int copy_field(char *dst, size_t size, const char *src)
 {
 	if (!src || strlen(src) >= size)
@@ -180,10 +176,11 @@ static int load_ports(yajl_val root, struct crid_sandbox *sb)
 		yajl_val p = a->u.array.values[i];
 		struct crid_sandbox_port *o = &sb->ports[i];
 
-		o->container_port = (int)jint(p, "container_port", 0);
-		o->host_port = (int)jint(p, "host_port", 0);
-		if (copy_field(o->protocol, sizeof(o->protocol), jstr(p, "protocol")) < 0 ||
-		    copy_field(o->host_ip, sizeof(o->host_ip), jstr(p, "host_ip")) < 0)
+		o->container_port = (int)crid_json_get_int(p, "container_port", 0);
+		o->host_port = (int)crid_json_get_int(p, "host_port", 0);
+		if (copy_field(o->protocol, sizeof(o->protocol), crid_json_get_str(p, "protocol")) <
+			0 ||
+		    copy_field(o->host_ip, sizeof(o->host_ip), crid_json_get_str(p, "host_ip")) < 0)
 			return -1;
 	}
 	sb->n_ports = a->u.array.len;
@@ -195,12 +192,12 @@ static int load_ns(yajl_val root, struct crid_pod_ns *ns)
 	const char *path[] = { "ns", NULL };
 	yajl_val o = yajl_tree_get(root, path, yajl_t_object);
 
-	if (!o || copy_field(ns->net, sizeof(ns->net), jstr(o, "net")) < 0 ||
-	    copy_field(ns->ipc, sizeof(ns->ipc), jstr(o, "ipc")) < 0 ||
-	    copy_field(ns->uts, sizeof(ns->uts), jstr(o, "uts")) < 0 ||
-	    copy_field(ns->pid, sizeof(ns->pid), jstr(o, "pid")) < 0)
+	if (!o || copy_field(ns->net, sizeof(ns->net), crid_json_get_str(o, "net")) < 0 ||
+	    copy_field(ns->ipc, sizeof(ns->ipc), crid_json_get_str(o, "ipc")) < 0 ||
+	    copy_field(ns->uts, sizeof(ns->uts), crid_json_get_str(o, "uts")) < 0 ||
+	    copy_field(ns->pid, sizeof(ns->pid), crid_json_get_str(o, "pid")) < 0)
 		return -1;
-	ns->holder_pid = (pid_t)jint(o, "holder_pid", 0);
+	ns->holder_pid = (pid_t)crid_json_get_int(o, "holder_pid", 0);
 	return 0;
 }
 
@@ -227,27 +224,28 @@ static struct crid_sandbox *parse_record(yajl_val root)
 
 	if (!sb)
 		return NULL;
-	if (copy_field(sb->id, sizeof(sb->id), jstr(root, "id")) < 0 ||
+	if (copy_field(sb->id, sizeof(sb->id), crid_json_get_str(root, "id")) < 0 ||
 	    strlen(sb->id) != CRID_ID_LEN)
 		bad = 1;
-	sb->name = jdup(root, "name", &bad);
-	sb->namespace = jdup(root, "namespace", &bad);
-	sb->uid = jdup(root, "uid", &bad);
-	sb->attempt = (uint32_t)jint(root, "attempt", 0);
-	sb->state = (enum crid_sandbox_state)jint(root, "state", CRID_SANDBOX_NOTREADY);
-	sb->net = (enum crid_sandbox_net)jint(root, "net", CRID_NET_NONE);
-	sb->created_at = jint(root, "created_at", 0);
-	sb->runtime_handler = jdup(root, "runtime_handler", &bad);
-	sb->hostname = jdup(root, "hostname", &bad);
-	sb->log_directory = jdup(root, "log_directory", &bad);
-	sb->cgroup_parent = jdup(root, "cgroup_parent", &bad);
-	sb->ns_network = (enum crid_ns_mode)jint(root, "ns_network", 0);
-	sb->ns_pid = (enum crid_ns_mode)jint(root, "ns_pid", 0);
-	sb->ns_ipc = (enum crid_ns_mode)jint(root, "ns_ipc", 0);
-	if (jstr(root, "cni_net"))
-		sb->cni_net = jdup(root, "cni_net", &bad);
-	if (jstr(root, "cni_result"))
-		sb->cni_result = jdup(root, "cni_result", &bad);
+	sb->name = crid_json_dup(root, "name", &bad);
+	sb->namespace = crid_json_dup(root, "namespace", &bad);
+	sb->uid = crid_json_dup(root, "uid", &bad);
+	sb->attempt = (uint32_t)crid_json_get_int(root, "attempt", 0);
+	sb->state =
+	    (enum crid_sandbox_state)crid_json_get_int(root, "state", CRID_SANDBOX_NOTREADY);
+	sb->net = (enum crid_sandbox_net)crid_json_get_int(root, "net", CRID_NET_NONE);
+	sb->created_at = crid_json_get_int(root, "created_at", 0);
+	sb->runtime_handler = crid_json_dup(root, "runtime_handler", &bad);
+	sb->hostname = crid_json_dup(root, "hostname", &bad);
+	sb->log_directory = crid_json_dup(root, "log_directory", &bad);
+	sb->cgroup_parent = crid_json_dup(root, "cgroup_parent", &bad);
+	sb->ns_network = (enum crid_ns_mode)crid_json_get_int(root, "ns_network", 0);
+	sb->ns_pid = (enum crid_ns_mode)crid_json_get_int(root, "ns_pid", 0);
+	sb->ns_ipc = (enum crid_ns_mode)crid_json_get_int(root, "ns_ipc", 0);
+	if (crid_json_get_str(root, "cni_net"))
+		sb->cni_net = crid_json_dup(root, "cni_net", &bad);
+	if (crid_json_get_str(root, "cni_result"))
+		sb->cni_result = crid_json_dup(root, "cni_result", &bad);
 	if (bad || crid_json_get_bytes(root, "config", &sb->config, &sb->config_len) < 0 ||
 	    crid_json_get_kvs(root, "labels", &sb->labels) < 0 ||
 	    crid_json_get_kvs(root, "annotations", &sb->annotations) < 0 ||
