@@ -106,6 +106,19 @@ static void created(void *user, int status, struct crid_container *c, const stru
 	crid_deferred_end(d);
 }
 
+/* The request's annotations as the OCI spec takes them (they are passed through to it). */
+static const struct crid_ctr_env *annotations_for_spec(struct crid_rpc *rpc,
+						       const struct crid_kvs *kvs)
+{
+	struct crid_ctr_env *v = crid_arena_alloc(&rpc->arena, (kvs->n + 1) * sizeof(*v));
+
+	for (size_t i = 0; v && i < kvs->n; i++) {
+		v[i].key = kvs->v[i].key;
+		v[i].value = kvs->v[i].value;
+	}
+	return v;
+}
+
 void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__CreateContainerRequest *req = (const void *)request;
@@ -157,7 +170,12 @@ void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *
 	cr.log_path = c->log_path;
 	cr.labels = &labels;
 	cr.annotations = &annotations;
-	spec.annotations = NULL; /* the record keeps them; oci_spec takes them from |cr| */
+	spec.annotations = annotations_for_spec(rpc, &annotations);
+	spec.n_annotations = annotations.n;
+	if (annotations.n && !spec.annotations) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	cr.spec = &spec;
 	d = crid_deferred_new(rpc, abandon);
 	if (!d)

@@ -118,6 +118,18 @@ class _Tests:
         self.assertEqual(self.log_lines(pod, "uid"), [b"1234", b"0"])
         self.assertEqual((st.user.linux.uid, st.user.linux.gid), (1234, 0))
 
+    def test_annotations_reach_the_oci_spec(self):
+        pod = self.run_pod()
+        cfg = self.ctr_config("annot", script="true")
+        cfg.annotations["example.com/note"] = "kept"
+        cid = self.create(pod, cfg)
+        with open(os.path.join(self.crid.runroot, "containers", cid, "config.json")) as f:
+            spec = json.load(f)
+        self.assertEqual(spec.get("annotations", {}).get("example.com/note"), "kept", spec)
+        st = self.status(cid).status
+        self.assertEqual(st.annotations["example.com/note"], "kept")
+        self.remove(cid)
+
     def test_readonly_rootfs(self):
         script = "touch /newfile && echo wrote || echo denied; echo ok > /tmp/x || echo tmp-ro"
         pod, cid, st = self.run_to_exit("ro", script=script, readonly_rootfs=True)
