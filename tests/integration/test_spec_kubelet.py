@@ -13,6 +13,7 @@ unusable):
   PodSandboxStatus says POD; with CONTAINER they do not.
 
 Every mount a test makes is undone by the test."""
+import json
 import os
 import shutil
 import subprocess
@@ -217,10 +218,25 @@ class _Tests:
                                       timeout=10).status
         return st.linux.namespaces.options.pid
 
+    def spec_pid_ns(self, cid):
+        """The pid entry of linux.namespaces in the container's config.json, or None."""
+        with open(os.path.join(self.crid.runroot, "containers", cid, "config.json")) as f:
+            spec = json.load(f)
+        return next((n for n in spec["linux"]["namespaces"] if n["type"] == "pid"), None)
+
+    def pod_pid_path(self, pod):
+        st = self.rt.PodSandboxStatus(api_pb2.PodSandboxStatusRequest(
+            pod_sandbox_id=pod, verbose=True), timeout=10)
+        return json.loads(st.info["info"])["namespaces"]["pid"]
+
     def test_pid_namespace_default_is_pod(self):
         pod = self.pod_with(pid=None)
         self.assertEqual(self.pod_pid_mode(pod), api_pb2.POD)
         ca, cb = self.two_ctrs(pod, pid=None)
+        pinned = self.pod_pid_path(pod)
+        self.assertTrue(pinned, "a POD pid mode pod has no pinned PID namespace")
+        for cid in (ca, cb):
+            self.assertEqual(self.spec_pid_ns(cid), {"type": "pid", "path": pinned})
         self.assertTrue(self.sees_sleep_4242(ca), "container a does not see b's process "
                         "though neither pod nor containers set namespace_options (POD)")
         # and a's own process is not the namespace's init: the pod's holder is
@@ -231,6 +247,9 @@ class _Tests:
         pod = self.pod_with(pid=api_pb2.CONTAINER)
         self.assertEqual(self.pod_pid_mode(pod), api_pb2.CONTAINER)
         ca, cb = self.two_ctrs(pod, pid=api_pb2.CONTAINER)
+        self.assertEqual(self.pod_pid_path(pod), "", "a CONTAINER pid mode pod pinned one")
+        for cid in (ca, cb):
+            self.assertEqual(self.spec_pid_ns(cid), {"type": "pid"})
         self.assertFalse(self.sees_sleep_4242(ca), "CONTAINER pid namespaces are shared")
         self.assertTrue(self.sees_sleep_4242(cb))
 
