@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "handlers/ctr_config.h"
+#include "runtime/sandbox.h"
 
 /* The deprecated seccomp_profile_path and apparmor_profile are still sent by kubelets. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -238,7 +239,9 @@ static int security(const Runtime__V1__LinuxContainerSecurityContext *sc,
 	memset(o, 0, sizeof(*o));
 	o->run_as_username = "";
 	o->apparmor_profile = "";
-	o->pid_mode = 1; /* CONTAINER unless said otherwise: the CRI's default for containers */
+	/* POD unless said otherwise: the CRI enum's zero value, whether namespace_options, the
+	 * security context or linux is absent (kubelet always sets it; other clients may not). */
+	o->pid_mode = CRID_NS_POD;
 	if (!sc)
 		return 0;
 	ns = sc->namespace_options;

@@ -28,6 +28,7 @@
 
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/mount_prop.h"
 #include "runtime/oci_json.h"
 #include "runtime/oci_seccomp.h"
 #include "runtime/oci_user.h"
@@ -493,6 +494,49 @@ static bool same_path(const char *a, const char *b)
 	}
 }
 
+/*
+ * What non-private propagation needs. Bidirectional only for a privileged
+ * container, as the Kubernetes API validates it (an unprivileged one cannot
+ * mount anyway, and an rshared root would only widen what it shares). And a
+ * source mount that propagates at all: shared for Bidirectional, shared or
+ * slave for HostToContainer, as containerd's ensureShared and
+ * ensureSharedOrSlave check; over a private one the runtime would accept the
+ * spec and silently propagate nothing. That is the node's state, not the
+ * request's: EBUSY (FAILED_PRECONDITION) naming the mount to change.
+ */
+static int check_propagation(const struct build *b, size_t i, const struct crid_ctr_mount *m,
+			     struct crid_err *err)
+{
+	bool bidi = m->propagation == CRID_PROPAGATION_BIDIRECTIONAL;
+	const char *mode = bidi ? "Bidirectional" : "HostToContainer";
+	struct crid_mount_prop mp;
+	struct crid_err e;
+	static bool no_mnt_id_logged;
+
+	if (m->propagation == CRID_PROPAGATION_PRIVATE)
+		return 0;
+	if (bidi && !b->sec->privileged)
+		return crid_err_invalid(err,
+					"mounts[%zu].propagation: Bidirectional needs a privileged "
+					"container",
+					i);
+	if (crid_mount_prop_of(m->host_path, &mp, &e) < 0) {
+		if (e.code != ENOTSUP)
+			return crid_err_cause(err, e.code, "mounts[%zu].host_path: %s", i, e.msg);
+		if (!no_mnt_id_logged)
+			crid_log_info("mount propagation of sources unchecked: %s (logged once)",
+				      e.msg);
+		no_mnt_id_logged = true;
+		return 0;
+	}
+	if (mp.shared || (!bidi && mp.slave))
+		return 0;
+	return crid_err_cause(err, EBUSY,
+			      "mounts[%zu].propagation: %s needs host_path `%s` on a %s mount; "
+			      "its mount `%s` is %s",
+			      i, mode, m->host_path, bidi ? "shared" : "shared or slave",
+			      mp.mount_point, mp.slave ? "a slave" : "private");
+}
 static int check_mounts(struct build *b, struct crid_err *err)
 {
 	const struct crid_ctr_spec *s = b->spec;
@@ -532,6 +576,8 @@ static int check_mounts(struct build *b, struct crid_err *err)
 		if (m->propagation > CRID_PROPAGATION_BIDIRECTIONAL)
 			return crid_err_invalid(err, "mounts[%zu].propagation: unknown value %d", i,
 						(int)m->propagation);
+		if (check_propagation(b, i, m, err) < 0)
+			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (same_path(m->container_path, s->mounts[j].container_path))
 				return crid_err_invalid(err,
@@ -1109,12 +1155,32 @@ static void gen_process(yajl_gen g, const struct build *b, const char *apparmor)
 	yajl_gen_map_close(g);
 }
 
+/*
+ * The container's root mount propagation, as containerd sets it: rshared
+ * when a mount is Bidirectional (runc and crun make "/" rslave otherwise, and
+ * a shared bind mount under a slave root would keep the container's mounts
+ * to itself), rslave when one is HostToContainer, else the runtime's default.
+ */
+static void gen_rootfs_propagation(yajl_gen g, const struct build *b)
+{
+	enum crid_propagation most = CRID_PROPAGATION_PRIVATE;
+
+	for (size_t i = 0; i < b->spec->n_mounts; i++)
+		if (b->spec->mounts[i].propagation > most)
+			most = b->spec->mounts[i].propagation;
+	if (most == CRID_PROPAGATION_PRIVATE)
+		return;
+	G("rootfsPropagation");
+	G(most == CRID_PROPAGATION_BIDIRECTIONAL ? "rshared" : "rslave");
+}
+
 static void gen_linux(yajl_gen g, const struct build *b)
 {
 	const struct crid_ctr_security *s = b->sec;
 
 	G("linux");
 	yajl_gen_map_open(g);
+	gen_rootfs_propagation(g, b);
 	gen_namespaces(g, b);
 	gen_devices(g, b);
 	gen_resources(g, b);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "reactor/mem.h"
 #include "runtime/config.h"
 #include "runtime/host.h"
+#include "runtime/mount_prop.h"
 #include "runtime/oci_spec.h"
 #include "runtime/sandbox.h"
 #include "tests/unit/tap.h"
@@ -43,7 +45,7 @@ static yajl_val jpath(yajl_val v, const char **path)
 	return v;
 }
 
-static char tmp[64], rootfs[128], vol[128], vol2[128];
+static char tmp[64], rootfs[128], vol[128], vol2[128], vol3[128];
 static struct crid_config cfg;
 static struct crid_host host;
 static const char *const sh[] = { "/bin/sh" };
@@ -69,7 +71,9 @@ static void setup(void)
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
 	snprintf(vol, sizeof(vol), "%s/vol", tmp);
 	snprintf(vol2, sizeof(vol2), "%s/vol2", tmp);
+	snprintf(vol3, sizeof(vol3), "%s/vol3", tmp);
 	mkdir(rootfs, 0755);
+	mkdir(vol3, 0755);
 	mkdir(vol, 0755);
 	mkdir(vol2, 0755);
 	snprintf(p, sizeof(p), "%s/etc", rootfs);
@@ -512,6 +516,64 @@ static yajl_val find_mount(yajl_val v, const char *dest, size_t *index)
 	return NULL;
 }
 
+/* Undoes every mount stacked on |path|. */
+static void unmount_all(const char *path)
+{
+	while (umount2(path, MNT_DETACH) == 0)
+		;
+}
+
+/*
+ * Sources whose propagation is known whatever the host's "/" is: vol shared,
+ * vol2 a slave (a bind of itself made shared, then a second bind on top made
+ * its slave), vol3 private. False when mount(2) is not allowed.
+ */
+static bool propagating_sources(void)
+{
+	if (mount(vol, vol, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, vol, NULL, MS_SHARED, NULL) < 0 ||
+	    mount(vol2, vol2, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, vol2, NULL, MS_SHARED, NULL) < 0 ||
+	    mount(vol2, vol2, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, vol2, NULL, MS_SLAVE, NULL) < 0 ||
+	    mount(vol3, vol3, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, vol3, NULL, MS_PRIVATE, NULL) < 0) {
+		unmount_all(vol);
+		unmount_all(vol2);
+		unmount_all(vol3);
+		return false;
+	}
+	return true;
+}
+
+/* Over a private source neither mode can propagate: EBUSY naming the mount. */
+static void test_private_source(struct t *t, struct crid_ctr_mount *m)
+{
+	struct crid_mount_prop mp;
+	struct crid_err err;
+
+	CHECK(crid_mount_prop_of(vol, &mp, &err) == 0 && mp.shared && !mp.slave &&
+		  strcmp(mp.mount_point, vol) == 0,
+	      "vol is shared: %s", mp.mount_point);
+	CHECK(crid_mount_prop_of(vol2, &mp, &err) == 0 && mp.slave && !mp.shared, "vol2 a slave");
+	t->spec.security.privileged = true;
+	m[2].host_path = vol2;
+	CHECK(!build(t, NULL, &err) && err.code == EBUSY &&
+		  strstr(err.msg, "mounts[2].propagation: Bidirectional needs host_path") &&
+		  strstr(err.msg, "on a shared mount; its mount") && strstr(err.msg, "is a slave"),
+	      "Bidirectional over a slave refused: %s", err.msg);
+	m[2].host_path = vol3;
+	CHECK(!build(t, NULL, &err) && err.code == EBUSY && strstr(err.msg, "is private"),
+	      "Bidirectional over a private mount refused: %s", err.msg);
+	m[2].host_path = vol;
+	m[1].host_path = vol3;
+	CHECK(!build(t, NULL, &err) && err.code == EBUSY &&
+		  strstr(err.msg, "mounts[1].propagation: HostToContainer needs host_path") &&
+		  strstr(err.msg, "on a shared or slave mount"),
+	      "HostToContainer over a private mount refused: %s", err.msg);
+	m[1].host_path = vol2;
+}
+
 static void test_mounts(void)
 {
 	struct crid_ctr_mount m[3] = {
@@ -531,9 +593,14 @@ static void test_mounts(void)
 	struct t t;
 	yajl_val v, x;
 
+	if (!propagating_sources()) {
+		tap_skip("mounts", "cannot bind-mount the test's sources (not root?)");
+		return;
+	}
 	t_init(&t, "{}");
 	t.spec.mounts = m;
 	t.spec.n_mounts = 3;
+	t.spec.security.privileged = true;
 	v = build(&t, NULL, &err);
 	if (!CHECK(v, "mounts build: %s", v ? "" : err.msg))
 		return;
@@ -549,14 +616,36 @@ static void test_mounts(void)
 	CHECK(x && strcmp(joined(J(x, "options")), "rbind rw rshared") == 0 &&
 		  strcmp(str(J(x, "source")), vol) == 0,
 	      "a request mount replaces the default /dev/shm");
-	x = find_mount(v, "/sys", NULL);
-	CHECK(x && strstr(joined(J(x, "options")), "ro"), "/sys read-only");
+	CHECK(strcmp(str(J(v, "linux", "rootfsPropagation")), "rshared") == 0,
+	      "a Bidirectional mount makes the root rshared");
 	x = find_mount(v, "/etc/hosts", NULL);
 	CHECK(x && strcmp(str(J(x, "source")), "/etc/hosts") == 0 && find_mount(v, "/proc", NULL) &&
 		  find_mount(v, "/dev/pts", NULL) && find_mount(v, "/dev/mqueue", NULL) &&
 		  find_mount(v, "/sys/fs/cgroup", NULL) &&
 		  find_mount(v, "/etc/resolv.conf", NULL) && find_mount(v, "/etc/hostname", NULL),
 	      "default and pod file mounts present");
+	yajl_tree_free(v);
+
+	t.spec.n_mounts = 2;
+	v = build(&t, NULL, &err);
+	CHECK(v && strcmp(str(J(v, "linux", "rootfsPropagation")), "rslave") == 0,
+	      "HostToContainer alone: rslave");
+	yajl_tree_free(v);
+	t.spec.n_mounts = 1;
+	v = build(&t, NULL, &err);
+	CHECK(v && !J(v, "linux", "rootfsPropagation"), "private mounts: the runtime's default");
+	yajl_tree_free(v);
+	t.spec.n_mounts = 3;
+	t.spec.security.privileged = false;
+	CHECK(!build(&t, NULL, &err) && err.code == EINVAL &&
+		  strstr(err.msg, "mounts[2].propagation: Bidirectional needs a privileged"),
+	      "unprivileged Bidirectional refused: %s", err.msg);
+	test_private_source(&t, m);
+	t.spec.security.privileged = false;
+	t.spec.n_mounts = 1;
+	v = build(&t, NULL, &err);
+	x = v ? find_mount(v, "/sys", NULL) : NULL;
+	CHECK(x && strstr(joined(J(x, "options")), "ro"), "/sys read-only");
 	yajl_tree_free(v);
 
 	t.spec.n_mounts = 2;
@@ -587,6 +676,41 @@ static void test_mounts(void)
 		  J(v, "linux", "devices")->u.array.len > 0,
 	      "privileged: host devices");
 	yajl_tree_free(v);
+	unmount_all(vol);
+	unmount_all(vol2);
+	unmount_all(vol3);
+}
+
+/* ---- mountinfo ---- */
+
+static void test_mountinfo(void)
+{
+	char path[128];
+	struct crid_mount_prop mp;
+	struct crid_err err;
+
+	snprintf(path, sizeof(path), "%s/mountinfo", tmp);
+	put(path, "26 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+		  "30 26 0:5 / /a\\040b rw shared:7 - tmpfs none rw\n"
+		  "31 26 0:5 / /s rw shared:8 master:3 - tmpfs none rw\n"
+		  "32 26 0:5 / /m rw master:3 - tmpfs none rw\n"
+		  "33 26 0:5 / /bad rw shared:9\n");
+	CHECK(crid_mount_prop_find(path, 26, &mp, &err) == 0 && !mp.shared && !mp.slave &&
+		  strcmp(mp.mount_point, "/") == 0,
+	      "private /");
+	CHECK(crid_mount_prop_find(path, 30, &mp, &err) == 0 && mp.shared && !mp.slave &&
+		  strcmp(mp.mount_point, "/a\\040b") == 0,
+	      "shared: %s", mp.mount_point);
+	CHECK(crid_mount_prop_find(path, 31, &mp, &err) == 0 && mp.shared && mp.slave,
+	      "shared and slave");
+	CHECK(crid_mount_prop_find(path, 32, &mp, &err) == 0 && !mp.shared && mp.slave, "slave");
+	CHECK(crid_mount_prop_find(path, 33, &mp, &err) < 0 && err.code == EBADMSG,
+	      "no separator: %s", err.msg);
+	CHECK(crid_mount_prop_find(path, 3, &mp, &err) < 0 && err.code == ENOENT,
+	      "id 3 is no mount (26's prefix 2 neither): %s", err.msg);
+	CHECK(crid_mount_prop_find(path, 2, &mp, &err) < 0 && err.code == ENOENT, "no mount 2");
+	CHECK(crid_mount_prop_of("/nonexistent/crid-test", &mp, &err) < 0 && err.code == ENOENT,
+	      "missing path: %s", err.msg);
 }
 
 /* ---- seccomp, namespaces, resources ---- */
@@ -951,6 +1075,7 @@ int main(void)
 	test_caps();
 	test_masked();
 	test_mounts();
+	test_mountinfo();
 	test_seccomp();
 	test_namespaces();
 	test_resources();
