@@ -94,8 +94,13 @@ class ImageRefsRunc(CtrBase):
         self.img.RemoveImage(api_pb2.RemoveImageRequest(
             image=api_pb2.ImageSpec(image=name)), timeout=30)
 
+    def config(self, name, image, command):
+        cfg = self.ctr_config(name, command=command)
+        cfg.image.image = image  # as given (the fixture would prefix a name without '/')
+        return cfg
+
     def sleeper(self, pod, name, image):
-        cfg = self.ctr_config(name, image=image, command=["sleep", "3600"])
+        cfg = self.config(name, image, ["sleep", "3600"])
         cid = self.create(pod, cfg)
         self.addCleanup(self.remove, cid)
         self.addCleanup(self.stop, cid)
@@ -134,13 +139,13 @@ class ImageRefsRunc(CtrBase):
                                 contains="image.image")
             self.assertRpcError(CODE.INVALID_ARGUMENT, self.pull, bad, contains="image.image")
             self.assertRpcError(CODE.INVALID_ARGUMENT, self.create, pod,
-                                self.ctr_config("bad", image=bad, command=["true"]),
+                                self.config("bad", bad, ["true"]),
                                 contains="config.image.image")
         # well formed but absent: ImageStatus answers without an image, Create NOT_FOUND
         absent = self.repo + "-absent"
         self.assertFalse(self.image_status(absent).HasField("image"))
         self.assertRpcError(CODE.NOT_FOUND, self.create, pod,
-                            self.ctr_config("absent", image=absent, command=["true"]),
+                            self.config("absent", absent, ["true"]),
                             contains="config.image.image")
 
     def test_image_ref_is_repo_digest(self):
