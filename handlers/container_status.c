@@ -15,6 +15,7 @@
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
+#include "runtime/image_names.h"
 
 static Runtime__V1__ContainerState cri_state(enum crid_ctr_state s)
 {
@@ -73,6 +74,26 @@ static Runtime__V1__ImageSpec *image_spec(struct crid_arena *a, char *image)
 }
 
 /* ---- ContainerStatus ---- */
+
+/*
+ * What containerd's ContainerStatus reports (internal/cri/server/
+ * container_status.go): image = the image's first repo tag, image_ref = its
+ * repo digest (kubelet's imageID, what scanners read), image_id = the image
+ * id; without a tag or a repo digest, the image as given and the id. Looked
+ * up by id in the image store, whose records survive a restart as the
+ * container's do. ListContainers keeps the id (kubelet's image GC matches it
+ * against ListImages' ids), as containerd does.
+ */
+static void image_names(struct crid_rpc *rpc, const struct crid_container *c, char **image,
+			char **image_ref)
+{
+	struct crid_image *img = crid_image_store_find(rpc->d->images, c->image_ref);
+	const char *tag = img ? crid_image_names_repo_tag(img) : NULL;
+	const char *digest = img ? crid_image_names_repo_digest(img, c->image) : NULL;
+
+	*image = (char *)(tag ? tag : c->image);
+	*image_ref = (char *)(digest ? digest : c->image_ref);
+}
 
 static ProtobufCAllocator arena_allocator(struct crid_arena *a);
 
@@ -148,8 +169,10 @@ int crid_container_status_fill(struct crid_rpc *rpc, struct crid_container *c,
 			       Runtime__V1__ContainerStatus *st)
 {
 	struct crid_arena *a = &rpc->arena;
+	char *image, *image_ref;
 
 	runtime__v1__container_status__init(st);
+	image_names(rpc, c, &image, &image_ref);
 	st->id = c->id;
 	st->metadata = metadata(a, c);
 	st->state = cri_state(c->state);
@@ -157,8 +180,8 @@ int crid_container_status_fill(struct crid_rpc *rpc, struct crid_container *c,
 	st->started_at = c->started_at;
 	st->finished_at = c->finished_at;
 	st->exit_code = c->state == CRID_CTR_EXITED ? c->exit_code : 0;
-	st->image = image_spec(a, c->image);
-	st->image_ref = c->image_ref;
+	st->image = image_spec(a, image);
+	st->image_ref = image_ref;
 	st->image_id = c->image_ref;
 	st->reason = c->reason ? c->reason : "";
 	st->message = c->message ? c->message : "";

@@ -59,9 +59,23 @@ static Runtime__V1__Image *to_cri(struct crid_rpc *rpc, const struct crid_image 
 	return out;
 }
 
-static struct crid_image *lookup(struct crid_rpc *rpc, const char *name)
+/*
+ * The image |name| designates, through the one resolver every image RPC uses.
+ * Returns 1 found, 0 absent, -1 after failing the call with INVALID_ARGUMENT
+ * naming |field| for a malformed reference.
+ */
+static int lookup(struct crid_rpc *rpc, const char *field, const char *name,
+		  struct crid_image **img)
 {
-	return crid_image_names_find(rpc->d->images, name);
+	struct crid_err err;
+
+	if (crid_image_names_resolve(rpc->d->images, name, img, NULL, &err) == 0)
+		return 1;
+	*img = NULL;
+	if (err.code == ENOENT)
+		return 0;
+	crid_rpc_fail(rpc, crid_rpc_status(err.code), "%s: %s", field, err.msg);
+	return -1;
 }
 
 void crid_handle_list_images(struct crid_rpc *rpc, const ProtobufCMessage *request)
@@ -75,7 +89,8 @@ void crid_handle_list_images(struct crid_rpc *rpc, const ProtobufCMessage *reque
 
 	all = crid_image_store_list(rpc->d->images, &n);
 	if (want[0]) {
-		only = lookup(rpc, want);
+		if (lookup(rpc, "filter.image.image", want, &only) < 0)
+			return;
 		all = only ? &only : NULL;
 		n = only ? 1 : 0;
 	}
@@ -128,7 +143,8 @@ void crid_handle_image_status(struct crid_rpc *rpc, const ProtobufCMessage *requ
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "image.image: must not be empty");
 		return;
 	}
-	img = lookup(rpc, req->image->image);
+	if (lookup(rpc, "image.image", req->image->image, &img) < 0)
+		return;
 	if (img) {
 		resp.image = to_cri(rpc, img);
 		if (!resp.image || (req->verbose && add_verbose_info(rpc, &resp, img) < 0)) {
@@ -152,7 +168,8 @@ void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *requ
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "image.image: must not be empty");
 		return;
 	}
-	img = lookup(rpc, req->image->image);
+	if (lookup(rpc, "image.image", req->image->image, &img) < 0)
+		return;
 	/* The CRI removes the image with every tag, whichever of its names is given. */
 	if (img && crid_image_store_remove(rpc->d->images, img->id, &err) < 0) {
 		crid_rpc_fail(

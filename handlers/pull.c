@@ -5,6 +5,7 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/image_names.h"
 #include "runtime/image_pull.h"
 #include "runtime/image_store.h"
 
@@ -67,27 +68,30 @@ static void pull_cancelled(struct crid_grpc_call *call, int status, void *user)
  * A pull by image id of an image already in the store answers with that
  * image and fetches nothing, as CRI-O does (c/storage's
  * HeuristicallyTryResolvingStringAsIDPrefix): `sha256:<hex>`, `<64 hex>`, or
- * a hex id prefix (3 characters or more, unique). Returns 1 when answered:
- * found, or NOT_FOUND for a form that can only be an id. A short bare hex
- * string that matches no image is also a valid repository name: 0, pull it.
+ * a hex id prefix (3 characters or more, unique) that names no image by name.
+ * The lookup is the resolver every image RPC uses. Returns 1 when answered:
+ * found, INVALID_ARGUMENT for a malformed reference, or NOT_FOUND for a form
+ * that can only be an id. Otherwise 0: pull it by name.
  */
 static int pull_by_id(struct crid_rpc *rpc, const char *name)
 {
 	Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
-	const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
-	size_t len = strlen(hex);
 	struct crid_image *img;
+	struct crid_err err;
+	bool by_id = false;
+	int r = crid_image_names_resolve(rpc->d->images, name, &img, &by_id, &err);
 
-	if (len < 3 || len > 64 || strspn(hex, "0123456789abcdef") != len)
-		return 0;
-	img = crid_image_store_find(rpc->d->images, name);
-	if (img) {
+	if (r < 0 && err.code != ENOENT) {
+		crid_rpc_fail(rpc, crid_rpc_status(err.code), "image.image: %s", err.msg);
+		return 1;
+	}
+	if (r == 0 && by_id) {
 		crid_log_info("rpc=PullImage %s: image id of %s, already present", name, img->id);
 		resp.image_ref = img->id;
 		crid_rpc_reply(rpc, &resp.base);
 		return 1;
 	}
-	if (hex == name && len < 64)
+	if (r == 0 || !crid_image_names_id_only(name))
 		return 0;
 	crid_rpc_fail(
 	    rpc, CRID_GRPC_NOT_FOUND,

@@ -19,6 +19,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
+#include "runtime/image_names.h"
 #include "runtime/oci_runtime.h"
 #include "runtime/rootfs.h"
 #include "runtime/statefile.h"
@@ -810,10 +811,8 @@ static int find_parts(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_
 				      req->sandbox_id);
 	if (x->sb->state != CRID_SANDBOX_READY)
 		return crid_err_cause(err, EBUSY, "pod sandbox %.12s is not ready", x->sb->id);
-	x->img = crid_image_store_find(ctrs->images, req->image);
-	if (!x->img)
-		return crid_err_cause(err, ENOENT, "config.image.image: image `%s` not found",
-				      req->image);
+	if (crid_image_names_resolve(ctrs->images, req->image, &x->img, NULL, err) < 0)
+		return crid_err_wrap(err, "config.image.image");
 	return check_log_path(req->log_path, err);
 }
 
