@@ -178,6 +178,102 @@ class _Tests:
                 continue
         return out
 
+    # -- inspect output as containerd shapes it ------------------------------------
+
+    def test_container_info_shape(self):
+        pod = self.run_pod_ns(api_pb2.CONTAINER)
+        cfg = self.ctr_config("inspected", image="sleep", command=["/bin/sleep"],
+                              args=["3600"], envs=[("GREETING", b"hello")])
+        cfg.labels["tier"] = "web"
+        cfg.annotations["note"] = "x"
+        cid = self.create(pod, cfg)
+        info = self.ctr_info(cid)
+        self.assertEqual(info["sandboxID"], pod)
+        self.assertIs(info["removing"], False)
+        self.assertIsInstance(info["pid"], int)
+        self.start(cid)
+        info = self.ctr_info(cid)
+        pid = info["pid"]
+        self.assertIsInstance(pid, int)
+        self.assertGreater(pid, 0)
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            self.assertEqual(f.read().split(b"\0")[:2], [b"/bin/sleep", b"3600"])
+        spec = info["runtimeSpec"]
+        self.assertIsInstance(spec, dict)
+        self.assertEqual(spec["process"]["args"], ["/bin/sleep", "3600"])
+        self.assertIn("GREETING=hello", spec["process"]["env"])
+        self.assertIn("ociVersion", spec)
+        c = info["config"]
+        self.assertIsInstance(c, dict)
+        self.assertEqual(c["metadata"], {"name": "inspected"})
+        self.assertEqual(c["image"]["image"], cfg.image.image)
+        self.assertEqual(c["command"], ["/bin/sleep"])
+        self.assertEqual(c["args"], ["3600"])
+        self.assertEqual(c["envs"], [{"key": "GREETING", "value": "hello"}])
+        self.assertEqual(c["labels"], {"tier": "web"})
+        self.assertEqual(c["annotations"], {"note": "x"})
+        self.assertEqual(c["log_path"], "inspected.log")  # containerd: Go's json tags
+        self.assertNotIn("tty", c)  # omitempty, as containerd
+        self.assertEqual(info["runtimeHandler"], self.runtime)
+        self.assertIsInstance(info["runtimeType"], str)
+        self.assertNotIn("snapshotter", info)  # no snapshotter in crid: omitted, not faked
+        self.stop(cid)
+        info = self.ctr_info(cid)
+        self.assertEqual(info["runtimeSpec"]["process"]["args"], ["/bin/sleep", "3600"])
+        self.remove(cid)
+
+    def test_container_info_config_text_not_utf8(self):
+        """Env values are bytes in crid's proto; the info stays valid UTF-8 (U+FFFD, as Go)."""
+        pod = self.run_pod_ns(api_pb2.CONTAINER)
+        cid = self.create(pod, self.ctr_config("rawenv", image="sleep",
+                                               envs=[("RAW", b"a\xffb")]))
+        info = self.ctr_info(cid)  # grpc itself fails on a reply that is not UTF-8
+        self.assertEqual(info["config"]["envs"], [{"key": "RAW", "value": "a\ufffdb"}])
+        self.remove(cid)
+
+    def test_container_info_after_restart(self):
+        pod = self.run_pod_ns(api_pb2.CONTAINER)
+        cid = self.run_ctr(pod, "restarted", image="sleep", command=["/bin/sleep", "3000"])
+        before = self.ctr_info(cid)
+        self.restart(kill=True)
+        after = self.ctr_info(cid)
+        for k in ("pid", "sandboxID", "config", "runtimeSpec"):
+            self.assertEqual(after[k], before[k], k)
+        self.stop(cid)
+        self.remove(cid)
+
+    def test_pod_info_shape(self):
+        pod = self.run_pod_ns(api_pb2.CONTAINER)
+        st, info = self.pod_info(pod)
+        self.assertIsInstance(info["cniResult"], dict, "cniResult must be a JSON object")
+        ips = [i["address"].split("/")[0] for i in info["cniResult"]["ips"]]
+        self.assertIn(st.network.ip, ips)
+        self.assertEqual(info["pid"], 0)  # no process holds this pod's namespaces
+        self.assertIs(info["netNamespaceClosed"], False)
+        self.assertEqual(info["runtimeHandler"], self.runtime)
+        c = info["config"]
+        cfg = self.pod_cfgs[pod]
+        self.assertEqual(c["metadata"]["name"], cfg.metadata.name)
+        self.assertEqual(c["metadata"]["uid"], cfg.metadata.uid)
+        self.assertEqual(c["hostname"], cfg.hostname)
+        self.assertEqual(c["log_directory"], cfg.log_directory)
+        self.assertEqual(c["labels"], {"app": cfg.metadata.name})
+        self.assertEqual(c["linux"]["security_context"]["namespace_options"]["pid"],
+                         api_pb2.CONTAINER)  # enums as numbers, as containerd's encoding/json
+        self.assertNotIn("runtimeSpec", info)  # no pause container, so no spec to show
+        # crid's own keys stay
+        self.assertIn("net", info["namespaces"])
+        self.rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+        _, info = self.pod_info(pod)
+        self.assertIs(info["netNamespaceClosed"], True)
+
+    def test_pod_info_pid_is_the_pid_namespace_holder(self):
+        pod = self.run_pod_ns(api_pb2.POD)
+        _, info = self.pod_info(pod)
+        self.assertGreater(info["pid"], 0)
+        self.assertEqual(info["pid"], info["namespaces"]["pidHolder"])
+        self.assertTrue(os.path.exists("/proc/%d" % info["pid"]))
+
 
 class KubeletRunc(_Tests, CtrBase):
     runtime = "runc"
