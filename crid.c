@@ -17,6 +17,7 @@
 #include "io/unix_listener.h"
 #include "reactor/log.h"
 #include "reactor/pidfd.h"
+#include "runtime/state_lock.h"
 #include "runtime/statefile.h"
 #include "runtime/syncer.h"
 
@@ -29,6 +30,7 @@ struct daemon_main {
 	struct crid_host host;
 	struct crid_daemon d;
 	struct crid_grpc_server *server;
+	struct crid_state_lock lock; /* root and runroot: kept across the SIGHUP re-exec */
 	ev_timer grace;
 	int stopping;
 	int reexec; /* SIGHUP: after the graceful shutdown, exec the binary again in place */
@@ -124,6 +126,7 @@ static void log_host(const struct crid_host *h)
 
 static int setup(struct daemon_main *m, struct crid_err *err)
 {
+	const char *dirs[] = { m->cfg.root, m->cfg.runroot };
 	enum crid_log_level level;
 	int fd;
 
@@ -133,6 +136,9 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		crid_log_set_level(level);
 	raise_fd_limit();
 	if (crid_mkdir_p(m->cfg.root, 0700, err) < 0 || crid_mkdir_p(m->cfg.runroot, 0700, err) < 0)
+		return -1;
+	/* before anything reads a record: a second daemon would recover the same containers */
+	if (crid_state_lock_take(&m->lock, dirs, 2, err) < 0)
 		return -1;
 	if (crid_host_detect(&m->host, &m->cfg, err) < 0)
 		return -1;
@@ -218,9 +224,14 @@ int main(int argc, char **argv)
 	teardown(&m);
 	if (rc == 0 && m.reexec) {
 		crid_log_info("re-executing `/proc/self/exe` in place");
-		execv("/proc/self/exe", argv);
-		crid_log_error("re-exec: %s", strerror(errno));
+		if (crid_state_lock_pass_on(&m.lock, &err) < 0) {
+			crid_log_error("re-exec: %s", err.msg);
+		} else {
+			execv("/proc/self/exe", argv);
+			crid_log_error("re-exec: %s", strerror(errno));
+		}
 		rc = 1;
 	}
+	crid_state_lock_release(&m.lock);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "handlers/ctr_config.h"
 #include "handlers/list_reply.h"
 #include "handlers/methods.h"
+#include "handlers/status_info.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
 #include "runtime/image_names.h"
@@ -199,19 +200,6 @@ int crid_container_status_fill(struct crid_rpc *rpc, struct crid_container *c,
 	return from_config(rpc, c, st);
 }
 
-static char *verbose_info(struct crid_rpc *rpc, const struct crid_container *c)
-{
-	char *out = crid_arena_alloc(&rpc->arena, 1024);
-
-	if (out)
-		snprintf(out, 1024,
-			 "{\"pid\":%d,\"sandboxID\":\"%s\",\"runtimeHandler\":\"%s\","
-			 "\"cgroupsPath\":\"%s\",\"tracked\":%s}",
-			 (int)c->pid, c->sandbox_id, c->runtime_handler, c->cgroups_path,
-			 c->pidfd >= 0 ? "true" : "false");
-	return out;
-}
-
 void crid_handle_container_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__ContainerStatusRequest *req = (const void *)request;
@@ -230,7 +218,7 @@ void crid_handle_container_status(struct crid_rpc *rpc, const ProtobufCMessage *
 	if (req->verbose) {
 		runtime__v1__container_status_response__info_entry__init(&info);
 		info.key = "info";
-		info.value = verbose_info(rpc, c);
+		info.value = crid_status_info_container(rpc, c);
 		if (!info.value) {
 			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 			return;

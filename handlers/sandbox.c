@@ -16,6 +16,7 @@
 #include "handlers/list_reply.h"
 #include "handlers/methods.h"
 #include "handlers/sandbox.h"
+#include "handlers/status_info.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -458,46 +459,6 @@ static int fill_network(struct crid_arena *a, const struct crid_sandbox *sb,
 	return 0;
 }
 
-#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-
-/* The verbose "info" entry: what crid set up for the pod, as JSON (like CRI-O's). */
-static char *verbose_info(struct crid_rpc *rpc, const struct crid_sandbox *sb)
-{
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
-	size_t len;
-	char *out = NULL;
-	static const char *const net_names[] = { "none", "adding", "up", "deleting", "released" };
-
-	if (!g)
-		return NULL;
-	yajl_gen_map_open(g);
-	GSTR(g, "runtimeHandler"), GSTR(g, sb->runtime_handler);
-	GSTR(g, "hostname"), GSTR(g, sb->hostname);
-	GSTR(g, "cgroupParent"), GSTR(g, sb->cgroup_parent);
-	GSTR(g, "logDirectory"), GSTR(g, sb->log_directory);
-	GSTR(g, "network"), GSTR(g, net_names[sb->net]);
-	GSTR(g, "namespaces");
-	yajl_gen_map_open(g);
-	GSTR(g, "net"), GSTR(g, sb->ns.net);
-	GSTR(g, "ipc"), GSTR(g, sb->ns.ipc);
-	GSTR(g, "uts"), GSTR(g, sb->ns.uts);
-	GSTR(g, "pid"), GSTR(g, sb->ns.pid);
-	GSTR(g, "pidHolder"), yajl_gen_integer(g, sb->ns.holder_pid);
-	yajl_gen_map_close(g);
-	if (sb->cni_result)
-		GSTR(g, "cniResult"), yajl_gen_string(g, (const unsigned char *)sb->cni_result,
-						      strlen(sb->cni_result));
-	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
-		out = crid_arena_alloc(&rpc->arena, len + 1);
-		if (out)
-			memcpy(out, buf, len), out[len] = '\0';
-	}
-	yajl_gen_free(g);
-	return out;
-}
-
 int crid_sandbox_status_fill(struct crid_rpc *rpc, const struct crid_sandbox *sb,
 			     Runtime__V1__PodSandboxStatus *st)
 {
@@ -592,7 +553,7 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 	if (req->verbose) {
 		runtime__v1__pod_sandbox_status_response__info_entry__init(&info);
 		info.key = "info";
-		info.value = verbose_info(rpc, sb);
+		info.value = crid_status_info_sandbox(rpc, sb);
 		if (!info.value) {
 			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 			return;

@@ -1215,3 +1215,11 @@ size_t crid_ctrs_of_pod(struct crid_ctrs *ctrs, const char *sandbox_id, struct c
 		}
 	return k;
 }
+
+bool crid_ctr_removing(const struct crid_container *c)
+{
+	for (const struct crid_ctr_op *op = c->op; op; op = op->queued)
+		if (op->kind == OP_REMOVE)
+			return true;
+	return false;
+}

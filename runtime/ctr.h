@@ -127,4 +127,7 @@ void crid_exec_cancel(struct crid_exec_op *op);
 size_t crid_ctrs_of_pod(struct crid_ctrs *ctrs, const char *sandbox_id, struct crid_container **out,
 			size_t max);
 
+/* True while a RemoveContainer of |c| runs or waits (containerd's `removing`). */
+bool crid_ctr_removing(const struct crid_container *c);
+
 #endif

@@ -1,0 +1,160 @@
+#include "handlers/status_info.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "handlers/container.h"
+#include "handlers/pb_json.h"
+#include "proto/api.pb-c.h"
+#include "reactor/log.h"
+#include "reactor/mem.h"
+#include "runtime/oci_json.h"
+#include "runtime/pod_ns.h"
+
+#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+/* A config.json past this is not shown (the reply must stay under the gRPC message cap). */
+#define SPEC_MAX (4u << 20)
+
+/* Copies |g|'s output into the call's arena and frees |g|. */
+static char *finish(struct crid_rpc *rpc, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+	char *out = NULL;
+
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		out = crid_arena_alloc(&rpc->arena, len + 1);
+		if (out)
+			memcpy(out, buf, len), out[len] = '\0';
+	}
+	yajl_gen_free(g);
+	return out;
+}
+
+/* |key|: the stored protobuf |buf| decoded and shown as containerd shows it; left out if bad. */
+static void gen_config(struct crid_rpc *rpc, yajl_gen g, const char *key,
+		       const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len)
+{
+	ProtobufCMessage *m;
+
+	if (!buf)
+		return;
+	m = protobuf_c_message_unpack(desc, &rpc->alloc, len, buf);
+	if (!m)
+		return;
+	GSTR(g, key);
+	crid_pb_json_gen(g, m);
+}
+
+/* |key|: the JSON text |json| as a value (an object, not a string); left out if unparsable. */
+static void gen_json(yajl_gen g, const char *key, const char *json)
+{
+	yajl_val v = json ? yajl_tree_parse(json, NULL, 0) : NULL;
+
+	if (!v)
+		return;
+	GSTR(g, key);
+	crid_oci_gen_tree(g, v);
+	yajl_tree_free(v);
+}
+
+/* The config.json crid wrote into the bundle; gone once the container is removed. */
+static void gen_runtime_spec(struct crid_rpc *rpc, yajl_gen g, const struct crid_container *c)
+{
+	char bundle[PATH_MAX], path[PATH_MAX + 16], *buf = NULL;
+	struct crid_err e;
+	size_t len;
+
+	if (!rpc->d->ctrs ||
+	    crid_container_bundle(rpc->d->ctrs->store, c, bundle, sizeof(bundle)) < 0 ||
+	    snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
+		return;
+	if (crid_oci_read_file(NULL, path, SPEC_MAX, &buf, &len, &e) < 0) {
+		crid_log_debug("container %.12s: verbose status without runtimeSpec: %s", c->id,
+			       e.msg);
+		return;
+	}
+	gen_json(g, "runtimeSpec", buf);
+	crid_free(buf);
+}
+
+static const char *runtime_path(struct crid_rpc *rpc, const char *handler)
+{
+	const struct crid_host *h = rpc->d->host;
+
+	for (size_t i = 0; h && i < h->n_runtimes; i++)
+		if (strcmp(h->runtimes[i].name, handler) == 0)
+			return h->runtimes[i].path;
+	return NULL;
+}
+
+char *crid_status_info_container(struct crid_rpc *rpc, const struct crid_container *c)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const char *rt = runtime_path(rpc, c->runtime_handler);
+
+	if (!g)
+		return NULL;
+	yajl_gen_map_open(g);
+	GSTR(g, "sandboxID"), GSTR(g, c->sandbox_id);
+	GSTR(g, "pid"), yajl_gen_integer(g, c->pid);
+	GSTR(g, "removing"), yajl_gen_bool(g, crid_ctr_removing(c));
+	if (rt)
+		GSTR(g, "runtimeType"), GSTR(g, rt);
+	gen_config(rpc, g, "config", &runtime__v1__container_config__descriptor, c->config,
+		   c->config_len);
+	gen_runtime_spec(rpc, g, c);
+	GSTR(g, "runtimeHandler"), GSTR(g, c->runtime_handler);
+	GSTR(g, "cgroupsPath"), GSTR(g, c->cgroups_path ? c->cgroups_path : "");
+	GSTR(g, "tracked"), yajl_gen_bool(g, c->pidfd >= 0);
+	yajl_gen_map_close(g);
+	return finish(rpc, g);
+}
+
+/* As containerd: the pod's own network namespace is gone (stopped, or lost to a reboot). */
+static bool netns_closed(const struct crid_sandbox *sb)
+{
+	if (sb->ns_network != CRID_NS_POD)
+		return false;
+	return !sb->ns.net[0] || !crid_pod_ns_is_pinned(sb->ns.net);
+}
+
+static void gen_namespaces(yajl_gen g, const struct crid_sandbox *sb)
+{
+	GSTR(g, "namespaces");
+	yajl_gen_map_open(g);
+	GSTR(g, "net"), GSTR(g, sb->ns.net);
+	GSTR(g, "ipc"), GSTR(g, sb->ns.ipc);
+	GSTR(g, "uts"), GSTR(g, sb->ns.uts);
+	GSTR(g, "pid"), GSTR(g, sb->ns.pid);
+	GSTR(g, "pidHolder"), yajl_gen_integer(g, sb->ns.holder_pid);
+	yajl_gen_map_close(g);
+}
+
+char *crid_status_info_sandbox(struct crid_rpc *rpc, const struct crid_sandbox *sb)
+{
+	static const char *const net_names[] = { "none", "adding", "up", "deleting", "released" };
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (!g)
+		return NULL;
+	yajl_gen_map_open(g);
+	/* no pause process: the PID namespace holder is the only process a pod may have */
+	GSTR(g, "pid"), yajl_gen_integer(g, sb->ns.holder_pid);
+	GSTR(g, "netNamespaceClosed"), yajl_gen_bool(g, netns_closed(sb));
+	GSTR(g, "runtimeHandler"), GSTR(g, sb->runtime_handler);
+	gen_config(rpc, g, "config", &runtime__v1__pod_sandbox_config__descriptor, sb->config,
+		   sb->config_len);
+	gen_json(g, "cniResult", sb->cni_result);
+	GSTR(g, "hostname"), GSTR(g, sb->hostname);
+	GSTR(g, "cgroupParent"), GSTR(g, sb->cgroup_parent);
+	GSTR(g, "logDirectory"), GSTR(g, sb->log_directory);
+	GSTR(g, "network"), GSTR(g, net_names[sb->net]);
+	gen_namespaces(g, sb);
+	yajl_gen_map_close(g);
+	return finish(rpc, g);
+}
