@@ -20,9 +20,12 @@
  * on it (runtime/console.c) and the call succeeds only with the pty master
  * in hand, which then replaces the container's stdio.
  *
- * exec is not detached: the runtime's exit status is the process's. A
- * runtime failure (the executable is missing) is told apart by an error in
- * the log: runc then exits 255, which a process could do too.
+ * A plain exec is not detached: the runtime's exit status is the process's.
+ * A runtime failure (the executable is missing) is told apart by an error in
+ * the log: runc then exits 255, which a process could do too. A detached
+ * exec (`--detach`, what the daemon uses, runtime/exec_proc.c) returns once
+ * the process runs and its pid is in the pid file; any non-zero exit is the
+ * runtime's failure.
  */
 #include "runtime/oci_runtime.h"
 
@@ -78,6 +81,7 @@ struct crid_oci_call {
 	char *tmp_file;		      /* --process / --resources file */
 	char *pid_file;		      /* exec: its process, killed on timeout */
 	bool own_log;		      /* exec's log: removed with the call */
+	bool detached;		      /* exec --detach: the caller owns the pid file */
 	struct crid_console *console; /* create of a terminal container */
 	int *master;		      /* where its pty master goes on success */
 	char *id;
@@ -112,7 +116,7 @@ static void call_free(struct crid_oci_call *c)
 {
 	if (c->tmp_file)
 		unlink(c->tmp_file);
-	if (c->pid_file && c->verb == V_EXEC)
+	if (c->pid_file && c->verb == V_EXEC && !c->detached)
 		unlink(c->pid_file);
 	if (c->own_log)
 		unlink(c->log_path);
@@ -342,7 +346,7 @@ static void finish(struct crid_oci_call *c)
 
 	crid_err_clear(&err);
 	stop_io(c);
-	if (c->timed_out || (c->status != 0 && c->verb != V_EXEC)) {
+	if (c->timed_out || (c->status != 0 && (c->verb != V_EXEC || c->detached))) {
 		status = failure(c, &err);
 	} else if (c->verb == V_EXEC) {
 		status = exec_result(c, &err);
@@ -772,6 +776,36 @@ struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oc
 		return NULL;
 	}
 	const char *args[] = { "--process", c->tmp_file, "--pid-file", c->pid_file, id, NULL };
+
+	return run(c, rt, args, stdio ? stdio : &devnull, err);
+}
+
+struct crid_oci_call *
+crid_oci_exec_detached(struct crid_loop *loop, const struct crid_oci_runtime *rt, const char *id,
+		       const char *bundle, const char *process_json, const char *pid_file,
+		       const struct crid_oci_stdio *stdio, double timeout, crid_oci_done_fn done,
+		       void *user, struct crid_err *err)
+{
+	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
+	struct crid_oci_call *c = call_new(loop, rt, V_EXEC, id, timeout, done, user, err);
+	unsigned long seq = ++call_seq;
+
+	if (!c)
+		return NULL;
+	c->detached = true;
+	c->tmp_file = path_printf("%s/exec-%d-%lu.json", bundle, (int)getpid(), seq);
+	c->pid_file = crid_strdup(pid_file);
+	c->log_path = path_printf("%s/exec-%d-%lu.log", bundle, (int)getpid(), seq);
+	if (!c->tmp_file || !c->pid_file || !c->log_path)
+		return oom(c, err);
+	c->own_log = true;
+	if (write_file(c->tmp_file, process_json, err) < 0) {
+		crid_free(c->tmp_file), c->tmp_file = NULL;
+		call_free(c);
+		return NULL;
+	}
+	const char *args[] = { "--detach",  "--process", c->tmp_file, "--pid-file",
+			       c->pid_file, id,		 NULL };
 
 	return run(c, rt, args, stdio ? stdio : &devnull, err);
 }
