@@ -202,11 +202,12 @@ static pid_t read_pid_file(const char *path)
 
 /*
  * Takes the process over from the runtime that just exited. It is our child
- * now and unreaped, so its pid is still its own: the pidfd is opened on the
- * right process unless the orphan sweep reaped it first (then its parent is
- * no longer crid, checked, and its status is lost).
+ * now, so its pid is its own until reaped: the pidfd is opened on the right
+ * process unless the orphan sweep reaped it first (it exited at once), and
+ * then the sweep kept its status. Returns 1 when it has exited so, with
+ * *status set; 0 when it is watched.
  */
-static int adopt(struct crid_exec_proc *p, struct crid_err *err)
+static int adopt(struct crid_exec_proc *p, int *status, struct crid_err *err)
 {
 	pid_t ppid, pgrp;
 
@@ -218,6 +219,11 @@ static int adopt(struct crid_exec_proc *p, struct crid_err *err)
 	}
 	p->pidfd = pidfd_open(p->pid, 0);
 	if (p->pidfd < 0 || proc_stat(p->pid, &ppid, &pgrp, NULL) < 0 || ppid != getpid()) {
+		if (p->pidfd >= 0)
+			close(p->pidfd);
+		p->pidfd = -1;
+		if (crid_reaped_status(p->pid, status))
+			return 1;
 		crid_err_set(err, 0, "exec process %d: exited before crid saw it, status lost",
 			     (int)p->pid);
 		err->code = EIO;
@@ -245,8 +251,12 @@ static void runtime_done(void *user, int status, const char *out, size_t len,
 		exited(p, -1, err);
 		return;
 	}
-	if (adopt(p, &e) < 0) {
+	switch (adopt(p, &status, &e)) {
+	case -1:
 		exited(p, -1, &e);
+		return;
+	case 1:
+		exited(p, status, NULL);
 		return;
 	}
 	if (p->kill_wanted)
