@@ -126,10 +126,11 @@ static void resume(struct crid_ctrs *ctrs, struct crid_container *c, struct kept
 		return;
 	}
 	crid_log_info("recovery: container %.12s (pid %d) picked up", c->id, (int)c->pid);
+	/* execs the previous daemon left running */
 	if (c->state == CRID_CTR_RUNNING &&
 	    crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) == 0)
-		crid_exec_proc_sweep(bundle, c->pid); /* execs the previous daemon left running */
-	ctr_query_exit(w);			      /* it may have exited while crid was down */
+		crid_exec_proc_sweep(bundle, c->pid);
+	ctr_query_exit(w); /* it may have exited while crid was down */
 }
 
 static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)

@@ -753,19 +753,24 @@ struct crid_oci_call *crid_oci_update(struct crid_loop *loop, const struct crid_
 	return run(c, rt, args, NULL, err);
 }
 
-struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oci_runtime *rt,
-				    const char *id, const char *bundle, const char *process_json,
-				    const struct crid_oci_stdio *stdio, double timeout,
-				    crid_oci_done_fn done, void *user, struct crid_err *err)
+/* exec; |pid_file| NULL: not detached, the call makes and removes its own. */
+static struct crid_oci_call *exec_call(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				       const char *id, const char *bundle, const char *process_json,
+				       const char *pid_file, const struct crid_oci_stdio *stdio,
+				       double timeout, crid_oci_done_fn done, void *user,
+				       struct crid_err *err)
 {
 	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
 	struct crid_oci_call *c = call_new(loop, rt, V_EXEC, id, timeout, done, user, err);
 	unsigned long seq = ++call_seq;
+	const char *args[8], **a = args;
 
 	if (!c)
 		return NULL;
+	c->detached = pid_file != NULL;
 	c->tmp_file = path_printf("%s/exec-%d-%lu.json", bundle, (int)getpid(), seq);
-	c->pid_file = path_printf("%s/exec-%d-%lu.pid", bundle, (int)getpid(), seq);
+	c->pid_file = pid_file ? crid_strdup(pid_file)
+			       : path_printf("%s/exec-%d-%lu.pid", bundle, (int)getpid(), seq);
 	c->log_path = path_printf("%s/exec-%d-%lu.log", bundle, (int)getpid(), seq);
 	if (!c->tmp_file || !c->pid_file || !c->log_path)
 		return oom(c, err);
@@ -775,9 +780,19 @@ struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oc
 		call_free(c);
 		return NULL;
 	}
-	const char *args[] = { "--process", c->tmp_file, "--pid-file", c->pid_file, id, NULL };
-
+	if (c->detached)
+		*a++ = "--detach";
+	*a++ = "--process", *a++ = c->tmp_file, *a++ = "--pid-file", *a++ = c->pid_file;
+	*a++ = id, *a = NULL;
 	return run(c, rt, args, stdio ? stdio : &devnull, err);
+}
+
+struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				    const char *id, const char *bundle, const char *process_json,
+				    const struct crid_oci_stdio *stdio, double timeout,
+				    crid_oci_done_fn done, void *user, struct crid_err *err)
+{
+	return exec_call(loop, rt, id, bundle, process_json, NULL, stdio, timeout, done, user, err);
 }
 
 struct crid_oci_call *
@@ -786,28 +801,8 @@ crid_oci_exec_detached(struct crid_loop *loop, const struct crid_oci_runtime *rt
 		       const struct crid_oci_stdio *stdio, double timeout, crid_oci_done_fn done,
 		       void *user, struct crid_err *err)
 {
-	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
-	struct crid_oci_call *c = call_new(loop, rt, V_EXEC, id, timeout, done, user, err);
-	unsigned long seq = ++call_seq;
-
-	if (!c)
-		return NULL;
-	c->detached = true;
-	c->tmp_file = path_printf("%s/exec-%d-%lu.json", bundle, (int)getpid(), seq);
-	c->pid_file = crid_strdup(pid_file);
-	c->log_path = path_printf("%s/exec-%d-%lu.log", bundle, (int)getpid(), seq);
-	if (!c->tmp_file || !c->pid_file || !c->log_path)
-		return oom(c, err);
-	c->own_log = true;
-	if (write_file(c->tmp_file, process_json, err) < 0) {
-		crid_free(c->tmp_file), c->tmp_file = NULL;
-		call_free(c);
-		return NULL;
-	}
-	const char *args[] = { "--detach",  "--process", c->tmp_file, "--pid-file",
-			       c->pid_file, id,		 NULL };
-
-	return run(c, rt, args, stdio ? stdio : &devnull, err);
+	return exec_call(loop, rt, id, bundle, process_json, pid_file, stdio, timeout, done, user,
+			 err);
 }
 
 void crid_oci_call_cancel(struct crid_oci_call *c)
