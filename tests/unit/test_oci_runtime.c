@@ -376,13 +376,15 @@ static void test_exec_proc(const struct crid_oci_runtime *rt)
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	p = crid_exec_proc_start(&loop, rt, id, bundle, exit3, NULL, on_proc_exit, &r, &err);
-	CHECK(p && run_until(&r.done, 15) && r.status == 3, "exec proc `exit 3`: status 3 (%d %s)",
-	      r.status, r.err.msg);
+	run_until(&r.done, 15);
+	CHECK(p && r.done && r.status == 3, "exec proc `exit 3`: status 3 (%d %s)", r.status,
+	      r.err.msg);
 	if (p)
 		crid_exec_proc_release(p, &reaper);
 	memset(&r, 0, sizeof(r));
 	p = crid_exec_proc_start(&loop, rt, id, bundle, missing, NULL, on_proc_exit, &r, &err);
-	CHECK(p && run_until(&r.done, 15) && r.status == -1 && strstr(r.err.msg, "nosuchbinary"),
+	run_until(&r.done, 15);
+	CHECK(p && r.done && r.status == -1 && strstr(r.err.msg, "nosuchbinary"),
 	      "exec proc of a missing binary fails naming it: %s", r.err.msg);
 	if (p)
 		crid_exec_proc_release(p, &reaper);
@@ -400,7 +402,8 @@ static void test_exec_proc(const struct crid_oci_runtime *rt)
 		if (p) {
 			run_until(&r.done, 0.3); /* the runtime has returned: the pid is known */
 			crid_exec_proc_kill(p);
-			CHECK(run_until(&r.done, 15) && r.status == 128 + SIGKILL,
+			run_until(&r.done, 15);
+			CHECK(r.done && r.status == 128 + SIGKILL,
 			      "killed exec proc: status 137 (%d)", r.status);
 			CHECK(gone_within("7778", 5) && gone_within("7779", 5),
 			      "its shell's background child is killed with it");
