@@ -82,6 +82,42 @@ bool crid_pidfd_has_exit_info(void)
 static ev_timer sweep_timer;
 static bool sweep_armed;
 
+/*
+ * The last statuses the sweep took, for a process known only by the pid a
+ * runtime wrote (a detached exec) that was reaped before its owner could
+ * open a pidfd on it: tracked processes lose nothing, these neither.
+ */
+#define REAPED_KEEP 256
+static struct {
+	pid_t pid;
+	int status;
+} reaped[REAPED_KEEP];
+static unsigned reaped_next;
+
+bool crid_reaped_status(pid_t pid, int *status)
+{
+	for (unsigned i = 0; i < REAPED_KEEP; i++) {
+		unsigned k = (reaped_next + REAPED_KEEP - 1 - i) % REAPED_KEEP;
+
+		if (reaped[k].pid == pid && pid > 0) {
+			*status = reaped[k].status;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void reap(pid_t pid)
+{
+	int raw;
+
+	if (waitpid(pid, &raw, WNOHANG) != pid)
+		return;
+	reaped[reaped_next].pid = pid;
+	reaped[reaped_next].status = wait_status(raw);
+	reaped_next = (reaped_next + 1) % REAPED_KEEP;
+}
+
 static bool is_zombie(const char *pid)
 {
 	char path[64], buf[256], *p;
@@ -124,7 +160,7 @@ static void sweep(struct ev_loop *ev, ev_timer *w, int revents)
 	buf[n] = '\0';
 	for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n"))
 		if (is_zombie(tok))
-			waitpid(atoi(tok), NULL, WNOHANG);
+			reap((pid_t)atoi(tok));
 }
 
 void crid_reap_orphans_soon(struct crid_loop *loop)

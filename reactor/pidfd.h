@@ -33,4 +33,10 @@ bool crid_pidfd_has_exit_info(void);
 /* Schedules a sweep of zombie children (call on SIGCHLD); coalesced. */
 void crid_reap_orphans_soon(struct crid_loop *loop);
 
+/*
+ * The exit status of |pid| when the sweep reaped it lately (it keeps the
+ * last 256): for a child known by pid only, reaped before it was tracked.
+ */
+bool crid_reaped_status(pid_t pid, int *status);
+
 #endif

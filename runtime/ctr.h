@@ -21,6 +21,7 @@
 #include "runtime/cgroup_stats.h"
 #include "runtime/container.h"
 #include "runtime/ctr_spec.h"
+#include "runtime/exec_proc.h"
 #include "runtime/fd_store.h"
 #include "runtime/host.h"
 #include "runtime/image_store.h"
@@ -45,6 +46,7 @@ struct crid_ctrs {
 	struct crid_fd_store *fds;
 	struct crid_trash trash;
 	struct crid_du_cache *du;
+	struct crid_exec_reaper execs; /* timed-out execs until their processes are gone */
 	/* Called after each state change of a container (|c| is still valid). */
 	void (*on_event)(void *user, enum crid_ctr_event type, const struct crid_container *c);
 	void *event_user;

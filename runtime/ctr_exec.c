@@ -1,9 +1,13 @@
 /*
- * ExecSync: `runtime exec` of a command in a running container, its stdout
- * and stderr read on the loop through pipes (each kept up to 16 MiB, the
- * rest read and dropped so the process never blocks on a full pipe), its
- * exit code reported. A timeout kills the runtime (and with it the exec'd
- * process's session) and fails with ETIMEDOUT. Probes run many of these at
+ * ExecSync: a command exec'd in a running container (runtime/exec_proc.c:
+ * detached, known by its own pid), its stdout and stderr read on the loop
+ * through pipes (each kept up to 16 MiB, the rest read and dropped so the
+ * process never blocks on a full pipe), its exit code reported. The answer
+ * comes when the process exited and both pipes are at EOF (a background
+ * child holding them is waited for). A timeout, or the caller going away,
+ * SIGKILLs the process and the process group it leads (a shell's children)
+ * and fails with ETIMEDOUT; the daemon's exec reaper waits for it to go
+ * while the answer is already out. Probes run many of these at
  * once: nothing here waits, and at most EXEC_SPAWNS_PER_TURN runtimes are
  * spawned per loop iteration. Each spawn waits for its vfork child to exec;
  * 50 probes arriving in one read once made one iteration last 0.4-0.7 s on
@@ -21,6 +25,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/ctr_internal.h"
+#include "runtime/exec_proc.h"
 #include "runtime/statefile.h"
 
 #define EXEC_OUTPUT_MAX (16u << 20)
@@ -38,11 +43,12 @@ struct stream {
 
 struct crid_exec_op {
 	struct crid_ctrs *ctrs;
-	struct crid_oci_call *call;
+	struct crid_exec_proc *proc;
 	struct stream out, err;
 	ev_timer timer;
 	bool timer_on;
 	bool exited;
+	bool complete; /* answered with the output: nothing to kill */
 	int exit_code;
 	int status;
 	struct crid_err error;
@@ -51,7 +57,6 @@ struct crid_exec_op {
 	/* While queued: what the spawn needs, the write ends the runtime will get. */
 	struct crid_exec_op *next;
 	bool queued;
-	double timeout;
 	char *process;
 	int out_w, err_w;
 	struct crid_oci_runtime rt;
@@ -94,8 +99,11 @@ static void exec_free(struct crid_exec_op *op)
 	}
 	if (op->timer_on)
 		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
-	if (op->call)
-		crid_oci_call_cancel(op->call);
+	if (op->proc) {
+		if (!op->complete)
+			crid_exec_proc_kill(op->proc); /* timed out, failed or abandoned */
+		crid_exec_proc_release(op->proc, &op->ctrs->execs);
+	}
 	if (op->queued)
 		unqueue(op);
 	if (op->out_w >= 0)
@@ -117,6 +125,7 @@ static void maybe_done(struct crid_exec_op *op)
 	r.err = op->err.buf;
 	r.err_len = op->err.len;
 	r.exit_code = op->exit_code;
+	op->complete = op->status == 0;
 	op->done(op->user, op->status, op->status == 0 ? &r : NULL,
 		 op->status < 0 ? &op->error : NULL);
 	exec_free(op);
@@ -169,17 +178,16 @@ static void readable(struct ev_loop *ev, ev_io *io, int revents)
 	maybe_done(s->op);
 }
 
-static void exec_exited(void *user, int status, const char *out, size_t len,
-			const struct crid_err *err)
+static void exec_exited(void *user, int status, const struct crid_err *err)
 {
 	struct crid_exec_op *op = user;
 
-	(void)out, (void)len;
-	op->call = NULL;
 	op->exited = true;
 	if (status < 0) {
-		op->status = -1;
-		op->error = *err;
+		if (op->status == 0) {
+			op->status = -1;
+			op->error = *err;
+		}
 	} else {
 		op->exit_code = status;
 	}
@@ -232,19 +240,19 @@ static char *process_json(struct crid_ctrs *ctrs, const char *bundle, const char
 	return out;
 }
 
-/* Spawns the runtime for |op|; the write ends go to it and are closed here. */
+/* Starts the process for |op|; the write ends go to it and are closed here. */
 static int spawn(struct crid_exec_op *op, struct crid_err *err)
 {
 	struct crid_oci_stdio stdio = { -1, op->out_w, op->err_w };
 
-	op->call = crid_oci_exec(op->ctrs->loop, &op->rt, op->id, op->bundle, op->process, &stdio,
-				 op->timeout > 0 ? op->timeout + 5 : 86400.0, exec_exited, op, err);
+	op->proc = crid_exec_proc_start(op->ctrs->loop, &op->rt, op->id, op->bundle, op->process,
+					&stdio, exec_exited, op, err);
 	close(op->out_w); /* the exec'd process holds its own copies */
 	close(op->err_w);
 	op->out_w = op->err_w = -1;
 	crid_free(op->process);
 	op->process = NULL;
-	if (!op->call)
+	if (!op->proc)
 		return -1;
 	ev_io_start(op->ctrs->loop->ev, &op->out.io);
 	ev_io_start(op->ctrs->loop->ev, &op->err.io);
@@ -349,7 +357,6 @@ struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_cont
 	op->process = process_json(ctrs, op->bundle, argv, argc, err);
 	if (!op->process)
 		goto fail;
-	op->timeout = timeout;
 	if (timeout > 0) {
 		ev_timer_init(&op->timer, timed_out, timeout, 0.);
 		op->timer.data = op;

@@ -102,6 +102,7 @@ static void lost(struct crid_ctrs *ctrs, struct crid_container *c, const char *w
 
 static void resume(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
 {
+	char bundle[PATH_MAX];
 	struct exit_watch *w;
 	struct crid_err e;
 
@@ -125,6 +126,10 @@ static void resume(struct crid_ctrs *ctrs, struct crid_container *c, struct kept
 		return;
 	}
 	crid_log_info("recovery: container %.12s (pid %d) picked up", c->id, (int)c->pid);
+	/* execs the previous daemon left running */
+	if (c->state == CRID_CTR_RUNNING &&
+	    crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) == 0)
+		crid_exec_proc_sweep(bundle, c->pid);
 	ctr_query_exit(w); /* it may have exited while crid was down */
 }
 
@@ -287,6 +292,7 @@ void crid_ctrs_cleanup(struct crid_ctrs *ctrs)
 
 	if (ctrs->pods)
 		ctrs->pods->containers_down = NULL;
+	crid_exec_reaper_cleanup(&ctrs->execs);
 	if (!ctrs->store)
 		return;
 	all = crid_container_list(ctrs->store, &n);

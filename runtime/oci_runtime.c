@@ -20,9 +20,12 @@
  * on it (runtime/console.c) and the call succeeds only with the pty master
  * in hand, which then replaces the container's stdio.
  *
- * exec is not detached: the runtime's exit status is the process's. A
- * runtime failure (the executable is missing) is told apart by an error in
- * the log: runc then exits 255, which a process could do too.
+ * A plain exec is not detached: the runtime's exit status is the process's.
+ * A runtime failure (the executable is missing) is told apart by an error in
+ * the log: runc then exits 255, which a process could do too. A detached
+ * exec (`--detach`, what the daemon uses, runtime/exec_proc.c) returns once
+ * the process runs and its pid is in the pid file; any non-zero exit is the
+ * runtime's failure.
  */
 #include "runtime/oci_runtime.h"
 
@@ -78,6 +81,7 @@ struct crid_oci_call {
 	char *tmp_file;		      /* --process / --resources file */
 	char *pid_file;		      /* exec: its process, killed on timeout */
 	bool own_log;		      /* exec's log: removed with the call */
+	bool detached;		      /* exec --detach: the caller owns the pid file */
 	struct crid_console *console; /* create of a terminal container */
 	int *master;		      /* where its pty master goes on success */
 	char *id;
@@ -112,7 +116,7 @@ static void call_free(struct crid_oci_call *c)
 {
 	if (c->tmp_file)
 		unlink(c->tmp_file);
-	if (c->pid_file && c->verb == V_EXEC)
+	if (c->pid_file && c->verb == V_EXEC && !c->detached)
 		unlink(c->pid_file);
 	if (c->own_log)
 		unlink(c->log_path);
@@ -342,7 +346,7 @@ static void finish(struct crid_oci_call *c)
 
 	crid_err_clear(&err);
 	stop_io(c);
-	if (c->timed_out || (c->status != 0 && c->verb != V_EXEC)) {
+	if (c->timed_out || (c->status != 0 && (c->verb != V_EXEC || c->detached))) {
 		status = failure(c, &err);
 	} else if (c->verb == V_EXEC) {
 		status = exec_result(c, &err);
@@ -749,19 +753,24 @@ struct crid_oci_call *crid_oci_update(struct crid_loop *loop, const struct crid_
 	return run(c, rt, args, NULL, err);
 }
 
-struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oci_runtime *rt,
-				    const char *id, const char *bundle, const char *process_json,
-				    const struct crid_oci_stdio *stdio, double timeout,
-				    crid_oci_done_fn done, void *user, struct crid_err *err)
+/* exec; |pid_file| NULL: not detached, the call makes and removes its own. */
+static struct crid_oci_call *exec_call(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				       const char *id, const char *bundle, const char *process_json,
+				       const char *pid_file, const struct crid_oci_stdio *stdio,
+				       double timeout, crid_oci_done_fn done, void *user,
+				       struct crid_err *err)
 {
 	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
 	struct crid_oci_call *c = call_new(loop, rt, V_EXEC, id, timeout, done, user, err);
 	unsigned long seq = ++call_seq;
+	const char *args[8], **a = args;
 
 	if (!c)
 		return NULL;
+	c->detached = pid_file != NULL;
 	c->tmp_file = path_printf("%s/exec-%d-%lu.json", bundle, (int)getpid(), seq);
-	c->pid_file = path_printf("%s/exec-%d-%lu.pid", bundle, (int)getpid(), seq);
+	c->pid_file = pid_file ? crid_strdup(pid_file)
+			       : path_printf("%s/exec-%d-%lu.pid", bundle, (int)getpid(), seq);
 	c->log_path = path_printf("%s/exec-%d-%lu.log", bundle, (int)getpid(), seq);
 	if (!c->tmp_file || !c->pid_file || !c->log_path)
 		return oom(c, err);
@@ -771,9 +780,29 @@ struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oc
 		call_free(c);
 		return NULL;
 	}
-	const char *args[] = { "--process", c->tmp_file, "--pid-file", c->pid_file, id, NULL };
-
+	if (c->detached)
+		*a++ = "--detach";
+	*a++ = "--process", *a++ = c->tmp_file, *a++ = "--pid-file", *a++ = c->pid_file;
+	*a++ = id, *a = NULL;
 	return run(c, rt, args, stdio ? stdio : &devnull, err);
+}
+
+struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				    const char *id, const char *bundle, const char *process_json,
+				    const struct crid_oci_stdio *stdio, double timeout,
+				    crid_oci_done_fn done, void *user, struct crid_err *err)
+{
+	return exec_call(loop, rt, id, bundle, process_json, NULL, stdio, timeout, done, user, err);
+}
+
+struct crid_oci_call *
+crid_oci_exec_detached(struct crid_loop *loop, const struct crid_oci_runtime *rt, const char *id,
+		       const char *bundle, const char *process_json, const char *pid_file,
+		       const struct crid_oci_stdio *stdio, double timeout, crid_oci_done_fn done,
+		       void *user, struct crid_err *err)
+{
+	return exec_call(loop, rt, id, bundle, process_json, pid_file, stdio, timeout, done, user,
+			 err);
 }
 
 void crid_oci_call_cancel(struct crid_oci_call *c)

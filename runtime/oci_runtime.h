@@ -90,6 +90,19 @@ struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oc
 				    const struct crid_oci_stdio *stdio, double timeout,
 				    crid_oci_done_fn done, void *user, struct crid_err *err);
 
+/*
+ * `exec --detach --process FILE --pid-file |pid_file| ID`: |done| gets
+ * status 0 once the runtime started the process and wrote its pid to
+ * |pid_file| (which the caller owns and removes), or -1 with |err| when it
+ * failed. The process keeps |stdio| and outlives the call; cancel kills the
+ * runtime and, when the pid file names it already, the process.
+ */
+struct crid_oci_call *
+crid_oci_exec_detached(struct crid_loop *loop, const struct crid_oci_runtime *rt, const char *id,
+		       const char *bundle, const char *process_json, const char *pid_file,
+		       const struct crid_oci_stdio *stdio, double timeout, crid_oci_done_fn done,
+		       void *user, struct crid_err *err);
+
 /* Kills the runtime process and frees the call; |done| is not called. */
 void crid_oci_call_cancel(struct crid_oci_call *call);
 

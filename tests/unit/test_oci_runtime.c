@@ -2,6 +2,7 @@
  * The OCI runtime driver against real runc: a busybox bundle goes through
  * create -> state -> start -> output -> kill -> stopped -> delete; exec exit
  * codes, a missing executable, an exec that hangs (killed with its process);
+ * exec_proc (detached exec: status, process-group kill, the reaper);
  * plus fake runtimes for a hung call, cancel, a runtime that does not speak
  * JSON and one that prints too much; a terminal container through the
  * console socket (its bundle path short, then too long for the socket). runc runs with a private --root, so
@@ -18,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "reactor/mem.h"
+#include "runtime/exec_proc.h"
 #include "runtime/oci_runtime.h"
 #include "tests/unit/tap.h"
 
@@ -247,11 +250,11 @@ static const char missing[] = "{\"args\":[\"nosuchbinary\"],\"cwd\":\"/\","
 static const char hang[] = "{\"args\":[\"sleep\",\"7777\"],\"cwd\":\"/\","
 			   "\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}";
 
-/* Any process on the host running `sleep 7777`. */
-static bool hang_alive(void)
+/* Any process on the host running `sleep |arg|`. */
+static bool sleep_alive(const char *arg)
 {
-	static const char want[] = "sleep\0"
-				   "7777";
+	char want[32];
+	size_t wlen = (size_t)snprintf(want, sizeof(want), "sleep%c%s", 0, arg) + 1;
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	bool found = false;
@@ -269,11 +272,16 @@ static bool hang_alive(void)
 			continue;
 		n = read(fd, buf, sizeof(buf));
 		close(fd);
-		found = n == (ssize_t)sizeof(want) && !memcmp(buf, want, sizeof(want));
+		found = n == (ssize_t)wlen && !memcmp(buf, want, wlen);
 	}
 	if (d)
 		closedir(d);
 	return found;
+}
+
+static bool hang_alive(void)
+{
+	return sleep_alive("7777");
 }
 
 static void test_exec(const struct crid_oci_runtime *rt)
@@ -322,6 +330,100 @@ static void test_exec(const struct crid_oci_runtime *rt)
 	for (int i = 0; i < 40 && hang_alive(); i++)
 		usleep(50000);
 	CHECK(!hang_alive(), "the timed-out exec's process is killed too");
+}
+
+struct proc_result {
+	bool done;
+	int status;
+	struct crid_err err;
+};
+
+static void on_proc_exit(void *user, int status, const struct crid_err *err)
+{
+	struct proc_result *r = user;
+
+	r->done = true;
+	r->status = status;
+	if (err)
+		r->err = *err;
+}
+
+static bool gone_within(const char *arg, double secs)
+{
+	for (double t = 0; t < secs && sleep_alive(arg); t += 0.05)
+		usleep(50000);
+	return !sleep_alive(arg);
+}
+
+#define SH(script)                                                                                 \
+	"{\"args\":[\"sh\",\"-c\",\"" script "\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],"          \
+	"\"user\":{\"uid\":0,\"gid\":0}}"
+
+/*
+ * exec_proc: the detached exec's exit status through the adopted pidfd, and
+ * SIGKILL to the process group it leads (a shell's background child too),
+ * before and after its pid is known, and released procs reaped. The test
+ * process is the subreaper here, as crid is.
+ */
+static void test_exec_proc(const struct crid_oci_runtime *rt)
+{
+	struct crid_exec_reaper reaper = { NULL };
+	struct proc_result r = { 0 };
+	struct crid_exec_proc *p;
+	struct crid_err err;
+	char buf[16];
+	int pp[2];
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	p = crid_exec_proc_start(&loop, rt, id, bundle, exit3, NULL, on_proc_exit, &r, &err);
+	run_until(&r.done, 15);
+	CHECK(p && r.done && r.status == 3, "exec proc `exit 3`: status 3 (%d %s)", r.status,
+	      r.err.msg);
+	if (p)
+		crid_exec_proc_release(p, &reaper);
+	memset(&r, 0, sizeof(r));
+	p = crid_exec_proc_start(&loop, rt, id, bundle, missing, NULL, on_proc_exit, &r, &err);
+	run_until(&r.done, 15);
+	CHECK(p && r.done && r.status == -1 && strstr(r.err.msg, "nosuchbinary"),
+	      "exec proc of a missing binary fails naming it: %s", r.err.msg);
+	if (p)
+		crid_exec_proc_release(p, &reaper);
+	if (pipe2(pp, O_CLOEXEC) == 0) {
+		struct crid_oci_stdio stdio = { -1, pp[1], -1 };
+
+		memset(&r, 0, sizeof(r));
+		p = crid_exec_proc_start(&loop, rt, id, bundle,
+					 SH("sleep 7778 & echo ready; sleep 7779"), &stdio,
+					 on_proc_exit, &r, &err);
+		close(pp[1]);
+		CHECK(p && read(pp[0], buf, 6) == 6 && !memcmp(buf, "ready\n", 6),
+		      "exec proc with stdio runs (%s)", p ? "" : err.msg);
+		close(pp[0]);
+		if (p) {
+			run_until(&r.done, 0.3); /* the runtime has returned: the pid is known */
+			crid_exec_proc_kill(p);
+			run_until(&r.done, 15);
+			CHECK(r.done && r.status == 128 + SIGKILL,
+			      "killed exec proc: status 137 (%d)", r.status);
+			CHECK(gone_within("7778", 5) && gone_within("7779", 5),
+			      "its shell's background child is killed with it");
+			crid_exec_proc_release(p, &reaper);
+		}
+	}
+	memset(&r, 0, sizeof(r));
+	p = crid_exec_proc_start(&loop, rt, id, bundle, SH("sleep 7780 & sleep 7781"), NULL,
+				 on_proc_exit, &r, &err);
+	if (CHECK(p, "exec proc started: %s", p ? "" : err.msg)) {
+		crid_exec_proc_kill(p); /* before the runtime told its pid */
+		crid_exec_proc_release(p, &reaper);
+		for (double t = 0; reaper.head && t < 15; t += 0.1)
+			run_until(&r.done, 0.1);
+		CHECK(!reaper.head && !r.done, "a released proc is reaped, its owner not called");
+		CHECK(gone_within("7780", 5) && gone_within("7781", 5),
+		      "killed before its pid was known: killed once it is");
+	}
+	crid_exec_reaper_cleanup(&reaper);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 /* The pids limit lands in the container's pids cgroup (v1 here, or v2). */
@@ -543,6 +645,7 @@ static void test_runc(void)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	if (create_and_start(&rt, p[0], p[1])) {
 		test_exec(&rt);
+		test_exec_proc(&rt);
 		test_update(&rt);
 		CHECK(call_files_left() == 0, "no per-call files left in the bundle (%d)",
 		      call_files_left());
