@@ -33,6 +33,10 @@
 #define DEFAULT_CNI_CONFIG_DIR "/etc/cni/net.d"
 #define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
 #define DEFAULT_MAX_LAYER_ENTRIES 1000000 /* CRID_LAYER_DEFAULT_MAX_ENTRIES */
+/* overlayfs stacks at most 500 lower layers (OVL_MAX_STACK, fs/overlayfs/params.h) */
+#define MAX_MOUNTABLE_LAYERS 500
+#define DEFAULT_MAX_LAYER_UNPACKED_BYTES (64ll << 30)  /* CRID_LAYER_DEFAULT_MAX_BYTES */
+#define DEFAULT_MAX_IMAGE_UNPACKED_BYTES (256ll << 30) /* CRID_IMAGE_DEFAULT_MAX_BYTES */
 #define DEFAULT_CNI_PLUGIN_DIRS "/opt/cni/bin", "/usr/lib/cni"
 #define DEFAULT_STREAM_ADDRESS "127.0.0.1"
 
@@ -376,6 +380,9 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	}
 	dst->log_size_max = src->log_size_max;
 	dst->max_layer_entries = src->max_layer_entries;
+	dst->max_layers = src->max_layers;
+	dst->max_layer_unpacked_bytes = src->max_layer_unpacked_bytes;
+	dst->max_image_unpacked_bytes = src->max_image_unpacked_bytes;
 	dst->stream_port = src->stream_port;
 	dst->cni_timeout = src->cni_timeout;
 	if (r) {
@@ -411,6 +418,9 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 			r = -1;
 	cfg->log_size_max = -1;
 	cfg->max_layer_entries = DEFAULT_MAX_LAYER_ENTRIES;
+	cfg->max_layers = MAX_MOUNTABLE_LAYERS;
+	cfg->max_layer_unpacked_bytes = DEFAULT_MAX_LAYER_UNPACKED_BYTES;
+	cfg->max_image_unpacked_bytes = DEFAULT_MAX_IMAGE_UNPACKED_BYTES;
 	cfg->stream_port = 0;
 	cfg->cni_timeout = 60;
 	if (r) {
@@ -838,6 +848,11 @@ static const struct field image_fields[] = {
 	{ "auth_file", apply_string, CFG(auth_file), check_opt_abs_path, 0, 0, NULL },
 	{ "certs_dir", apply_string, CFG(certs_dir), check_abs_path, 0, 0, NULL },
 	{ "max_layer_entries", apply_llong, CFG(max_layer_entries), NULL, 1, LLONG_MAX, NULL },
+	{ "max_layers", apply_int, CFG(max_layers), NULL, 1, MAX_MOUNTABLE_LAYERS, NULL },
+	{ "max_layer_unpacked_bytes", apply_llong, CFG(max_layer_unpacked_bytes), NULL, 1,
+	  LLONG_MAX, NULL },
+	{ "max_image_unpacked_bytes", apply_llong, CFG(max_image_unpacked_bytes), NULL, 1,
+	  LLONG_MAX, NULL },
 	{ "insecure_registries", apply_strv, CFG(insecure_registries), check_location, 0, 0, NULL },
 	{ "registries", apply_registries, 0, NULL, 0, 0, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
@@ -1316,6 +1331,12 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		return invalid(err, "`crid.log_size_max` must be -1 or more");
 	if (cfg->max_layer_entries < 1)
 		return invalid(err, "`crid.image.max_layer_entries` must be 1 or more");
+	if (cfg->max_layers < 1 || cfg->max_layers > MAX_MOUNTABLE_LAYERS)
+		return invalid(err, "`crid.image.max_layers` must be between 1 and 500 (overlayfs "
+				    "mounts at most 500 layers)");
+	if (cfg->max_layer_unpacked_bytes < 1 || cfg->max_image_unpacked_bytes < 1)
+		return invalid(err, "`crid.image.max_layer_unpacked_bytes` and "
+				    "`max_image_unpacked_bytes` must be 1 or more");
 	if (cfg->stream_port < 0 || cfg->stream_port > 65535)
 		return invalid(err, "`crid.stream.port` must be between 0 and 65535");
 	if (validate_runtimes(cfg, err) < 0 || validate_registries(cfg, err) < 0)

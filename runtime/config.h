@@ -59,6 +59,9 @@ struct crid_config {
 	char *auth_file;	     /* docker config.json style auth file, "" = none */
 	char *certs_dir;	     /* <dir>/<host[:port]>/ca.crt per registry (certs.d layout) */
 	long long max_layer_entries; /* archive members per layer before a pull is refused */
+	int max_layers;		     /* layers per image, refused at the manifest (<= 500) */
+	long long max_layer_unpacked_bytes; /* regular-file bytes one layer may write */
+	long long max_image_unpacked_bytes; /* the same over all of an image's layers */
 	struct crid_strv insecure_registries;
 	struct crid_registry *registries;
 	size_t n_registries;

@@ -113,6 +113,7 @@ struct job {
 	unsigned pass; /* the work timer's pass that last gave it a turn */
 	struct crid_layer_info info;
 	struct crid_err err; /* the unpack error seen by the sink */
+	int unpack_failed;   /* |err| came from the unpacker, not the stream */
 	uint64_t got;	     /* compressed bytes taken from the registry (progress) */
 };
 
@@ -147,10 +148,12 @@ struct op {
 	char (*chain)[CRID_DIGEST_LEN + 1];
 	struct job *jobs;
 	size_t n_jobs, running, done_jobs;
-	struct crid_err last; /* last endpoint failure, reported when all fail */
-	ev_timer kick;	      /* the first step runs from the loop, not from crid_pull_start */
-	int needs_pump;	      /* a layer it waited for is done: pump from the loop */
-	int plain;	      /* insecure endpoint answered in plain HTTP, not TLS */
+	size_t scan; /* pump_jobs looks from here: no job before it is JOB_QUEUED */
+	struct crid_unpack_total total; /* unpacked bytes of the image, stored layers included */
+	struct crid_err last;		/* last endpoint failure, reported when all fail */
+	ev_timer kick;	/* the first step runs from the loop, not from crid_pull_start */
+	int needs_pump; /* a layer it waited for is done: pump from the loop */
+	int plain;	/* insecure endpoint answered in plain HTTP, not TLS */
 };
 
 struct crid_puller {
@@ -184,6 +187,8 @@ struct crid_puller {
 	int closing;
 	char *auth_file; /* docker config.json with "auths", or NULL */
 	struct crid_unpack_limits lim;
+	int max_layers;
+	uint64_t max_image_bytes;
 };
 
 static void next_endpoint(struct op *op);
@@ -225,6 +230,8 @@ static void wake_waiters(struct crid_puller *p, const char *chain)
 		for (size_t i = 0; i < op->n_jobs; i++) {
 			if (op->jobs[i].state == JOB_WAITING && strcmp(op->chain[i], chain) == 0) {
 				op->jobs[i].state = JOB_QUEUED;
+				if (i < op->scan)
+					op->scan = i;
 				op->needs_pump = 1;
 				p->any_pump = 1;
 			}
@@ -315,6 +322,12 @@ int crid_puller_new(struct crid_loop *loop, const struct crid_config *cfg,
 	if (crid_registries_load(&p->regs, cfg, err) < 0)
 		goto fail;
 	p->lim.max_entries = cfg->max_layer_entries > 0 ? (uint64_t)cfg->max_layer_entries : 0;
+	p->lim.max_bytes =
+	    cfg->max_layer_unpacked_bytes > 0 ? (uint64_t)cfg->max_layer_unpacked_bytes : 0;
+	p->max_layers = cfg->max_layers;
+	p->max_image_bytes = cfg->max_image_unpacked_bytes > 0
+				 ? (uint64_t)cfg->max_image_unpacked_bytes
+				 : CRID_IMAGE_DEFAULT_MAX_BYTES;
 	if (cfg->auth_file && cfg->auth_file[0]) {
 		p->auth_file = crid_strdup(cfg->auth_file);
 		if (!p->auth_file) {
@@ -329,13 +342,12 @@ fail:
 	return -1;
 }
 
-static void job_release(struct job *j)
+/*
+ * What a job needs while its bytes flow, freed once the layer is unpacked:
+ * a pull's memory stays O(CRID_PULL_PARALLEL), not O(layers).
+ */
+static void job_free_work(struct job *j)
 {
-	struct crid_puller *p = j->op->p;
-
-	if (j->req)
-		crid_http_request_cancel(j->req);
-	j->req = NULL;
 	crid_layer_stream_free(j->stream);
 	j->stream = NULL;
 	crid_layer_unpack_free(j->unpack);
@@ -346,6 +358,16 @@ static void job_release(struct job *j)
 	j->in_held = NULL;
 	j->held_len = j->in_held_len = j->in_held_cap = 0;
 	j->backlog = 0;
+}
+
+static void job_release(struct job *j)
+{
+	struct crid_puller *p = j->op->p;
+
+	if (j->req)
+		crid_http_request_cancel(j->req);
+	j->req = NULL;
+	job_free_work(j);
 	if (j->commit) {
 		j->commit->job = NULL; /* the sync covering it discards the dir */
 		j->commit = NULL;
@@ -817,6 +839,14 @@ static void got_manifest(struct op *op, struct crid_http_request *r, const char 
 	}
 	op->have_manifest = 1;
 	memcpy(op->manifest_digest, digest, sizeof(digest));
+	/* Refused before anything else is fetched: such an image could never be mounted. */
+	if (op->p->max_layers > 0 && op->m.n_layers > (size_t)op->p->max_layers) {
+		op_fail(op, ENOSPC,
+			"manifest %s has %zu layers, over the limit of %d (crid.image.max_layers; "
+			"overlayfs mounts at most 500)",
+			digest, op->m.n_layers, op->p->max_layers);
+		return;
+	}
 	op->step = STEP_CONFIG;
 	op->auth_retried = 0;
 	get_doc(op);
@@ -957,6 +987,7 @@ static int layer_sink(void *user, const uint8_t *data, size_t len, struct crid_e
 
 	if (rc < 0) {
 		j->err = uerr; /* layer_done reads the cause from here */
+		j->unpack_failed = 1;
 		if (err && err != &j->err)
 			*err = uerr;
 		return -1;
@@ -1039,6 +1070,7 @@ static int job_start(struct job *j, struct crid_err *err)
 		if (!j->unpack)
 			return -1;
 		crid_layer_unpack_set_budget(j->unpack, &op->p->ubudget);
+		crid_layer_unpack_set_total(j->unpack, &op->total);
 		j->stream =
 		    crid_layer_stream_new(d->compression, d->digest, (int64_t)d->size,
 					  op->cfg.diff_ids.v[j->index], NULL, layer_sink, j, err);
@@ -1055,12 +1087,52 @@ static int job_start(struct job *j, struct crid_err *err)
 
 static void finish_image(struct op *op);
 
-/* Over a limit of the unpacker (entries, bytes) is exhaustion, not corruption. */
-static int unpack_cause(int code)
+/*
+ * Over a limit (entries, bytes, xattrs) is exhaustion; bytes that do not
+ * decompress or match their digest are corruption (the layer stream).
+ */
+static int stream_cause(int code)
 {
-	if (code == E2BIG || code == EFBIG)
+	if (code == E2BIG || code == EFBIG || code == ENOSPC || code == EDQUOT)
 		return ENOSPC;
 	return code == ENOMEM ? ENOMEM : EBADMSG;
+}
+
+/*
+ * The unpacker refused what the archive says (a name climbing out, a bad
+ * whiteout, a link to outside, a malformed header): the image is invalid,
+ * INVALID_ARGUMENT, as a bad manifest or config is; retrying cannot help.
+ * Errors of the host's filesystem keep their own code.
+ */
+static int unpack_cause(int code)
+{
+	switch (code) {
+	case EINVAL:
+	case ENOENT:
+	case ENOTDIR:
+	case ELOOP:
+	case EEXIST:
+	case EISDIR:
+	case ENOTEMPTY:
+	case ENAMETOOLONG:
+	case EMLINK:
+	case EXDEV:
+		return EINVAL;
+	case EIO:
+	case EROFS:
+	case EMFILE:
+	case ENFILE:
+	case EPERM:
+	case EACCES:
+		return EIO;
+	default:
+		return stream_cause(code);
+	}
+}
+
+static int job_cause(const struct job *j)
+{
+	return j->unpack_failed ? unpack_cause(j->err.code) : stream_cause(j->err.code);
 }
 
 static void layer_fail(struct job *j, int code, const char *msg)
@@ -1080,7 +1152,7 @@ static void layer_done(void *user, struct crid_http_request *r, int status, cons
 	(void)r;
 	j->req = NULL;
 	if (status == CRID_HTTP_EABORTED) {
-		layer_fail(j, unpack_cause(j->err.code), j->err.msg);
+		layer_fail(j, job_cause(j), j->err.msg);
 		return;
 	}
 	if (status < 0) {
@@ -1105,7 +1177,6 @@ static void layer_committed(struct job *j)
 
 	j->staged = 0;
 	j->state = JOB_DONE;
-	op->running--;
 	op->done_jobs++;
 	crid_log_debug("pull %s: layer %zu %s unpacked (%" PRIu64 " bytes, %" PRIu64 " inodes)",
 		       op->key, j->index, op->m.layers[j->index].digest, j->info.bytes,
@@ -1194,10 +1265,17 @@ static void commit_layer(struct job *j)
 {
 	struct op *op = j->op;
 	const struct crid_descriptor *d = &op->m.layers[j->index];
+	struct crid_puller *p = op->p;
 	struct commit *c = crid_calloc(1, sizeof(*c));
 	struct crid_err err;
 	int rc;
 
+	/*
+	 * Downloaded and unpacked: its slot goes to the next layer now, not after
+	 * the sync. Otherwise every CRID_PULL_PARALLEL layers wait a whole `sync
+	 * -f`, which made an image of many small layers cost a sync per 3 layers.
+	 */
+	op->running--;
 	if (!c) {
 		layer_fail(j, ENOMEM, "commit");
 		return;
@@ -1210,11 +1288,12 @@ static void commit_layer(struct job *j)
 					   sizeof(c->wrap), &err);
 	j->staged = 0; /* the store moved or discarded it */
 	if (rc == 0) {
-		c->next = op->p->waiting;
-		op->p->waiting = c;
+		c->next = p->waiting;
+		p->waiting = c;
 		j->commit = c;
-		if (!op->p->syncing)
-			start_sync(op->p);
+		pump_jobs(op); /* may end |op|: a failed start; the sync discards |c| then */
+		if (!p->syncing)
+			start_sync(p);
 		return;
 	}
 	crid_free(c);
@@ -1235,7 +1314,7 @@ static int layer_finish(struct job *j)
 
 	if (!j->stream_done) {
 		if (crid_layer_stream_finish(j->stream, &dg, &err) < 0) {
-			layer_fail(j, unpack_cause(err.code), err.msg);
+			layer_fail(j, stream_cause(err.code), err.msg);
 			return -1;
 		}
 		memcpy(j->info.diff_id, dg.diff_id, sizeof(j->info.diff_id));
@@ -1243,25 +1322,21 @@ static int layer_finish(struct job *j)
 	}
 	rc = crid_layer_unpack_finish(j->unpack, &st, &err);
 	if (rc < 0) {
-		layer_fail(j, EINVAL, err.msg);
+		layer_fail(j, unpack_cause(err.code), err.msg);
 		return -1;
 	}
 	if (rc == 1)
 		return 1;
 	j->info.bytes = st.bytes;
 	j->info.inodes = st.inodes;
-	crid_layer_stream_free(j->stream);
-	j->stream = NULL;
-	crid_layer_unpack_free(j->unpack);
-	j->unpack = NULL;
-	j->backlog = 0;
+	job_free_work(j);
 	commit_layer(j);
 	return -1; /* |j| may have ended its op */
 }
 
 static int fail_held(struct job *j)
 {
-	layer_fail(j, unpack_cause(j->err.code), j->err.msg);
+	layer_fail(j, job_cause(j), j->err.msg);
 	return -1;
 }
 
@@ -1281,8 +1356,10 @@ static int job_advance(struct job *j)
 	if (j->held_len) {
 		rc = crid_layer_unpack_feed(j->unpack, j->held + j->held_off, j->held_len, &used,
 					    &j->err);
-		if (rc < 0)
+		if (rc < 0) {
+			j->unpack_failed = 1;
 			return fail_held(j);
+		}
 		j->held_off += used;
 		j->held_len -= used;
 		if (rc == 1)
@@ -1339,35 +1416,65 @@ static void work_cb(struct ev_loop *ev, ev_timer *w, int revents)
 	}
 }
 
-/* Starts queued layers up to the cap (one download per chain ID daemon-wide); ends |op| when all are in. */
-static void pump_jobs(struct op *op)
+/*
+ * A layer already in the store counts towards the image's unpacked bytes as
+ * if this pull had unpacked it. Returns -1 when that goes over the limit
+ * (|op| has failed).
+ */
+static int count_stored(struct op *op, size_t i, const struct crid_layer_info *l)
+{
+	if (l->bytes > op->total.max - op->total.bytes) {
+		op_fail(op, ENOSPC,
+			"layer %zu (%s): in the store with %" PRIu64 " bytes: the image's "
+			"unpacked bytes are over the limit of %" PRIu64
+			" (crid.image.max_image_unpacked_bytes)",
+			i, op->m.layers[i].digest, l->bytes, op->total.max);
+		return -1;
+	}
+	op->total.bytes += l->bytes;
+	return 0;
+}
+
+/*
+ * Starts queued layers up to the cap (one download per chain ID daemon-wide);
+ * ends |op| when all are in. Each call looks from op->scan and stops at the
+ * cap, so a pull of n layers costs O(n) here, not O(n^2) (a 1000-layer image
+ * used to rescan every job, with a store lookup each, after every layer).
+ */
+/* Job |i| of |op| may be done, waiting or downloaded; -1 when |op| has ended. */
+static int pump_one(struct op *op, size_t i)
 {
 	struct crid_puller *p = op->p;
+	struct job *j = &op->jobs[i];
+	const struct crid_layer_info *l = crid_image_store_layer(p->store, op->chain[i]);
 	struct crid_err err;
 
-	for (size_t i = 0; i < op->n_jobs; i++) {
-		struct job *j = &op->jobs[i];
+	if (l) {
+		j->state = JOB_DONE; /* another pull brought it in */
+		op->done_jobs++;
+		return count_stored(op, i, l);
+	}
+	if (in_flight(p, op, op->chain[i])) {
+		j->state = JOB_WAITING;
+		crid_log_debug("pull %s: layer %zu %s is being pulled already, waiting", op->key, i,
+			       op->m.layers[i].digest);
+		return 0;
+	}
+	op->running++;
+	if (job_start(j, &err) < 0) {
+		layer_fail(j, err.code ? err.code : EIO, err.msg);
+		return -1;
+	}
+	return 0;
+}
 
-		if (j->state != JOB_QUEUED)
-			continue;
-		if (crid_image_store_layer(p->store, op->chain[i])) {
-			j->state = JOB_DONE; /* another pull brought it in */
-			op->done_jobs++;
-			continue;
-		}
-		if (in_flight(p, op, op->chain[i])) {
-			j->state = JOB_WAITING;
-			crid_log_debug("pull %s: layer %zu %s is being pulled already, waiting",
-				       op->key, i, op->m.layers[i].digest);
-			continue;
-		}
-		if (op->running >= CRID_PULL_PARALLEL)
-			continue;
-		op->running++;
-		if (job_start(j, &err) < 0) {
-			layer_fail(j, err.code ? err.code : EIO, err.msg);
+static void pump_jobs(struct op *op)
+{
+	for (size_t i = op->scan; i < op->n_jobs && op->running < CRID_PULL_PARALLEL; i++) {
+		if (op->jobs[i].state == JOB_QUEUED && pump_one(op, i) < 0)
 			return;
-		}
+		if (i == op->scan && op->jobs[i].state != JOB_QUEUED)
+			op->scan++; /* wake_waiters lowers it again for a job queued anew */
 	}
 	if (op->done_jobs == op->n_jobs)
 		finish_image(op);
@@ -1392,6 +1499,7 @@ static void start_layers(struct op *op)
 		return;
 	}
 	op->n_jobs = op->m.n_layers;
+	op->total = (struct crid_unpack_total){ 0, op->p->max_image_bytes };
 	for (size_t i = 0; i < op->n_jobs; i++) {
 		struct job *j = &op->jobs[i];
 

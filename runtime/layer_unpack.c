@@ -55,6 +55,7 @@ struct crid_layer_unpack {
 	bool tar_done;	  /* finish: the archive checked complete */
 	uint64_t xattrs_skipped;
 	struct crid_unpack_budget *budget;
+	struct crid_unpack_total *total;
 };
 
 static uint64_t now_ns(void)
@@ -388,7 +389,7 @@ static int make_hardlink(struct crid_layer_unpack *u, int pfd, const char *base,
 		goto out;
 	}
 	if (!S_ISREG(tst.st_mode) && !S_ISLNK(tst.st_mode)) {
-		efail(u, err, EPERM, "hard link target `%.200s` is not a file", u->e->linkpath);
+		efail(u, err, EINVAL, "hard link target `%.200s` is not a file", u->e->linkpath);
 		goto out;
 	}
 	if (fstatat(pfd, base, &dst, AT_SYMLINK_NOFOLLOW) == 0 && dst.st_ino == tst.st_ino &&
@@ -422,7 +423,9 @@ static int make_whiteout(struct crid_layer_unpack *u, int pfd, const char *base,
 	if (!strncmp(base, WH_META_PREFIX, strlen(WH_META_PREFIX)))
 		return 0; /* other aufs metadata (.wh..wh.plnk...): not content */
 	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
-		return efail(u, err, EINVAL, "bad whiteout name");
+		return efail(u, err, EINVAL,
+			     "bad whiteout name: `.wh.` must be followed by a file name, not "
+			     "nothing, `.` or `..`");
 	if (remove_existing(pfd, name, false) < 0)
 		return efail(u, err, errno, "replace `%s` by a whiteout", name);
 	if (mknodat(pfd, name, S_IFCHR, makedev(0, 0)) < 0)
@@ -440,9 +443,20 @@ static int check_entry(struct crid_layer_unpack *u, struct crid_err *err)
 	if (e->index >= u->lim.max_entries)
 		return efail(u, err, E2BIG, "more than %llu entries in the layer",
 			     (unsigned long long)u->lim.max_entries);
+	/* The setting names are the daemon's (image_pull.c fills the limits from them). */
 	if (e->size > u->lim.max_bytes - u->stats.bytes)
-		return efail(u, err, EFBIG, "layer over %llu bytes",
+		return efail(u, err, EFBIG,
+			     "the layer's unpacked bytes are over the limit of %llu "
+			     "(crid.image.max_layer_unpacked_bytes)",
 			     (unsigned long long)u->lim.max_bytes);
+	if (u->total && e->type == CRID_TAR_REG) {
+		if (e->size > u->total->max - u->total->bytes)
+			return efail(u, err, EFBIG,
+				     "the image's unpacked bytes are over the limit of %llu "
+				     "(crid.image.max_image_unpacked_bytes)",
+				     (unsigned long long)u->total->max);
+		u->total->bytes += e->size;
+	}
 	/* (uid_t)-1 would mean "leave unchanged" to chown. */
 	if (e->uid < 0 || e->uid >= UINT32_MAX || e->gid < 0 || e->gid >= UINT32_MAX)
 		return efail(u, err, EINVAL, "owner %lld:%lld out of range", (long long)e->uid,
@@ -569,6 +583,11 @@ crid_layer_unpack_new(int root_dirfd, const struct crid_unpack_limits *lim, stru
 void crid_layer_unpack_set_budget(struct crid_layer_unpack *u, struct crid_unpack_budget *b)
 {
 	u->budget = b;
+}
+
+void crid_layer_unpack_set_total(struct crid_layer_unpack *u, struct crid_unpack_total *t)
+{
+	u->total = t;
 }
 
 int crid_layer_unpack_feed(struct crid_layer_unpack *u, const void *data, size_t len,

@@ -23,12 +23,22 @@
 
 #define CRID_LAYER_DEFAULT_MAX_ENTRIES 1000000ull
 #define CRID_LAYER_DEFAULT_MAX_BYTES (64ull << 30)
+#define CRID_IMAGE_DEFAULT_MAX_BYTES (256ull << 30) /* crid_unpack_total.max */
 
 /* A zero field takes the default. */
 struct crid_unpack_limits {
 	uint64_t max_entries; /* archive members, default 1,000,000 */
 	uint64_t max_bytes;   /* regular-file data bytes, default 64 GiB */
 	struct crid_tar_limits tar;
+};
+
+/*
+ * Regular-file bytes all layers of one image may write, shared by their
+ * unpackers: each entry's size is charged before its file is created.
+ */
+struct crid_unpack_total {
+	uint64_t bytes; /* charged so far (layers already stored included by the caller) */
+	uint64_t max;
 };
 
 struct crid_layer_stats {
@@ -65,6 +75,12 @@ crid_layer_unpack_new(int root_dirfd, const struct crid_unpack_limits *lim, stru
  * default).
  */
 void crid_layer_unpack_set_budget(struct crid_layer_unpack *u, struct crid_unpack_budget *b);
+
+/*
+ * Makes |u| charge the files it writes to |t| (not owned, NULL = no image
+ * limit, the default). Over t->max the entry fails with EFBIG.
+ */
+void crid_layer_unpack_set_total(struct crid_layer_unpack *u, struct crid_unpack_total *t);
 
 /* True when |b| (NULL = unlimited) has nothing left for this iteration. */
 bool crid_unpack_budget_spent(struct crid_unpack_budget *b);

@@ -180,7 +180,7 @@ class PullBadTest(unittest.TestCase):
 
     def test_dotdot_paths_refused(self):
         """`../../..` in a member name climbs out of the layer: the pull is refused."""
-        self.refused("%s/bad/dotdot:latest" % self.plain, grpc.StatusCode.DATA_LOSS,
+        self.refused("%s/bad/dotdot:latest" % self.plain, grpc.StatusCode.INVALID_ARGUMENT,
                      r"climbs out of the layer")
         self.assertEqual(self.find_in_layers(os.path.join(self.outside.lstrip("/"), "escaped")),
                          [])
@@ -188,12 +188,12 @@ class PullBadTest(unittest.TestCase):
     def test_write_through_absolute_symlink(self):
         """evil -> /tmp/<outside>, then evil/pwned: the link resolves inside the layer, where
         the target does not exist, so the write is refused; the host dir stays empty."""
-        self.refused("%s/bad/abslink:latest" % self.plain, grpc.StatusCode.DATA_LOSS,
+        self.refused("%s/bad/abslink:latest" % self.plain, grpc.StatusCode.INVALID_ARGUMENT,
                      r"entry 2 `evil/pwned`: create parent `evil`")
 
     def test_hardlink_to_etc_shadow(self):
         before = os.stat("/etc/shadow")
-        self.refused("%s/bad/shadow:latest" % self.plain, grpc.StatusCode.DATA_LOSS,
+        self.refused("%s/bad/shadow:latest" % self.plain, grpc.StatusCode.INVALID_ARGUMENT,
                      r"shadow.*not in this layer")
         after = os.stat("/etc/shadow")
         self.assertEqual((before.st_nlink, before.st_ino, before.st_mtime),

@@ -66,6 +66,12 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 		return "stream_port";
 	if (a->max_layer_entries != b->max_layer_entries)
 		return "max_layer_entries";
+	if (a->max_layers != b->max_layers)
+		return "max_layers";
+	if (a->max_layer_unpacked_bytes != b->max_layer_unpacked_bytes)
+		return "max_layer_unpacked_bytes";
+	if (a->max_image_unpacked_bytes != b->max_image_unpacked_bytes)
+		return "max_image_unpacked_bytes";
 	if (!strv_eq(&a->default_capabilities, &b->default_capabilities))
 		return "default_capabilities";
 	if (!strv_eq(&a->cni_plugin_dirs, &b->cni_plugin_dirs))
@@ -161,8 +167,10 @@ static void test_defaults(void)
 	      "[crid.network] defaults");
 	CHECK(str_eq(c.registries_conf, "") && str_eq(c.auth_file, "") &&
 		  str_eq(c.certs_dir, "/etc/containers/certs.d") &&
-		  c.max_layer_entries == 1000000 && strv_is(&c.insecure_registries, none) &&
-		  c.n_registries == 0,
+		  c.max_layer_entries == 1000000 && c.max_layers == 500 &&
+		  c.max_layer_unpacked_bytes == 64ll << 30 &&
+		  c.max_image_unpacked_bytes == 256ll << 30 &&
+		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
 	      "[crid.image] defaults");
 	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0,
 	      "[crid.stream] defaults");
@@ -299,6 +307,10 @@ static const struct bad bad_docs[] = {
 	{ "[crid.stream]\nport = \"80\"\n",
 	  "t.toml:2:8: `crid.stream.port` must be an integer, not string" },
 	{ "[crid]\nlog_size_max = -2\n", "t.toml:2:16: `crid.log_size_max` must be -1 or more" },
+	{ "[crid.image]\nmax_layers = 501\n",
+	  "t.toml:2:14: `crid.image.max_layers` must be between 1 and 500" },
+	{ "[crid.image]\nmax_image_unpacked_bytes = 0\n",
+	  "t.toml:2:28: `crid.image.max_image_unpacked_bytes` must be 1 or more" },
 	{ "[crid]\nlog_size_max = 1.5\n",
 	  "t.toml:2:16: `crid.log_size_max` must be an integer, not float" },
 	{ "[crid]\nlog_level = \"loud\"\n",
@@ -584,6 +596,9 @@ static void test_validate(void)
 	EXPECT_INVALID(set(&c.stream_address, "x"), "`crid.stream.address` must be an IPv4");
 	EXPECT_INVALID(c.stream_port = 70000, "`crid.stream.port` must be between 0 and 65535");
 	EXPECT_INVALID(c.log_size_max = -5, "`crid.log_size_max` must be -1 or more");
+	EXPECT_INVALID(c.max_layers = 501, "`crid.image.max_layers` must be between 1 and 500");
+	EXPECT_INVALID(c.max_layer_unpacked_bytes = 0,
+		       "`crid.image.max_layer_unpacked_bytes` and `max_image_unpacked_bytes`");
 	EXPECT_INVALID(set(&c.runtimes[1].runtime_path, "runc"),
 		       "`crid.runtime.runtimes.runc.runtime_path` must be an absolute path");
 	EXPECT_INVALID(set(&c.runtimes[1].name, "crun"), "runtime handler `crun` is defined twice");

@@ -439,9 +439,39 @@ static void test_limits(void)
 	add(&w, '0', "a", NULL, 0644, "12345");
 	add(&w, '0', "b", NULL, 0644, "123456");
 	tw_end(&w);
-	CHECK(unpack(&w, 0, &lim, NULL, &err) < 0 && strstr(err.msg, "layer over 10 bytes") &&
+	CHECK(unpack(&w, 0, &lim, NULL, &err) < 0 && err.code == EFBIG &&
+		  strstr(err.msg,
+			 "entry 2 `b`: the layer's unpacked bytes are over the limit of 10") &&
 		  lst("b", &st) < 0,
 	      "byte limit: %s", err.msg);
+
+	/* Two layers of one image share a total: 5 + 6 > 10 fails in the second, before `b`. */
+	fresh_root();
+	{
+		struct crid_unpack_total total = { 0, 10 };
+		struct crid_layer_unpack *u1 = crid_layer_unpack_new(rootfd, NULL, &err);
+		struct crid_layer_unpack *u2 = crid_layer_unpack_new(rootfd, NULL, &err);
+		size_t used;
+		int r1, r2;
+
+		crid_layer_unpack_set_total(u1, &total);
+		crid_layer_unpack_set_total(u2, &total);
+		w.len = 0;
+		add(&w, '0', "a", NULL, 0644, "12345");
+		tw_end(&w);
+		r1 = crid_layer_unpack_feed(u1, w.buf, w.len, &used, &err);
+		w.len = 0;
+		add(&w, '0', "b", NULL, 0644, "123456");
+		tw_end(&w);
+		r2 = crid_layer_unpack_feed(u2, w.buf, w.len, &used, &err);
+		CHECK(r1 == 0 && r2 < 0 && err.code == EFBIG && total.bytes == 5 &&
+			  strstr(err.msg, "entry 1 `b`: the image's unpacked bytes are over the "
+					  "limit of 10") &&
+			  lst("a", &st) == 0 && lst("b", &st) < 0,
+		      "image byte limit shared by two layers: %s", err.msg);
+		crid_layer_unpack_free(u1);
+		crid_layer_unpack_free(u2);
+	}
 
 	fresh_root();
 	w.len = 0;

@@ -1,7 +1,8 @@
 /*
  * Container rootfs overlays: layer order, whiteouts, opaque dirs, writes
  * landing in the upper dir, deep images (200 layers) through both the new
- * mount API and mount(2) with short links, idempotent mount and unmount.
+ * mount API and mount(2) with short links, idempotent mount and unmount;
+ * the default crid.image.max_layers is exactly what both ways can mount.
  * Needs root (mount, mknod, trusted.* xattrs); skips otherwise.
  */
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
+#include "runtime/config.h"
 #include "runtime/rootfs.h"
 #include "tests/unit/tap.h"
 
@@ -215,6 +217,48 @@ out:
 	crid_rootfs_force_legacy(false);
 }
 
+/*
+ * Pulls refuse images over crid.image.max_layers at the manifest, so its
+ * default must mount, and one layer more must not (overlayfs' OVL_MAX_STACK):
+ * otherwise the limit refuses runnable images or lets unrunnable ones in.
+ */
+static void test_max_layers(bool legacy)
+{
+	const char *what = legacy ? "mount(2)" : "new mount api";
+	static char paths[1024][PATH_MAX];
+	static const char *lowers[1024];
+	struct crid_config cfg;
+	struct crid_err err;
+	char dir[PATH_MAX], name[128];
+	int n;
+
+	if (!CHECK(crid_config_init_defaults(&cfg, &err) == 0, "config defaults: %s", err.msg))
+		return;
+	n = cfg.max_layers;
+	crid_config_free(&cfg);
+	if (!CHECK(n > 0 && n < 1024, "default max_layers %d", n))
+		return;
+	mk(base, "stack");
+	for (int i = 0; i <= n; i++) {
+		pathf(name, sizeof(name), "stack/sha256-%064d", i);
+		pathf(paths[i], PATH_MAX, "%s/%s", base, name);
+		mk(base, name);
+		lowers[i] = paths[i];
+	}
+	crid_rootfs_force_legacy(legacy);
+	pathf(dir, sizeof(dir), "%s/stack-%s", base, legacy ? "legacy" : "new");
+	crid_err_clear(&err);
+	CHECK(crid_rootfs_mount(dir, lowers, (size_t)n, &err) == 0, "%s: max_layers = %d mount: %s",
+	      what, n, err.msg);
+	crid_rootfs_unmount(dir, &err);
+	pathf(dir, sizeof(dir), "%s/stack-%s-over", base, legacy ? "legacy" : "new");
+	crid_err_clear(&err);
+	CHECK(crid_rootfs_mount(dir, lowers, (size_t)n + 1, &err) < 0 &&
+		  !crid_rootfs_is_mounted(dir),
+	      "%s: %d layers do not: %s", what, n + 1, err.msg);
+	crid_rootfs_force_legacy(false);
+}
+
 static void test_no_layers(void)
 {
 	char dir[PATH_MAX];
@@ -255,6 +299,8 @@ int main(void)
 	test_merge(true);
 	test_deep(false);
 	test_deep(true);
+	test_max_layers(false);
+	test_max_layers(true);
 	test_no_layers();
 	test_missing_layer();
 	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
