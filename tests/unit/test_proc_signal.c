@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,14 +85,18 @@ static void ns_init(int go_fd, int ready_fd)
 	_exit(0);
 }
 
+/*
+ * clone(CLONE_NEWPID) rather than unshare(): only this child goes into the new
+ * namespace, not LeakSanitizer's tracer, which an ASan build clones at exit.
+ */
 static pid_t spawn_ns_init(int *go, int *ready)
 {
 	int a[2], b[2];
 	pid_t pid;
 
-	if (pipe(a) < 0 || pipe(b) < 0 || unshare(CLONE_NEWPID) < 0)
+	if (pipe(a) < 0 || pipe(b) < 0)
 		return -1;
-	pid = fork();
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(a[1]);
 		close(b[0]);
@@ -113,7 +118,7 @@ static void test_real(void)
 	pid_t pid, plain;
 
 	if (geteuid() != 0) {
-		tap_skip("real PID namespace", "needs root for unshare(CLONE_NEWPID)");
+		tap_skip("real PID namespace", "needs root for clone(CLONE_NEWPID)");
 		return;
 	}
 	pid = spawn_ns_init(&go, &ready);
@@ -141,7 +146,7 @@ static void test_real(void)
 	close(go);
 	close(ready);
 
-	/* our own namespace (unshare moved only our children): not a PID 1 */
+	/* our own process is in the node's namespace, not a PID 1 */
 	plain = getpid();
 	CHECK(crid_proc_sig_reach(plain, SIGTERM, NULL) == CRID_SIG_REACHES,
 	      "a process outside a new namespace gets the default action");
