@@ -1035,6 +1035,7 @@ static bool signal_if_caught(struct crid_ctr_op *op)
 	if (c->pid > 0) {
 		struct crid_exe_id rt = { c->runtime_exe_dev, c->runtime_exe_ino };
 		enum crid_sig_reach r = crid_proc_sig_reach(c->pid, sig, rt.ino ? &rt : NULL);
+
 		if (r == CRID_SIG_DROPPED)
 			return false;
 		if (r == CRID_SIG_GONE)
@@ -1063,7 +1064,7 @@ static void resend_due(struct ev_loop *ev, ev_timer *t, int revents)
 	(void)ev, (void)revents;
 	op->resend_on = false;
 	if (signal_if_caught(op)) {
-		crid_log_debug("container %s: init catches signal %d now: sent", op->short_id,
+		crid_log_debug("container %s: signal %d sent now that it arrives", op->short_id,
 			       stop_signal_of(op->c));
 		return;
 	}
@@ -1090,7 +1091,8 @@ static void stop_run(struct crid_ctr_op *op)
 	}
 	if (!signal_if_caught(op)) {
 		/* a PID 1 that will never catch it is killed at the timeout, as before */
-		crid_log_debug("container %s: init does not catch signal %d yet: sent once it does",
+		crid_log_debug("container %s: signal %d would be lost (init not exec'd yet, or a "
+			       "PID 1 without a handler): sent once it would arrive",
 			       op->short_id, stop_signal_of(c));
 		op->resend_every = RESEND_FIRST;
 		resend_arm(op);

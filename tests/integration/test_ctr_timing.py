@@ -59,7 +59,7 @@ class _Tests:
                              % (i, st.exit_code, took[-1]))
             self.remove(cid)
         with open(self.crid.stderr_path, errors="replace") as f:
-            held = sum(1 for ln in f if "does not catch signal" in ln and ln.split()[3].rstrip(":") in ids)
+            held = sum(1 for ln in f if "would be lost" in ln and ln.split()[3].rstrip(":") in ids)
         print("\n  StopContainer right after StartContainer: %s s; signal held back until "
               "caught: %d of %d" % (" ".join("%.2f" % t for t in took), held, len(took)))
         self.assertLess(max(took), 10, "a stop waited for the grace period: %r" % took)
