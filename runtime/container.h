@@ -62,11 +62,11 @@ struct crid_container {
 	uint8_t *list_entry; /* pre-encoded ListContainers item; freed on every change */
 	size_t list_entry_len;
 	struct crid_ctr_op *op; /* the operation running on this container */
+	void *watch;		/* the exit watcher (runtime/ctr.c) */
 	/* The init's executable at create, the runtime's (0 = unknown after a restart): until
 	 * the init's exe differs, it has not exec'd the process and stop holds its signal. */
 	dev_t runtime_exe_dev;
 	ino_t runtime_exe_ino;
-	void *watch; /* the exit watcher (runtime/ctr.c) */
 };
 
 struct crid_container_store;
