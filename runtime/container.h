@@ -63,6 +63,10 @@ struct crid_container {
 	size_t list_entry_len;
 	struct crid_ctr_op *op; /* the operation running on this container */
 	void *watch;		/* the exit watcher (runtime/ctr.c) */
+	/* The init's executable at create, the runtime's (0 = unknown after a restart): until
+	 * the init's exe differs, it has not exec'd the process and stop holds its signal. */
+	dev_t runtime_exe_dev;
+	ino_t runtime_exe_ino;
 };
 
 struct crid_container_store;

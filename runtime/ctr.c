@@ -21,6 +21,7 @@
 #include "reactor/pidfd.h"
 #include "runtime/image_names.h"
 #include "runtime/oci_runtime.h"
+#include "runtime/proc_signal.h"
 #include "runtime/rootfs.h"
 #include "runtime/statefile.h"
 
@@ -28,6 +29,13 @@
 #define LOG_DRAIN_TIMEOUT 2.0
 /* After SIGKILL, how long a container may take to die before stop reports it. */
 #define KILL_GRACE 10.0
+/*
+ * While a PID 1 does not catch the stop signal yet, how often stop looks
+ * again: soon at first (a program installs its handler within milliseconds
+ * of its exec), then ten times a second at most, until the timeout's SIGKILL.
+ */
+#define RESEND_FIRST 0.005
+#define RESEND_MAX 0.1
 
 static void finalize_exit(struct exit_watch *w);
 static void op_start(struct crid_ctr_op *op);
@@ -76,6 +84,7 @@ struct crid_ctr_op *ctr_op_new(struct crid_ctrs *ctrs, struct crid_container *c,
 	op->c = c;
 	op->kind = kind;
 	op->init_fds[0] = op->init_fds[1] = op->init_fds[2] = -1;
+	crid_start_mark_init(&op->start);
 	snprintf(op->short_id, sizeof(op->short_id), "%.12s", c->id);
 	crid_err_clear(&op->err);
 	if (done) {
@@ -101,9 +110,17 @@ static void op_free(struct crid_ctr_op *op)
 	for (int i = 0; i < 3; i++)
 		if (op->init_fds[i] >= 0)
 			close(op->init_fds[i]);
+	crid_start_mark_drop(&op->start);
 	crid_free(op->resources_json);
 	crid_free(op->encoded);
 	crid_free(op);
+}
+
+static void resend_stop(struct crid_ctr_op *op)
+{
+	if (op->resend_on)
+		ev_timer_stop(op->ctrs->loop->ev, &op->resend);
+	op->resend_on = false;
 }
 
 static void op_fail(struct crid_ctr_op *op, const struct crid_err *err)
@@ -120,6 +137,7 @@ static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 
 	if (op->timer_on)
 		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
+	resend_stop(op);
 	if (op->status < 0)
 		crid_log_info("container %s: %s", op->short_id, op->err.msg);
 	if (alive)
@@ -525,6 +543,7 @@ static int adopt_init(struct crid_ctr_op *op, const char *bundle, struct crid_er
 {
 	struct crid_container *c = op->c;
 	char path[PATH_MAX], *text;
+	struct crid_exe_id exe;
 	size_t len;
 	long pid;
 
@@ -540,6 +559,10 @@ static int adopt_init(struct crid_ctr_op *op, const char *bundle, struct crid_er
 	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
 	if (c->pidfd < 0)
 		return crid_err_set(err, errno, "pidfd of container init %ld", pid);
+	if (crid_proc_exe_id(c->pid, &exe) == 0) { /* the runtime's, until it execs the process */
+		c->runtime_exe_dev = exe.dev;
+		c->runtime_exe_ino = exe.ino;
+	}
 	c->is_child = true;
 	if (ctr_open_log(op->ctrs, c, err) < 0 || !ctr_watch_start(op->ctrs, c))
 		return crid_err_wrap(err, "container log");
@@ -890,7 +913,9 @@ static void started(void *user, int status, const char *out, size_t len, const s
 	}
 	if (c->state == CRID_CTR_CREATED)
 		c->state = CRID_CTR_RUNNING;
-	c->started_at = crid_wall_ns();
+	c->started_at = crid_start_mark_end(&op->start);
+	if (c->finished_at && c->started_at > c->finished_at) /* its exit was recorded first */
+		c->started_at = c->finished_at;
 	save_or_log(op->ctrs, c);
 	emit(op->ctrs, CRID_CTR_EVENT_STARTED, c);
 	op_finish(op, c);
@@ -909,9 +934,11 @@ static void start_run(struct crid_ctr_op *op)
 		op_finish(op, c);
 		return;
 	}
-	if (ctr_runtime_of(op->ctrs, c->runtime_handler, &rt, &e) == 0)
+	if (ctr_runtime_of(op->ctrs, c->runtime_handler, &rt, &e) == 0) {
+		crid_start_mark_begin(&op->start, &rt, c->id);
 		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id, CRID_RUNTIME_TIMEOUT, started,
 					  op, &e);
+	}
 	if (!op->call) {
 		op_fail(op, &e);
 		op_finish(op, c);
@@ -983,14 +1010,71 @@ static void stop_timeout(struct ev_loop *ev, ev_timer *t, int revents)
 	op->timer_on = false;
 	crid_log_info("container %s: still running %llds after signal %d: SIGKILL", op->short_id,
 		      op->timeout, op->c->stop_signal);
+	resend_stop(op);
 	send_kill(op);
+}
+
+static int stop_signal_of(const struct crid_container *c)
+{
+	return c->stop_signal > 0 ? c->stop_signal : SIGTERM;
+}
+
+/*
+ * Sends the stop signal unless it would be lost: while the init is still the
+ * runtime's (StartContainer can answer before it exec'd the process: runc
+ * closes its exec FIFO before the exec) or, as PID 1 of its namespace, has no
+ * handler for it yet (proc_signal.h). A stop right after start would then
+ * wait out its whole timeout. False while so.
+ */
+static bool signal_if_caught(struct crid_ctr_op *op)
+{
+	struct crid_container *c = op->c;
+	int sig = stop_signal_of(c);
+
+	if (c->pid > 0) {
+		struct crid_exe_id rt = { c->runtime_exe_dev, c->runtime_exe_ino };
+		enum crid_sig_reach r = crid_proc_sig_reach(c->pid, sig, rt.ino ? &rt : NULL);
+
+		if (r == CRID_SIG_DROPPED)
+			return false;
+		if (r == CRID_SIG_GONE)
+			return true; /* the exit watch records it */
+	}
+	if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0 &&
+	    errno != ESRCH)
+		crid_log_warn("container %s: signal %d: %s", op->short_id, sig, strerror(errno));
+	return true;
+}
+
+static void resend_due(struct ev_loop *ev, ev_timer *t, int revents);
+
+static void resend_arm(struct crid_ctr_op *op)
+{
+	ev_timer_init(&op->resend, resend_due, op->resend_every, 0.);
+	op->resend.data = op;
+	ev_timer_start(op->ctrs->loop->ev, &op->resend);
+	op->resend_on = true;
+}
+
+static void resend_due(struct ev_loop *ev, ev_timer *t, int revents)
+{
+	struct crid_ctr_op *op = t->data;
+
+	(void)ev, (void)revents;
+	op->resend_on = false;
+	if (signal_if_caught(op)) {
+		crid_log_debug("container %s: signal %d sent now that it arrives", op->short_id,
+			       stop_signal_of(op->c));
+		return;
+	}
+	op->resend_every = op->resend_every * 2 < RESEND_MAX ? op->resend_every * 2 : RESEND_MAX;
+	resend_arm(op);
 }
 
 /* Signals the init (stop signal, or SIGKILL at once) and waits for the exit watch. */
 static void stop_run(struct crid_ctr_op *op)
 {
 	struct crid_container *c = op->c;
-	int sig = c->stop_signal > 0 ? c->stop_signal : SIGTERM;
 
 	if ((c->state != CRID_CTR_RUNNING && c->state != CRID_CTR_CREATED) || !c->watch) {
 		if (op->kind == OP_REMOVE)
@@ -1004,9 +1088,14 @@ static void stop_run(struct crid_ctr_op *op)
 		send_kill(op);
 		return;
 	}
-	if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0 &&
-	    errno != ESRCH)
-		crid_log_warn("container %s: signal %d: %s", op->short_id, sig, strerror(errno));
+	if (!signal_if_caught(op)) {
+		/* a PID 1 that will never catch it is killed at the timeout, as before */
+		crid_log_debug("container %s: signal %d would be lost (init not exec'd yet, or a "
+			       "PID 1 without a handler): sent once it would arrive",
+			       op->short_id, stop_signal_of(c));
+		op->resend_every = RESEND_FIRST;
+		resend_arm(op);
+	}
 	ev_timer_init(&op->timer, stop_timeout, (double)op->timeout, 0.);
 	op->timer.data = op;
 	ev_timer_start(op->ctrs->loop->ev, &op->timer);
@@ -1061,6 +1150,7 @@ static void remove_after_stop(struct crid_ctr_op *op)
 		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
 		op->timer_on = false;
 	}
+	resend_stop(op);
 	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
 					   CRID_RUNTIME_TIMEOUT, removed, op, &e);
@@ -1181,6 +1271,7 @@ void ctr_forget(struct crid_ctrs *ctrs, struct crid_container *c)
 			crid_oci_call_cancel(op->call);
 		if (op->timer_on)
 			ev_timer_stop(op->ctrs->loop->ev, &op->timer);
+		resend_stop(op);
 		op_free(op);
 		op = next;
 	}

@@ -6,6 +6,7 @@
 #define CRID_CTR_INTERNAL_H
 
 #include "runtime/ctr.h"
+#include "runtime/ctr_start_time.h"
 #include "runtime/oci_runtime.h"
 
 /* A runtime call (create, start, delete...) still running after this is wedged. */
@@ -30,6 +31,10 @@ struct crid_ctr_op {
 	bool timer_on;
 	bool waiting_exit; /* stop/remove: finishes when the exit watch has recorded the exit */
 	bool killed;	   /* SIGKILL sent */
+	ev_timer resend;   /* stop: re-checks until a PID 1 catches the stop signal */
+	bool resend_on;
+	double resend_every;
+	struct crid_start_mark start; /* start: when the process started */
 	long long timeout;
 	int status;
 	struct crid_err err;

@@ -299,6 +299,8 @@ class CtrBase(unittest.TestCase):
                 sc.seccomp.CopyFrom(v)
             elif k == "mounts":
                 cfg.mounts.extend(v)
+            elif k == "pid_namespace":
+                sc.namespace_options.pid = v
             else:
                 raise KeyError(k)
         return cfg
