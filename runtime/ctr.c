@@ -832,7 +832,7 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 	c = crid_container_alloc(err);
 	if (!c)
 		return NULL;
-	if (fill_record(ctrs, &x, c, err) < 0 ||
+	if (fill_record(ctrs, &x, c, err) < 0 || crid_container_check_size(c, err) < 0 ||
 	    ctr_runtime_of(ctrs, c->runtime_handler, &rt, err) < 0) {
 		crid_container_free(c);
 		return NULL;

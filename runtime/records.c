@@ -148,7 +148,7 @@ int crid_random_id(char id[CRID_ID_LEN + 1], struct crid_err *err)
 
 /* ---- files ---- */
 
-void crid_records_load_dir(const char *dir, size_t max,
+void crid_records_load_dir(const char *dir,
 			   void (*parse)(void *user, const char *path, yajl_val root), void *user)
 {
 	DIR *d = opendir(dir);
@@ -166,7 +166,7 @@ void crid_records_load_dir(const char *dir, size_t max,
 		    strcmp(e->d_name + CRID_ID_LEN, ".json") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (crid_statefile_read(path, max, &text, &len, &err) < 0) {
+		if (crid_statefile_read(path, CRID_RECORD_MAX, &text, &len, &err) < 0) {
 			crid_log_warn("record: %s", err.msg);
 			continue;
 		}
@@ -189,6 +189,19 @@ static int record_path(const char *dir, const char *id, char *out, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+int crid_records_fits(yajl_gen g, const char *what, struct crid_err *err)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		return crid_err_set(err, ENOMEM, "%s", what);
+	if (len > CRID_RECORD_MAX - CRID_RECORD_HEADROOM)
+		return crid_err_cause(err, EMSGSIZE, "%s of %zu bytes is over the %u-byte limit",
+				      what, len, CRID_RECORD_MAX - CRID_RECORD_HEADROOM);
+	return 0;
+}
+
 int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_err *err)
 {
 	const unsigned char *buf;
@@ -197,6 +210,11 @@ int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_
 
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		return crid_err_set(err, ENOMEM, "record %s", id);
+	/* the loader reads at most this much: never write what it would skip */
+	if (len > CRID_RECORD_MAX)
+		return crid_err_cause(err, EMSGSIZE,
+				      "record %s of %zu bytes is over the %u-byte limit", id, len,
+				      CRID_RECORD_MAX);
 	if (record_path(dir, id, path, sizeof(path)) < 0)
 		return crid_err_set(err, ENAMETOOLONG, "record %s path", id);
 	if (!crid_syncer_running())
