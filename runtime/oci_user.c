@@ -42,9 +42,10 @@ static int load(struct idfiles *f, bool group, struct crid_err *err)
 	if (crid_oci_read_file(f->rootfs, path, IDFILE_MAX, dst, NULL, &e) == 0)
 		return 0;
 	if (e.code != ENOENT) {
-		if (err)
-			*err = e;
-		return crid_err_wrap(err, "image user database");
+		/* There but unusable (a link loop or out of the root, not a file, too big): the
+		 * image is at fault, not the request, and retrying will not help. */
+		return crid_err_cause(err, EBUSY, "the image's %s cannot be read (%s)", path,
+				      e.msg);
 	}
 	/* An image without the file has no names: numeric ids still work. */
 	*dst = crid_strdup("");
