@@ -16,14 +16,6 @@
 #include "reactor/err.h"
 
 /*
- * Offset of the first byte of |s| (|len| bytes) that does not start a valid
- * UTF-8 sequence, or |len| when all of it is valid. The rules are Go's
- * utf8.Valid (RFC 3629): no overlong forms, no surrogates, nothing above
- * U+10FFFF.
- */
-size_t crid_utf8_invalid_at(const uint8_t *s, size_t len);
-
-/*
  * True when every `string` field of |msg| is valid UTF-8: nested messages,
  * repeated fields, set oneof members and map entries included. Otherwise
  * false with |path| (|size| bytes, truncated if need be) naming the first bad

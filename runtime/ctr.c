@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io/cri_log.h"
+#include "io/utf8.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
@@ -929,6 +930,9 @@ static void started(void *user, int status, const char *out, size_t len, const s
 		/* as CRI-O: the container is dead, and its status says why */
 		set_str(&c->reason, "StartError");
 		set_str(&c->message, err->msg);
+		/* the runtime's text, maybe cut mid-character: ContainerStatus must decode */
+		if (c->message)
+			crid_utf8_scrub(c->message);
 		if (c->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
 		save_or_log(op->ctrs, c);

@@ -191,8 +191,8 @@ static int image_user(struct idfiles *f, const char *spec, struct pwent *pw, boo
 		if (!*have_pw)
 			pw->gid = 0;
 	} else if (!(*have_pw = pw_find(f->passwd, name, 0, pw))) {
-		return crid_err_set(
-		    err, ENOENT, "image config User `%s`: no user `%s` in the image's /etc/passwd",
+		return crid_err_cause(
+		    err, EBUSY, "image config User `%s`: no user `%s` in the image's /etc/passwd",
 		    spec, name);
 	}
 	*have_gid = colon != NULL;
@@ -203,8 +203,8 @@ static int image_user(struct idfiles *f, const char *spec, struct pwent *pw, boo
 	if (load(f, true, err) < 0)
 		return -1;
 	if (!gr_find(f->group, colon + 1, &pw->gid))
-		return crid_err_set(
-		    err, ENOENT, "image config User `%s`: no group `%s` in the image's /etc/group",
+		return crid_err_cause(
+		    err, EBUSY, "image config User `%s`: no group `%s` in the image's /etc/group",
 		    spec, colon + 1);
 	return 0;
 }
@@ -236,8 +236,8 @@ static int resolve(struct idfiles *f, const struct crid_ctr_security *sec, const
 			return -1;
 		have_pw = pw_find(f->passwd, sec->run_as_username, 0, &pw);
 		if (!have_pw)
-			return crid_err_set(
-			    err, ENOENT,
+			return crid_err_invalid(
+			    err,
 			    "linux.security_context.run_as_username: no user `%s` in "
 			    "the image's /etc/passwd",
 			    sec->run_as_username);

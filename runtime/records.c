@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "io/utf8.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
@@ -274,9 +275,26 @@ const char *crid_kvs_get(const struct crid_kvs *kvs, const char *key)
 	return NULL;
 }
 
+/*
+ * yajl_tree_parse refuses invalid UTF-8, so one bad byte would make a record
+ * unloadable: requests are checked (handlers/request_check.h), and anything
+ * else (a runtime's error text cut mid-character) is scrubbed here.
+ */
 void crid_json_str(yajl_gen g, const char *s)
 {
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	size_t len = strlen(s);
+	char *copy;
+
+	if (crid_utf8_invalid_at((const uint8_t *)s, len) == len) {
+		yajl_gen_string(g, (const unsigned char *)s, len);
+		return;
+	}
+	copy = crid_strdup(s);
+	if (copy)
+		crid_utf8_scrub(copy);
+	/* out of memory: an empty string still keeps the record loadable */
+	yajl_gen_string(g, (const unsigned char *)(copy ? copy : ""), copy ? len : 0);
+	crid_free(copy);
 }
 
 void crid_json_kvs(yajl_gen g, const char *key, const struct crid_kvs *kvs)

@@ -99,6 +99,7 @@ int crid_kvs_add(struct crid_kvs *kvs, const char *key, const char *value);
 
 void crid_kvs_free(struct crid_kvs *kvs);
 
+/* Writes |s| as a JSON string; bytes that are not valid UTF-8 become '?'. */
 void crid_json_str(yajl_gen g, const char *s);
 void crid_json_kvs(yajl_gen g, const char *key, const struct crid_kvs *kvs);
 /* "key": base64(bytes) */

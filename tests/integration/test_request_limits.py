@@ -64,22 +64,27 @@ def tearDownModule():
 
 
 def push_badpasswd():
-    """`badpasswd`: busybox with /etc/passwd a symlink loop, config User "nobody"."""
+    """Two images with config User "nobody" on the busybox base: `badpasswd`, whose
+    /etc/passwd is a symlink loop, and `nopasswd`, whose /etc/passwd is whited out."""
     im = ctr_fixture._images_module()
     with tempfile.TemporaryDirectory(prefix="crid-badpasswd-") as tmp:
         layout = os.path.join(tmp, "oci")
         lay = im.Layout(layout)
         base = lay.layer(im.busybox_tar(os.environ.get("BUSYBOX", "/bin/busybox")))
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-            im.tar_add(t, "etc/passwd", tarfile.SYMTYPE, 0o777, linkname="passwd")
-        lay.image("badpasswd", [base, lay.layer(buf.getvalue())],
-                  {"Env": [im.PATH_ENV], "Cmd": ["sh"], "User": "nobody"})
+        cfg = {"Env": [im.PATH_ENV], "Cmd": ["sh"], "User": "nobody"}
+        for name, entry in (("badpasswd", ("etc/passwd", tarfile.SYMTYPE, 0o777, "passwd")),
+                            ("nopasswd", ("etc/.wh.passwd", tarfile.REGTYPE, 0o644, ""))):
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+                im.tar_add(t, entry[0], entry[1], entry[2],
+                           b"" if entry[1] == tarfile.REGTYPE else None, linkname=entry[3])
+            lay.image(name, [base, lay.layer(buf.getvalue())], cfg)
         lay.close()
-        subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", "--dest-tls-verify=false",
-                        "oci:%s:badpasswd" % layout,
-                        "docker://%s/crid-test/badpasswd:latest" % ctr_fixture.REGISTRY.addr],
-                       check=True)
+        for name in ("badpasswd", "nopasswd"):
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "-q",
+                            "--dest-tls-verify=false", "oci:%s:%s" % (layout, name),
+                            "docker://%s/crid-test/%s:latest" % (ctr_fixture.REGISTRY.addr,
+                                                                 name)], check=True)
 
 
 class _Tests:
@@ -304,6 +309,29 @@ class _Tests:
         self.assertTrue(d.startswith("image `%s`: " % ref), d)
         items = self.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers
         self.assertEqual(list(items), [])
+
+
+    def test_image_user_not_in_passwd(self):
+        # an image without /etc/passwd has no user names: its own User "nobody" is the
+        # image's fault (FAILED_PRECONDITION naming it); a numeric user runs
+        pod = self.run_pod()
+        ref = ctr_fixture.REGISTRY.ref("nopasswd")
+        self.img.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=ref)),
+                           timeout=120)
+        d = self.assertRpcError(CODE.FAILED_PRECONDITION, self.create, pod,
+                                self.ctr_config("np", image=ref),
+                                contains="no user `nobody` in the image's /etc/passwd")
+        self.assertTrue(d.startswith("image `%s`: " % ref), d)
+        self.assertNotIn("No such file", d)
+        cid = self.run_ctr(pod, "npnum", image=ref, command=["sleep", "300"], run_as_user=1000)
+        self.assertEqual(self.exec_sync(cid, ["id", "-u"]).stdout, b"1000\n")
+        self.stop(cid)
+        self.remove(cid)
+        # a run_as_username the image lacks is the request's fault: INVALID_ARGUMENT
+        cfg = self.ctr_config("ghost", image="sleep")
+        cfg.linux.security_context.run_as_username = "ghost"
+        self.assertRpcError(CODE.INVALID_ARGUMENT, self.create, pod, cfg,
+                            contains="linux.security_context.run_as_username: no user `ghost`")
 
 
 class LimitsRunc(_Tests, CtrBase):

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "handlers/request_check.h"
+#include "io/utf8.h"
 #include "proto/api.pb-c.h"
 #include "tap.h"
 
