@@ -147,7 +147,10 @@ bool crid_request_utf8_ok(const ProtobufCMessage *msg, char *path, size_t size, 
 	if (!size)
 		return true;
 	path[0] = '\0';
-	return msg_ok(&w, msg, 0);
+	if (msg_ok(&w, msg, 0))
+		return true;
+	crid_utf8_scrub(path); /* a map key cut short mid-character goes into the reply */
+	return false;
 }
 
 /* ---- sizes ---- */
