@@ -227,7 +227,7 @@ int crid_rpc_status(int code)
 		return CRID_GRPC_DATA_LOSS;
 	case ENOMEM:
 	case ENOSPC:
-	case EMSGSIZE: /* a pod or container record over its limit */
+	case EMSGSIZE: /* over a size limit: a pod or container record, a runtime's output */
 		return CRID_GRPC_RESOURCE_EXHAUSTED;
 	default:
 		return CRID_GRPC_UNKNOWN;
