@@ -12,8 +12,10 @@
 - log_path: "" is legal (no log, as containerd), ".", "x/", a ".." component
   and a symlinked log file are INVALID_ARGUMENT naming config.log_path, and
   `a..b.log` is a legal file name;
-- an image whose /etc/passwd cannot be read: FAILED_PRECONDITION naming the
-  file and the image.
+- an image whose /etc/passwd cannot be read, or lacks the user of its own
+  config User: FAILED_PRECONDITION naming the file and the image; a numeric
+  user needs no /etc/passwd; a run_as_username the image lacks is
+  INVALID_ARGUMENT naming the field.
 """
 import io
 import os
