@@ -14,6 +14,7 @@
 #include "io/utf8.h"
 #include "reactor/mem.h"
 #include "runtime/sandbox.h"
+#include "runtime/statefile.h"
 #include "tap.h"
 
 static char root[64], runroot[80];
@@ -106,6 +107,26 @@ static void test_invalid_utf8_scrubbed(void)
 	crid_sandbox_store_close(s);
 }
 
+/* The loader's message for an oversized file once said "File exists" (a stale errno). */
+static void test_too_large_message(void)
+{
+	char path[128], *text = NULL;
+	struct crid_err err;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/big.json", root);
+	f = fopen(path, "w");
+	fputs("{\"pad\": \"0123456789\"}", f);
+	fclose(f);
+	errno = EEXIST;
+	CHECK(crid_statefile_read(path, 8, &text, &len, &err) < 0 && err.code == EFBIG &&
+		  strstr(err.msg, "over the 8-byte limit") && !strstr(err.msg, "File exists"),
+	      "too large says so: `%s`", err.msg);
+	crid_free(text);
+	remove(path);
+}
+
 int main(void)
 {
 	size_t before;
@@ -118,6 +139,7 @@ int main(void)
 	before = crid_mem_used();
 	test_size_check();
 	test_invalid_utf8_scrubbed();
+	test_too_large_message();
 	CHECK(crid_mem_used() == before, "no bytes left allocated (%zu)", crid_mem_used() - before);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
