@@ -17,6 +17,7 @@
 #include "handlers/events.h"
 #include "handlers/list_reply.h"
 #include "handlers/methods.h"
+#include "handlers/request_check.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -128,6 +129,7 @@ void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *
 	struct crid_kvs labels, annotations;
 	struct crid_deferred *d;
 	struct crid_sandbox *sb;
+	struct crid_ctr_op *op;
 	struct crid_err err;
 	size_t len;
 	bool amb;
@@ -180,7 +182,10 @@ void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *
 	d = crid_deferred_new(rpc, abandon);
 	if (!d)
 		return;
-	crid_deferred_started(d, crid_ctr_create(ctrs, &cr, created, d, &err), &err);
+	op = crid_ctr_create(ctrs, &cr, created, d, &err);
+	if (!op)
+		crid_request_blame_largest(&err, "config", &c->base);
+	crid_deferred_started(d, op, &err);
 }
 
 /* ---- StartContainer, StopContainer, RemoveContainer, UpdateContainerResources ---- */

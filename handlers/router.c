@@ -6,6 +6,7 @@
 
 #include "handlers/methods.h"
 #include "handlers/pull.h"
+#include "handlers/request_check.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -226,6 +227,7 @@ int crid_rpc_status(int code)
 		return CRID_GRPC_DATA_LOSS;
 	case ENOMEM:
 	case ENOSPC:
+	case EMSGSIZE: /* over a size limit: a pod or container record, a runtime's output */
 		return CRID_GRPC_RESOURCE_EXHAUSTED;
 	default:
 		return CRID_GRPC_UNKNOWN;
@@ -263,6 +265,8 @@ char *crid_rpc_strdup(struct crid_rpc *rpc, const char *s)
 static void run_method(struct crid_rpc *rpc, const uint8_t *msg, size_t len)
 {
 	ProtobufCMessage *req;
+	char field[256];
+	size_t at;
 
 	if (!rpc->method->fn) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNIMPLEMENTED, "method %s not implemented",
@@ -274,6 +278,12 @@ static void run_method(struct crid_rpc *rpc, const uint8_t *msg, size_t len)
 		crid_rpc_fail(rpc, CRID_GRPC_INTERNAL,
 			      "grpc: error unmarshalling request: invalid %s message",
 			      rpc->method->input->name);
+		return;
+	}
+	/* grpc-go refuses these while decoding (codes.Internal); CRI asks for the field */
+	if (!crid_request_utf8_ok(req, field, sizeof(field), &at)) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "%s: string field contains invalid UTF-8 at byte %zu", field, at);
 		return;
 	}
 	rpc->method->fn(rpc, req);

@@ -15,6 +15,7 @@
 #include "handlers/deferred.h"
 #include "handlers/list_reply.h"
 #include "handlers/methods.h"
+#include "handlers/request_check.h"
 #include "handlers/sandbox.h"
 #include "handlers/status_info.h"
 #include "proto/api.pb-c.h"
@@ -303,6 +304,8 @@ void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *r
 	if (!d)
 		return;
 	op = crid_pod_run(&pods, &in.spec, run_done, d, &err);
+	if (!op)
+		crid_request_blame_largest(&err, "config", &req->config->base);
 	crid_deferred_started(d, op, &err);
 }
 

@@ -9,8 +9,6 @@
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
 
-#define RECORD_MAX (4u << 20) /* a record holds the container config (~KiB in practice) */
-
 struct crid_container_store {
 	char *dir;     /* <root>/containers/records */
 	char *layers;  /* <root>/containers */
@@ -137,6 +135,19 @@ int crid_container_save(struct crid_container_store *s, struct crid_container *c
 	return r;
 }
 
+int crid_container_check_size(const struct crid_container *c, struct crid_err *err)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return crid_err_set(err, ENOMEM, "container record");
+	r = gen_record(g, c) < 0 ? crid_err_set(err, ENOMEM, "container record")
+				 : crid_records_fits(g, "container record", err);
+	yajl_gen_free(g);
+	return r;
+}
+
 static bool jbool(yajl_val root, const char *key)
 {
 	const char *path[] = { key, NULL };
@@ -259,7 +270,7 @@ int crid_container_store_open(const char *root, const char *runroot,
 		crid_container_store_close(s);
 		return -1;
 	}
-	crid_records_load_dir(s->dir, RECORD_MAX, load_one, s);
+	crid_records_load_dir(s->dir, load_one, s);
 	crid_records_sort(&s->recs, by_created);
 	*out = s;
 	return 0;

@@ -88,6 +88,9 @@ void crid_container_free(struct crid_container *c);
 int crid_container_insert(struct crid_container_store *s, struct crid_container *c,
 			  struct crid_err *err);
 
+/* As crid_sandbox_check_size, for a container's record (CreateContainer). */
+int crid_container_check_size(const struct crid_container *c, struct crid_err *err);
+
 /* Writes the record and drops the pre-encoded list entry. */
 int crid_container_save(struct crid_container_store *s, struct crid_container *c,
 			struct crid_err *err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io/cri_log.h"
+#include "io/utf8.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
@@ -535,6 +536,11 @@ int ctr_open_log(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_e
 
 	c->log =
 	    crid_cri_log_open(ctrs->loop, path, c->out_fd, c->err_fd, ctrs->cfg->log_size_max, err);
+	if (!c->log && err && (err->code == ELOOP || err->code == EISDIR)) {
+		/* O_NOFOLLOW met a link, or a directory took the name since create */
+		err->code = EINVAL;
+		return crid_err_wrap(err, "config.log_path");
+	}
 	return c->log ? 0 : -1;
 }
 
@@ -722,8 +728,11 @@ static int write_spec(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_
 	in.cgroups_path = c->cgroups_path;
 	in.host = ctrs->host;
 	in.cfg = ctrs->cfg;
-	if (crid_oci_spec_build(&in, &spec, err) < 0)
+	if (crid_oci_spec_build(&in, &spec, err) < 0) {
+		if (err && err->code == EBUSY) /* the image's user database (runtime/oci_user.h) */
+			crid_err_wrap(err, "image `%s`", x->req->image);
 		return -1;
+	}
 	c->user = spec.user;
 	c->stop_signal = spec.stop_signal;
 	r = crid_statefile_write_volatile(path, spec.json, spec.len, 0600, err); /* runroot */
@@ -751,23 +760,59 @@ static int prepare(struct crid_ctr_op *op, struct create_ctx *x, struct crid_oci
 	return crid_container_save(ctrs->store, c, err);
 }
 
+/*
+ * CRI's log_path is relative to the pod's log_directory and names a file;
+ * "" means no log (containerd keeps none then). ".." is refused as a path
+ * component only: `a..b.log` is a file name like any other.
+ */
 static int check_log_path(const char *p, struct crid_err *err)
 {
-	if (p[0] == '/' || strstr(p, "..") || strchr(p, '\n'))
-		return crid_err_set(err, EINVAL,
-				    "log_path: `%s` must be relative to the pod's log directory "
-				    "and stay inside it",
-				    p);
+	const char *s = p;
+	size_t n = 0;
+
+	if (p[0] == '/' || strchr(p, '\n'))
+		return crid_err_invalid(err,
+					"config.log_path: `%s` must be relative to the pod's log "
+					"directory",
+					p);
+	while (*s) {
+		n = strcspn(s, "/");
+		if (n == 2 && s[0] == '.' && s[1] == '.')
+			return crid_err_invalid(
+			    err, "config.log_path: `%s` must stay inside the pod's log directory",
+			    p);
+		s += n;
+		if (*s == '/')
+			s++, n = 0;
+	}
+	if (*p && (n == 0 || (n == 1 && s[-1] == '.')))
+		return crid_err_invalid(err, "config.log_path: `%s` names a directory, not a file",
+					p);
 	return 0;
 }
 
+/* An existing log file must be a plain file: the writer will not follow a link out. */
+static int check_log_file(const char *path, struct crid_err *err)
+{
+	struct stat st;
+
+	if (!*path || lstat(path, &st) < 0)
+		return 0; /* made when the container starts */
+	if (S_ISLNK(st.st_mode))
+		return crid_err_invalid(err, "config.log_path: `%s` is a symbolic link", path);
+	if (!S_ISREG(st.st_mode))
+		return crid_err_invalid(err, "config.log_path: `%s` is not a regular file", path);
+	return 0;
+}
+
+/* "" for no log: an empty log_path or no log directory. */
 static char *join_path(const char *dir, const char *rel)
 {
 	size_t n = strlen(dir) + strlen(rel) + 2;
 	char *p = crid_malloc(n);
 
 	if (p)
-		snprintf(p, n, "%s%s%s", dir, *rel && *dir ? "/" : "", *dir ? rel : "");
+		snprintf(p, n, "%s%s%s", *rel ? dir : "", *rel && *dir ? "/" : "", *dir ? rel : "");
 	return p;
 }
 
@@ -818,6 +863,8 @@ static int fill_record(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid
 	c->config = crid_malloc(req->config_len + 1);
 	if (bad || !c->log_path || !c->cgroups_path || !c->config)
 		return crid_err_set(err, ENOMEM, "container record");
+	if (check_log_file(c->log_path, err) < 0)
+		return -1;
 	memcpy(c->config, req->config, req->config_len);
 	c->config_len = req->config_len;
 	return 0;
@@ -854,7 +901,7 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 	c = crid_container_alloc(err);
 	if (!c)
 		return NULL;
-	if (fill_record(ctrs, &x, c, err) < 0 ||
+	if (fill_record(ctrs, &x, c, err) < 0 || crid_container_check_size(c, err) < 0 ||
 	    ctr_runtime_of(ctrs, c->runtime_handler, &rt, err) < 0) {
 		crid_container_free(c);
 		return NULL;
@@ -905,6 +952,9 @@ static void started(void *user, int status, const char *out, size_t len, const s
 		/* as CRI-O: the container is dead, and its status says why */
 		set_str(&c->reason, "StartError");
 		set_str(&c->message, err->msg);
+		/* the runtime's text, maybe cut mid-character: ContainerStatus must decode */
+		if (c->message)
+			crid_utf8_scrub(c->message);
 		if (c->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
 		save_or_log(op->ctrs, c);

@@ -42,9 +42,10 @@ static int load(struct idfiles *f, bool group, struct crid_err *err)
 	if (crid_oci_read_file(f->rootfs, path, IDFILE_MAX, dst, NULL, &e) == 0)
 		return 0;
 	if (e.code != ENOENT) {
-		if (err)
-			*err = e;
-		return crid_err_wrap(err, "image user database");
+		/* There but unusable (a link loop or out of the root, not a file, too big): the
+		 * image is at fault, not the request, and retrying will not help. */
+		return crid_err_cause(err, EBUSY, "the image's %s cannot be read (%s)", path,
+				      e.msg);
 	}
 	/* An image without the file has no names: numeric ids still work. */
 	*dst = crid_strdup("");
@@ -190,8 +191,8 @@ static int image_user(struct idfiles *f, const char *spec, struct pwent *pw, boo
 		if (!*have_pw)
 			pw->gid = 0;
 	} else if (!(*have_pw = pw_find(f->passwd, name, 0, pw))) {
-		return crid_err_set(
-		    err, ENOENT, "image config User `%s`: no user `%s` in the image's /etc/passwd",
+		return crid_err_cause(
+		    err, EBUSY, "image config User `%s`: no user `%s` in the image's /etc/passwd",
 		    spec, name);
 	}
 	*have_gid = colon != NULL;
@@ -202,8 +203,8 @@ static int image_user(struct idfiles *f, const char *spec, struct pwent *pw, boo
 	if (load(f, true, err) < 0)
 		return -1;
 	if (!gr_find(f->group, colon + 1, &pw->gid))
-		return crid_err_set(
-		    err, ENOENT, "image config User `%s`: no group `%s` in the image's /etc/group",
+		return crid_err_cause(
+		    err, EBUSY, "image config User `%s`: no group `%s` in the image's /etc/group",
 		    spec, colon + 1);
 	return 0;
 }
@@ -235,8 +236,8 @@ static int resolve(struct idfiles *f, const struct crid_ctr_security *sec, const
 			return -1;
 		have_pw = pw_find(f->passwd, sec->run_as_username, 0, &pw);
 		if (!have_pw)
-			return crid_err_set(
-			    err, ENOENT,
+			return crid_err_invalid(
+			    err,
 			    "linux.security_context.run_as_username: no user `%s` in "
 			    "the image's /etc/passwd",
 			    sec->run_as_username);

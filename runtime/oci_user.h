@@ -17,8 +17,12 @@
  * and /etc/group when a name is involved or for the user's groups.
  * additional_gids starts with the primary gid (as `id` shows it and as
  * ContainerStatus.user reports it). Errors: EINVAL naming the field for bad
- * ids, ENOENT for a user or group name the image does not have, EFBIG for an
- * oversized passwd/group file.
+ * ids or a run_as_username the image does not have; EBUSY (a failed
+ * precondition: the image is at fault, the caller adds its name) for a user
+ * or group in the image's own User that its /etc/passwd or /etc/group lacks
+ * (an image without them has no names; numeric ids still work), and for a
+ * passwd/group file that exists but cannot be read (a symlink loop or out of
+ * the root, not a regular file, oversized).
  */
 int crid_oci_user_resolve(const char *rootfs, const struct crid_ctr_security *sec,
 			  const char *image_user, struct crid_ctr_user *out, struct crid_err *err);

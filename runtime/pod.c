@@ -610,6 +610,10 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 		crid_err_set(err, ENOMEM, "pod sandbox record");
 		return NULL;
 	}
+	if (crid_sandbox_check_size(sb, err) < 0) {
+		crid_sandbox_free(sb);
+		return NULL;
+	}
 	op = op_new(pods, sb, OP_RUN, done, user);
 	if (!op || copy_sysctls(op, spec) < 0) {
 		if (op)

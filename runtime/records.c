@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "io/utf8.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
@@ -148,7 +149,7 @@ int crid_random_id(char id[CRID_ID_LEN + 1], struct crid_err *err)
 
 /* ---- files ---- */
 
-void crid_records_load_dir(const char *dir, size_t max,
+void crid_records_load_dir(const char *dir,
 			   void (*parse)(void *user, const char *path, yajl_val root), void *user)
 {
 	DIR *d = opendir(dir);
@@ -166,7 +167,7 @@ void crid_records_load_dir(const char *dir, size_t max,
 		    strcmp(e->d_name + CRID_ID_LEN, ".json") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (crid_statefile_read(path, max, &text, &len, &err) < 0) {
+		if (crid_statefile_read(path, CRID_RECORD_MAX, &text, &len, &err) < 0) {
 			crid_log_warn("record: %s", err.msg);
 			continue;
 		}
@@ -189,6 +190,19 @@ static int record_path(const char *dir, const char *id, char *out, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+int crid_records_fits(yajl_gen g, const char *what, struct crid_err *err)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		return crid_err_set(err, ENOMEM, "%s", what);
+	if (len > CRID_RECORD_MAX - CRID_RECORD_HEADROOM)
+		return crid_err_cause(err, EMSGSIZE, "%s of %zu bytes is over the %u-byte limit",
+				      what, len, CRID_RECORD_MAX - CRID_RECORD_HEADROOM);
+	return 0;
+}
+
 int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_err *err)
 {
 	const unsigned char *buf;
@@ -197,6 +211,11 @@ int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_
 
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		return crid_err_set(err, ENOMEM, "record %s", id);
+	/* the loader reads at most this much: never write what it would skip */
+	if (len > CRID_RECORD_MAX)
+		return crid_err_cause(err, EMSGSIZE,
+				      "record %s of %zu bytes is over the %u-byte limit", id, len,
+				      CRID_RECORD_MAX);
 	if (record_path(dir, id, path, sizeof(path)) < 0)
 		return crid_err_set(err, ENAMETOOLONG, "record %s path", id);
 	if (!crid_syncer_running())
@@ -256,9 +275,26 @@ const char *crid_kvs_get(const struct crid_kvs *kvs, const char *key)
 	return NULL;
 }
 
+/*
+ * yajl_tree_parse refuses invalid UTF-8, so one bad byte would make a record
+ * unloadable: requests are checked (handlers/request_check.h), and anything
+ * else (a runtime's error text cut mid-character) is scrubbed here.
+ */
 void crid_json_str(yajl_gen g, const char *s)
 {
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	size_t len = strlen(s);
+	char *copy;
+
+	if (crid_utf8_invalid_at((const uint8_t *)s, len) == len) {
+		yajl_gen_string(g, (const unsigned char *)s, len);
+		return;
+	}
+	copy = crid_strdup(s);
+	if (copy)
+		crid_utf8_scrub(copy);
+	/* out of memory: an empty string still keeps the record loadable */
+	yajl_gen_string(g, (const unsigned char *)(copy ? copy : ""), copy ? len : 0);
+	crid_free(copy);
 }
 
 void crid_json_kvs(yajl_gen g, const char *key, const struct crid_kvs *kvs)

@@ -17,6 +17,14 @@
 
 #define CRID_ID_LEN 64 /* hex of 32 random bytes, as CRI-O and containerd ids */
 
+/*
+ * The one size limit of a pod or container record, for writing and for
+ * loading alike: a record that was written always loads. Creation checks it
+ * first (crid_records_fits) with room for what the record gains later.
+ */
+#define CRID_RECORD_MAX (16u << 20)
+#define CRID_RECORD_HEADROOM (256u << 10) /* IPs, CNI result, pid, exit reason, resources */
+
 /* An indexed set of records; |id_of| gives a record's NUL-terminated id. */
 struct crid_records {
 	const char *(*id_of)(const void *rec);
@@ -45,16 +53,26 @@ void crid_records_sort(struct crid_records *r, int (*cmp)(const void *, const vo
 int crid_random_id(char id[CRID_ID_LEN + 1], struct crid_err *err);
 
 /*
- * Calls |parse| for every `<dir>/<64 hex>.json` (read whole, at most |max|
- * bytes, parsed); files that do not read or parse are logged and skipped.
+ * Calls |parse| for every `<dir>/<64 hex>.json` (read whole, at most
+ * CRID_RECORD_MAX bytes, parsed); files that do not read or parse are logged
+ * and skipped.
  */
-void crid_records_load_dir(const char *dir, size_t max,
+void crid_records_load_dir(const char *dir,
 			   void (*parse)(void *user, const char *path, yajl_val root), void *user);
+
+/*
+ * Checks at creation that the generated document leaves CRID_RECORD_HEADROOM
+ * under CRID_RECORD_MAX. Fails with EMSGSIZE (this error only: callers tell
+ * it apart) and a message naming |what| (a "pod sandbox record"), its size
+ * and the limit.
+ */
+int crid_records_fits(yajl_gen g, const char *what, struct crid_err *err);
 
 /*
  * Writes the generated document to `<dir>/<id>.json` atomically: with the
  * syncer running (runtime/syncer.h), by rename now and to disk a moment
- * later off the loop; without it, fsynced before returning.
+ * later off the loop; without it, fsynced before returning. EMSGSIZE (nothing
+ * written, the previous version kept) for a document over CRID_RECORD_MAX.
  */
 int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_err *err);
 
@@ -81,6 +99,7 @@ int crid_kvs_add(struct crid_kvs *kvs, const char *key, const char *value);
 
 void crid_kvs_free(struct crid_kvs *kvs);
 
+/* Writes |s| as a JSON string; bytes that are not valid UTF-8 become '?'. */
 void crid_json_str(yajl_gen g, const char *s);
 void crid_json_kvs(yajl_gen g, const char *key, const struct crid_kvs *kvs);
 /* "key": base64(bytes) */

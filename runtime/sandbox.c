@@ -12,8 +12,6 @@
 #include "reactor/mem.h"
 #include "runtime/statefile.h"
 
-#define RECORD_MAX (4u << 20) /* a record holds the pod config (~KiB in practice) */
-
 struct crid_sandbox_store {
 	char *dir;     /* <root>/sandboxes */
 	char *runroot; /* <runroot>/pods */
@@ -148,6 +146,19 @@ int crid_sandbox_save(struct crid_sandbox_store *s, struct crid_sandbox *sb, str
 		return crid_err_set(err, ENOMEM, "pod sandbox %s record", sb->id);
 	r = gen_record(g, sb) < 0 ? crid_err_set(err, ENOMEM, "pod sandbox %s record", sb->id)
 				  : crid_records_write(s->dir, sb->id, g, err);
+	yajl_gen_free(g);
+	return r;
+}
+
+int crid_sandbox_check_size(const struct crid_sandbox *sb, struct crid_err *err)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	int r;
+
+	if (!g)
+		return crid_err_set(err, ENOMEM, "pod sandbox record");
+	r = gen_record(g, sb) < 0 ? crid_err_set(err, ENOMEM, "pod sandbox record")
+				  : crid_records_fits(g, "pod sandbox record", err);
 	yajl_gen_free(g);
 	return r;
 }
@@ -305,7 +316,7 @@ int crid_sandbox_store_open(const char *root, const char *runroot, struct crid_s
 		crid_sandbox_store_close(s);
 		return -1;
 	}
-	crid_records_load_dir(s->dir, RECORD_MAX, load_one, s);
+	crid_records_load_dir(s->dir, load_one, s);
 	crid_records_sort(&s->recs, by_created);
 	*out = s;
 	return 0;

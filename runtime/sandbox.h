@@ -102,6 +102,13 @@ void crid_sandbox_free(struct crid_sandbox *sb);
 int crid_sandbox_insert(struct crid_sandbox_store *s, struct crid_sandbox *sb,
 			struct crid_err *err);
 
+/*
+ * At creation, before anything else is made: EMSGSIZE (naming the record's size
+ * and the limit) when |sb|'s record would not fit CRID_RECORD_MAX with room
+ * to grow, so a pod accepted is a pod that survives a restart.
+ */
+int crid_sandbox_check_size(const struct crid_sandbox *sb, struct crid_err *err);
+
 /* Writes the record crash-safely and drops its pre-encoded list entry. */
 int crid_sandbox_save(struct crid_sandbox_store *s, struct crid_sandbox *sb, struct crid_err *err);
 

@@ -96,8 +96,14 @@ int crid_statefile_read(const char *path, size_t max, char **out, size_t *len, s
 
 	if (fd < 0)
 		return crid_err_set(err, errno, "open `%s`", path);
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
-		crid_err_set(err, errno ? errno : EFBIG, "read `%s`", path);
+	if (fstat(fd, &st) < 0) {
+		crid_err_set(err, errno, "stat `%s`", path);
+		close(fd);
+		return -1;
+	}
+	if ((unsigned long long)st.st_size > max) { /* errno is stale here: say what happened */
+		crid_err_cause(err, EFBIG, "read `%s`: %lld bytes is over the %zu-byte limit", path,
+			       (long long)st.st_size, max);
 		close(fd);
 		return -1;
 	}

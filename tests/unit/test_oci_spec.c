@@ -356,10 +356,10 @@ static void test_user(void)
 	CHECK(strcmp(r, "4242 0 [0]") == 0, "unknown numeric uid gets gid 0: %s", r);
 	t_init(&t, "{\"config\":{\"User\":\"nobody\"}}");
 	r = user_for(&t);
-	CHECK(strstr(r, "error(2)") && strstr(r, "no user `nobody`"), "unknown user: %s", r);
+	CHECK(strstr(r, "error(16)") && strstr(r, "no user `nobody`"), "unknown user: %s", r);
 	t_init(&t, "{\"config\":{\"User\":\"app:nogroup\"}}");
 	r = user_for(&t);
-	CHECK(strstr(r, "error(2)") && strstr(r, "no group `nogroup`"), "unknown group: %s", r);
+	CHECK(strstr(r, "error(16)") && strstr(r, "no group `nogroup`"), "unknown group: %s", r);
 
 	t_init(&t, "{\"config\":{\"User\":\"app\"}}");
 	t.spec.security.run_as_username = "web";
@@ -377,7 +377,7 @@ static void test_user(void)
 	t_init(&t, "{}");
 	t.spec.security.run_as_username = "ghost";
 	r = user_for(&t);
-	CHECK(strstr(r, "error(2)") && strstr(r, "run_as_username"), "unknown run_as_username: %s",
+	CHECK(strstr(r, "error(22)") && strstr(r, "run_as_username"), "unknown run_as_username: %s",
 	      r);
 	t_init(&t, "{}");
 	r = user_for(&t);
