@@ -36,7 +36,7 @@ LDLIBS := -Wl,--as-needed -lev -lnghttp2 -lprotobuf-c -lyajl -lcurl -lcares -lzs
 
 PROTO_C := $(BUILD)/proto/api.pb-c.c
 PROTO_H := $(BUILD)/proto/api.pb-c.h
-LIB_SRC := $(sort $(wildcard reactor/*.c io/*.c runtime/*.c handlers/*.c))
+LIB_SRC := $(sort $(wildcard reactor/*.c io/*.c runtime/*/*.c handlers/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/proto/api.pb-c.o
 CLI_SRC := $(wildcard cli/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -47,7 +47,7 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test check unit integration format-check fuzz fuzzers fuzz-smoke bench clean
+.PHONY: all deps run test check unit integration format-check include-check fuzz fuzzers fuzz-smoke bench clean
 
 all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@true
@@ -70,12 +70,12 @@ $(BUILD)/libcrid.a: $(LIB_OBJ)
 $(BUILD)/crid: $(BUILD)/crid.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
-# The pod namespace pinner: a separate program on libc only (runtime/pinns/ is not in libcrid).
-$(BUILD)/crid-pinns: $(BUILD)/runtime/pinns/crid-pinns.o
+# The pod namespace pinner: a separate program on libc only (runtime/pod/pinns/ is not in libcrid).
+$(BUILD)/crid-pinns: $(BUILD)/runtime/pod/pinns/crid-pinns.o
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
 
-# The node's fd store when crid runs without systemd: libc only (runtime/keeper/ is not in libcrid).
-$(BUILD)/crid-keeper: $(BUILD)/runtime/keeper/crid-keeper.o
+# The node's fd store when crid runs without systemd: libc only (runtime/state/keeper/ is not in libcrid).
+$(BUILD)/crid-keeper: $(BUILD)/runtime/state/keeper/crid-keeper.o
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
 
 # libyaml reads config files in cridctl only; the daemon does not link it.
@@ -145,6 +145,10 @@ format-check:
 	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do \
 		clang-format --style=file $$f | diff -q - $$f >/dev/null || echo $$f; done); \
 	if [ -n "$$out" ]; then echo "not clang-formatted:"; echo "$$out"; exit 1; fi
+
+# No include circle between files or folders, and no include pointing up the floors.
+include-check:
+	@python3 tests/layout/check_includes.py
 
 fuzzers: $(FUZZ_BIN)
 

@@ -17,9 +17,9 @@
 #include "io/unix_listener.h"
 #include "reactor/log.h"
 #include "reactor/pidfd.h"
-#include "runtime/state_lock.h"
-#include "runtime/statefile.h"
-#include "runtime/syncer.h"
+#include "runtime/state/state_lock.h"
+#include "runtime/state/statefile.h"
+#include "runtime/state/syncer.h"
 
 /* In-flight calls get this long to finish after SIGTERM. */
 #define SHUTDOWN_GRACE_SECONDS 5.0

@@ -6,7 +6,7 @@
 #define CRID_HANDLERS_CONTAINER_H
 
 #include "handlers/rpc.h"
-#include "runtime/ctr.h"
+#include "runtime/container/ctr.h"
 
 /* Opens the container store and the fd store and recovers every container (d->ctrs set). */
 int crid_container_handlers_init(struct crid_daemon *d, struct crid_err *err);

@@ -16,7 +16,7 @@
 #include "handlers/status_info.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
-#include "runtime/image_names.h"
+#include "runtime/image/image_names.h"
 
 static Runtime__V1__ContainerState cri_state(enum crid_ctr_state s)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "handlers/ctr_config.h"
-#include "runtime/sandbox.h"
+#include "runtime/pod/sandbox.h"
 
 /* The deprecated seccomp_profile_path and apparmor_profile are still sent by kubelets. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

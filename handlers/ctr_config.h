@@ -4,7 +4,7 @@
 
 #include "handlers/rpc.h"
 #include "proto/api.pb-c.h"
-#include "runtime/ctr_spec.h"
+#include "runtime/oci/ctr_spec.h"
 
 /*
  * Fills |s| from |c| (pointers into |c| and the call's arena). Bad input is

@@ -12,12 +12,12 @@
 
 #include "io/grpc_server.h"
 #include "reactor/loop.h"
-#include "runtime/cni_status.h"
-#include "runtime/config.h"
-#include "runtime/host.h"
-#include "runtime/image_store.h"
-#include "runtime/node_state.h"
-#include "runtime/trash.h"
+#include "runtime/cni/cni_status.h"
+#include "runtime/config/config.h"
+#include "runtime/oci/host.h"
+#include "runtime/image/image_store.h"
+#include "runtime/state/node_state.h"
+#include "runtime/state/trash.h"
 
 struct crid_pods;
 struct crid_ctrs;

@@ -8,7 +8,7 @@
 
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
-#include "runtime/image_names.h"
+#include "runtime/image/image_names.h"
 
 /* "1000", "1000:1000" -> uid; "app", "app:app" -> username; "" -> neither, as containerd. */
 static int fill_user(struct crid_rpc *rpc, Runtime__V1__Image *out, const char *user)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "handlers/rpc.h"
-#include "runtime/records.h"
+#include "runtime/state/records.h"
 
 /*
  * Encodes |item| as field 1 (tag, length, bytes) of a List reply into a new

@@ -5,9 +5,9 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
-#include "runtime/image_names.h"
-#include "runtime/image_pull.h"
-#include "runtime/image_store.h"
+#include "runtime/image/image_names.h"
+#include "runtime/image/image_pull.h"
+#include "runtime/image/image_store.h"
 
 static struct crid_puller *puller;
 

@@ -9,8 +9,8 @@
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
-#include "runtime/ctr.h"
-#include "runtime/image_pull.h"
+#include "runtime/container/ctr.h"
+#include "runtime/image/image_pull.h"
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 

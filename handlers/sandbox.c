@@ -21,7 +21,7 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
-#include "runtime/pod.h"
+#include "runtime/pod/pod.h"
 
 static struct crid_pods pods;
 static bool pods_ready;

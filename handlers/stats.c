@@ -11,7 +11,7 @@
 #include "handlers/container.h"
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
-#include "runtime/cgroup_stats.h"
+#include "runtime/container/cgroup_stats.h"
 
 /* Writable layers are measured at most this often (du walks the tree). */
 #define LAYER_MAX_AGE 10.0

@@ -11,8 +11,8 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
-#include "runtime/oci_json.h"
-#include "runtime/pod_ns.h"
+#include "runtime/oci/oci_json.h"
+#include "runtime/pod/pod_ns.h"
 
 #define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 

@@ -12,8 +12,8 @@
 #define CRID_HANDLERS_STATUS_INFO_H
 
 #include "handlers/rpc.h"
-#include "runtime/container.h"
-#include "runtime/sandbox.h"
+#include "runtime/container/container.h"
+#include "runtime/pod/sandbox.h"
 
 /*
  * Container: sandboxID, pid (the init process; 0 before create), removing,

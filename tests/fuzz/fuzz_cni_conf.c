@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/cni.h"
-#include "runtime/cni_conf.h"
+#include "runtime/cni/cni.h"
+#include "runtime/cni/cni_conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/manifest.h"
+#include "runtime/image/manifest.h"
 
 static void check_manifest(const struct crid_manifest *m)
 {

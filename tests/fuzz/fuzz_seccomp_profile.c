@@ -13,7 +13,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "runtime/oci_seccomp.h"
+#include "runtime/oci/oci_seccomp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/tar_reader.h"
+#include "runtime/image/tar_reader.h"
 
 static volatile unsigned char sink;
 

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/config.h"
-#include "runtime/toml.h"
+#include "runtime/config/config.h"
+#include "runtime/config/toml.h"
 
 static void check_tree(const struct crid_toml_value *v, unsigned depth)
 {

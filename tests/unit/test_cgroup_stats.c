@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/cgroup_stats.h"
+#include "runtime/container/cgroup_stats.h"
 #include "tap.h"
 
 static char tmp[64];

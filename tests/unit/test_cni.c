@@ -17,7 +17,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "reactor/mem.h"
-#include "runtime/cni.h"
+#include "runtime/cni/cni.h"
 #include "tap.h"
 
 #define FIRST_RESULT                                                                               \

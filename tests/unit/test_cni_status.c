@@ -13,7 +13,7 @@
 
 #include "reactor/log.h"
 #include "reactor/mem.h"
-#include "runtime/cni_status.h"
+#include "runtime/cni/cni_status.h"
 #include "tap.h"
 
 #define REAL_PLUGIN_DIR "/usr/lib/cni"

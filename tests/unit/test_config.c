@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/config.h"
+#include "runtime/config/config.h"
 #include "tap.h"
 
 static bool str_eq(const char *a, const char *b)

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/fd_store.h"
+#include "runtime/state/fd_store.h"
 #include "tap.h"
 
 #ifndef P_PIDFD

@@ -14,7 +14,7 @@
 
 #include "reactor/log.h"
 #include "reactor/mem.h"
-#include "runtime/host.h"
+#include "runtime/oci/host.h"
 #include "tap.h"
 
 #define UNIFIED CRID_CGROUP_ROOT "/unified"

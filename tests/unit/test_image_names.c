@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/image_names.h"
-#include "runtime/image_ref.h"
+#include "runtime/image/image_names.h"
+#include "runtime/image/image_ref.h"
 #include "tap.h"
 
 #define H64(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c

@@ -1,7 +1,7 @@
 /* Reference parsing and normalization, table-driven against distribution/reference's rules. */
 #include <string.h>
 
-#include "runtime/image_ref.h"
+#include "runtime/image/image_ref.h"
 #include "tests/unit/tap.h"
 
 #define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

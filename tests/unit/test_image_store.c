@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/image_store.h"
+#include "runtime/image/image_store.h"
 #include "tap.h"
 
 #define D(c) "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/layer_unpack.h"
+#include "runtime/image/layer_unpack.h"
 #include "tests/unit/tap.h"
 
 #include "tests/unit/tar_writer.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/manifest.h"
+#include "runtime/image/manifest.h"
 #include "tests/unit/tap.h"
 
 #define HA "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb" /* sha256("a") */

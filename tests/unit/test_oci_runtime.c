@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/exec_proc.h"
-#include "runtime/oci_runtime.h"
+#include "runtime/container/exec_proc.h"
+#include "runtime/oci/oci_runtime.h"
 #include "tests/unit/tap.h"
 
 #define RUNC "/usr/sbin/runc"

@@ -18,11 +18,11 @@
 #include <yajl/yajl_tree.h>
 
 #include "reactor/mem.h"
-#include "runtime/config.h"
-#include "runtime/host.h"
-#include "runtime/mount_prop.h"
-#include "runtime/oci_spec.h"
-#include "runtime/sandbox.h"
+#include "runtime/config/config.h"
+#include "runtime/oci/host.h"
+#include "runtime/oci/mount_prop.h"
+#include "runtime/oci/oci_spec.h"
+#include "runtime/pod/sandbox.h"
 #include "tests/unit/tap.h"
 
 #define DEFAULT_PATH_T "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

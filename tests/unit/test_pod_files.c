@@ -14,8 +14,8 @@
 #include <linux/magic.h>
 
 #include "reactor/mem.h"
-#include "runtime/pod_files.h"
-#include "runtime/statefile.h"
+#include "runtime/pod/pod_files.h"
+#include "runtime/state/statefile.h"
 #include "tests/unit/tap.h"
 
 static char sandbox[64];

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/pod_ns.h"
+#include "runtime/pod/pod_ns.h"
 #include "tests/unit/tap.h"
 
 static char sandbox[64];

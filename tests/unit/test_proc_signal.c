@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/proc_signal.h"
+#include "runtime/oci/proc_signal.h"
 #include "tap.h"
 
 #define STATUS(state, nspid, cgt)                                                                  \

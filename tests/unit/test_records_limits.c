@@ -13,8 +13,8 @@
 
 #include "io/utf8.h"
 #include "reactor/mem.h"
-#include "runtime/sandbox.h"
-#include "runtime/statefile.h"
+#include "runtime/pod/sandbox.h"
+#include "runtime/state/statefile.h"
 #include "tap.h"
 
 static char root[64], runroot[80];

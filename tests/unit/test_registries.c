@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/registries.h"
+#include "runtime/image/registries.h"
 #include "tests/unit/tap.h"
 
 #define D64 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/config.h"
-#include "runtime/rootfs.h"
+#include "runtime/config/config.h"
+#include "runtime/container/rootfs.h"
 #include "tests/unit/tap.h"
 
 static char base[64];

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "reactor/mem.h"
-#include "runtime/sandbox.h"
+#include "runtime/pod/sandbox.h"
 #include "tap.h"
 
 static char root[64], runroot[80];

@@ -14,7 +14,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "runtime/state_lock.h"
+#include "runtime/state/state_lock.h"
 #include "tests/unit/tap.h"
 
 static char a[64], b[64];

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/tar_reader.h"
+#include "runtime/image/tar_reader.h"
 #include "tests/unit/tap.h"
 
 #include "tests/unit/tar_writer.h"

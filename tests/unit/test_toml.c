@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "reactor/mem.h"
-#include "runtime/toml.h"
+#include "runtime/config/toml.h"
 #include "tap.h"
 
 static struct crid_toml_value *parse(const char *doc)

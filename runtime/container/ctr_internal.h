@@ -1,0 +1,84 @@
+/*
+ * What the container lifecycle (ctr.c) shares with its start-up recovery
+ * (ctr_restore.c) and ExecSync (ctr_exec.c). Not for other modules.
+ */
+#ifndef CRID_CTR_INTERNAL_H
+#define CRID_CTR_INTERNAL_H
+
+#include "runtime/container/ctr.h"
+#include "runtime/container/ctr_start_time.h"
+#include "runtime/oci/oci_runtime.h"
+
+/* A runtime call (create, start, delete...) still running after this is wedged. */
+#define CRID_RUNTIME_TIMEOUT 120.0
+
+enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO };
+
+struct waiter {
+	crid_ctr_done_fn done;
+	void *user;
+	struct waiter *next;
+};
+
+struct crid_ctr_op {
+	struct crid_ctrs *ctrs;
+	struct crid_container *c;
+	enum op_kind kind;
+	struct waiter *waiters;
+	struct crid_ctr_op *queued;
+	struct crid_oci_call *call;
+	ev_timer timer;
+	bool timer_on;
+	bool waiting_exit; /* stop/remove: finishes when the exit watch has recorded the exit */
+	bool killed;	   /* SIGKILL sent */
+	ev_timer resend;   /* stop: re-checks until a PID 1 catches the stop signal */
+	bool resend_on;
+	double resend_every;
+	struct crid_start_mark start; /* start: when the process started */
+	long long timeout;
+	int status;
+	struct crid_err err;
+	char short_id[13];
+	char *resources_json; /* update */
+	uint8_t *encoded;
+	size_t encoded_len;
+	int init_fds[3]; /* create: the container's side of its stdio, closed once created */
+};
+
+/* The exit watch of one container, from create until its exit is recorded. */
+struct exit_watch {
+	struct crid_ctrs *ctrs;
+	struct crid_container *c;
+	ev_io io;
+	ev_timer timer; /* retry for PIDFD_INFO_EXIT, then the log drain bound */
+	bool exited;
+	bool status_known;
+	int status;
+};
+
+struct crid_ctr_op *ctr_op_new(struct crid_ctrs *ctrs, struct crid_container *c, enum op_kind kind,
+			       crid_ctr_done_fn done, void *user);
+
+/* Opens the container's log writer on its FIFO read ends. */
+int ctr_open_log(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_err *err);
+
+/* Starts watching c->pidfd for the init's exit. */
+struct exit_watch *ctr_watch_start(struct crid_ctrs *ctrs, struct crid_container *c);
+
+/* Checks now whether the init exited (after a restart it may have, long ago). */
+void ctr_query_exit(struct exit_watch *w);
+
+/* Takes apart a container whose create did not finish; ends |op|. */
+void ctr_undo_created(struct crid_ctr_op *op);
+
+/* The OCI runtime of a handler; EINVAL when unknown or unusable. */
+int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_runtime *rt,
+		   struct crid_err *err);
+
+/* `<dir>/<name>` into |out| (PATH_MAX bytes); -1 when it does not fit. */
+int ctr_subpath(char *out, const char *dir, const char *name);
+
+/* Shutdown: stops watching |c| and frees its operations; the fd store keeps its fds. */
+void ctr_forget(struct crid_ctrs *ctrs, struct crid_container *c);
+
+#endif

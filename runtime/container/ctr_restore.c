@@ -1,0 +1,309 @@
+/*
+ * Containers at start and at the end: open the stores, take the fds back
+ * from the fd store and pick up every container where the last daemon left
+ * it — still running (watch it again, go on reading its FIFOs: what it wrote
+ * meanwhile waited in the kernel), exited while crid was down (its status
+ * through the kept pidfd, its last output from the kept FIFO readers), or
+ * half-created (undone). Also the hook that takes a pod's containers down
+ * before the pod itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "reactor/log.h"
+#include "reactor/mem.h"
+#include "reactor/pidfd.h"
+#include "runtime/container/ctr_internal.h"
+#include "runtime/container/rootfs.h"
+
+struct kept_fd {
+	char *name;
+	int fd;
+};
+
+struct kept_fds {
+	struct kept_fd *v;
+	size_t n, cap;
+};
+
+static void keep(void *user, const char *name, int fd)
+{
+	struct kept_fds *k = user;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 64;
+		struct kept_fd *v = crid_realloc(k->v, cap * sizeof(*v));
+
+		if (!v) {
+			close(fd);
+			return;
+		}
+		k->v = v;
+		k->cap = cap;
+	}
+	k->v[k->n].name = crid_strdup(name);
+	k->v[k->n].fd = fd;
+	if (!k->v[k->n].name) {
+		close(fd);
+		return;
+	}
+	k->n++;
+}
+
+/* Takes the fd kept under "c-<id>-<what>" (the caller owns it), or -1. */
+static int take(struct kept_fds *k, const struct crid_container *c, const char *what)
+{
+	char name[CRID_ID_LEN + 16];
+
+	snprintf(name, sizeof(name), "c-%s-%s", c->id, what);
+	for (size_t i = 0; i < k->n; i++) {
+		if (k->v[i].fd >= 0 && strcmp(k->v[i].name, name) == 0) {
+			int fd = k->v[i].fd;
+
+			k->v[i].fd = -1;
+			return fd;
+		}
+	}
+	return -1;
+}
+
+/* A kept FIFO reader is best; without one, reopen the FIFO (what was written meanwhile is lost). */
+static int fifo_reader(struct crid_ctrs *ctrs, struct crid_container *c, const char *name)
+{
+	char bundle[PATH_MAX], path[PATH_MAX];
+
+	if (crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) < 0)
+		return -1;
+	if (ctr_subpath(path, bundle, name) < 0)
+		return -1;
+	return open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+}
+
+static void lost(struct crid_ctrs *ctrs, struct crid_container *c, const char *why)
+{
+	struct crid_err e;
+
+	crid_log_warn("recovery: container %.12s: %s: reported exited with an unknown status",
+		      c->id, why);
+	c->state = CRID_CTR_EXITED;
+	c->exit_code = 255;
+	crid_free(c->reason);
+	crid_free(c->message);
+	c->reason = crid_strdup("Unknown");
+	c->message = crid_strdup(why);
+	if (!c->reason || !c->message || crid_container_save(ctrs->store, c, &e) < 0)
+		crid_log_error("recovery: container %.12s: record not updated", c->id);
+}
+
+static void resume(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
+{
+	char bundle[PATH_MAX];
+	struct exit_watch *w;
+	struct crid_err e;
+
+	c->pidfd = take(k, c, "pid");
+	c->out_fd = take(k, c, "out");
+	c->err_fd = take(k, c, "err");
+	if (c->pidfd < 0) {
+		lost(ctrs, c, "no pidfd kept for it (node rebooted, or the fd store was lost)");
+		return;
+	}
+	if (c->out_fd < 0)
+		c->out_fd = fifo_reader(ctrs, c, "stdout");
+	if (c->err_fd < 0)
+		c->err_fd = fifo_reader(ctrs, c, "stderr");
+	c->is_child = false;
+	if (ctr_open_log(ctrs, c, &e) < 0)
+		crid_log_warn("recovery: container %.12s: %s", c->id, e.msg);
+	w = ctr_watch_start(ctrs, c);
+	if (!w) {
+		lost(ctrs, c, "out of memory");
+		return;
+	}
+	crid_log_info("recovery: container %.12s (pid %d) picked up", c->id, (int)c->pid);
+	/* execs the previous daemon left running */
+	if (c->state == CRID_CTR_RUNNING &&
+	    crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) == 0)
+		crid_exec_proc_sweep(bundle, c->pid);
+	ctr_query_exit(w); /* it may have exited while crid was down */
+}
+
+static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
+{
+	struct crid_image *img = crid_image_store_find(ctrs->images, c->image_ref);
+
+	if (img)
+		img->users++; /* RemoveImage refuses an image a container uses */
+	switch (c->state) {
+	case CRID_CTR_CREATING: {
+		struct crid_ctr_op *op = ctr_op_new(ctrs, c, OP_UNDO, NULL, NULL);
+
+		crid_log_info("recovery: container %.12s was being created: undoing it", c->id);
+		if (op) {
+			c->op = op;
+			ctr_undo_created(op);
+		}
+		break;
+	}
+	case CRID_CTR_CREATED:
+	case CRID_CTR_RUNNING:
+		resume(ctrs, c, k);
+		break;
+	case CRID_CTR_EXITED:
+	case CRID_CTR_UNKNOWN:
+		break;
+	}
+}
+
+/* ---- the pod's containers ---- */
+
+struct pod_down {
+	size_t pending;
+	int status;
+	struct crid_err err;
+	void (*done)(void *arg, int status, const struct crid_err *err);
+	void *arg;
+};
+
+static void one_down(void *user, int status, struct crid_container *c, const struct crid_err *err)
+{
+	struct pod_down *d = user;
+
+	(void)c;
+	if (status < 0 && d->status == 0) {
+		d->status = -1;
+		d->err = *err;
+	}
+	if (--d->pending == 0) {
+		d->done(d->arg, d->status, d->status < 0 ? &d->err : NULL);
+		crid_free(d);
+	}
+}
+
+static void containers_down(void *user, struct crid_sandbox *sb, bool remove,
+			    void (*done)(void *arg, int status, const struct crid_err *err),
+			    void *arg)
+{
+	struct crid_ctrs *ctrs = user;
+	size_t n = crid_ctrs_of_pod(ctrs, sb->id, NULL, 0);
+	struct crid_container **v = crid_calloc(n + 1, sizeof(*v));
+	struct pod_down *d = crid_calloc(1, sizeof(*d));
+	struct crid_err e;
+
+	if (!v || !d) {
+		crid_free(v);
+		crid_free(d);
+		done(arg, -1, (crid_err_set(&e, ENOMEM, "pod containers"), &e));
+		return;
+	}
+	crid_ctrs_of_pod(ctrs, sb->id, v, n);
+	d->done = done;
+	d->arg = arg;
+	d->pending = n + 1; /* one for this loop, so no callback ends it early */
+	for (size_t i = 0; i < n; i++) {
+		struct crid_ctr_op *op = remove ? crid_ctr_remove(ctrs, v[i], one_down, d, &e)
+						: crid_ctr_stop(ctrs, v[i], 0, one_down, d, &e);
+
+		if (!op)
+			one_down(d, -1, NULL, &e);
+	}
+	crid_free(v);
+	one_down(d, 0, NULL, NULL);
+}
+
+/* ---- start and end ---- */
+
+static int open_stores(struct crid_ctrs *ctrs, struct crid_err *err)
+{
+	const struct crid_config *cfg = ctrs->cfg;
+
+	if (crid_container_store_open(cfg->root, cfg->runroot, &ctrs->store, err) < 0)
+		return crid_err_wrap(err, "container store");
+	if (crid_trash_init(&ctrs->trash, ctrs->loop, crid_container_trash_dir(ctrs->store), err) <
+	    0)
+		return -1;
+	ctrs->du = crid_du_cache_new(ctrs->loop);
+	if (!ctrs->du)
+		return crid_err_set(err, ENOMEM, "du cache");
+	if (crid_fd_store_open(cfg->runroot, &ctrs->fds, err) < 0)
+		return crid_err_wrap(err, "fd store");
+	crid_log_info("fd store: %s", crid_fd_store_kind(ctrs->fds));
+	return 0;
+}
+
+int crid_ctrs_init(struct crid_ctrs *ctrs, struct crid_loop *loop, const struct crid_config *cfg,
+		   const struct crid_host *host, struct crid_image_store *images,
+		   struct crid_pods *pods, struct crid_err *err)
+{
+	struct kept_fds k = { 0 };
+	struct crid_container *const *all, **copy;
+	size_t n;
+
+	memset(ctrs, 0, sizeof(*ctrs));
+	ctrs->loop = loop;
+	ctrs->cfg = cfg;
+	ctrs->host = host;
+	ctrs->images = images;
+	ctrs->pods = pods;
+	/* container inits are adopted by crid when the runtime's create exits */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return crid_err_set(err, errno, "PR_SET_CHILD_SUBREAPER");
+	if (!crid_pidfd_has_exit_info())
+		crid_log_warn("this kernel keeps no exit status in pidfds (PIDFD_INFO_EXIT, Linux "
+			      "6.15): a container exiting while crid is down is reported with an "
+			      "unknown exit code");
+	if (open_stores(ctrs, err) < 0)
+		return -1;
+	if (crid_fd_store_restore(ctrs->fds, keep, &k, err) < 0)
+		crid_log_warn("fd store: %s", err->msg);
+	all = crid_container_list(ctrs->store, &n);
+	copy = crid_calloc(n + 1, sizeof(*copy));
+	if (copy) {
+		if (n)
+			memcpy(copy, all, n * sizeof(*copy));
+		for (size_t i = 0; i < n; i++)
+			recover_one(ctrs, copy[i], &k);
+	}
+	crid_free(copy);
+	for (size_t i = 0; i < k.n; i++) { /* kept for containers that no longer exist */
+		if (k.v[i].fd >= 0) {
+			close(k.v[i].fd);
+			crid_fd_store_remove(ctrs->fds, k.v[i].name, NULL);
+		}
+		crid_free(k.v[i].name);
+	}
+	crid_free(k.v);
+	crid_log_info("%zu containers loaded", n);
+	pods->containers_down = containers_down;
+	pods->containers_user = ctrs;
+	crid_trash_sweep(&ctrs->trash);
+	return 0;
+}
+
+void crid_ctrs_cleanup(struct crid_ctrs *ctrs)
+{
+	struct crid_container *const *all;
+	size_t n;
+
+	if (ctrs->pods)
+		ctrs->pods->containers_down = NULL;
+	crid_exec_reaper_cleanup(&ctrs->execs);
+	if (!ctrs->store)
+		return;
+	all = crid_container_list(ctrs->store, &n);
+	for (size_t i = 0; i < n; i++)
+		ctr_forget(ctrs, all[i]);
+	crid_container_store_close(ctrs->store);
+	ctrs->store = NULL;
+	if (ctrs->fds)
+		crid_fd_store_close(ctrs->fds);
+	if (ctrs->du)
+		crid_du_cache_free(ctrs->du);
+	if (ctrs->trash.dir)
+		crid_trash_cleanup(&ctrs->trash);
+}

@@ -1,0 +1,79 @@
+#include "runtime/container/ctr_start_time.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reactor/loop.h"
+
+void crid_start_mark_init(struct crid_start_mark *m)
+{
+	m->asked_ns = 0;
+	m->fifo_before = 0;
+	m->fifo = -1;
+}
+
+void crid_start_mark_drop(struct crid_start_mark *m)
+{
+	if (m->fifo >= 0)
+		close(m->fifo);
+	m->fifo = -1;
+}
+
+static int64_t mtime_ns(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+/* runc and crun keep their state in `<root>/<id>/`; without --root, `/run/<binary name>`. */
+static int fifo_path(char *out, size_t size, const struct crid_oci_runtime *rt, const char *id)
+{
+	const char *base = rt->path ? strrchr(rt->path, '/') : NULL;
+	int n;
+
+	base = base ? base + 1 : rt->path;
+	if (rt->root && rt->root[0])
+		n = snprintf(out, size, "%s/%s/exec.fifo", rt->root, id);
+	else if (base && base[0])
+		n = snprintf(out, size, "/run/%s/%s/exec.fifo", base, id);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+void crid_start_mark_begin(struct crid_start_mark *m, const struct crid_oci_runtime *rt,
+			   const char *id)
+{
+	char path[PATH_MAX];
+
+	crid_start_mark_drop(m);
+	m->asked_ns = crid_wall_ns();
+	if (fifo_path(path, sizeof(path), rt, id) < 0)
+		return;
+	/* O_PATH: neither a reader nor a writer, so the runtime's handshake is untouched */
+	m->fifo = open(path, O_PATH | O_CLOEXEC);
+	if (m->fifo >= 0)
+		m->fifo_before = mtime_ns(m->fifo);
+}
+
+int64_t crid_start_mark_end(struct crid_start_mark *m)
+{
+	int64_t now = crid_wall_ns(), at = m->asked_ns ? m->asked_ns : now;
+	int64_t written = m->fifo >= 0 ? mtime_ns(m->fifo) : -1;
+
+	/*
+	 * The stamp comes from the kernel's coarse clock, up to a tick behind the
+	 * precise one crid reads: it can never be before the ask, so the later of the two.
+	 */
+	if (written > m->fifo_before && written > at)
+		at = written;
+	crid_start_mark_drop(m);
+	return at < now ? at : now;
+}

@@ -1,0 +1,886 @@
+#include "runtime/pod/pod.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reactor/log.h"
+#include "reactor/mem.h"
+
+/* Pinning namespaces is a fork, an unshare and a few mounts; this only bounds a wedged child. */
+#define PIN_TIMEOUT 30.0
+
+enum op_kind {
+	OP_RUN,
+	OP_STOP,
+	OP_REMOVE,
+	OP_UNDO, /* recovery: take apart a pod whose RunPodSandbox never answered */
+};
+
+struct waiter {
+	crid_pod_done_fn done;
+	void *user;
+	struct waiter *next;
+};
+
+struct crid_pod_op {
+	struct crid_pods *pods;
+	struct crid_sandbox *sb;
+	enum op_kind kind;
+	struct waiter *waiters;
+	struct crid_pod_op *queued; /* the next operation on the same pod */
+	struct crid_cni_net *net;
+	struct crid_cni_op *cni;
+	struct crid_pod_ns_op *pin;
+	char short_id[13]; /* for logs, after the record is gone */
+	bool abandoned;	   /* a run whose caller left: undone when its step ends */
+	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
+	int status;
+	struct crid_err err;
+	/* run only */
+	char **sysctls;
+	size_t n_sysctls;
+};
+
+static void op_free(struct crid_pod_op *op)
+{
+	struct waiter *w = op->waiters;
+
+	while (w) {
+		struct waiter *next = w->next;
+
+		crid_free(w);
+		w = next;
+	}
+	for (size_t i = 0; i < op->n_sysctls; i++)
+		crid_free(op->sysctls[i]);
+	crid_free(op->sysctls);
+	crid_cni_net_free(op->net);
+	crid_free(op);
+}
+
+static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *sb,
+				  enum op_kind kind, crid_pod_done_fn done, void *user)
+{
+	struct crid_pod_op *op = crid_calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->pods = pods;
+	op->sb = sb;
+	op->kind = kind;
+	if (sb)
+		snprintf(op->short_id, sizeof(op->short_id), "%.12s", sb->id);
+	crid_err_clear(&op->err);
+	if (done) {
+		op->waiters = crid_calloc(1, sizeof(*op->waiters));
+		if (!op->waiters) {
+			crid_free(op);
+			return NULL;
+		}
+		op->waiters->done = done;
+		op->waiters->user = user;
+	}
+	return op;
+}
+
+static int add_waiter(struct crid_pod_op *op, crid_pod_done_fn done, void *user)
+{
+	struct waiter *w = crid_calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	w->done = done;
+	w->user = user;
+	w->next = op->waiters;
+	op->waiters = w;
+	return 0;
+}
+
+static const char *kind_name(enum op_kind k)
+{
+	static const char *const names[] = { "run", "stop", "remove", "undo" };
+
+	return names[k];
+}
+
+static void op_start(struct crid_pod_op *op);
+
+/* Answers every waiter, then starts the operation queued behind this one. */
+static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
+{
+	struct crid_pod_op *next = op->queued;
+	struct crid_sandbox *result = op->kind == OP_RUN && op->status == 0 ? alive : NULL;
+
+	if (op->status < 0)
+		crid_log_info("pod %s: %s failed: %s", op->short_id, kind_name(op->kind),
+			      op->err.msg);
+	if (alive)
+		alive->op = NULL;
+	op->pods->running_ops--;
+	for (struct waiter *w = op->waiters; w; w = w->next)
+		w->done(w->user, op->status, result, op->status < 0 ? &op->err : NULL);
+	op_free(op);
+	if (!next)
+		return;
+	if (alive) {
+		alive->op = next;
+		next->sb = alive;
+		op_start(next);
+		return;
+	}
+	/* The pod is gone: what was queued behind its removal has nothing left to do. */
+	while (next) {
+		struct crid_pod_op *after = next->queued;
+
+		next->pods->running_ops++;
+		next->sb = NULL;
+		op_finish(next, NULL);
+		next = after;
+	}
+}
+
+static void op_fail(struct crid_pod_op *op, const struct crid_err *err)
+{
+	if (op->status == 0) {
+		op->status = -1;
+		op->err = *err;
+	}
+}
+
+static int ns_dir(struct crid_pod_op *op, char *out, size_t size)
+{
+	return crid_sandbox_dir(op->pods->store, op->sb, "ns", out, size);
+}
+
+static int pod_dir(struct crid_pod_op *op, char *out, size_t size)
+{
+	return crid_sandbox_dir(op->pods->store, op->sb, NULL, out, size);
+}
+
+/*
+ * A Kubernetes quantity as the bandwidth annotations use it ("10M", "1Gi",
+ * "500k"), in bits per second; 0 when it does not parse (then no shaping).
+ */
+static long long parse_quantity(const char *s)
+{
+	static const struct {
+		const char *suffix;
+		long long mult;
+	} units[] = { { "Ki", 1LL << 10 },   { "Mi", 1LL << 20 },      { "Gi", 1LL << 30 },
+		      { "Ti", 1LL << 40 },   { "k", 1000LL },	       { "M", 1000000LL },
+		      { "G", 1000000000LL }, { "T", 1000000000000LL }, { "", 1 } };
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || v <= 0 || end == s)
+		return 0;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0)
+			return v > LLONG_MAX / units[i].mult ? 0 : v * units[i].mult;
+	return 0;
+}
+
+static void fill_cni_pod(struct crid_pod_op *op, struct crid_cni_pod *p,
+			 struct crid_cni_port *ports)
+{
+	const struct crid_sandbox *sb = op->sb;
+	const char *in = crid_kvs_get(&sb->annotations, "kubernetes.io/ingress-bandwidth");
+	const char *eg = crid_kvs_get(&sb->annotations, "kubernetes.io/egress-bandwidth");
+
+	memset(p, 0, sizeof(*p));
+	p->container_id = sb->id;
+	p->netns = sb->ns.net[0] && access(sb->ns.net, F_OK) == 0 ? sb->ns.net : "";
+	p->ifname = "eth0";
+	p->pod_name = sb->name;
+	p->pod_namespace = sb->namespace;
+	p->pod_uid = sb->uid;
+	for (size_t i = 0; i < sb->n_ports; i++) {
+		ports[i].container_port = sb->ports[i].container_port;
+		ports[i].host_port = sb->ports[i].host_port;
+		ports[i].protocol = sb->ports[i].protocol;
+		ports[i].host_ip = sb->ports[i].host_ip;
+	}
+	p->ports = ports;
+	p->n_ports = sb->n_ports;
+	p->pod_cidr = op->pods->node->pod_cidr ? op->pods->node->pod_cidr : "";
+	p->ingress_bps = in ? parse_quantity(in) : 0;
+	p->egress_bps = eg ? parse_quantity(eg) : 0;
+}
+
+/* ---- take apart: CNI DEL, namespaces, files ---- */
+
+static void teardown_released(struct crid_pod_op *op);
+
+static void teardown_deleted(void *user, int status, struct crid_cni_result *res,
+			     const struct crid_err *err)
+{
+	struct crid_pod_op *op = user;
+	struct crid_err e;
+
+	(void)res;
+	op->cni = NULL;
+	if (status < 0) {
+		crid_log_warn("pod %.12s: CNI DEL: %s", op->sb->id, err->msg);
+		op_fail(op, err);
+		if (op->kind == OP_STOP || op->kind == OP_REMOVE) {
+			op_finish(op, op->sb); /* kubelet retries the stop; DEL is still owed */
+			return;
+		}
+	} else {
+		op->sb->net = CRID_NET_RELEASED;
+		if (op->kind != OP_RUN && op->kind != OP_UNDO &&
+		    crid_sandbox_save(op->pods->store, op->sb, &e) < 0) {
+			op_fail(op, &e);
+			op_finish(op, op->sb);
+			return;
+		}
+	}
+	teardown_released(op);
+}
+
+/* Runs CNI DEL when one is owed (ADD started and no DEL confirmed), then goes on. */
+static void teardown_start(struct crid_pod_op *op)
+{
+	struct crid_sandbox *sb = op->sb;
+	struct crid_cni_port ports[sb->n_ports + 1];
+	struct crid_cni_pod p;
+	struct crid_err e;
+
+	if (sb->net != CRID_NET_ADDING && sb->net != CRID_NET_UP && sb->net != CRID_NET_DELETING) {
+		teardown_released(op);
+		return;
+	}
+	if (!sb->cni_net) {
+		sb->net = CRID_NET_RELEASED;
+		teardown_released(op);
+		return;
+	}
+	crid_cni_net_free(op->net);
+	op->net = NULL;
+	sb->net = CRID_NET_DELETING;
+	if (crid_cni_net_parse(sb->id, sb->cni_net, strlen(sb->cni_net),
+			       &op->pods->cfg->cni_plugin_dirs, &op->net, &e) < 0 ||
+	    crid_sandbox_save(op->pods->store, sb, &e) < 0) {
+		teardown_deleted(op, -1, NULL, &e);
+		return;
+	}
+	fill_cni_pod(op, &p, ports);
+	op->cni = crid_cni_del(op->pods->loop, op->net, &p, sb->cni_result,
+			       op->pods->cfg->cni_timeout, teardown_deleted, op, &e);
+	if (!op->cni)
+		teardown_deleted(op, -1, NULL, &e);
+}
+
+static void remove_files(struct crid_pod_op *op)
+{
+	char dir[4096];
+	struct crid_err e;
+
+	if (pod_dir(op, dir, sizeof(dir)) == 0 && crid_pod_files_remove(dir, &e) < 0)
+		op_fail(op, &e);
+}
+
+/* After the network is gone: namespaces, then per kind, state or files and record. */
+static void teardown_released(struct crid_pod_op *op)
+{
+	struct crid_sandbox *sb = op->sb;
+	char dir[4096];
+	struct crid_err e;
+
+	if (ns_dir(op, dir, sizeof(dir)) == 0 &&
+	    crid_pod_ns_release(dir, sb->ns.holder_pid, &e) < 0) {
+		op_fail(op, &e);
+		op_finish(op, sb);
+		return;
+	}
+	sb->ns.holder_pid = 0;
+	if (op->kind == OP_STOP) {
+		sb->state = CRID_SANDBOX_NOTREADY;
+		if (crid_sandbox_save(op->pods->store, sb, &e) < 0)
+			op_fail(op, &e);
+		op_finish(op, sb);
+		return;
+	}
+	/* run failed or abandoned, undo after a crash, remove: nothing of the pod stays */
+	remove_files(op);
+	if (op->status < 0 && op->kind == OP_REMOVE) {
+		op_finish(op, sb);
+		return;
+	}
+	if (crid_sandbox_delete(op->pods->store, sb, &e) < 0)
+		crid_log_warn("pod %s: %s", op->short_id, e.msg);
+	op_finish(op, NULL);
+}
+
+/* ---- run ---- */
+
+static void run_undo(struct crid_pod_op *op, const struct crid_err *err)
+{
+	if (!op->add_started && op->sb->net == CRID_NET_ADDING)
+		op->sb->net = CRID_NET_NONE; /* no plugin ran: nothing to delete */
+	if (err)
+		op_fail(op, err);
+	else if (op->status == 0) {
+		op->status = -1;
+		crid_err_set(&op->err, ECANCELED, "RunPodSandbox abandoned by its caller");
+	}
+	teardown_start(op);
+}
+
+static void run_ready(struct crid_pod_op *op)
+{
+	struct crid_sandbox *sb = op->sb;
+	struct crid_err e;
+
+	sb->state = CRID_SANDBOX_READY;
+	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
+		run_undo(op, &e);
+		return;
+	}
+	crid_log_info("pod %.12s (%s/%s) ready%s%s", sb->id, sb->namespace, sb->name,
+		      sb->n_ips ? " at " : "", sb->n_ips ? sb->ips[0] : "");
+	op_finish(op, sb);
+}
+
+static void run_added(void *user, int status, struct crid_cni_result *res,
+		      const struct crid_err *err)
+{
+	struct crid_pod_op *op = user;
+	struct crid_sandbox *sb = op->sb;
+	const char *ips[CRID_CNI_MAX_IPS];
+	char dir[4096];
+	struct crid_err e;
+
+	op->cni = NULL;
+	if (status < 0) {
+		e = *err;
+		crid_err_wrap(&e, "CNI ADD of network `%s`", crid_cni_net_name(op->net));
+		run_undo(op, &e);
+		return;
+	}
+	sb->net = CRID_NET_UP;
+	sb->cni_result = res->json;
+	res->json = NULL;
+	sb->n_ips = res->n_ips;
+	for (size_t i = 0; i < res->n_ips; i++) {
+		memcpy(sb->ips[i], res->ips[i], sizeof(sb->ips[i]));
+		ips[i] = sb->ips[i];
+	}
+	crid_cni_result_clear(res);
+	if (op->abandoned) {
+		run_undo(op, NULL);
+		return;
+	}
+	if (pod_dir(op, dir, sizeof(dir)) < 0 ||
+	    crid_pod_files_write_hosts(dir, sb->hostname, ips, sb->n_ips, false, &e) < 0) {
+		run_undo(op, &e);
+		return;
+	}
+	run_ready(op);
+}
+
+/* Picks the node's pod network now and keeps its config in the record for DEL. */
+static int choose_network(struct crid_pod_op *op, struct crid_err *err)
+{
+	const struct crid_cni_status *st = crid_cni_watch_status(op->pods->cni);
+	struct crid_sandbox *sb = op->sb;
+
+	if (!st->ready)
+		return crid_err_cause(err, EAGAIN, "pod network not ready: %s", st->message);
+	if (crid_cni_net_load(st->config_file, &op->pods->cfg->cni_plugin_dirs, &op->net, err) <
+	    0) {
+		crid_cni_watch_invalidate(op->pods->cni);
+		return -1;
+	}
+	sb->cni_net = crid_strdup(crid_cni_net_json(op->net));
+	if (!sb->cni_net)
+		return crid_err_set(err, ENOMEM, "pod network config");
+	/* recorded before ADD starts: a crash from here on owes a DEL (harmless if none ran) */
+	sb->net = CRID_NET_ADDING;
+	return 0;
+}
+
+static void start_add(struct crid_pod_op *op)
+{
+	struct crid_sandbox *sb = op->sb;
+	struct crid_cni_port ports[sb->n_ports + 1];
+	struct crid_cni_pod p;
+	struct crid_err e;
+
+	fill_cni_pod(op, &p, ports);
+	op->add_started = true;
+	op->cni = crid_cni_add(op->pods->loop, op->net, &p, op->pods->cfg->cni_timeout, run_added,
+			       op, &e);
+	if (!op->cni)
+		run_undo(op, &e);
+}
+
+static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
+		       const struct crid_err *err)
+{
+	struct crid_pod_op *op = user;
+	struct crid_sandbox *sb = op->sb;
+	struct crid_err e;
+
+	op->pin = NULL;
+	if (status < 0) {
+		e = *err;
+		crid_err_wrap(&e, "pod namespaces");
+		run_undo(op, &e);
+		return;
+	}
+	sb->ns = *ns;
+	if (op->abandoned) {
+		run_undo(op, NULL);
+		return;
+	}
+	if (sb->ns_network == CRID_NS_POD)
+		start_add(op);
+	else
+		run_ready(op);
+}
+
+/*
+ * The namespaces are pinned by a child while the loop writes the record
+ * (with the network chosen and a DEL owed from now on): the fsync overlaps
+ * the child's work instead of adding to it.
+ */
+static void run_start(struct crid_pod_op *op)
+{
+	struct crid_sandbox *sb = op->sb;
+	struct crid_pod_ns_spec ns = { 0 };
+	char dir[4096], nsd[4096];
+	struct crid_err e;
+
+	ns.net = sb->ns_network == CRID_NS_POD;
+	ns.uts = ns.net; /* the UTS namespace follows the network's, as in CRI-O */
+	ns.ipc = sb->ns_ipc == CRID_NS_POD;
+	ns.pid = sb->ns_pid == CRID_NS_POD;
+	ns.hostname = ns.uts ? sb->hostname : "";
+	ns.sysctls = (const char *const *)op->sysctls;
+	ns.n_sysctls = op->n_sysctls;
+	if (pod_dir(op, dir, sizeof(dir)) < 0 || ns_dir(op, nsd, sizeof(nsd)) < 0) {
+		crid_err_set(&e, ENAMETOOLONG, "pod directory under `%s`", op->pods->cfg->runroot);
+		run_undo(op, &e);
+		return;
+	}
+	if (ns.net && choose_network(op, &e) < 0) {
+		run_undo(op, &e);
+		return;
+	}
+	ns.dir = nsd;
+	if (ns.net || ns.ipc || ns.uts || ns.pid) {
+		op->pin = crid_pod_ns_pin(op->pods->loop, &ns, PIN_TIMEOUT, run_pinned, op, &e);
+		if (!op->pin) {
+			run_undo(op, &e);
+			return;
+		}
+	}
+	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
+		if (op->pin)
+			crid_pod_ns_op_cancel(op->pin);
+		op->pin = NULL;
+		run_undo(op, &e);
+		return;
+	}
+	if (!op->pin)
+		run_pinned(op, 0, &sb->ns, NULL);
+}
+
+static void containers_down(void *arg, int status, const struct crid_err *err)
+{
+	struct crid_pod_op *op = arg;
+
+	if (status < 0) {
+		op_fail(op, err);
+		op_finish(op, op->sb);
+		return;
+	}
+	teardown_start(op);
+}
+
+static void op_start(struct crid_pod_op *op)
+{
+	struct crid_pods *pods = op->pods;
+
+	switch (op->kind) {
+	case OP_RUN:
+		run_start(op);
+		break;
+	case OP_STOP:
+	case OP_REMOVE:
+		if (pods->containers_down) {
+			pods->containers_down(pods->containers_user, op->sb, op->kind == OP_REMOVE,
+					      containers_down, op);
+			break;
+		}
+		teardown_start(op);
+		break;
+	case OP_UNDO:
+		teardown_start(op);
+		break;
+	}
+}
+
+static int copy_spec(struct crid_sandbox *sb, const struct crid_pod_spec *spec)
+{
+	int bad = 0;
+
+#define DUP(f) ((sb->f = crid_strdup(spec->f ? spec->f : "")) ? 0 : (bad = 1))
+	DUP(name), DUP(namespace), DUP(uid), DUP(hostname), DUP(log_directory);
+	DUP(cgroup_parent), DUP(runtime_handler);
+#undef DUP
+	sb->attempt = spec->attempt;
+	sb->ns_network = spec->ns_network;
+	sb->ns_pid = spec->ns_pid;
+	sb->ns_ipc = spec->ns_ipc;
+	for (size_t i = 0; !bad && spec->labels && i < spec->labels->n; i++)
+		bad = crid_kvs_add(&sb->labels, spec->labels->v[i].key, spec->labels->v[i].value);
+	for (size_t i = 0; !bad && spec->annotations && i < spec->annotations->n; i++)
+		bad = crid_kvs_add(&sb->annotations, spec->annotations->v[i].key,
+				   spec->annotations->v[i].value);
+	sb->ports = crid_calloc(spec->n_ports + 1, sizeof(*sb->ports));
+	sb->config = crid_malloc(spec->config_len + 1);
+	if (bad || !sb->ports || !sb->config)
+		return -1;
+	memcpy(sb->ports, spec->ports, spec->n_ports * sizeof(*sb->ports));
+	sb->n_ports = spec->n_ports;
+	memcpy(sb->config, spec->config, spec->config_len);
+	sb->config_len = spec->config_len;
+	return 0;
+}
+
+static int copy_sysctls(struct crid_pod_op *op, const struct crid_pod_spec *spec)
+{
+	op->sysctls = crid_calloc(spec->n_sysctls + 1, sizeof(char *));
+	if (!op->sysctls)
+		return -1;
+	for (size_t i = 0; i < spec->n_sysctls; i++) {
+		op->sysctls[i] = crid_strdup(spec->sysctls[i]);
+		if (!op->sysctls[i])
+			return -1;
+		op->n_sysctls++;
+	}
+	return 0;
+}
+
+static int create_files(struct crid_pods *pods, struct crid_sandbox *sb,
+			const struct crid_pod_spec *spec, struct crid_err *err)
+{
+	struct crid_pod_files_spec f = { 0 };
+	char dir[4096];
+
+	if (crid_sandbox_dir(pods->store, sb, NULL, dir, sizeof(dir)) < 0)
+		return crid_err_set(err, ENAMETOOLONG, "pod directory");
+	f.dir = dir;
+	f.hostname = spec->hostname;
+	f.dns = &spec->dns;
+	f.host_network = spec->ns_network == CRID_NS_NODE;
+	f.shm_size = spec->shm_size;
+	if (crid_pod_files_create(&f, err) < 0) {
+		crid_pod_files_remove(dir, NULL);
+		return crid_err_wrap(err, "pod files");
+	}
+	return 0;
+}
+
+struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_spec *spec,
+				 crid_pod_done_fn done, void *user, struct crid_err *err)
+{
+	struct crid_sandbox *sb = crid_sandbox_alloc(err);
+	struct crid_pod_op *op;
+
+	if (!sb)
+		return NULL;
+	sb->created_at = crid_wall_ns();
+	if (copy_spec(sb, spec) < 0) {
+		crid_sandbox_free(sb);
+		crid_err_set(err, ENOMEM, "pod sandbox record");
+		return NULL;
+	}
+	if (crid_sandbox_check_size(sb, err) < 0) {
+		crid_sandbox_free(sb);
+		return NULL;
+	}
+	op = op_new(pods, sb, OP_RUN, done, user);
+	if (!op || copy_sysctls(op, spec) < 0) {
+		if (op)
+			op_free(op);
+		crid_sandbox_free(sb);
+		crid_err_set(err, ENOMEM, "pod sandbox operation");
+		return NULL;
+	}
+	if (crid_sandbox_insert(pods->store, sb, err) < 0) { /* frees sb */
+		op_free(op);
+		return NULL;
+	}
+	/* The record is first written once namespaces exist; a crash before that leaves only
+	 * an orphan directory under the run dir, which the next start removes. */
+	if (create_files(pods, sb, spec, err) < 0) {
+		crid_sandbox_delete(pods->store, sb, NULL);
+		op_free(op);
+		return NULL;
+	}
+	sb->op = op;
+	pods->running_ops++;
+	run_start(op);
+	return op;
+}
+
+/* ---- stop, remove ---- */
+
+static struct crid_pod_op *join_or_queue(struct crid_pods *pods, struct crid_sandbox *sb,
+					 enum op_kind kind, crid_pod_done_fn done, void *user,
+					 struct crid_err *err)
+{
+	struct crid_pod_op *op, **tail;
+
+	/* A stop is satisfied by a running or queued stop or removal; a removal only by one. */
+	for (op = sb->op; op; op = op->queued) {
+		if ((op == sb->op && op->kind == OP_RUN) || op->kind == OP_UNDO)
+			continue;
+		if (op->kind == kind || (kind == OP_STOP && op->kind == OP_REMOVE)) {
+			if (add_waiter(op, done, user) < 0)
+				break;
+			return op;
+		}
+	}
+	op = op_new(pods, sb, kind, done, user);
+	if (!op) {
+		crid_err_set(err, ENOMEM, "pod sandbox operation");
+		return NULL;
+	}
+	if (!sb->op) {
+		sb->op = op;
+		pods->running_ops++;
+		op_start(op);
+		return op;
+	}
+	for (tail = &sb->op->queued; *tail; tail = &(*tail)->queued)
+		;
+	*tail = op;
+	pods->running_ops++;
+	return op;
+}
+
+struct crid_pod_op *crid_pod_stop(struct crid_pods *pods, struct crid_sandbox *sb,
+				  crid_pod_done_fn done, void *user, struct crid_err *err)
+{
+	return join_or_queue(pods, sb, OP_STOP, done, user, err);
+}
+
+struct crid_pod_op *crid_pod_remove(struct crid_pods *pods, struct crid_sandbox *sb,
+				    crid_pod_done_fn done, void *user, struct crid_err *err)
+{
+	return join_or_queue(pods, sb, OP_REMOVE, done, user, err);
+}
+
+void crid_pod_op_abandon(struct crid_pod_op *op, void *user)
+{
+	for (struct waiter **w = &op->waiters; *w; w = &(*w)->next) {
+		if ((*w)->user == user) {
+			struct waiter *gone = *w;
+
+			*w = gone->next;
+			crid_free(gone);
+			break;
+		}
+	}
+	if (op->kind == OP_RUN && !op->waiters)
+		op->abandoned = true;
+}
+
+/* ---- recovery ---- */
+
+static void recovered(void *user, int status, struct crid_sandbox *sb, const struct crid_err *err)
+{
+	(void)user;
+	(void)sb;
+	if (status < 0)
+		crid_log_warn("recovery: %s", err->msg);
+}
+
+/* Directories under <runroot>/pods with no record: a run killed before its first save. */
+static void sweep_orphans(struct crid_pods *pods)
+{
+	char base[4096];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(base, sizeof(base), "%s/pods", pods->cfg->runroot);
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[4096 + 300];
+		bool amb;
+
+		if (strlen(e->d_name) != CRID_ID_LEN ||
+		    (crid_sandbox_find(pods->store, e->d_name, &amb)))
+			continue;
+		crid_log_info("recovery: removing `%s/%s`, left by a pod that was never recorded",
+			      base, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/ns", base, e->d_name);
+		crid_pod_ns_release(path, 0, NULL);
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		crid_pod_files_remove(path, NULL);
+	}
+	closedir(d);
+}
+
+/* Does process |pid|'s environment hold |needle| ("CNI_CONTAINERID=<id>")? */
+static bool environ_has(const char *pid, const char *needle)
+{
+	char path[64], buf[64 << 10];
+	size_t nlen = strlen(needle) + 1; /* with its NUL: a whole variable */
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (ssize_t i = 0; n > 0 && i + (ssize_t)nlen <= n; i++)
+		if ((i == 0 || buf[i - 1] == '\0') && memcmp(buf + i, needle, nlen) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A CNI plugin of a killed daemon may still be running (it is not our child
+ * any more) and would finish its ADD after our DEL: kill it first. Found by
+ * the CNI_CONTAINERID in its environment; runs once per interrupted pod at start.
+ */
+static void kill_orphan_plugins(const struct crid_sandbox *sb)
+{
+	char needle[32 + CRID_ID_LEN];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	snprintf(needle, sizeof(needle), "CNI_CONTAINERID=%s", sb->id);
+	while ((e = readdir(d))) {
+		int pidfd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !environ_has(e->d_name, needle))
+			continue;
+		pidfd = (int)syscall(SYS_pidfd_open, atoi(e->d_name), 0);
+		if (pidfd < 0)
+			continue;
+		crid_log_info("recovery: killing CNI plugin pid %s left running for pod %.12s",
+			      e->d_name, sb->id);
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		close(pidfd);
+	}
+	closedir(d);
+}
+
+static void recover_one(struct crid_pods *pods, struct crid_sandbox *sb)
+{
+	struct crid_pod_op *op;
+	struct crid_err e;
+
+	if (sb->state == CRID_SANDBOX_CREATING) {
+		crid_log_info("recovery: pod %.12s (%s/%s) was being created: undoing it", sb->id,
+			      sb->namespace, sb->name);
+		kill_orphan_plugins(sb);
+		op = op_new(pods, sb, OP_UNDO, recovered, NULL);
+		if (op) {
+			op->status = -1;
+			crid_err_set(&op->err, ECANCELED, "pod %.12s: creation interrupted",
+				     sb->id);
+			sb->op = op;
+			pods->running_ops++;
+			op_start(op);
+		}
+		return;
+	}
+	if (sb->net == CRID_NET_DELETING) {
+		crid_log_info("recovery: pod %.12s was being stopped: finishing", sb->id);
+		kill_orphan_plugins(sb);
+		crid_pod_stop(pods, sb, recovered, NULL, &e);
+		return;
+	}
+	if (sb->state == CRID_SANDBOX_READY && sb->ns.net[0] &&
+	    !crid_pod_ns_is_pinned(sb->ns.net)) {
+		crid_log_info("recovery: pod %.12s lost its namespaces (reboot?): NotReady",
+			      sb->id);
+		sb->state = CRID_SANDBOX_NOTREADY;
+		if (crid_sandbox_save(pods->store, sb, &e) < 0)
+			crid_log_warn("recovery: %s", e.msg);
+	}
+}
+
+int crid_pods_init(struct crid_pods *pods, struct crid_loop *loop, const struct crid_config *cfg,
+		   struct crid_cni_watch *cni, const struct crid_node_state *node,
+		   struct crid_err *err)
+{
+	struct crid_sandbox *const *all;
+	size_t n;
+
+	memset(pods, 0, sizeof(*pods));
+	pods->loop = loop;
+	pods->cfg = cfg;
+	pods->cni = cni;
+	pods->node = node;
+	if (crid_sandbox_store_open(cfg->root, cfg->runroot, &pods->store, err) < 0)
+		return crid_err_wrap(err, "pod sandbox store");
+	sweep_orphans(pods);
+	all = crid_sandbox_list(pods->store, &n);
+	crid_log_info("%zu pod sandboxes loaded", n);
+	/* recover_one may delete records (an undo of a pod with nothing to undo): walk a copy */
+	{
+		struct crid_sandbox **copy = crid_calloc(n + 1, sizeof(*copy));
+
+		if (!copy)
+			return crid_err_set(err, ENOMEM, "pod recovery");
+		if (n)
+			memcpy(copy, all, n * sizeof(*copy));
+		for (size_t i = 0; i < n; i++)
+			recover_one(pods, copy[i]);
+		crid_free(copy);
+	}
+	return 0;
+}
+
+void crid_pods_cleanup(struct crid_pods *pods)
+{
+	size_t n;
+	struct crid_sandbox *const *all;
+
+	if (!pods->store)
+		return;
+	all = crid_sandbox_list(pods->store, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct crid_pod_op *op = all[i]->op;
+
+		while (op) {
+			struct crid_pod_op *next = op->queued;
+
+			if (op->cni)
+				crid_cni_op_cancel(op->cni);
+			if (op->pin)
+				crid_pod_ns_op_cancel(op->pin);
+			op_free(op);
+			op = next;
+		}
+		all[i]->op = NULL;
+	}
+	crid_sandbox_store_close(pods->store);
+	pods->store = NULL;
+}
