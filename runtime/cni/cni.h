@@ -1,4 +1,8 @@
 /*
+ * Room runtime/cni/: pod networking through CNI plugins — config files
+ * (cni_conf.c), network readiness (cni_status.c) and ADD/DEL on the loop (this
+ * file). Knows no pod store; calls config/ and reactor/.
+ *
  * CNI for pods: runs a network configuration's plugins as child processes on
  * the loop (ADD in chain order with prevResult threaded through, DEL in
  * reverse order), their config JSON on stdin, the CNI_* environment, a

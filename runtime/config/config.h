@@ -1,4 +1,8 @@
 /*
+ * Room runtime/config/: crid's settings and the TOML reader they come from
+ * (config.c, toml.c). Owns nothing on disk but reads the config file; calls
+ * only reactor/ (errors, memory). Every other room reads a struct crid_config.
+ *
  * crid's configuration: defaults, the TOML file (--config), then command-line
  * flags, in that order of precedence (flags win). Flag names follow CRI-O's
  * where CRI-O has the same setting, so operators' habits carry over.

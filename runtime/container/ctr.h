@@ -1,4 +1,11 @@
 /*
+ * Room runtime/container/: containers — records (container.c), the
+ * lifecycle and exit watch (this file, ctr.c), exec (ctr_exec.c, exec_proc.c),
+ * restore after a restart (ctr_restore.c), start times (ctr_start_time.c),
+ * rootfs overlays (rootfs.c) and cgroup stats (cgroup_stats.c). The top room:
+ * calls pod/, image/, oci/, state/, config/, reactor/ and io/ (the CRI log
+ * writer); nothing in runtime/ calls it.
+ *
  * Container lifecycle without conmon: create (rootfs overlay -> config.json
  * -> stdio FIFOs -> `runtime create`), start, stop (stop signal, SIGKILL
  * after the timeout), remove, exec, resource updates, and the exit watch.

@@ -1,4 +1,11 @@
 /*
+ * Room runtime/image/: images from reference to unpacked layers —
+ * references and user names (image_ref.c, image_names.c), registries.conf
+ * (registries.c), manifests (manifest.c), pulls on the loop (image_pull.c),
+ * tar reading and layer unpacking (tar_reader.c, layer_unpack.c) and the store
+ * (this file). Calls config/, state/, reactor/ and io/ (registry HTTP client,
+ * layer stream).
+ *
  * The image store under `<root>/images`: unpacked layers by chainID (each
  * directory usable as an overlay lowerdir), image records by image id
  * (`sha256:<config digest>`), and the names (tags, digests) that point at

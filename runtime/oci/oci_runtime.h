@@ -1,4 +1,10 @@
 /*
+ * Room runtime/oci/: the OCI layer — the input types of a container spec
+ * (ctr_spec.h), config.json building (oci_spec.c, oci_json.c, oci_seccomp.c,
+ * oci_user.c, mount_prop.c), the runtime driver (this file, console.c), host
+ * detection (host.c) and signal reachability (proc_signal.c). Knows no CRI
+ * and no pod or container store; calls config/ and reactor/.
+ *
  * Drives an OCI runtime binary (runc, crun) as child processes on the loop:
  * create, start, kill, delete, state, update, exec. Each call has a timeout
  * (the runtime is killed and the call fails with ETIMEDOUT). The runtime's

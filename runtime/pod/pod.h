@@ -1,4 +1,9 @@
 /*
+ * Room runtime/pod/: pod sandboxes — the records (sandbox.c), pinned
+ * namespaces and crid-pinns (pod_ns.c, pinns/), pod files such as resolv.conf
+ * and hostname (pod_files.c), and the lifecycle (this file). Calls cni/, oci/
+ * (namespace modes), state/, config/ and reactor/; never container/.
+ *
  * Pod lifecycle as operations on the loop: run (pin namespaces -> pod files
  * -> CNI ADD -> ready), stop (CNI DEL exactly once -> release namespaces ->
  * not ready), remove (stop -> files -> record), and recovery at start, which

@@ -1,4 +1,11 @@
 /*
+ * Room runtime/state/: what makes crid's state survive kill -9 — records
+ * (this file), crash-safe state files (statefile.c), the coalesced `sync -f`
+ * child (syncer.c), the trash of removed directories (trash.c), node identity
+ * (node_state.c), the one-daemon lock (state_lock.c), and the fd store with
+ * crid-keeper (fd_store.c, keeper/). Knows no pod, container or image; calls
+ * only reactor/ and io/.
+ *
  * What the pod and container stores share: a set of records indexed by
  * their 64-hex-digit id (lookup by full id or unique prefix, creation
  * order kept), each persisted as one JSON file written crash-safely, and
