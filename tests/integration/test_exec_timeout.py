@@ -51,7 +51,9 @@ class _Tests:
 
     def container(self):
         pod = self.run_pod()
-        cid = self.run_ctr(pod, "box", script="sleep 100000")
+        # its own PID namespace, as kubelet asks unless the pod shares one: what is in that
+        # namespace is then the container's alone (a shared one also holds the pod's holder)
+        cid = self.run_ctr(pod, "box", script="sleep 100000", pid_namespace=api_pb2.CONTAINER)
         ns = self.exec_sync(cid, ["readlink", "/proc/self/ns/pid"]).stdout.decode().strip()
         self.assertTrue(ns.startswith("pid:["), ns)
         return cid, ns
