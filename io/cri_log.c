@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "io/cri_log_testing.h"
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 
@@ -326,6 +327,7 @@ static void on_readable(struct ev_loop *ev, ev_io *w, int revents)
 		check_done(log);
 		return;
 	}
+	crid_debug_point("log-after-read");
 	{
 		struct timespec now;
 		char ts[TS_LEN];
@@ -335,6 +337,7 @@ static void on_readable(struct ev_loop *ev, ev_io *w, int revents)
 		split_lines(log, s->name, read_buf, (size_t)n, ts);
 	}
 	flush_out(log);
+	crid_debug_point("log-after-write");
 }
 
 /* Tries the kept bytes again; on success reading resumes. */
