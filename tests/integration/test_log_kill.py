@@ -3,8 +3,9 @@ every line a container wrote is in its CRI log exactly once and in order.
 
 - crid killed at a named step of the log writer (a debug point armed with
   CRID_TEST=1 CRID_DEBUG_ABORT_AT=<step>): after the bytes left the FIFO but
-  before they reached the log ("log-after-read"), and after they reached the
-  log but before the writer noted it ("log-after-write");
+  before they reached the log ("log-after-read"), after the writer noted
+  what it is about to write ("log-after-intent"), and after they reached
+  the log but before the writer noted that ("log-after-write");
 - a random kill loop: N containers each printing a numbered line every
   10 ms, crid killed K times at random moments and restarted. Short by
   default; CRID_LOG_KILL_CONTAINERS / CRID_LOG_KILL_KILLS make it longer.
@@ -91,6 +92,10 @@ class _Tests:
     def test_kill_after_read(self):
         """Killed after the bytes left the FIFO, before they were in the log: none lost."""
         self.crash_at("log-after-read")
+
+    def test_kill_after_intent(self):
+        """Killed after the writer said what it will write, before writing: none lost."""
+        self.crash_at("log-after-intent")
 
     def test_kill_after_write(self):
         """Killed after the bytes reached the log, before the writer noted it: none doubled."""
