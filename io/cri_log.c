@@ -837,3 +837,14 @@ void crid_cri_log_feed_for_tests(struct crid_cri_log *log, int stream, const voi
 	format_time(ts, unix_ns);
 	write_slice(log, stream == 2 ? "stderr" : "stdout", buf, len, ts);
 }
+
+int crid_cri_log_put_intent_for_tests(int journal_fd, int log_fd, long long off, long long len)
+{
+	struct journal_intent in = { .magic = JOURNAL_MAGIC, .off = off, .len = len };
+	long long size;
+
+	if (file_id(log_fd, &in.dev, &in.ino, &size) < 0)
+		return -1;
+	in.check = intent_check(&in);
+	return pwrite(journal_fd, &in, sizeof(in), 0) == (ssize_t)sizeof(in) ? 0 : -1;
+}
