@@ -386,7 +386,7 @@ static void now_ts(char *ts)
  *                                                   ["log-after-intent"]
  *   4. write the records to the log (O_APPEND)     ["log-after-write"]
  *   5. ftruncate the journal to 0: data and intent go in one step
- * Restart (journal_recover): no data -> nothing to do; data without intent
+ * Restart (journal_settle): no data -> nothing to do; data without intent
  * -> the log never got it: write it; an intent and the log at off + m or
  * more -> written: drop the journal; the log between off and off + m -> a
  * cut write: truncate the log back to off and write the slice again. Only
@@ -704,6 +704,13 @@ static int journal_open(struct crid_cri_log *log, struct log_stream *s, const ch
 		return -1;
 	}
 	s->jlen = st.st_size > JOURNAL_DATA ? (size_t)(st.st_size - JOURNAL_DATA) : 0;
+	if (s->jlen > READ_SLICE) { /* splice never puts more there: not a journal of ours */
+		crid_log_warn("container log `%s`: `%s` is larger than a slice; emptied", log->path,
+			      path);
+		s->jlen = 0;
+		if (ftruncate(s->jfd, 0) < 0)
+			journal_drop(s);
+	}
 	return 0;
 }
 
