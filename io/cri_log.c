@@ -424,14 +424,17 @@ static int file_id(int fd, uint64_t *dev, uint64_t *ino, long long *size)
 	return 0;
 }
 
-/* Step 3: says which bytes of which file the slice is about to become. */
-static int put_intent(struct crid_cri_log *log, struct log_stream *s, size_t m)
+/*
+ * Step 3: says which bytes of which file the slice is about to become. |*off|
+ * gets the file's real size (the slice starts there: O_APPEND).
+ */
+static int put_intent(struct crid_cri_log *log, struct log_stream *s, size_t m, long long *off)
 {
-	struct journal_intent in = { .magic = JOURNAL_MAGIC, .off = log->size, .len = (int64_t)m };
-	long long size;
+	struct journal_intent in = { .magic = JOURNAL_MAGIC, .len = (int64_t)m };
 
-	if (file_id(log->file_fd, &in.dev, &in.ino, &size) < 0)
+	if (file_id(log->file_fd, &in.dev, &in.ino, off) < 0)
 		return -1;
+	in.off = *off;
 	in.check = intent_check(&in);
 	return pwrite(s->jfd, &in, sizeof(in), 0) == (ssize_t)sizeof(in) ? 0 : -1;
 }
@@ -463,15 +466,15 @@ static void slice_failed(struct crid_cri_log *log, struct log_stream *s, long lo
  */
 static int journal_write(struct crid_cri_log *log, struct log_stream *s)
 {
-	long long off = log->size;
 	ssize_t n = pread(s->jfd, read_buf, s->jlen, JOURNAL_DATA);
+	long long off;
 	char ts[TS_LEN];
 
 	if (n != (ssize_t)s->jlen) {
 		journal_error(log, s, "read");
 		return -2;
 	}
-	if (put_intent(log, s, slice_len(log, s->name, read_buf, s->jlen)) < 0) {
+	if (put_intent(log, s, slice_len(log, s->name, read_buf, s->jlen), &off) < 0) {
 		journal_error(log, s, "write intent");
 		return -2;
 	}

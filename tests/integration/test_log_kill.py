@@ -105,9 +105,22 @@ class _Tests:
         """N writers, K kills at random moments: every log has each number once, in order."""
         nctr = int(os.environ.get("CRID_LOG_KILL_CONTAINERS", "5"))
         kills = int(os.environ.get("CRID_LOG_KILL_KILLS", "3"))
-        rnd = random.Random(os.environ.get("CRID_LOG_KILL_SEED") or time.time_ns())
+        runs = int(os.environ.get("CRID_LOG_KILL_RUNS", "1"))
+        seed = os.environ.get("CRID_LOG_KILL_SEED") or str(time.time_ns())
+        rnd = random.Random(seed)
+        total_kills = total_lines = 0
+        for run in range(runs):
+            k, lines = self.random_kills(rnd, nctr, kills)
+            total_kills += k
+            total_lines += lines
+            print("\nlog-kill run %d/%d (seed %s): %d containers, %d kills, %d lines checked"
+                  % (run + 1, runs, seed, nctr, k, lines))
+        print("log-kill total: %d runs, %d kills, %d lines checked"
+              % (runs, total_kills, total_lines))
+
+    def random_kills(self, rnd, nctr, kills):
         n = 300 + kills * 150
-        pod = self.run_pod()
+        pod = self.run_pod(cleanup=False)
         cids = [self.run_ctr(pod, "c%d" % i, script=writer("c%d" % i, n))
                 for i in range(nctr)]
         for i in range(nctr):
@@ -123,7 +136,8 @@ class _Tests:
             self.start_again()
         for i, cid in enumerate(cids):
             self.expect_all(pod, "c%d" % i, "c%d" % i, n, cid)
-        print("\nlog-kill: %d containers, %d kills, %d lines checked" % (nctr, done, nctr * n))
+        self.remove_pod(pod)
+        return done, nctr * n
 
 
 class LogKillRunc(_Tests, CtrBase):
