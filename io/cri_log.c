@@ -18,8 +18,9 @@
  *   read boundaries). kubelet joins P pieces with the next F. So a line that
  *   never got its newline before EOF ends as P, as with both runtimes.
  *   Nothing read is held in memory across loop iterations: what was read is
- *   in the file when the callback returns, which is what makes a kill -9 of
- *   crid lose nothing (the rest waits in the pipe, held by the fd store).
+ *   in the file when the callback returns (the rest waits in the pipe, held
+ *   by the fd store), and with a journal (below) a kill -9 at any point of
+ *   the copy loses and doubles nothing.
  * - EOF: read() returning 0 on a FIFO, or EIO on a pty master (a terminal
  *   container's output) once the last holder of the slave closed it.
  * - Back-pressure: a write that fails (ENOSPC, EIO) keeps the unwritten bytes,
