@@ -69,7 +69,8 @@ class _Tests:
         self.assertIn("debug point `%s` reached" % step, self.crid.log(40))
 
     def expect_all(self, pod, name, tag, n, cid):
-        self.wait_exited(cid, timeout=120)
+        # a line costs a fork of sleep: on a loaded 2-core host far more than 10 ms
+        self.wait_exited(cid, timeout=120 + 0.2 * n)
         got = self.log_lines(pod, name)
         want = [("%s-%d" % (tag, i)).encode() for i in range(n)]
         if got != want:
