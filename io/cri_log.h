@@ -30,6 +30,17 @@ struct crid_cri_log;
 struct crid_cri_log *crid_cri_log_open(struct crid_loop *loop, const char *path, int out_fd,
 				       int err_fd, long long max_size, struct crid_err *err);
 
+/*
+ * Makes the writer lose and double nothing across a kill -9 of crid (how:
+ * io/cri_log.c, "the journal"): each FIFO stream gets a journal file
+ * `<dir>/<stdout|stderr>.journal` that outlives the process; what a killed
+ * daemon left in it is settled against the log here, first. Call right
+ * after crid_cri_log_open, before the loop runs. A stream that is not a pipe
+ * (a terminal's pty) keeps read-then-write. On error the streams without a
+ * journal keep read-then-write; the log stays usable.
+ */
+int crid_cri_log_journal(struct crid_cri_log *log, const char *dir, struct crid_err *err);
+
 /* Reopens the path (kubelet renamed the old file). Fails if the new file cannot be created. */
 int crid_cri_log_reopen(struct crid_cri_log *log, struct crid_err *err);
 

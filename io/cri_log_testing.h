@@ -13,4 +13,11 @@
 void crid_cri_log_feed_for_tests(struct crid_cri_log *log, int stream, const void *buf, size_t len,
 				 long long unix_ns);
 
+/*
+ * Writes the intent a journaled slice puts in front of its data: the records
+ * of the data go to |log_fd| at |off|, |len| bytes (what the writer does
+ * before its write, so a test can stage any crash point).
+ */
+int crid_cri_log_put_intent_for_tests(int journal_fd, int log_fd, long long off, long long len);
+
 #endif

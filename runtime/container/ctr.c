@@ -523,6 +523,7 @@ int ctr_open_log(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_e
 {
 	const char *path = c->log_path[0] ? c->log_path : "/dev/null";
 	char dir[PATH_MAX];
+	struct crid_err e;
 	char *slash;
 
 	/* kubelet makes the pod's log dir; a crictl user's pod config may name a new one */
@@ -541,7 +542,13 @@ int ctr_open_log(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_e
 		err->code = EINVAL;
 		return crid_err_wrap(err, "config.log_path");
 	}
-	return c->log ? 0 : -1;
+	if (!c->log)
+		return -1;
+	/* the journal next to the FIFOs: no line lost or doubled by a kill -9 */
+	if (c->log_path[0] && crid_container_bundle(ctrs->store, c, dir, sizeof(dir)) == 0 &&
+	    crid_cri_log_journal(c->log, dir, &e) < 0)
+		crid_log_warn("container %.12s: %s", c->id, e.msg);
+	return 0;
 }
 
 /* The init exists (waiting for start): track it by pidfd, keep its fds in the store. */

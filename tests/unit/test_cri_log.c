@@ -3,7 +3,9 @@
  * record format, F/P splitting at 16 KiB, bytes passed through untouched,
  * EOF once both streams closed (a pty master's EIO included), reopen after
  * rename, the size limit, a fast writer process (every line once, in order), and a full disk (tmpfs in a
- * private mount namespace) that pauses reading and resumes without a loss.
+ * private mount namespace) that pauses reading and resumes without a loss;
+ * the journal (exactly once across kill -9): each state a killed daemon can
+ * leave it in, settled on open, and a full disk with the slice kept there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "io/cri_log.h"
+#include "io/cri_log_testing.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
 #include "tests/unit/tap.h"
@@ -555,6 +558,132 @@ out:
 	umount2(mnt, MNT_DETACH);
 }
 
+enum settle_case { SETTLE_NO_INTENT, SETTLE_WRITTEN, SETTLE_CUT };
+
+/*
+ * What a killed daemon left in a journal (io/cri_log.c, "the journal"), staged
+ * with real files: the slice "a\nb\n" is in the journal and the log holds one
+ * earlier record plus none, all or part of the slice's records. Opening the
+ * journal must leave each line in the log exactly once, whole records only.
+ */
+static void test_journal_settle(struct crid_loop *loop, enum settle_case how)
+{
+	static const char *const names[] = { "no intent", "already written", "cut write" };
+	char path[128], jdir[128], jpath[192], rec[128], slice[256];
+	size_t r0, m = 0;
+	struct crid_cri_log *log = NULL;
+	struct crid_err err;
+	struct parsed r;
+	struct pipes p;
+	int lfd, jfd;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/settle-%d.log", dir, how);
+	snprintf(jdir, sizeof(jdir), "%s/settle-%d", dir, how);
+	snprintf(jpath, sizeof(jpath), "%s/stdout.journal", jdir);
+	if (!CHECK(mkdir(jdir, 0700) == 0 && open_pipes(&p) == 0, "setup"))
+		return;
+	r0 = crid_cri_log_format(rec, sizeof(rec), 1, "stdout", 'F', "before", 6);
+	m += crid_cri_log_format(slice + m, sizeof(slice) - m, 2, "stdout", 'F', "a", 1);
+	m += crid_cri_log_format(slice + m, sizeof(slice) - m, 2, "stdout", 'F', "b", 1);
+	lfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	jfd = open(jpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	put(lfd, rec, r0);
+	if (how == SETTLE_WRITTEN)
+		put(lfd, slice, m);
+	if (how == SETTLE_CUT)
+		put(lfd, slice, 10);
+	CHECK(pwrite(jfd, "a\nb\n", 4, 64) == 4, "journal data");
+	if (how != SETTLE_NO_INTENT)
+		CHECK(crid_cri_log_put_intent_for_tests(jfd, lfd, (long long)r0, (long long)m) == 0,
+		      "intent");
+	close(lfd);
+	log = crid_cri_log_open(loop, path, p.out[0], -1, -1, &err);
+	if (!CHECK(log && crid_cri_log_journal(log, jdir, &err) == 0, "open with a journal (%s)",
+		   log ? err.msg : "open"))
+		goto out;
+	parse_file(path, &r);
+	CHECK(r.bad == 0 && strcmp(r.stdout_text, "before\na\nb\n") == 0,
+	      "%s: each line once, whole records (%d records, %d bad)", names[how], r.records,
+	      r.bad);
+	free_parsed(&r);
+	CHECK(fstat(jfd, &st) == 0 && st.st_size == 0, "%s: journal emptied (%lld)", names[how],
+	      (long long)st.st_size);
+	puts_fd(p.out[1], "after\n");
+	pump(loop, 3);
+	parse_file(path, &r);
+	CHECK(strcmp(r.stdout_text, "before\na\nb\nafter\n") == 0, "%s: reading goes on",
+	      names[how]);
+	free_parsed(&r);
+out:
+	crid_cri_log_close(log);
+	close(jfd);
+	close_pipes(&p);
+}
+
+/* A full disk with a journal: the slice stays in the journal, nothing lost or doubled. */
+static void test_journal_disk_full(struct crid_loop *loop)
+{
+	char mnt[128], path[192], filler[192], jdir[128];
+	struct pipes p;
+	struct crid_cri_log *log;
+	struct crid_err err;
+	struct parsed r;
+	char block[4096], want[4096];
+	int fd, queued = 0, ok;
+	size_t n = 0;
+
+	snprintf(mnt, sizeof(mnt), "%s/small-j", dir);
+	snprintf(path, sizeof(path), "%s/c.log", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	snprintf(jdir, sizeof(jdir), "%s/bundle-j", dir);
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || mkdir(mnt, 0700) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0 || mkdir(jdir, 0700) < 0) {
+		tap_skip("disk full, journaled", "needs root to mount a small tmpfs");
+		return;
+	}
+	fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	memset(block, 'f', sizeof(block));
+	while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+	if (!CHECK(open_pipes(&p) == 0, "pipes"))
+		return;
+	log = crid_cri_log_open(loop, path, p.out[0], -1, -1, &err);
+	if (!CHECK(log && crid_cri_log_journal(log, jdir, &err) == 0, "open on a full tmpfs"))
+		goto out;
+	for (int i = 0; i < 100; i++) {
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "line %d\n", i);
+		if (i == 49) {
+			puts_fd(p.out[1], want);
+			pump(loop, 3);
+		}
+	}
+	puts_fd(p.out[1], want + strlen("line 0\n") * 10 + strlen("line 10\n") * 40);
+	pump(loop, 3);
+	if (ioctl(p.out[0], FIONREAD, &queued) < 0)
+		queued = -1;
+	CHECK(queued > 0, "reading stopped: the second batch waits in the pipe (%d)", queued);
+	unlink(filler);
+	for (int i = 0; i < 300 && queued; i++) {
+		ev_run(loop->ev, EVRUN_ONCE);
+		pump(loop, 2);
+		ioctl(p.out[0], FIONREAD, &queued);
+	}
+	pump(loop, 2);
+	parse_file(path, &r);
+	ok = r.bad == 0 && strcmp(r.stdout_text, want) == 0;
+	CHECK(ok, "journaled: nothing lost or doubled once space came back (%zu of %zu bytes)",
+	      r.out_len, n);
+	free_parsed(&r);
+	crid_cri_log_close(log);
+out:
+	close_pipes(&p);
+	umount2(mnt, MNT_DETACH);
+}
+
 static void on_signal(struct crid_loop *loop, int signo, void *user)
 {
 	(void)loop, (void)signo, (void)user;
@@ -593,6 +722,10 @@ int main(void)
 	test_max_size(&loop);
 	test_fast_writer(&loop);
 	test_disk_full(&loop);
+	test_journal_settle(&loop, SETTLE_NO_INTENT);
+	test_journal_settle(&loop, SETTLE_WRITTEN);
+	test_journal_settle(&loop, SETTLE_CUT);
+	test_journal_disk_full(&loop);
 	CHECK(crid_mem_used() == mem0, "no memory left allocated (%zu)", crid_mem_used() - mem0);
 	regfree(&prefix_re);
 	crid_loop_destroy(&loop);
