@@ -18,7 +18,7 @@
 
 #define TRUNC_ID_LEN 13
 
-void cridctl_human_size(uint64_t size, char *buf, size_t n)
+void cridctl_human_size_prec(uint64_t size, int prec, char *buf, size_t n)
 {
 	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
 	double s = (double)size;
@@ -28,7 +28,12 @@ void cridctl_human_size(uint64_t size, char *buf, size_t n)
 		s /= 1000.0;
 		i++;
 	}
-	snprintf(buf, n, "%.4g%s", s, units[i]);
+	snprintf(buf, n, "%.*g%s", prec, s, units[i]);
+}
+
+void cridctl_human_size(uint64_t size, char *buf, size_t n)
+{
+	cridctl_human_size_prec(size, 4, buf, n);
 }
 
 struct stats_opts {
@@ -127,19 +132,6 @@ static void pause_s(long s)
 		;
 }
 
-static int print_json(const ProtobufCMessage *m, const char *verb)
-{
-	yajl_gen g = cridctl_json_new();
-
-	if (!g) {
-		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
-		return 1;
-	}
-	cridctl_json_message(g, m, NULL, NULL);
-	cridctl_json_print(g, stdout);
-	return 0;
-}
-
 /* --- stats ----------------------------------------------------------------------- */
 
 static int ctr_stats(struct cridctl *ctl, const struct stats_opts *o,
@@ -234,7 +226,7 @@ int cridctl_stats(struct cridctl *ctl, int argc, char **argv)
 	if (out == CRIDCTL_OUT_JSON) {
 		if (old->n_stats)
 			qsort(old->stats, old->n_stats, sizeof(*old->stats), by_ctr_id);
-		rc = print_json(&old->base, "stats");
+		rc = cridctl_json_print_message(&old->base, "stats");
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 		return rc;
 	}
@@ -249,12 +241,10 @@ int cridctl_stats(struct cridctl *ctl, int argc, char **argv)
 	rc = cridctl_table_add(&t, head);
 	for (size_t i = 0; rc == 0 && i < r->n_stats; i++)
 		rc = ctr_row(&t, r->stats[i], find_ctr(old, ctr_id(r->stats[i])), o.all);
-	if (rc == 0)
-		cridctl_table_print(&t);
-	cridctl_table_free(&t);
+	rc = cridctl_table_finish(&t, rc, NULL); /* a failed row said why */
 	protobuf_c_message_free_unpacked(&old->base, NULL);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return rc != 0;
+	return rc;
 }
 
 /* --- statsp ---------------------------------------------------------------------- */
@@ -333,7 +323,7 @@ int cridctl_statsp(struct cridctl *ctl, int argc, char **argv)
 	if (!out || pod_stats(ctl, &o, &old) < 0)
 		return 1;
 	if (out == CRIDCTL_OUT_JSON) {
-		rc = print_json(&old->base, "statsp");
+		rc = cridctl_json_print_message(&old->base, "statsp");
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 		return rc;
 	}
@@ -345,10 +335,8 @@ int cridctl_statsp(struct cridctl *ctl, int argc, char **argv)
 	rc = cridctl_table_add(&t, head);
 	for (size_t i = 0; rc == 0 && i < r->n_stats; i++)
 		rc = pod_row(&t, r->stats[i], find_pod(old, pod_id(r->stats[i])));
-	if (rc == 0)
-		cridctl_table_print(&t);
-	cridctl_table_free(&t);
+	rc = cridctl_table_finish(&t, rc, NULL); /* a failed row said why */
 	protobuf_c_message_free_unpacked(&old->base, NULL);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return rc != 0;
+	return rc;
 }
