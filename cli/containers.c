@@ -6,6 +6,8 @@
  * namespace regexps applied client-side; inspect's {"info", "status"}
  * document with every key sorted; start/stop/rm/update print each ID done.
  * Container IDs are passed to the daemon as given.
+ * Lists through filter.c, prints through table.c and json.c, calls the
+ * daemon through rpc.c; reads configs with podconfig.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,15 +37,14 @@ struct ctr_opts {
 	int first_arg;
 };
 
-static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_opts *o)
+static int ctr_opt(void *user, const char *verb, int opt, const char *arg)
 {
-	int rc = cridctl_filter_opt(&o->f, verb, opt, optarg);
+	struct ctr_opts *o = user;
+	int rc = cridctl_filter_opt(&o->f, verb, opt, arg);
 
 	if (rc <= 0)
 		return rc;
 	switch (opt) {
-	case 'o':
-		return cridctl_set_output(ctl, optarg);
 	case 'q':
 		o->quiet = true;
 		break;
@@ -51,7 +52,7 @@ static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_op
 		o->verbose = true;
 		break;
 	case 'p':
-		o->pod = optarg;
+		o->pod = arg;
 		break;
 	case 'a':
 		o->all = true;
@@ -63,10 +64,10 @@ static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_op
 		o->keep_logs = true;
 		break;
 	case 'r':
-		o->runtime = optarg;
+		o->runtime = arg;
 		break;
 	case 'G':
-		o->image = optarg;
+		o->image = arg;
 		break;
 	case 'T':
 		o->no_trunc = true;
@@ -78,15 +79,15 @@ static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_op
 		o->with_pull = true;
 		break;
 	case 'C':
-		o->creds = optarg;
+		o->creds = arg;
 		break;
 	case 'A':
-		o->auth = optarg;
+		o->auth = arg;
 		break;
 	case 'X': /* --cancel-timeout: the per-call -t already bounds each call */
 		break;
 	default:
-		return -2;
+		return 1;
 	}
 	return 0;
 }
@@ -121,29 +122,12 @@ static int ctr_opts(struct cridctl *ctl, int argc, char **argv, const char *shor
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, rc;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != '?' && opt != 'h' && !strchr(shorts, opt) && !strchr(allowed, opt))
-			opt = '?';
-		if (opt == 'h') {
-			printf("%s", usage);
-			return 1;
-		}
-		rc = opt == '?' ? -2 : ctr_opt(ctl, argv[0], opt, o);
-		if (rc == -1)
-			return -1;
-		if (rc == -2) {
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, ctr_opt, o);
 	o->first_arg = optind;
-	return 0;
+	return rc;
 }
 
 /* --- ps -------------------------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /*
  * cridctl, the troubleshooting client: shared state of one invocation and
- * the helpers every verb uses (RPC, output format, JSON printing). A verb is
- * a function in the table of cridctl.c; it gets argv from its own name on.
+ * the helpers every verb uses: RPC and output format (rpc.c), the one JSON
+ * printer (json.c), the one table writer (table.c), the one filter
+ * (filter.c). A verb is a function in the table of cridctl.c; it gets argv
+ * from its own name on.
  */
 #ifndef CRIDCTL_H
 #define CRIDCTL_H
@@ -105,6 +107,19 @@ int cridctl_set_output(struct cridctl *ctl, const char *name);
  * printing |usage| for --help, -1 on a usage error (printed).
  */
 int cridctl_verb_opts(struct cridctl *ctl, int argc, char **argv, const char *usage, bool *quiet);
+
+/*
+ * A verb's getopt loop over |longs|: takes the short options in |shorts| and
+ * the long-only letters in |allowed| (any other is a bad option), -o/--output
+ * into ctl->output, and hands the rest to |take| with |o|; |take| returns 0
+ * when taken, -1 on a bad value (printed), 1 for an option it does not know.
+ * Returns 0 to go on (optind is the first argument), 1 after printing |usage|
+ * for --help, -1 on a usage error (printed, naming the verb argv[0]).
+ */
+struct option;
+int cridctl_opts_parse(struct cridctl *ctl, int argc, char **argv, const char *shorts,
+		       const char *allowed, const struct option *longs, const char *usage,
+		       int (*take)(void *o, const char *verb, int opt, const char *arg), void *o);
 
 /*
  * Resolves ctl->output against what the verb |supported| (a mask) and its

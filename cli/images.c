@@ -3,6 +3,7 @@
  * mirrors crictl (cri-tools cmd/crictl/image.go): tables laid out like Go's
  * tabwriter (minwidth 20, padding 3), JSON like protojson with unpopulated
  * fields emitted, sizes like go-units HumanSizeWithPrecision(size, 3).
+ * Prints through table.c and json.c, calls the daemon through rpc.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,6 +26,35 @@ struct image_opts {
 	int first_arg; /* index of the first positional argument in argv */
 };
 
+static int image_opt(void *user, const char *verb, int opt, const char *arg)
+{
+	struct image_opts *o = user;
+
+	(void)verb;
+	switch (opt) {
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'D':
+		o->digests = true;
+		return 0;
+	case 'N':
+		o->no_trunc = true;
+		return 0;
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'C':
+		o->creds = arg;
+		return 0;
+	case 'A':
+		o->auth = arg;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 static int image_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		      const char *usage, struct image_opts *o)
 {
@@ -39,48 +69,12 @@ static int image_opts(struct cridctl *ctl, int argc, char **argv, const char *sh
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != 'h' && opt != '?' && !strchr(shorts, opt))
-			opt = '?';
-		switch (opt) {
-		case 'o':
-			if (cridctl_set_output(ctl, optarg) < 0)
-				return -1;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'D':
-			o->digests = true;
-			break;
-		case 'N':
-			o->no_trunc = true;
-			break;
-		case 'a':
-			o->all = true;
-			break;
-		case 'C':
-			o->creds = optarg;
-			break;
-		case 'A':
-			o->auth = optarg;
-			break;
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "", longs, usage, image_opt, o);
 	o->first_arg = optind;
-	return 0;
+	return rc;
 }
 
 /* --- JSON of CRI messages, protojson style ------------------------------------- */

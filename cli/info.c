@@ -5,6 +5,7 @@
  * and "features" (encoding/json of the Go structs: snake_case, omitempty),
  * and every info entry: a value starting with '{' that parses as a JSON
  * object is embedded, anything else is a string with its quotes trimmed.
+ * Prints through json.c, calls the daemon through rpc.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * encoding/json over sigs.k8s.io/yaml; we mirror the accepted shapes (proto
  * field names, enums as numbers, maps as objects) and add enum names, the
  * camelCase names, and an error for every field we do not know.
+ * Calls libc, libyaml, yajl, protobuf-c, pbfield.c and reactor/mem.
  */
 #include <errno.h>
 #include <fcntl.h>

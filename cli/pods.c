@@ -5,6 +5,8 @@
  * name/namespace regexps applied client-side; inspectp's {"info", "status"}
  * document with every key sorted. An ID argument may be a prefix: it is
  * resolved with ListPodSandbox's id filter, where the daemon matches prefixes.
+ * Lists through filter.c, prints through table.c and json.c, calls the
+ * daemon through rpc.c; reads pod configs with podconfig.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,6 +33,37 @@ struct pod_opts {
 	int first_arg;
 };
 
+static int pod_opt(void *user, const char *verb, int opt, const char *arg)
+{
+	struct pod_opts *o = user;
+	int rc = cridctl_filter_opt(&o->f, verb, opt, arg);
+
+	if (rc <= 0)
+		return rc;
+	switch (opt) {
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'r':
+		o->runtime = arg;
+		return 0;
+	case 'f':
+		o->force = true;
+		return 0;
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'T':
+		o->no_trunc = true;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /* Long-only options get capital letters outside every verb's short options. */
 static int pod_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		    const char *allowed, const char *usage, struct pod_opts *o)
@@ -53,53 +86,12 @@ static int pod_opts(struct cridctl *ctl, int argc, char **argv, const char *shor
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, rc;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != '?' && opt != 'h' && !strchr(shorts, opt) && !strchr(allowed, opt))
-			opt = '?';
-		rc = opt == '?' ? 1 : cridctl_filter_opt(&o->f, argv[0], opt, optarg);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			continue;
-		switch (opt) {
-		case 'o':
-			if (cridctl_set_output(ctl, optarg) < 0)
-				return -1;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'r':
-			o->runtime = optarg;
-			break;
-		case 'f':
-			o->force = true;
-			break;
-		case 'a':
-			o->all = true;
-			break;
-		case 'T':
-			o->no_trunc = true;
-			break;
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, pod_opt, o);
 	o->first_arg = optind;
-	return 0;
+	return rc;
 }
 
 /* --- listing ---------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  * samples --seconds apart, CPU % from the growth of usage_core_nano_seconds
  * over the growth of the CPU timestamp, sizes as go-units HumanSize.
  * -o json prints the second sample as protojson. No --watch yet.
+ * Prints through table.c and json.c, calls the daemon through rpc.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -42,6 +43,33 @@ struct stats_opts {
 	long seconds;
 };
 
+static int stats_opt(void *user, const char *verb, int opt, const char *arg)
+{
+	struct stats_opts *o = user;
+	char *end;
+
+	switch (opt) {
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'I':
+		o->id = arg;
+		return 0;
+	case 'p':
+		o->pod = arg;
+		return 0;
+	case 's':
+		o->seconds = strtol(arg, &end, 10);
+		if (*end || end == arg || o->seconds < 0 || o->seconds > 3600) {
+			fprintf(stderr, "cridctl: %s: invalid --seconds `%s`\n", verb, arg);
+			return -1;
+		}
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 static int stats_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		      const char *usage, struct stats_opts *o)
 {
@@ -54,47 +82,13 @@ static int stats_opts(struct cridctl *ctl, int argc, char **argv, const char *sh
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	int opt;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->seconds = 1;
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != '?' && opt != 'h' && opt != 'I' && !strchr(shorts, opt))
-			opt = '?';
-		switch (opt) {
-		case 'a':
-			o->all = true;
-			break;
-		case 'I':
-			o->id = optarg;
-			break;
-		case 'p':
-			o->pod = optarg;
-			break;
-		case 'o':
-			if (cridctl_set_output(ctl, optarg) < 0)
-				return -1;
-			break;
-		case 's':
-			o->seconds = strtol(optarg, &end, 10);
-			if (*end || end == optarg || o->seconds < 0 || o->seconds > 3600) {
-				fprintf(stderr, "cridctl: %s: invalid --seconds `%s`\n", argv[0],
-					optarg);
-				return -1;
-			}
-			break;
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "I", longs, usage, stats_opt, o);
+	if (rc)
+		return rc;
 	if (argc - optind > 1) {
 		fprintf(stderr, "cridctl: %s: unexpected argument `%s`\n%s", argv[0],
 			argv[optind + 1], usage);
