@@ -40,10 +40,8 @@ struct ctr_opts {
 static int ctr_opt(void *user, const char *verb, int opt, const char *arg)
 {
 	struct ctr_opts *o = user;
-	int rc = cridctl_filter_opt(&o->f, verb, opt, arg);
 
-	if (rc <= 0)
-		return rc;
+	(void)verb;
 	switch (opt) {
 	case 'q':
 		o->quiet = true;
@@ -125,7 +123,7 @@ static int ctr_opts(struct cridctl *ctl, int argc, char **argv, const char *shor
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, ctr_opt, o);
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, &o->f, ctr_opt, o);
 	o->first_arg = optind;
 	return rc;
 }

@@ -110,15 +110,18 @@ int cridctl_verb_opts(struct cridctl *ctl, int argc, char **argv, const char *us
 
 /*
  * A verb's getopt loop over |longs|: takes the short options in |shorts| and
- * the long-only letters in |allowed| (any other is a bad option), -o/--output
- * into ctl->output, and hands the rest to |take| with |o|; |take| returns 0
- * when taken, -1 on a bad value (printed), 1 for an option it does not know.
+ * the long-only letters in |allowed| (any other is a bad option), the filter
+ * options into |f| when not NULL (cridctl_filter_opt), -o/--output into
+ * ctl->output, and hands the rest to |take| with |o|; |take| returns 0 when
+ * taken, -1 on a bad value (printed), 1 for an option it does not know.
  * Returns 0 to go on (optind is the first argument), 1 after printing |usage|
  * for --help, -1 on a usage error (printed, naming the verb argv[0]).
  */
 struct option;
+struct cridctl_filter;
 int cridctl_opts_parse(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		       const char *allowed, const struct option *longs, const char *usage,
+		       struct cridctl_filter *f,
 		       int (*take)(void *o, const char *verb, int opt, const char *arg), void *o);
 
 /*

@@ -72,7 +72,7 @@ static int image_opts(struct cridctl *ctl, int argc, char **argv, const char *sh
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "", longs, usage, image_opt, o);
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "", longs, usage, NULL, image_opt, o);
 	o->first_arg = optind;
 	return rc;
 }

@@ -36,10 +36,8 @@ struct pod_opts {
 static int pod_opt(void *user, const char *verb, int opt, const char *arg)
 {
 	struct pod_opts *o = user;
-	int rc = cridctl_filter_opt(&o->f, verb, opt, arg);
 
-	if (rc <= 0)
-		return rc;
+	(void)verb;
 	switch (opt) {
 	case 'q':
 		o->quiet = true;
@@ -89,7 +87,7 @@ static int pod_opts(struct cridctl *ctl, int argc, char **argv, const char *shor
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, pod_opt, o);
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, &o->f, pod_opt, o);
 	o->first_arg = optind;
 	return rc;
 }

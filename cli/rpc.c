@@ -63,6 +63,7 @@ int cridctl_verb_opts(struct cridctl *ctl, int argc, char **argv, const char *us
 
 int cridctl_opts_parse(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		       const char *allowed, const struct option *longs, const char *usage,
+		       struct cridctl_filter *f,
 		       int (*take)(void *o, const char *verb, int opt, const char *arg), void *o)
 {
 	int opt, rc;
@@ -76,10 +77,11 @@ int cridctl_opts_parse(struct cridctl *ctl, int argc, char **argv, const char *s
 			printf("%s", usage);
 			return 1;
 		}
-		if (opt == 'o')
+		rc = opt == '?' ? 1 : f ? cridctl_filter_opt(f, argv[0], opt, optarg) : 1;
+		if (rc > 0 && opt == 'o')
 			rc = cridctl_set_output(ctl, optarg);
-		else
-			rc = opt == '?' ? 1 : take(o, argv[0], opt, optarg);
+		else if (rc > 0 && opt != '?')
+			rc = take(o, argv[0], opt, optarg);
 		if (rc < 0)
 			return -1;
 		if (rc > 0) {

@@ -86,7 +86,7 @@ static int stats_opts(struct cridctl *ctl, int argc, char **argv, const char *sh
 
 	memset(o, 0, sizeof(*o));
 	o->seconds = 1;
-	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "I", longs, usage, stats_opt, o);
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "I", longs, usage, NULL, stats_opt, o);
 	if (rc)
 		return rc;
 	if (argc - optind > 1) {
