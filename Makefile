@@ -90,6 +90,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcrid.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_podconfig: $(BUILD)/tests/unit/test_podconfig.o $(BUILD)/cli/podconfig.o \
+		$(BUILD)/cli/pbfield.o \
 		$(BUILD)/libcrid.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lyaml

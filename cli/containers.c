@@ -6,13 +6,15 @@
  * namespace regexps applied client-side; inspect's {"info", "status"}
  * document with every key sorted; start/stop/rm/update print each ID done.
  * Container IDs are passed to the daemon as given.
+ * Lists through filter.c, prints through table.c and json.c, calls the
+ * daemon through rpc.c; reads configs with podconfig.c.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,49 +27,30 @@
 #include "reactor/mem.h"
 
 #define TRUNC_ID_LEN 13
-#define MAX_LABELS 32
 #define POD_NAME_LABEL "io.kubernetes.pod.name"
 #define POD_NAMESPACE_LABEL "io.kubernetes.pod.namespace"
 
-typedef Runtime__V1__Container__LabelsEntry map_entry; /* every string map has this shape */
-
 struct ctr_opts {
-	bool quiet, verbose, latest, no_trunc, all, force, keep_logs, no_pull, with_pull;
-	const char *id, *name, *ns, *pod, *image, *state, *runtime, *creds, *auth;
-	long last;
-	const char *labels[MAX_LABELS];
-	size_t n_labels;
+	bool quiet, verbose, no_trunc, all, force, keep_logs, no_pull, with_pull;
+	const char *pod, *image, *runtime, *creds, *auth;
+	struct cridctl_filter f;
 	int first_arg;
 };
 
-static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_opts *o)
+static int ctr_opt(void *user, const char *verb, int opt, const char *arg)
 {
-	char *end;
+	struct ctr_opts *o = user;
 
+	(void)verb;
 	switch (opt) {
-	case 'o':
-		return cridctl_set_output(ctl, optarg);
 	case 'q':
 		o->quiet = true;
 		break;
 	case 'v':
 		o->verbose = true;
 		break;
-	case 'l':
-		o->latest = true;
-		break;
-	case 'n':
-		o->last = strtol(optarg, &end, 10);
-		if (*end || o->last < 0) {
-			fprintf(stderr, "cridctl: %s: invalid --last `%s`\n", verb, optarg);
-			return -1;
-		}
-		break;
-	case 's':
-		o->state = optarg;
-		break;
 	case 'p':
-		o->pod = optarg;
+		o->pod = arg;
 		break;
 	case 'a':
 		o->all = true;
@@ -79,19 +62,10 @@ static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_op
 		o->keep_logs = true;
 		break;
 	case 'r':
-		o->runtime = optarg;
-		break;
-	case 'I':
-		o->id = optarg;
-		break;
-	case 'N':
-		o->name = optarg;
-		break;
-	case 'S':
-		o->ns = optarg;
+		o->runtime = arg;
 		break;
 	case 'G':
-		o->image = optarg;
+		o->image = arg;
 		break;
 	case 'T':
 		o->no_trunc = true;
@@ -103,22 +77,15 @@ static int ctr_opt(struct cridctl *ctl, const char *verb, int opt, struct ctr_op
 		o->with_pull = true;
 		break;
 	case 'C':
-		o->creds = optarg;
+		o->creds = arg;
 		break;
 	case 'A':
-		o->auth = optarg;
+		o->auth = arg;
 		break;
 	case 'X': /* --cancel-timeout: the per-call -t already bounds each call */
 		break;
-	case 'L':
-		if (o->n_labels == MAX_LABELS) {
-			fprintf(stderr, "cridctl: %s: more than %d labels\n", verb, MAX_LABELS);
-			return -1;
-		}
-		o->labels[o->n_labels++] = optarg;
-		break;
 	default:
-		return -2;
+		return 1;
 	}
 	return 0;
 }
@@ -153,51 +120,12 @@ static int ctr_opts(struct cridctl *ctl, int argc, char **argv, const char *shor
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, rc;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != '?' && opt != 'h' && !strchr(shorts, opt) && !strchr(allowed, opt))
-			opt = '?';
-		if (opt == 'h') {
-			printf("%s", usage);
-			return 1;
-		}
-		rc = opt == '?' ? -2 : ctr_opt(ctl, argv[0], opt, o);
-		if (rc == -1)
-			return -1;
-		if (rc == -2) {
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, &o->f, ctr_opt, o);
 	o->first_arg = optind;
-	return 0;
-}
-
-static yajl_gen json_or_oom(const char *verb)
-{
-	yajl_gen g = cridctl_json_new();
-
-	if (!g)
-		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
-	return g;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return strcmp((*(map_entry *const *)a)->key, (*(map_entry *const *)b)->key);
-}
-
-static const char *label(map_entry **labels, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(labels[i]->key, key) == 0)
-			return labels[i]->value;
-	return "unknown";
+	return rc;
 }
 
 /* --- ps -------------------------------------------------------------------------- */
@@ -247,8 +175,7 @@ void cridctl_ps_row(const Runtime__V1__Container *c, bool no_trunc, int64_t now_
 	snprintf(cells[4], cell_len, "%s", c->metadata ? c->metadata->name : "");
 	snprintf(cells[5], cell_len, "%u", c->metadata ? c->metadata->attempt : 0);
 	snprintf(cells[6], cell_len, "%.*s", cut, c->pod_sandbox_id);
-	snprintf(cells[7], cell_len, "%s",
-		 label((map_entry **)c->labels, c->n_labels, POD_NAME_LABEL));
+	snprintf(cells[7], cell_len, "%s", cridctl_kv_get(c->labels, c->n_labels, POD_NAME_LABEL));
 }
 
 struct ctr_list {
@@ -262,29 +189,6 @@ static void ctr_list_free(struct ctr_list *l)
 	crid_free(l->items);
 	if (l->resp)
 		protobuf_c_message_free_unpacked(&l->resp->base, NULL);
-}
-
-/* crictl's matchesRegex: an empty pattern matches, a bad one matches nothing. */
-static bool matches(const char *pattern, const char *s)
-{
-	regex_t re;
-	bool ok;
-
-	if (!pattern || !pattern[0])
-		return true;
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return false;
-	ok = regexec(&re, s ? s : "", 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
-}
-
-static int newest_first(const void *a, const void *b)
-{
-	const Runtime__V1__Container *x = *(Runtime__V1__Container *const *)a;
-	const Runtime__V1__Container *y = *(Runtime__V1__Container *const *)b;
-
-	return (x->created_at < y->created_at) - (x->created_at > y->created_at);
 }
 
 static int state_filter(const char *verb, const char *state, int *out)
@@ -302,33 +206,6 @@ static int state_filter(const char *verb, const char *state, int *out)
 	return -1;
 }
 
-/* The label selector from "k=v" arguments; crictl refuses anything but one '='. */
-static int label_selector(const struct ctr_opts *o, const char *verb,
-			  Runtime__V1__ContainerFilter__LabelSelectorEntry *ents,
-			  Runtime__V1__ContainerFilter__LabelSelectorEntry **ptrs, char *buf,
-			  size_t buflen)
-{
-	size_t used = 0;
-
-	for (size_t i = 0; i < o->n_labels; i++) {
-		const char *l = o->labels[i], *eq = strchr(l, '=');
-		size_t n = strlen(l) + 1;
-
-		if (!eq || strchr(eq + 1, '=') || used + n > buflen) {
-			fprintf(stderr, "cridctl: %s: incorrectly specified label: %s\n", verb, l);
-			return -1;
-		}
-		memcpy(buf + used, l, n);
-		buf[used + (size_t)(eq - l)] = '\0';
-		runtime__v1__container_filter__label_selector_entry__init(&ents[i]);
-		ents[i].key = buf + used;
-		ents[i].value = buf + used + (size_t)(eq - l) + 1;
-		ptrs[i] = &ents[i];
-		used += n;
-	}
-	return 0;
-}
-
 /* crictl's ListContainers + getContainersList: server filters, then regexps, order, limits. */
 static int list_ctrs(struct cridctl *ctl, const char *verb, const struct ctr_opts *o,
 		     struct ctr_list *l)
@@ -336,23 +213,25 @@ static int list_ctrs(struct cridctl *ctl, const char *verb, const struct ctr_opt
 	Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
 	Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;
 	Runtime__V1__ContainerStateValue st = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
-	Runtime__V1__ContainerFilter__LabelSelectorEntry ents[MAX_LABELS], *ptrs[MAX_LABELS];
+	Runtime__V1__ContainerFilter__LabelSelectorEntry ents[CRIDCTL_MAX_LABELS];
+	void *ptrs[CRIDCTL_MAX_LABELS];
 	char labels[4096];
 	int state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-	size_t n;
 
 	memset(l, 0, sizeof(*l));
-	if (o->state && state_filter(verb, o->state, &state) < 0)
+	if (o->f.state && state_filter(verb, o->f.state, &state) < 0)
 		return -1;
-	if ((o->state || !o->all) && !o->latest && !o->last) {
+	if ((o->f.state || !o->all) && !o->f.latest && !o->f.last) {
 		st.state = state;
 		f.state = &st;
 	}
-	if (label_selector(o, verb, ents, ptrs, labels, sizeof(labels)) < 0)
+	if (cridctl_filter_labels(&o->f, verb,
+				  &runtime__v1__container_filter__label_selector_entry__descriptor,
+				  ents, ptrs, labels, sizeof(labels)) < 0)
 		return -1;
-	f.n_label_selector = o->n_labels;
-	f.label_selector = ptrs;
-	f.id = (char *)(o->id ? o->id : "");
+	f.n_label_selector = o->f.n_labels;
+	f.label_selector = (Runtime__V1__ContainerFilter__LabelSelectorEntry **)ptrs;
+	f.id = (char *)(o->f.id ? o->f.id : "");
 	f.pod_sandbox_id = (char *)(o->pod ? o->pod : "");
 	req.filter = &f;
 	if (cridctl_call(ctl, "ListContainers", &req.base,
@@ -367,33 +246,17 @@ static int list_ctrs(struct cridctl *ctl, const char *verb, const struct ctr_opt
 	}
 	for (size_t i = 0; i < l->resp->n_containers; i++) {
 		Runtime__V1__Container *c = l->resp->containers[i];
-		const char *ns = label((map_entry **)c->labels, c->n_labels, POD_NAMESPACE_LABEL);
+		const char *ns = cridctl_kv_get(c->labels, c->n_labels, POD_NAMESPACE_LABEL);
 
 		if (o->image && (!c->image || strcmp(c->image->image, o->image) != 0))
 			continue;
-		if (c->metadata && matches(o->name, c->metadata->name) && matches(o->ns, ns))
+		if (c->metadata && cridctl_filter_matches(o->f.name, c->metadata->name) &&
+		    cridctl_filter_matches(o->f.ns, ns))
 			l->items[l->n++] = c;
 	}
-	if (l->n)
-		qsort(l->items, l->n, sizeof(*l->items), newest_first);
-	n = o->latest ? 1 : l->n;
-	if (o->last > 0)
-		n = (size_t)o->last;
-	if (n < l->n)
-		l->n = n;
+	l->n = cridctl_filter_newest(&o->f, l->items, l->n,
+				     offsetof(Runtime__V1__Container, created_at));
 	return 0;
-}
-
-static void print_map(const char *title, void *entries, size_t n)
-{
-	map_entry **e = entries;
-
-	if (!n)
-		return;
-	qsort(e, n, sizeof(*e), entry_cmp);
-	printf("%s:\n", title);
-	for (size_t i = 0; i < n; i++)
-		printf("\t%s -> %s\n", e[i]->key, e[i]->value);
 }
 
 static void ctr_verbose(const Runtime__V1__Container *c, int64_t now)
@@ -402,7 +265,7 @@ static void ctr_verbose(const Runtime__V1__Container *c, int64_t now)
 
 	cridctl_human_duration(now - c->created_at, ago, sizeof(ago));
 	printf("ID: %s\nPodID: %s\nNamespace: %s\n", c->id, c->pod_sandbox_id,
-	       label((map_entry **)c->labels, c->n_labels, POD_NAMESPACE_LABEL));
+	       cridctl_kv_get(c->labels, c->n_labels, POD_NAMESPACE_LABEL));
 	if (c->metadata) {
 		if (c->metadata->name[0])
 			printf("Name: %s\n", c->metadata->name);
@@ -412,8 +275,8 @@ static void ctr_verbose(const Runtime__V1__Container *c, int64_t now)
 	if (c->image)
 		printf("Image: %s\n", c->image->image);
 	printf("Created: %s ago\n", ago);
-	print_map("Labels", c->labels, c->n_labels);
-	print_map("Annotations", c->annotations, c->n_annotations);
+	cridctl_text_map("Labels", c->labels, c->n_labels);
+	cridctl_text_map("Annotations", c->annotations, c->n_annotations);
 	printf("\n");
 }
 
@@ -432,26 +295,16 @@ static int ps_table(const struct ctr_list *l, bool no_trunc)
 			row[c] = cells[c];
 		rc = cridctl_table_add(&t, row);
 	}
-	if (rc == 0)
-		cridctl_table_print(&t);
-	else
-		fprintf(stderr, "cridctl: ps: out of memory\n");
-	cridctl_table_free(&t);
-	return rc != 0;
+	return cridctl_table_finish(&t, rc, "ps");
 }
 
 static int ps_json(const struct ctr_list *l)
 {
 	Runtime__V1__ListContainersResponse out = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
-	yajl_gen g = json_or_oom("ps");
 
-	if (!g)
-		return 1;
 	out.containers = l->items;
 	out.n_containers = l->n;
-	cridctl_json_message(g, &out.base, NULL, NULL);
-	cridctl_json_print(g, stdout);
-	return 0;
+	return cridctl_json_print_message(&out.base, "ps");
 }
 
 int cridctl_ps(struct cridctl *ctl, int argc, char **argv)
@@ -552,38 +405,19 @@ static bool status_times(yajl_gen g, const ProtobufCFieldDescriptor *f, const Pr
 	return true;
 }
 
+static void json_status(yajl_gen g, const void *status)
+{
+	cridctl_json_message(g, status, status_times, NULL);
+}
+
 /* outputStatusData's document: "status" and the info entries, all keys sorted. */
 static int status_doc(yajl_gen g, const Runtime__V1__ContainerStatusResponse *r)
 {
-	yajl_gen sg = cridctl_json_new();
-	const unsigned char *buf;
-	size_t len;
-	yajl_val status = NULL;
-	bool done = false;
+	yajl_val status = cridctl_json_tree(json_status, &r->status->base);
 
-	if (!sg)
-		return -1;
-	cridctl_json_message(sg, &r->status->base, status_times, NULL);
-	if (yajl_gen_get_buf(sg, &buf, &len) == yajl_gen_status_ok)
-		status = yajl_tree_parse((const char *)buf, NULL, 0);
-	yajl_gen_free(sg);
 	if (!status)
 		return -1;
-	if (r->n_info)
-		qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i <= r->n_info; i++) {
-		if (!done && (i == r->n_info || strcmp(r->info[i]->key, "status") >= 0)) {
-			cridctl_json_str(g, "status");
-			cridctl_json_sorted(g, status);
-			done = true;
-		}
-		if (i == r->n_info || strcmp(r->info[i]->key, "status") == 0)
-			continue;
-		cridctl_json_str(g, r->info[i]->key);
-		cridctl_json_info_value(g, r->info[i]->value);
-	}
-	yajl_gen_map_close(g);
+	cridctl_json_status_doc(g, cridctl_json_sorted_tree, status, r->info, r->n_info, false);
 	yajl_tree_free(status);
 	return 0;
 }
@@ -623,16 +457,10 @@ static void status_table(const Runtime__V1__ContainerStatusResponse *r, bool ver
 		}
 		printf("Exit Code: %d\n", s->exit_code);
 	}
-	print_map("Labels", s->labels, s->n_labels);
-	print_map("Annotations", s->annotations, s->n_annotations);
-	if (verbose) {
-		if (r->n_info)
-			qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
-		printf("Info: map[");
-		for (size_t i = 0; i < r->n_info; i++)
-			printf("%s%s:%s", i ? " " : "", r->info[i]->key, r->info[i]->value);
-		printf("]\n");
-	}
+	cridctl_text_map("Labels", s->labels, s->n_labels);
+	cridctl_text_map("Annotations", s->annotations, s->n_annotations);
+	if (verbose)
+		cridctl_text_info(r->info, r->n_info);
 }
 
 /* The IDs to act on: the arguments, or what the filters select. */
@@ -657,19 +485,19 @@ static int selected_ids(struct cridctl *ctl, const char *verb, int argc, char **
 	return *ids ? 0 : -1;
 }
 
-static void free_ids(char **ids, size_t n)
-{
-	for (size_t i = 0; ids && i < n; i++)
-		crid_free(ids[i]);
-	crid_free(ids);
-}
+struct inspect_ctx {
+	struct cridctl *ctl;
+	bool quiet;
+};
 
-static int inspect_one(struct cridctl *ctl, const char *id, bool quiet, yajl_gen g)
+static int inspect_one(void *user, const char *id, yajl_gen g)
 {
+	const struct inspect_ctx *c = user;
 	Runtime__V1__ContainerStatusResponse *r;
+	bool quiet = c->quiet;
 	int rc = 0;
 
-	if (ctr_status(ctl, id, !quiet, &r) < 0)
+	if (ctr_status(c->ctl, id, !quiet, &r) < 0)
 		return -1;
 	if (!r->status) {
 		fprintf(stderr, "cridctl: inspect: no status for container %s\n", id);
@@ -695,8 +523,8 @@ int cridctl_inspect(struct cridctl *ctl, int argc, char **argv)
 	    "  --name, --namespace REGEXP, -p/--pod ID, --image, -s/--state, --label K=V,\n"
 	    "  -l/--latest, -n/--last N, -a/--all\n";
 	struct ctr_opts o;
+	struct inspect_ctx c = { ctl, false };
 	enum cridctl_output out;
-	yajl_gen g = NULL;
 	char **ids = NULL;
 	size_t n = 0;
 	int rc = ctr_opts(ctl, argc, argv, "+o:qln:s:p:ah", "NSGL", usage, &o);
@@ -706,30 +534,12 @@ int cridctl_inspect(struct cridctl *ctl, int argc, char **argv)
 	out = cridctl_output_for(ctl, "inspect", CRIDCTL_OUT_TABLE | CRIDCTL_OUT_JSON,
 				 CRIDCTL_OUT_JSON);
 	if (!out || selected_ids(ctl, "inspect", argc, argv, &o, &ids, &n) < 0) {
-		free_ids(ids, n);
+		cridctl_ids_free(ids, n);
 		return 1;
 	}
-	if (n == 0) {
-		fprintf(stderr, "cridctl: inspect: no IDs provided or nothing found per filter\n");
-		free_ids(ids, n);
-		return 1;
-	}
-	if (out == CRIDCTL_OUT_JSON && !(g = json_or_oom("inspect"))) {
-		free_ids(ids, n);
-		return 1;
-	}
-	if (g && n > 1)
-		yajl_gen_array_open(g);
-	rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = inspect_one(ctl, ids[i], o.quiet, g) < 0;
-	if (g && n > 1)
-		yajl_gen_array_close(g);
-	if (g && rc == 0)
-		cridctl_json_print(g, stdout);
-	else if (g)
-		yajl_gen_free(g);
-	free_ids(ids, n);
+	c.quiet = o.quiet;
+	rc = cridctl_json_each("inspect", out == CRIDCTL_OUT_JSON, ids, n, inspect_one, &c);
+	cridctl_ids_free(ids, n);
 	return rc;
 }
 
@@ -1055,14 +865,14 @@ int cridctl_stop(struct cridctl *ctl, int argc, char **argv)
 	}
 	o.all = false; /* --all: only the running ones */
 	if (selected_ids(ctl, "stop", argc, argv, &o, &ids, &n) < 0) {
-		free_ids(ids, n);
+		cridctl_ids_free(ids, n);
 		return 1;
 	}
 	if (n == 0)
 		printf("No running containers found.\n");
 	for (size_t i = 0; rc == 0 && i < n; i++) /* crictl stops at the first failure */
 		rc = stop_ctr(ctl, ids[i], timeout) < 0;
-	free_ids(ids, n);
+	cridctl_ids_free(ids, n);
 	return rc;
 }
 
@@ -1146,7 +956,7 @@ int cridctl_rm(struct cridctl *ctl, int argc, char **argv)
 	if (o.all)
 		sel.first_arg = argc;
 	if (selected_ids(ctl, "rm", argc, argv, &sel, &ids, &n) < 0) {
-		free_ids(ids, n);
+		cridctl_ids_free(ids, n);
 		return 1;
 	}
 	if (n == 0)
@@ -1154,7 +964,7 @@ int cridctl_rm(struct cridctl *ctl, int argc, char **argv)
 	/* crictl tries every container and fails if any failed */
 	for (size_t i = 0; i < n; i++)
 		failed |= remove_ctr(ctl, ids[i], &o) < 0;
-	free_ids(ids, n);
+	cridctl_ids_free(ids, n);
 	return failed;
 }
 

@@ -2,6 +2,7 @@
  * cridctl: a crictl-compatible troubleshooting client for CRI runtimes
  * (crictl is not packaged in Debian). Global options, then a verb from the
  * table below; crictl verbs cridctl does not have yet say so and fail.
+ * Owns main, global options and the verb table; each verb lives in its own file.
  */
 #include <ctype.h>
 #include <getopt.h>

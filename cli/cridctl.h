@@ -1,7 +1,9 @@
 /*
  * cridctl, the troubleshooting client: shared state of one invocation and
- * the helpers every verb uses (RPC, output format, JSON printing). A verb is
- * a function in the table of cridctl.c; it gets argv from its own name on.
+ * the helpers every verb uses: RPC and output format (rpc.c), the one JSON
+ * printer (json.c), the one table writer (table.c), the one filter
+ * (filter.c). A verb is a function in the table of cridctl.c; it gets argv
+ * from its own name on.
  */
 #ifndef CRIDCTL_H
 #define CRIDCTL_H
@@ -107,6 +109,22 @@ int cridctl_set_output(struct cridctl *ctl, const char *name);
 int cridctl_verb_opts(struct cridctl *ctl, int argc, char **argv, const char *usage, bool *quiet);
 
 /*
+ * A verb's getopt loop over |longs|: takes the short options in |shorts| and
+ * the long-only letters in |allowed| (any other is a bad option), the filter
+ * options into |f| when not NULL (cridctl_filter_opt), -o/--output into
+ * ctl->output, and hands the rest to |take| with |o|; |take| returns 0 when
+ * taken, -1 on a bad value (printed), 1 for an option it does not know.
+ * Returns 0 to go on (optind is the first argument), 1 after printing |usage|
+ * for --help, -1 on a usage error (printed, naming the verb argv[0]).
+ */
+struct option;
+struct cridctl_filter;
+int cridctl_opts_parse(struct cridctl *ctl, int argc, char **argv, const char *shorts,
+		       const char *allowed, const struct option *longs, const char *usage,
+		       struct cridctl_filter *f,
+		       int (*take)(void *o, const char *verb, int opt, const char *arg), void *o);
+
+/*
  * Resolves ctl->output against what the verb |supported| (a mask) and its
  * |fallback|. Prints an error naming |verb| and returns 0 when unsupported.
  */
@@ -154,6 +172,9 @@ int cridctl_random_uuid(char *buf, size_t n);
 /* go-units HumanSize: 4 significant digits, decimal units ("1.235MB"). */
 void cridctl_human_size(uint64_t size, char *buf, size_t n);
 
+/* go-units HumanSizeWithPrecision(size, |prec|): as cridctl_human_size with |prec| digits. */
+void cridctl_human_size_prec(uint64_t size, int prec, char *buf, size_t n);
+
 /* JSON (json.c) */
 
 /* A yajl generator for compact output; NULL when out of memory. */
@@ -186,6 +207,52 @@ typedef bool (*cridctl_json_hook)(yajl_gen g, const ProtobufCFieldDescriptor *f,
 void cridctl_json_message(yajl_gen g, const ProtobufCMessage *m, cridctl_json_hook hook,
 			  void *user);
 
+/* A generator for |verb|'s output; prints "cridctl: <verb>: out of memory" and returns NULL on failure. */
+yajl_gen cridctl_json_begin(const char *verb);
+
+/* Prints |m| as cridctl_json_message does; returns the exit code (1 when out of memory). */
+int cridctl_json_print_message(const ProtobufCMessage *m, const char *verb);
+
+/* "key": "<v>" with a 64-bit integer as text, as protojson writes int64 and uint64. */
+void cridctl_json_kv_i64(yajl_gen g, const char *key, int64_t v);
+void cridctl_json_kv_u64(yajl_gen g, const char *key, uint64_t v);
+
+/* "key": [strings]. */
+void cridctl_json_kv_strv(yajl_gen g, const char *key, char *const *v, size_t n);
+
+/* "key": {map}, the |n| string map |entries| (struct cridctl_kv *) sorted first when |sort|. */
+void cridctl_json_kv_map(yajl_gen g, const char *key, void *entries, size_t n, bool sort);
+
+/*
+ * What |emit| writes for |arg|, parsed back as a tree so that it can be
+ * printed with sorted keys (cridctl_json_sorted). NULL when out of memory;
+ * free with yajl_tree_free.
+ */
+yajl_val cridctl_json_tree(void (*emit)(yajl_gen g, const void *arg), const void *arg);
+
+/*
+ * crictl's inspect output for |n| IDs: |one| runs for each ID in turn, with
+ * the generator when |json| (the documents become an array when n > 1,
+ * printed once all succeeded) or NULL for text it prints itself; it returns
+ * non-zero to stop. No IDs: prints "no IDs provided or nothing found per
+ * filter" naming |verb|. Returns the exit code.
+ */
+int cridctl_json_each(const char *verb, bool json, char *const *ids, size_t n,
+		      int (*one)(void *user, const char *id, yajl_gen g), void *user);
+
+/* cridctl_json_sorted of |tree| (a yajl_val), in the shape cridctl_json_status_doc calls. */
+void cridctl_json_sorted_tree(yajl_gen g, const void *tree);
+
+/*
+ * crictl's outputStatusData document: one object holding "status" (written
+ * by |status| with |arg|) and every info entry (|info|, struct cridctl_kv *,
+ * sorted here) as cridctl_json_info_value shows it, in Go map key order. An
+ * info entry named "status" is dropped unless |info_wins|, in which case it
+ * replaces the status.
+ */
+void cridctl_json_status_doc(yajl_gen g, void (*status)(yajl_gen g, const void *arg),
+			     const void *arg, void *info, size_t n_info, bool info_wins);
+
 /* Tables (table.c): rows of strings, the first row usually the header. */
 #define CRIDCTL_TABLE_COLS 8
 
@@ -201,5 +268,73 @@ int cridctl_table_add(struct cridctl_table *t, const char *const *vals);
 void cridctl_table_print(const struct cridctl_table *t);
 
 void cridctl_table_free(struct cridctl_table *t);
+
+/*
+ * Ends a table: prints |t| when |rc| is 0 (every row added), else reports
+ * "cridctl: <verb>: out of memory" (nothing when |verb| is NULL: the caller
+ * has reported its own error); frees |t|. Returns the exit code.
+ */
+int cridctl_table_finish(struct cridctl_table *t, int rc, const char *verb);
+
+/* A string map as crictl's verbose text shows it: "<title>:" then "\t<key> -> <value>" sorted; nothing when empty. */
+void cridctl_text_map(const char *title, void *entries, size_t n);
+
+/* Verbose info as Go prints a map[string]string: "Info: map[k:v k:v]", keys sorted. */
+void cridctl_text_info(void *entries, size_t n);
+
+/* Filters and order (filter.c): what a list verb shows, as crictl selects it. */
+#define CRIDCTL_MAX_LABELS 32
+
+/* Layout of every generated string map entry (labels, annotations, info, label selectors). */
+struct cridctl_kv {
+	ProtobufCMessage base;
+	char *key;
+	char *value;
+};
+
+/* The filters pods and containers share: server-side (id, state, labels) and client-side. */
+struct cridctl_filter {
+	const char *id, *name, *ns, *state;
+	const char *labels[CRIDCTL_MAX_LABELS];
+	size_t n_labels;
+	bool latest;
+	long last;
+};
+
+/*
+ * Takes a filter option: -l/--latest, -n/--last, -s/--state, and the long
+ * --id (I), --name (N), --namespace (S), --label (L). Returns 0 when taken,
+ * 1 when |opt| is not a filter option, -1 on a bad value (printed naming |verb|).
+ */
+int cridctl_filter_opt(struct cridctl_filter *f, const char *verb, int opt, const char *arg);
+
+/* crictl's matchesRegex: an empty pattern matches, a bad one matches nothing. */
+bool cridctl_filter_matches(const char *pattern, const char *s);
+
+/*
+ * The label selector from the "k=v" arguments: |ents| (room for
+ * CRIDCTL_MAX_LABELS messages of |desc|, a string map entry type) filled with
+ * pointers into |buf| and listed in |ptrs|. crictl refuses anything but one '=':
+ * prints "incorrectly specified label" naming |verb| and returns -1.
+ */
+int cridctl_filter_labels(const struct cridctl_filter *f, const char *verb,
+			  const ProtobufCMessageDescriptor *desc, void *ents, void **ptrs,
+			  char *buf, size_t buflen);
+
+/*
+ * Orders |items| (messages with an int64 created_at at |created_off|) newest
+ * first and returns how many to show after --latest and --last.
+ */
+size_t cridctl_filter_newest(const struct cridctl_filter *f, void *items, size_t n,
+			     size_t created_off);
+
+/* Frees |n| IDs and the array holding them (either may be NULL/0). */
+void cridctl_ids_free(char **ids, size_t n);
+
+/* Sorts |n| string map |entries| (struct cridctl_kv *) by key, as Go ranges over a sorted map. */
+void cridctl_kv_sort(void *entries, size_t n);
+
+/* The value of |key| among |n| string map |entries|, or "unknown" as crictl shows a missing label. */
+const char *cridctl_kv_get(void *entries, size_t n, const char *key);
 
 #endif

@@ -3,6 +3,7 @@
  * mirrors crictl (cri-tools cmd/crictl/image.go): tables laid out like Go's
  * tabwriter (minwidth 20, padding 3), JSON like protojson with unpopulated
  * fields emitted, sizes like go-units HumanSizeWithPrecision(size, 3).
+ * Prints through table.c and json.c, calls the daemon through rpc.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,6 +26,35 @@ struct image_opts {
 	int first_arg; /* index of the first positional argument in argv */
 };
 
+static int image_opt(void *user, const char *verb, int opt, const char *arg)
+{
+	struct image_opts *o = user;
+
+	(void)verb;
+	switch (opt) {
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'D':
+		o->digests = true;
+		return 0;
+	case 'N':
+		o->no_trunc = true;
+		return 0;
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'C':
+		o->creds = arg;
+		return 0;
+	case 'A':
+		o->auth = arg;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 static int image_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		      const char *usage, struct image_opts *o)
 {
@@ -39,68 +69,15 @@ static int image_opts(struct cridctl *ctl, int argc, char **argv, const char *sh
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != 'h' && opt != '?' && !strchr(shorts, opt))
-			opt = '?';
-		switch (opt) {
-		case 'o':
-			if (cridctl_set_output(ctl, optarg) < 0)
-				return -1;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'D':
-			o->digests = true;
-			break;
-		case 'N':
-			o->no_trunc = true;
-			break;
-		case 'a':
-			o->all = true;
-			break;
-		case 'C':
-			o->creds = optarg;
-			break;
-		case 'A':
-			o->auth = optarg;
-			break;
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "", longs, usage, NULL, image_opt, o);
 	o->first_arg = optind;
-	return 0;
+	return rc;
 }
 
 /* --- JSON of CRI messages, protojson style ------------------------------------- */
-
-static void json_u64_str(yajl_gen g, const char *key, uint64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	cridctl_json_kv_str(g, key, buf);
-}
-
-static void json_strv(yajl_gen g, const char *key, char **v, size_t n)
-{
-	cridctl_json_str(g, key);
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < n; i++)
-		cridctl_json_str(g, v[i]);
-	yajl_gen_array_close(g);
-}
 
 static void json_spec(yajl_gen g, const Runtime__V1__ImageSpec *s)
 {
@@ -110,31 +87,26 @@ static void json_spec(yajl_gen g, const Runtime__V1__ImageSpec *s)
 	}
 	yajl_gen_map_open(g);
 	cridctl_json_kv_str(g, "image", s->image);
-	cridctl_json_str(g, "annotations");
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < s->n_annotations; i++)
-		cridctl_json_kv_str(g, s->annotations[i]->key, s->annotations[i]->value);
-	yajl_gen_map_close(g);
+	cridctl_json_kv_map(g, "annotations", s->annotations, s->n_annotations, false);
 	cridctl_json_kv_str(g, "userSpecifiedImage", s->user_specified_image);
 	cridctl_json_kv_str(g, "runtimeHandler", s->runtime_handler);
 	cridctl_json_kv_str(g, "imageRef", s->image_ref);
 	yajl_gen_map_close(g);
 }
 
-static void json_image(yajl_gen g, const Runtime__V1__Image *im)
+static void json_image(yajl_gen g, const void *arg)
 {
-	char buf[32];
+	const Runtime__V1__Image *im = arg;
 
 	yajl_gen_map_open(g);
 	cridctl_json_kv_str(g, "id", im->id);
-	json_strv(g, "repoTags", im->repo_tags, im->n_repo_tags);
-	json_strv(g, "repoDigests", im->repo_digests, im->n_repo_digests);
-	json_u64_str(g, "size", im->size);
+	cridctl_json_kv_strv(g, "repoTags", im->repo_tags, im->n_repo_tags);
+	cridctl_json_kv_strv(g, "repoDigests", im->repo_digests, im->n_repo_digests);
+	cridctl_json_kv_u64(g, "size", im->size);
 	cridctl_json_str(g, "uid");
 	if (im->uid) {
 		yajl_gen_map_open(g);
-		snprintf(buf, sizeof(buf), "%" PRId64, im->uid->value);
-		cridctl_json_kv_str(g, "value", buf);
+		cridctl_json_kv_i64(g, "value", im->uid->value);
 		yajl_gen_map_close(g);
 	} else {
 		yajl_gen_null(g);
@@ -154,20 +126,17 @@ static void json_u64_value(yajl_gen g, const char *key, const Runtime__V1__UInt6
 		return;
 	}
 	yajl_gen_map_open(g);
-	json_u64_str(g, "value", v->value);
+	cridctl_json_kv_u64(g, "value", v->value);
 	yajl_gen_map_close(g);
 }
 
 static void json_fs_usage(yajl_gen g, const char *key, Runtime__V1__FilesystemUsage **v, size_t n)
 {
-	char buf[32];
-
 	cridctl_json_str(g, key);
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < n; i++) {
 		yajl_gen_map_open(g);
-		snprintf(buf, sizeof(buf), "%" PRId64, v[i]->timestamp);
-		cridctl_json_kv_str(g, "timestamp", buf);
+		cridctl_json_kv_i64(g, "timestamp", v[i]->timestamp);
 		cridctl_json_str(g, "fsId");
 		if (v[i]->fs_id) {
 			yajl_gen_map_open(g);
@@ -183,18 +152,7 @@ static void json_fs_usage(yajl_gen g, const char *key, Runtime__V1__FilesystemUs
 	yajl_gen_array_close(g);
 }
 
-static yajl_gen json_or_oom(const char *verb)
-{
-	yajl_gen g = cridctl_json_new();
-
-	if (!g)
-		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
-	return g;
-}
-
 /* --- pull ---------------------------------------------------------------------- */
-
-static void human_size(uint64_t size, char *buf, size_t n);
 
 /*
  * Progress of a pull on a terminal. CRI PullImage is unary, so while it runs
@@ -294,9 +252,10 @@ static void show_progress(struct pull_state *st, yajl_val p)
 	} else if (!num(p, "layersTotal")) {
 		printf("resolving (%.1fs)", t);
 	} else {
-		human_size(bytes, done, sizeof(done));
-		human_size(num(p, "bytesTotal"), total, sizeof(total));
-		human_size(t > 0 ? (uint64_t)((double)bytes / t) : 0, rate, sizeof(rate));
+		cridctl_human_size_prec(bytes, 3, done, sizeof(done));
+		cridctl_human_size_prec(num(p, "bytesTotal"), 3, total, sizeof(total));
+		cridctl_human_size_prec(t > 0 ? (uint64_t)((double)bytes / t) : 0, 3, rate,
+					sizeof(rate));
 		printf("%" PRIu64 "/%" PRIu64 " layers, %s/%s, %s/s (%.1fs)", num(p, "layersDone"),
 		       num(p, "layersTotal"), done, total, rate, t);
 	}
@@ -442,20 +401,6 @@ int cridctl_pull(struct cridctl *ctl, int argc, char **argv)
 
 /* --- images -------------------------------------------------------------------- */
 
-/* go-units HumanSizeWithPrecision(size, 3): decimal units, %.3g. */
-static void human_size(uint64_t size, char *buf, size_t n)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
-	double s = (double)size;
-	size_t i = 0;
-
-	while (s >= 1000.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
-		s /= 1000.0;
-		i++;
-	}
-	snprintf(buf, n, "%.3g%s", s, units[i]);
-}
-
 /* "repo:tag" -> repo and tag; the ':' must come after the last '/'. */
 static void split_tag(const char *ref, char *repo, size_t n, const char **tag)
 {
@@ -500,7 +445,7 @@ static int image_rows(struct cridctl_table *t, const Runtime__V1__Image *im,
 	} else {
 		snprintf(id, sizeof(id), "%s", id_s);
 	}
-	human_size(im->size, size, sizeof(size));
+	cridctl_human_size_prec(im->size, 3, size, sizeof(size));
 	for (size_t i = 0; i < (im->n_repo_tags ? im->n_repo_tags : 1); i++) {
 		const char *d;
 
@@ -578,7 +523,7 @@ int cridctl_images(struct cridctl *ctl, int argc, char **argv)
 	if (list_images(ctl, argc > o.first_arg ? argv[o.first_arg] : NULL, &r) < 0)
 		return 1;
 	if (out == CRIDCTL_OUT_JSON) {
-		yajl_gen g = json_or_oom("images");
+		yajl_gen g = cridctl_json_begin("images");
 
 		if (g) {
 			yajl_gen_map_open(g);
@@ -604,12 +549,7 @@ int cridctl_images(struct cridctl *ctl, int argc, char **argv)
 		rc = cridctl_table_add(&t, o.digests ? head_d : head);
 		for (size_t i = 0; rc == 0 && i < r->n_images; i++)
 			rc = image_rows(&t, r->images[i], &o);
-		if (rc == 0)
-			cridctl_table_print(&t);
-		else
-			fprintf(stderr, "cridctl: images: out of memory\n");
-		cridctl_table_free(&t);
-		rc = rc != 0;
+		rc = cridctl_table_finish(&t, rc, "images");
 	}
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
@@ -629,39 +569,6 @@ static int image_status(struct cridctl *ctl, const char *image, bool verbose,
 	return cridctl_image_call(ctl, "ImageStatus", ctl->timeout_ms, &req.base,
 				  &runtime__v1__image_status_response__descriptor,
 				  (ProtobufCMessage **)r);
-}
-
-static int info_cmp(const void *a, const void *b)
-{
-	const Runtime__V1__ImageStatusResponse__InfoEntry *const *x = a, *const *y = b;
-
-	return strcmp((*x)->key, (*y)->key);
-}
-
-/* crictl's outputStatusData: "status" and the info entries, keys sorted like a Go map. */
-static void inspecti_print(Runtime__V1__ImageStatusResponse *r, yajl_gen g)
-{
-	bool status_done = false;
-
-	if (r->n_info)
-		qsort(r->info, r->n_info, sizeof(*r->info), info_cmp);
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i <= r->n_info; i++) {
-		const char *key = i < r->n_info ? r->info[i]->key : NULL;
-
-		if (!status_done && (!key || strcmp(key, "status") >= 0)) {
-			status_done = true;
-			if (!key || strcmp(key, "status") != 0) {
-				cridctl_json_str(g, "status");
-				json_image(g, r->image);
-			}
-		}
-		if (!key)
-			break;
-		cridctl_json_str(g, key);
-		cridctl_json_info_value(g, r->info[i]->value);
-	}
-	yajl_gen_map_close(g);
 }
 
 int cridctl_inspecti(struct cridctl *ctl, int argc, char **argv)
@@ -691,9 +598,10 @@ int cridctl_inspecti(struct cridctl *ctl, int argc, char **argv)
 			protobuf_c_message_free_unpacked(&r->base, NULL);
 			return 1;
 		}
-		g = json_or_oom("inspecti");
+		g = cridctl_json_begin("inspecti");
 		if (g) {
-			inspecti_print(r, g);
+			/* an info entry "status" replaces the image, as in crictl's map */
+			cridctl_json_status_doc(g, json_image, r->image, r->info, r->n_info, true);
 			cridctl_json_print(g, stdout);
 		}
 		protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -794,7 +702,7 @@ int cridctl_imagefsinfo(struct cridctl *ctl, int argc, char **argv)
 			       &runtime__v1__image_fs_info_response__descriptor,
 			       (ProtobufCMessage **)&r) < 0)
 		return 1;
-	g = json_or_oom("imagefsinfo");
+	g = cridctl_json_begin("imagefsinfo");
 	if (g) {
 		yajl_gen_map_open(g);
 		cridctl_json_str(g, "status");

@@ -5,6 +5,7 @@
  * and "features" (encoding/json of the Go structs: snake_case, omitempty),
  * and every info entry: a value starting with '{' that parses as a JSON
  * object is embedded, anything else is a string with its quotes trimmed.
+ * Prints through json.c, calls the daemon through rpc.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,26 +77,6 @@ static void gen_features(yajl_gen g, const Runtime__V1__RuntimeFeatures *f)
 	yajl_gen_map_close(g);
 }
 
-static void gen_info_value(yajl_gen g, const char *value)
-{
-	size_t start = 0, end = strlen(value);
-	yajl_val v = NULL;
-
-	if (value[0] == '{')
-		v = yajl_tree_parse(value, NULL, 0);
-	if (v && YAJL_IS_OBJECT(v)) {
-		cridctl_json_sorted(g, v);
-		yajl_tree_free(v);
-		return;
-	}
-	yajl_tree_free(v);
-	while (start < end && value[start] == '"')
-		start++;
-	while (end > start && value[end - 1] == '"')
-		end--;
-	yajl_gen_string(g, (const unsigned char *)value + start, end - start);
-}
-
 /* Go map order; on equal keys an info entry wins, as it is assigned last in crictl. */
 static int entry_cmp(const void *a, const void *b)
 {
@@ -115,7 +96,7 @@ static void gen_entry(yajl_gen g, const Runtime__V1__StatusResponse *r, const st
 	else if (e->kind == E_FEATURES)
 		gen_features(g, r->features);
 	else
-		gen_info_value(g, e->info->value);
+		cridctl_json_info_value(g, e->info->value);
 }
 
 static int info_print(const Runtime__V1__StatusResponse *r)

@@ -2,6 +2,9 @@
  * cridctl's JSON output: documents are generated compact with yajl, then
  * printed in the layout of Go's json.Indent(prefix "", indent "  "), the way
  * crictl prints them, so scripts and eyes used to crictl see the same shape.
+ * The one JSON printer of every verb: documents, protobuf messages in
+ * protojson style, and crictl's outputStatusData (status plus info) layout.
+ * Calls only libc, yajl, protobuf-c and reactor/mem.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -9,11 +12,32 @@
 #include <string.h>
 
 #include "cli/cridctl.h"
+#include "cli/pbfield.h"
 #include "reactor/mem.h"
 
 yajl_gen cridctl_json_new(void)
 {
 	return yajl_gen_alloc(NULL);
+}
+
+yajl_gen cridctl_json_begin(const char *verb)
+{
+	yajl_gen g = cridctl_json_new();
+
+	if (!g)
+		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
+	return g;
+}
+
+int cridctl_json_print_message(const ProtobufCMessage *m, const char *verb)
+{
+	yajl_gen g = cridctl_json_begin(verb);
+
+	if (!g)
+		return 1;
+	cridctl_json_message(g, m, NULL, NULL);
+	cridctl_json_print(g, stdout);
+	return 0;
 }
 
 static void newline(FILE *f, int depth)
@@ -94,6 +118,44 @@ void cridctl_json_kv_str(yajl_gen g, const char *key, const char *value)
 {
 	cridctl_json_str(g, key);
 	cridctl_json_str(g, value ? value : "");
+}
+
+void cridctl_json_kv_i64(yajl_gen g, const char *key, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	cridctl_json_kv_str(g, key, buf);
+}
+
+void cridctl_json_kv_u64(yajl_gen g, const char *key, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	cridctl_json_kv_str(g, key, buf);
+}
+
+void cridctl_json_kv_strv(yajl_gen g, const char *key, char *const *v, size_t n)
+{
+	cridctl_json_str(g, key);
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < n; i++)
+		cridctl_json_str(g, v[i]);
+	yajl_gen_array_close(g);
+}
+
+void cridctl_json_kv_map(yajl_gen g, const char *key, void *entries, size_t n, bool sort)
+{
+	struct cridctl_kv **e = entries;
+
+	if (sort)
+		cridctl_kv_sort(e, n);
+	cridctl_json_str(g, key);
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < n; i++)
+		cridctl_json_kv_str(g, e[i]->key, e[i]->value);
+	yajl_gen_map_close(g);
 }
 
 void cridctl_json_kv_bool(yajl_gen g, const char *key, bool value)
@@ -182,30 +244,80 @@ void cridctl_json_info_value(yajl_gen g, const char *value)
 	yajl_gen_string(g, (const unsigned char *)value + start, end - start);
 }
 
-/* --- protobuf messages, protojson style ------------------------------------------- */
-
-static size_t elem_size(ProtobufCType t)
+yajl_val cridctl_json_tree(void (*emit)(yajl_gen g, const void *arg), const void *arg)
 {
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return 8;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	default:
-		return 4;
-	}
+	yajl_gen g = cridctl_json_new();
+	const unsigned char *buf;
+	size_t len;
+	yajl_val v = NULL;
+
+	if (!g)
+		return NULL;
+	emit(g, arg);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+		v = yajl_tree_parse((const char *)buf, NULL, 0);
+	yajl_gen_free(g);
+	return v;
 }
+
+int cridctl_json_each(const char *verb, bool json, char *const *ids, size_t n,
+		      int (*one)(void *user, const char *id, yajl_gen g), void *user)
+{
+	yajl_gen g = NULL;
+	int rc = 0;
+
+	if (n == 0) {
+		fprintf(stderr, "cridctl: %s: no IDs provided or nothing found per filter\n", verb);
+		return 1;
+	}
+	if (json && !(g = cridctl_json_begin(verb)))
+		return 1;
+	if (g && n > 1)
+		yajl_gen_array_open(g);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = one(user, ids[i], g) != 0;
+	if (g && n > 1)
+		yajl_gen_array_close(g);
+	if (g && rc == 0)
+		cridctl_json_print(g, stdout);
+	else if (g)
+		yajl_gen_free(g);
+	return rc;
+}
+
+void cridctl_json_sorted_tree(yajl_gen g, const void *tree)
+{
+	cridctl_json_sorted(g, (yajl_val)tree);
+}
+
+/* Go's map order puts "status" among the info keys; only one "status" key is kept. */
+void cridctl_json_status_doc(yajl_gen g, void (*status)(yajl_gen g, const void *arg),
+			     const void *arg, void *info, size_t n_info, bool info_wins)
+{
+	struct cridctl_kv **e = info;
+	bool done = false;
+
+	cridctl_kv_sort(e, n_info);
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i <= n_info; i++) {
+		int c = i < n_info ? strcmp(e[i]->key, "status") : 1;
+
+		if (!done && c >= 0) {
+			done = true;
+			if (c > 0 || !info_wins) {
+				cridctl_json_str(g, "status");
+				status(g, arg);
+			}
+		}
+		if (i == n_info || (c == 0 && !info_wins))
+			continue;
+		cridctl_json_str(g, e[i]->key);
+		cridctl_json_info_value(g, e[i]->value);
+	}
+	yajl_gen_map_close(g);
+}
+
+/* --- protobuf messages, protojson style ------------------------------------------- */
 
 /* protojson's JSON name: lowerCamelCase of the proto field name. */
 static void camel(const char *name, char *buf, size_t n)
@@ -222,14 +334,6 @@ static void camel(const char *name, char *buf, size_t n)
 		up = false;
 	}
 	buf[o] = '\0';
-}
-
-static bool is_map_entry(const ProtobufCMessageDescriptor *d)
-{
-	size_t n = strlen(d->name);
-
-	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
-	       strcmp(d->fields[0].name, "key") == 0;
 }
 
 static void json_i64(yajl_gen g, bool is_signed, uint64_t v)
@@ -311,8 +415,9 @@ static void json_map_entries(yajl_gen g, const ProtobufCFieldDescriptor *f, void
 			char buf[32];
 
 			snprintf(buf, sizeof(buf), "%" PRId64,
-				 elem_size(k->type) == 8 ? *(const int64_t *)(e + k->offset)
-							 : *(const int32_t *)(e + k->offset));
+				 cridctl_pb_elem_size(k->type) == 8
+				     ? *(const int64_t *)(e + k->offset)
+				     : *(const int32_t *)(e + k->offset));
 			cridctl_json_str(g, buf);
 		}
 		json_value(g, v, e + v->offset);
@@ -331,13 +436,13 @@ static void json_field(yajl_gen g, const ProtobufCFieldDescriptor *f, const Prot
 		const char *arr = *(const char *const *)(base + f->offset);
 
 		cridctl_json_str(g, key);
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE && is_map_entry(f->descriptor)) {
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE && cridctl_pb_is_map_entry(f->descriptor)) {
 			json_map_entries(g, f, (void *const *)arr, n);
 			return;
 		}
 		yajl_gen_array_open(g);
 		for (size_t i = 0; i < n; i++)
-			json_value(g, f, arr + i * elem_size(f->type));
+			json_value(g, f, arr + i * cridctl_pb_elem_size(f->type));
 		yajl_gen_array_close(g);
 		return;
 	}

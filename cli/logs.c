@@ -4,6 +4,7 @@
  * (ReadLogs): --tail picks the last N entries, then --since drops older ones;
  * stdout entries go to stdout and stderr entries to stderr; -f follows the file
  * across rotation until the container is no longer running.
+ * Calls the daemon through rpc.c; the log format itself is in logs.h.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -4,6 +4,7 @@
  * encoding/json over sigs.k8s.io/yaml; we mirror the accepted shapes (proto
  * field names, enums as numbers, maps as objects) and add enum names, the
  * camelCase names, and an error for every field we do not know.
+ * Calls libc, libyaml, yajl, protobuf-c, pbfield.c and reactor/mem.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
+#include "cli/pbfield.h"
 #include "cli/podconfig.h"
 #include "reactor/mem.h"
 
@@ -112,45 +114,13 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 	return protobuf_c_message_descriptor_get_field_by_name(d, snake);
 }
 
-static bool is_map_entry(const ProtobufCMessageDescriptor *d)
-{
-	size_t n = strlen(d->name);
-
-	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
-	       strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0;
-}
-
-static size_t elem_size(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return 8;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	default: /* 32-bit integers, enums, float */
-		return 4;
-	}
-}
-
 /* Integers: the number as written, no fraction, in range of the field's type. */
 static int integer(struct walk *w, const ProtobufCFieldDescriptor *f, yajl_val v, void *dst)
 {
 	bool is_unsigned = f->type == PROTOBUF_C_TYPE_UINT32 ||
 			   f->type == PROTOBUF_C_TYPE_FIXED32 ||
 			   f->type == PROTOBUF_C_TYPE_UINT64 || f->type == PROTOBUF_C_TYPE_FIXED64;
-	bool wide = elem_size(f->type) == 8;
+	bool wide = cridctl_pb_elem_size(f->type) == 8;
 	const char *s;
 	char *end;
 
@@ -325,10 +295,10 @@ static int map_field(struct walk *w, const ProtobufCFieldDescriptor *f, char *m,
 static int repeated_field(struct walk *w, const ProtobufCFieldDescriptor *f, char *m, yajl_val v,
 			  int depth)
 {
-	size_t n, size = elem_size(f->type);
+	size_t n, size = cridctl_pb_elem_size(f->type);
 	char *arr;
 
-	if (f->type == PROTOBUF_C_TYPE_MESSAGE && is_map_entry(f->descriptor))
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE && cridctl_pb_is_map_entry(f->descriptor))
 		return map_field(w, f, m, v);
 	if (!YAJL_IS_ARRAY(v))
 		return field_err(w, "expected an array");

@@ -5,11 +5,13 @@
  * name/namespace regexps applied client-side; inspectp's {"info", "status"}
  * document with every key sorted. An ID argument may be a prefix: it is
  * resolved with ListPodSandbox's id filter, where the daemon matches prefixes.
+ * Lists through filter.c, prints through table.c and json.c, calls the
+ * daemon through rpc.c; reads pod configs with podconfig.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +25,42 @@
 #include "reactor/mem.h"
 
 #define TRUNC_ID_LEN 13
-#define MAX_LABELS 32
 
 struct pod_opts {
-	bool quiet, verbose, latest, no_trunc, force, all;
-	const char *id, *name, *ns, *state, *runtime;
-	long last;
-	const char *labels[MAX_LABELS];
-	size_t n_labels;
+	bool quiet, verbose, no_trunc, force, all;
+	const char *runtime;
+	struct cridctl_filter f;
 	int first_arg;
 };
+
+static int pod_opt(void *user, const char *verb, int opt, const char *arg)
+{
+	struct pod_opts *o = user;
+
+	(void)verb;
+	switch (opt) {
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'r':
+		o->runtime = arg;
+		return 0;
+	case 'f':
+		o->force = true;
+		return 0;
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'T':
+		o->no_trunc = true;
+		return 0;
+	default:
+		return 1;
+	}
+}
 
 /* Long-only options get capital letters outside every verb's short options. */
 static int pod_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
@@ -56,80 +84,12 @@ static int pod_opts(struct cridctl *ctl, int argc, char **argv, const char *shor
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	int opt;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != '?' && opt != 'h' && !strchr(shorts, opt) && !strchr(allowed, opt))
-			opt = '?';
-		switch (opt) {
-		case 'o':
-			if (cridctl_set_output(ctl, optarg) < 0)
-				return -1;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'l':
-			o->latest = true;
-			break;
-		case 'n':
-			o->last = strtol(optarg, &end, 10);
-			if (*end || o->last < 0) {
-				fprintf(stderr, "cridctl: %s: invalid --last `%s`\n", argv[0],
-					optarg);
-				return -1;
-			}
-			break;
-		case 's':
-			o->state = optarg;
-			break;
-		case 'r':
-			o->runtime = optarg;
-			break;
-		case 'f':
-			o->force = true;
-			break;
-		case 'a':
-			o->all = true;
-			break;
-		case 'I':
-			o->id = optarg;
-			break;
-		case 'N':
-			o->name = optarg;
-			break;
-		case 'S':
-			o->ns = optarg;
-			break;
-		case 'T':
-			o->no_trunc = true;
-			break;
-		case 'L':
-			if (o->n_labels == MAX_LABELS) {
-				fprintf(stderr, "cridctl: %s: more than %d labels\n", argv[0],
-					MAX_LABELS);
-				return -1;
-			}
-			o->labels[o->n_labels++] = optarg;
-			break;
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, allowed, longs, usage, &o->f, pod_opt, o);
 	o->first_arg = optind;
-	return 0;
+	return rc;
 }
 
 /* --- listing ---------------------------------------------------------------------- */
@@ -147,65 +107,15 @@ static void pod_list_free(struct pod_list *l)
 		protobuf_c_message_free_unpacked(&l->resp->base, NULL);
 }
 
-/* crictl's matchesRegex: an empty pattern matches, a bad one matches nothing. */
-static bool matches(const char *pattern, const char *s)
-{
-	regex_t re;
-	bool ok;
-
-	if (!pattern || !pattern[0])
-		return true;
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return false;
-	ok = regexec(&re, s ? s : "", 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
-}
-
-static int newest_first(const void *a, const void *b)
-{
-	const Runtime__V1__PodSandbox *x = *(Runtime__V1__PodSandbox *const *)a;
-	const Runtime__V1__PodSandbox *y = *(Runtime__V1__PodSandbox *const *)b;
-
-	return (x->created_at < y->created_at) - (x->created_at > y->created_at);
-}
-
-/* The label selector from "k=v" arguments; crictl refuses anything but one '='. */
-static int label_selector(const struct pod_opts *o, const char *verb,
-			  Runtime__V1__PodSandboxFilter__LabelSelectorEntry *ents,
-			  Runtime__V1__PodSandboxFilter__LabelSelectorEntry **ptrs, char *buf,
-			  size_t buflen)
-{
-	size_t used = 0;
-
-	for (size_t i = 0; i < o->n_labels; i++) {
-		const char *l = o->labels[i], *eq = strchr(l, '=');
-		size_t n = strlen(l) + 1;
-
-		if (!eq || strchr(eq + 1, '=') || used + n > buflen) {
-			fprintf(stderr, "cridctl: %s: incorrectly specified label: %s\n", verb, l);
-			return -1;
-		}
-		memcpy(buf + used, l, n);
-		buf[used + (size_t)(eq - l)] = '\0';
-		runtime__v1__pod_sandbox_filter__label_selector_entry__init(&ents[i]);
-		ents[i].key = buf + used;
-		ents[i].value = buf + used + (size_t)(eq - l) + 1;
-		ptrs[i] = &ents[i];
-		used += n;
-	}
-	return 0;
-}
-
-static int list_pods(struct cridctl *ctl, const char *verb, const struct pod_opts *o,
+static int list_pods(struct cridctl *ctl, const char *verb, const struct cridctl_filter *o,
 		     const char *id, struct pod_list *l)
 {
 	Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
 	Runtime__V1__PodSandboxFilter f = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
 	Runtime__V1__PodSandboxStateValue st = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
-	Runtime__V1__PodSandboxFilter__LabelSelectorEntry ents[MAX_LABELS], *ptrs[MAX_LABELS];
+	Runtime__V1__PodSandboxFilter__LabelSelectorEntry ents[CRIDCTL_MAX_LABELS];
+	void *ptrs[CRIDCTL_MAX_LABELS];
 	char labels[4096];
-	size_t n;
 
 	memset(l, 0, sizeof(*l));
 	if (o->state) {
@@ -218,10 +128,12 @@ static int list_pods(struct cridctl *ctl, const char *verb, const struct pod_opt
 			       : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
 		f.state = &st;
 	}
-	if (label_selector(o, verb, ents, ptrs, labels, sizeof(labels)) < 0)
+	if (cridctl_filter_labels(
+		o, verb, &runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor, ents,
+		ptrs, labels, sizeof(labels)) < 0)
 		return -1;
 	f.n_label_selector = o->n_labels;
-	f.label_selector = ptrs;
+	f.label_selector = (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)ptrs;
 	if (id)
 		f.id = (char *)id;
 	req.filter = &f;
@@ -238,17 +150,12 @@ static int list_pods(struct cridctl *ctl, const char *verb, const struct pod_opt
 	for (size_t i = 0; i < l->resp->n_items; i++) {
 		Runtime__V1__PodSandbox *p = l->resp->items[i];
 
-		if (p->metadata && matches(o->name, p->metadata->name) &&
-		    matches(o->ns, p->metadata->namespace_))
+		if (p->metadata && cridctl_filter_matches(o->name, p->metadata->name) &&
+		    cridctl_filter_matches(o->ns, p->metadata->namespace_))
 			l->items[l->n++] = p;
 	}
-	if (l->n)
-		qsort(l->items, l->n, sizeof(*l->items), newest_first);
-	n = o->latest ? 1 : l->n;
-	if (o->last > 0)
-		n = (size_t)o->last;
-	if (n < l->n)
-		l->n = n;
+	l->n =
+	    cridctl_filter_newest(o, l->items, l->n, offsetof(Runtime__V1__PodSandbox, created_at));
 	return 0;
 }
 
@@ -259,7 +166,7 @@ static int list_pods(struct cridctl *ctl, const char *verb, const struct pod_opt
  */
 static char *resolve_id(struct cridctl *ctl, const char *verb, const char *arg)
 {
-	struct pod_opts none = { 0 };
+	struct cridctl_filter none = { 0 };
 	struct pod_list l;
 	const char *id = arg;
 	char *full;
@@ -367,34 +274,6 @@ int64_t cridctl_now_ns(void)
 
 /* --- JSON, protojson style (EmitDefaultValues: unset messages are left out) -------- */
 
-typedef Runtime__V1__PodSandbox__LabelsEntry map_entry; /* every string map has this shape */
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return strcmp((*(map_entry *const *)a)->key, (*(map_entry *const *)b)->key);
-}
-
-static void json_map(yajl_gen g, const char *key, void *entries, size_t n)
-{
-	map_entry **e = entries;
-
-	if (n)
-		qsort(e, n, sizeof(*e), entry_cmp);
-	cridctl_json_str(g, key);
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < n; i++)
-		cridctl_json_kv_str(g, e[i]->key, e[i]->value);
-	yajl_gen_map_close(g);
-}
-
-static void json_i64(yajl_gen g, const char *key, int64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	cridctl_json_kv_str(g, key, buf);
-}
-
 static void json_metadata(yajl_gen g, const Runtime__V1__PodSandboxMetadata *m)
 {
 	if (!m)
@@ -421,9 +300,9 @@ static void json_pod(yajl_gen g, const Runtime__V1__PodSandbox *p)
 	cridctl_json_kv_str(g, "id", p->id);
 	json_metadata(g, p->metadata);
 	cridctl_json_kv_str(g, "state", state_name(p->state));
-	json_i64(g, "createdAt", p->created_at);
-	json_map(g, "labels", p->labels, p->n_labels);
-	json_map(g, "annotations", p->annotations, p->n_annotations);
+	cridctl_json_kv_i64(g, "createdAt", p->created_at);
+	cridctl_json_kv_map(g, "labels", p->labels, p->n_labels, true);
+	cridctl_json_kv_map(g, "annotations", p->annotations, p->n_annotations, true);
 	cridctl_json_kv_str(g, "runtimeHandler", p->runtime_handler);
 	yajl_gen_map_close(g);
 }
@@ -460,8 +339,9 @@ static void json_ns_options(yajl_gen g, const Runtime__V1__NamespaceOption *o)
 }
 
 /* The status as crictl's marshalPodSandboxStatus has it: createdAt as RFC 3339 text. */
-static void json_status(yajl_gen g, const Runtime__V1__PodSandboxStatus *s)
+static void json_status(yajl_gen g, const void *arg)
 {
+	const Runtime__V1__PodSandboxStatus *s = arg;
 	char created[96];
 
 	yajl_gen_map_open(g);
@@ -496,19 +376,10 @@ static void json_status(yajl_gen g, const Runtime__V1__PodSandboxStatus *s)
 		}
 		yajl_gen_map_close(g);
 	}
-	json_map(g, "labels", s->labels, s->n_labels);
-	json_map(g, "annotations", s->annotations, s->n_annotations);
+	cridctl_json_kv_map(g, "labels", s->labels, s->n_labels, true);
+	cridctl_json_kv_map(g, "annotations", s->annotations, s->n_annotations, true);
 	cridctl_json_kv_str(g, "runtimeHandler", s->runtime_handler);
 	yajl_gen_map_close(g);
-}
-
-static yajl_gen json_or_oom(const char *verb)
-{
-	yajl_gen g = cridctl_json_new();
-
-	if (!g)
-		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
-	return g;
 }
 
 /* kubelet's remote runtime gives sandbox operations twice the usual timeout; so do we. */
@@ -581,19 +452,6 @@ int cridctl_runp(struct cridctl *ctl, int argc, char **argv)
 
 /* --- pods ------------------------------------------------------------------------ */
 
-static void print_map(const char *title, void *entries, size_t n)
-{
-	map_entry **e = entries;
-
-	if (!n)
-		return;
-	if (n)
-		qsort(e, n, sizeof(*e), entry_cmp);
-	printf("%s:\n", title);
-	for (size_t i = 0; i < n; i++)
-		printf("\t%s -> %s\n", e[i]->key, e[i]->value);
-}
-
 static const char *runtime_of(const char *handler)
 {
 	return handler && handler[0] ? handler : "(default)";
@@ -617,8 +475,8 @@ static void pod_verbose(const Runtime__V1__PodSandbox *p)
 	printf("Status: %s\n", p->state ? "NotReady" : "Ready");
 	cridctl_go_time(p->created_at, false, created, sizeof(created));
 	printf("Created: %s\n", created);
-	print_map("Labels", p->labels, p->n_labels);
-	print_map("Annotations", p->annotations, p->n_annotations);
+	cridctl_text_map("Labels", p->labels, p->n_labels);
+	cridctl_text_map("Annotations", p->annotations, p->n_annotations);
 	printf("Runtime: %s\n\n", runtime_of(p->runtime_handler));
 }
 
@@ -647,12 +505,7 @@ static int pods_table(const struct pod_list *l, const struct pod_opts *o)
 		snprintf(attempt, sizeof(attempt), "%u", p->metadata->attempt);
 		rc = cridctl_table_add(&t, row);
 	}
-	if (rc == 0)
-		cridctl_table_print(&t);
-	else
-		fprintf(stderr, "cridctl: pods: out of memory\n");
-	cridctl_table_free(&t);
-	return rc != 0;
+	return cridctl_table_finish(&t, rc, "pods");
 }
 
 int cridctl_pods(struct cridctl *ctl, int argc, char **argv)
@@ -684,11 +537,11 @@ int cridctl_pods(struct cridctl *ctl, int argc, char **argv)
 	}
 	out = cridctl_output_for(ctl, "pods", CRIDCTL_OUT_TABLE | CRIDCTL_OUT_JSON,
 				 CRIDCTL_OUT_TABLE);
-	if (!out || list_pods(ctl, "pods", &o, o.id, &l) < 0)
+	if (!out || list_pods(ctl, "pods", &o.f, o.f.id, &l) < 0)
 		return 1;
 	rc = 0;
 	if (out == CRIDCTL_OUT_JSON) {
-		yajl_gen g = json_or_oom("pods");
+		yajl_gen g = cridctl_json_begin("pods");
 
 		if (g) {
 			yajl_gen_map_open(g);
@@ -731,35 +584,11 @@ static int pod_status(struct cridctl *ctl, const char *id, bool verbose,
 /* outputStatusData's document: "status" and the info entries, all keys sorted. */
 static int status_doc(yajl_gen g, const Runtime__V1__PodSandboxStatusResponse *r)
 {
-	yajl_gen sg = cridctl_json_new();
-	const unsigned char *buf;
-	size_t len;
-	yajl_val status = NULL;
+	yajl_val status = cridctl_json_tree(json_status, r->status);
 
-	if (!sg)
-		return -1;
-	json_status(sg, r->status);
-	if (yajl_gen_get_buf(sg, &buf, &len) == yajl_gen_status_ok)
-		status = yajl_tree_parse((const char *)buf, NULL, 0);
-	yajl_gen_free(sg);
 	if (!status)
 		return -1;
-	if (r->n_info)
-		qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < r->n_info && strcmp(r->info[i]->key, "status") < 0; i++) {
-		cridctl_json_str(g, r->info[i]->key);
-		cridctl_json_info_value(g, r->info[i]->value);
-	}
-	cridctl_json_str(g, "status");
-	cridctl_json_sorted(g, status);
-	for (size_t i = 0; i < r->n_info; i++) {
-		if (strcmp(r->info[i]->key, "status") <= 0)
-			continue;
-		cridctl_json_str(g, r->info[i]->key);
-		cridctl_json_info_value(g, r->info[i]->value);
-	}
-	yajl_gen_map_close(g);
+	cridctl_json_status_doc(g, cridctl_json_sorted_tree, status, r->info, r->n_info, false);
 	yajl_tree_free(status);
 	return 0;
 }
@@ -787,16 +616,10 @@ static void status_table(const Runtime__V1__PodSandboxStatusResponse *r, bool ve
 		for (size_t i = 0; i < s->network->n_additional_ips; i++)
 			printf("Additional IP: %s\n", s->network->additional_ips[i]->ip);
 	}
-	print_map("Labels", s->labels, s->n_labels);
-	print_map("Annotations", s->annotations, s->n_annotations);
-	if (verbose) {
-		if (r->n_info)
-			qsort(r->info, r->n_info, sizeof(*r->info), entry_cmp);
-		printf("Info: map[");
-		for (size_t i = 0; i < r->n_info; i++)
-			printf("%s%s:%s", i ? " " : "", r->info[i]->key, r->info[i]->value);
-		printf("]\n");
-	}
+	cridctl_text_map("Labels", s->labels, s->n_labels);
+	cridctl_text_map("Annotations", s->annotations, s->n_annotations);
+	if (verbose)
+		cridctl_text_info(r->info, r->n_info);
 }
 
 /* The IDs to inspect: the arguments, or what the filters select. */
@@ -817,7 +640,7 @@ static int inspect_ids(struct cridctl *ctl, int argc, char **argv, const struct 
 		}
 		return 0;
 	}
-	if (list_pods(ctl, "inspectp", o, NULL, &l) < 0)
+	if (list_pods(ctl, "inspectp", &o->f, NULL, &l) < 0)
 		return -1;
 	crid_free(*ids);
 	*ids = crid_calloc(l.n + 1, sizeof(**ids));
@@ -827,11 +650,29 @@ static int inspect_ids(struct cridctl *ctl, int argc, char **argv, const struct 
 	return *ids ? 0 : -1;
 }
 
-static void free_ids(char **ids, size_t n)
+struct inspect_ctx {
+	struct cridctl *ctl;
+	bool verbose;
+};
+
+/* One pod's status; a document that ran out of memory is reported and left as it is. */
+static int inspect_one(void *user, const char *id, yajl_gen g)
 {
-	for (size_t i = 0; ids && i < n; i++)
-		crid_free(ids[i]);
-	crid_free(ids);
+	const struct inspect_ctx *c = user;
+	Runtime__V1__PodSandboxStatusResponse *r;
+	int rc;
+
+	if (pod_status(c->ctl, id, c->verbose, &r) < 0)
+		return 1;
+	if (!r->status)
+		fprintf(stderr, "cridctl: inspectp: no status for pod %s\n", id);
+	else if (!g)
+		status_table(r, c->verbose);
+	else if (status_doc(g, r) < 0)
+		fprintf(stderr, "cridctl: inspectp: out of memory\n");
+	rc = !r->status;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
 }
 
 int cridctl_inspectp(struct cridctl *ctl, int argc, char **argv)
@@ -844,8 +685,8 @@ int cridctl_inspectp(struct cridctl *ctl, int argc, char **argv)
 	    "  -q, --quiet          do not show verbose information\n"
 	    "  --name, --namespace REGEXP, -s/--state, --label K=V, -l/--latest, -n/--last N\n";
 	struct pod_opts o;
+	struct inspect_ctx c = { ctl, false };
 	enum cridctl_output out;
-	yajl_gen g = NULL;
 	char **ids = NULL;
 	size_t n = 0;
 	int rc = pod_opts(ctl, argc, argv, "+o:qln:s:h", "NSL", usage, &o);
@@ -855,44 +696,12 @@ int cridctl_inspectp(struct cridctl *ctl, int argc, char **argv)
 	out = cridctl_output_for(ctl, "inspectp", CRIDCTL_OUT_TABLE | CRIDCTL_OUT_JSON,
 				 CRIDCTL_OUT_JSON);
 	if (!out || inspect_ids(ctl, argc, argv, &o, &ids, &n) < 0) {
-		free_ids(ids, n);
+		cridctl_ids_free(ids, n);
 		return 1;
 	}
-	if (n == 0) {
-		fprintf(stderr, "cridctl: inspectp: no IDs provided or nothing found per filter\n");
-		free_ids(ids, n);
-		return 1;
-	}
-	if (out == CRIDCTL_OUT_JSON && !(g = json_or_oom("inspectp"))) {
-		free_ids(ids, n);
-		return 1;
-	}
-	if (g && n > 1)
-		yajl_gen_array_open(g);
-	rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		Runtime__V1__PodSandboxStatusResponse *r;
-
-		if (pod_status(ctl, ids[i], !o.quiet, &r) < 0) {
-			rc = 1;
-			break;
-		}
-		if (!r->status)
-			fprintf(stderr, "cridctl: inspectp: no status for pod %s\n", ids[i]);
-		else if (!g)
-			status_table(r, !o.quiet);
-		else if (status_doc(g, r) < 0)
-			fprintf(stderr, "cridctl: inspectp: out of memory\n");
-		rc = !r->status;
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-	}
-	if (g && n > 1)
-		yajl_gen_array_close(g);
-	if (g && rc == 0)
-		cridctl_json_print(g, stdout);
-	else if (g)
-		yajl_gen_free(g);
-	free_ids(ids, n);
+	c.verbose = !o.quiet;
+	rc = cridctl_json_each("inspectp", out == CRIDCTL_OUT_JSON, ids, n, inspect_one, &c);
+	cridctl_ids_free(ids, n);
 	return rc;
 }
 
@@ -977,7 +786,8 @@ int cridctl_rmp(struct cridctl *ctl, int argc, char **argv)
 				    "Remove one or more pods (IDs may be prefixes)\n"
 				    "  -f, --force   stop the pod first if it is running\n"
 				    "  -a, --all     remove all pods\n";
-	struct pod_opts o, none = { 0 };
+	struct cridctl_filter none = { 0 };
+	struct pod_opts o;
 	struct pod_list l = { 0 };
 	int rc = pod_opts(ctl, argc, argv, "+fah", "", usage, &o);
 	int failed = 0;

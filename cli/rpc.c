@@ -1,4 +1,7 @@
-/* cridctl: connecting, unary calls with crictl-style errors, output formats. */
+/*
+ * cridctl: connecting, unary calls with crictl-style errors, output formats
+ * and the options every verb shares. Calls io/grpc_client and reactor/mem.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,38 @@ int cridctl_verb_opts(struct cridctl *ctl, int argc, char **argv, const char *us
 		fprintf(stderr, "cridctl: %s: unexpected argument `%s`\n%s", argv[0], argv[optind],
 			usage);
 		return -1;
+	}
+	return 0;
+}
+
+int cridctl_opts_parse(struct cridctl *ctl, int argc, char **argv, const char *shorts,
+		       const char *allowed, const struct option *longs, const char *usage,
+		       struct cridctl_filter *f,
+		       int (*take)(void *o, const char *verb, int opt, const char *arg), void *o)
+{
+	int opt, rc;
+
+	optind = 0; /* glibc: full re-initialization for this argv */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		if (opt != '?' && opt != 'h' && !strchr(shorts, opt) && !strchr(allowed, opt))
+			opt = '?';
+		if (opt == 'h') {
+			printf("%s", usage);
+			return 1;
+		}
+		rc = opt == '?' ? 1 : f ? cridctl_filter_opt(f, argv[0], opt, optarg) : 1;
+		if (rc > 0 && opt == 'o')
+			rc = cridctl_set_output(ctl, optarg);
+		else if (rc > 0 && opt != '?')
+			rc = take(o, argv[0], opt, optarg);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
+				argv[optind - 1], usage);
+			return -1;
+		}
 	}
 	return 0;
 }

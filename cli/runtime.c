@@ -1,7 +1,7 @@
 /*
- * cridctl verbs of the runtime's identity and state: version, info,
- * runtime-config. Output mirrors crictl (cri-tools cmd/crictl/version.go,
- * info.go, runtime_config.go, util.go outputStatusData).
+ * cridctl verbs of the runtime's identity: version and runtime-config (info
+ * is in info.c). Output mirrors crictl (cri-tools cmd/crictl/version.go,
+ * runtime_config.go). Prints through json.c, calls the daemon through rpc.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * samples --seconds apart, CPU % from the growth of usage_core_nano_seconds
  * over the growth of the CPU timestamp, sizes as go-units HumanSize.
  * -o json prints the second sample as protojson. No --watch yet.
+ * Prints through table.c and json.c, calls the daemon through rpc.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,7 +19,7 @@
 
 #define TRUNC_ID_LEN 13
 
-void cridctl_human_size(uint64_t size, char *buf, size_t n)
+void cridctl_human_size_prec(uint64_t size, int prec, char *buf, size_t n)
 {
 	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
 	double s = (double)size;
@@ -28,7 +29,12 @@ void cridctl_human_size(uint64_t size, char *buf, size_t n)
 		s /= 1000.0;
 		i++;
 	}
-	snprintf(buf, n, "%.4g%s", s, units[i]);
+	snprintf(buf, n, "%.*g%s", prec, s, units[i]);
+}
+
+void cridctl_human_size(uint64_t size, char *buf, size_t n)
+{
+	cridctl_human_size_prec(size, 4, buf, n);
 }
 
 struct stats_opts {
@@ -36,6 +42,33 @@ struct stats_opts {
 	const char *id, *pod;
 	long seconds;
 };
+
+static int stats_opt(void *user, const char *verb, int opt, const char *arg)
+{
+	struct stats_opts *o = user;
+	char *end;
+
+	switch (opt) {
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'I':
+		o->id = arg;
+		return 0;
+	case 'p':
+		o->pod = arg;
+		return 0;
+	case 's':
+		o->seconds = strtol(arg, &end, 10);
+		if (*end || end == arg || o->seconds < 0 || o->seconds > 3600) {
+			fprintf(stderr, "cridctl: %s: invalid --seconds `%s`\n", verb, arg);
+			return -1;
+		}
+		return 0;
+	default:
+		return 1;
+	}
+}
 
 static int stats_opts(struct cridctl *ctl, int argc, char **argv, const char *shorts,
 		      const char *usage, struct stats_opts *o)
@@ -49,47 +82,13 @@ static int stats_opts(struct cridctl *ctl, int argc, char **argv, const char *sh
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	int opt;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->seconds = 1;
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (opt != '?' && opt != 'h' && opt != 'I' && !strchr(shorts, opt))
-			opt = '?';
-		switch (opt) {
-		case 'a':
-			o->all = true;
-			break;
-		case 'I':
-			o->id = optarg;
-			break;
-		case 'p':
-			o->pod = optarg;
-			break;
-		case 'o':
-			if (cridctl_set_output(ctl, optarg) < 0)
-				return -1;
-			break;
-		case 's':
-			o->seconds = strtol(optarg, &end, 10);
-			if (*end || end == optarg || o->seconds < 0 || o->seconds > 3600) {
-				fprintf(stderr, "cridctl: %s: invalid --seconds `%s`\n", argv[0],
-					optarg);
-				return -1;
-			}
-			break;
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "cridctl: %s: bad option `%s`\n%s", argv[0],
-				argv[optind - 1], usage);
-			return -1;
-		}
-	}
+	rc = cridctl_opts_parse(ctl, argc, argv, shorts, "I", longs, usage, NULL, stats_opt, o);
+	if (rc)
+		return rc;
 	if (argc - optind > 1) {
 		fprintf(stderr, "cridctl: %s: unexpected argument `%s`\n%s", argv[0],
 			argv[optind + 1], usage);
@@ -125,19 +124,6 @@ static void pause_s(long s)
 
 	while (nanosleep(&ts, &ts) < 0)
 		;
-}
-
-static int print_json(const ProtobufCMessage *m, const char *verb)
-{
-	yajl_gen g = cridctl_json_new();
-
-	if (!g) {
-		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
-		return 1;
-	}
-	cridctl_json_message(g, m, NULL, NULL);
-	cridctl_json_print(g, stdout);
-	return 0;
 }
 
 /* --- stats ----------------------------------------------------------------------- */
@@ -234,7 +220,7 @@ int cridctl_stats(struct cridctl *ctl, int argc, char **argv)
 	if (out == CRIDCTL_OUT_JSON) {
 		if (old->n_stats)
 			qsort(old->stats, old->n_stats, sizeof(*old->stats), by_ctr_id);
-		rc = print_json(&old->base, "stats");
+		rc = cridctl_json_print_message(&old->base, "stats");
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 		return rc;
 	}
@@ -249,12 +235,10 @@ int cridctl_stats(struct cridctl *ctl, int argc, char **argv)
 	rc = cridctl_table_add(&t, head);
 	for (size_t i = 0; rc == 0 && i < r->n_stats; i++)
 		rc = ctr_row(&t, r->stats[i], find_ctr(old, ctr_id(r->stats[i])), o.all);
-	if (rc == 0)
-		cridctl_table_print(&t);
-	cridctl_table_free(&t);
+	rc = cridctl_table_finish(&t, rc, NULL); /* a failed row said why */
 	protobuf_c_message_free_unpacked(&old->base, NULL);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return rc != 0;
+	return rc;
 }
 
 /* --- statsp ---------------------------------------------------------------------- */
@@ -333,7 +317,7 @@ int cridctl_statsp(struct cridctl *ctl, int argc, char **argv)
 	if (!out || pod_stats(ctl, &o, &old) < 0)
 		return 1;
 	if (out == CRIDCTL_OUT_JSON) {
-		rc = print_json(&old->base, "statsp");
+		rc = cridctl_json_print_message(&old->base, "statsp");
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 		return rc;
 	}
@@ -345,10 +329,8 @@ int cridctl_statsp(struct cridctl *ctl, int argc, char **argv)
 	rc = cridctl_table_add(&t, head);
 	for (size_t i = 0; rc == 0 && i < r->n_stats; i++)
 		rc = pod_row(&t, r->stats[i], find_pod(old, pod_id(r->stats[i])));
-	if (rc == 0)
-		cridctl_table_print(&t);
-	cridctl_table_free(&t);
+	rc = cridctl_table_finish(&t, rc, NULL); /* a failed row said why */
 	protobuf_c_message_free_unpacked(&old->base, NULL);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return rc != 0;
+	return rc;
 }

@@ -1,4 +1,8 @@
-/* cridctl tables, laid out as crictl's Go tabwriter lays them out. */
+/*
+ * cridctl's one table writer: every verb's table laid out as crictl's Go
+ * tabwriter lays it out, and the verbose text blocks (string maps, info)
+ * crictl prints beside its tables. Calls only libc and reactor/mem.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -56,4 +60,37 @@ void cridctl_table_free(struct cridctl_table *t)
 		for (size_t c = 0; c < t->cols; c++)
 			crid_free(t->cells[r][c]);
 	crid_free(t->cells);
+}
+
+int cridctl_table_finish(struct cridctl_table *t, int rc, const char *verb)
+{
+	if (rc == 0)
+		cridctl_table_print(t);
+	else if (verb)
+		fprintf(stderr, "cridctl: %s: out of memory\n", verb);
+	cridctl_table_free(t);
+	return rc != 0;
+}
+
+void cridctl_text_map(const char *title, void *entries, size_t n)
+{
+	struct cridctl_kv **e = entries;
+
+	if (!n)
+		return;
+	cridctl_kv_sort(e, n);
+	printf("%s:\n", title);
+	for (size_t i = 0; i < n; i++)
+		printf("\t%s -> %s\n", e[i]->key, e[i]->value);
+}
+
+void cridctl_text_info(void *entries, size_t n)
+{
+	struct cridctl_kv **e = entries;
+
+	cridctl_kv_sort(e, n);
+	printf("Info: map[");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s:%s", i ? " " : "", e[i]->key, e[i]->value);
+	printf("]\n");
 }
