@@ -1034,8 +1034,10 @@ int cridctl_exec(struct cridctl *ctl, int argc, char **argv)
 				 &runtime__v1__exec_sync_response__descriptor,
 				 (ProtobufCMessage **)&r) < 0)
 		return 1;
-	fwrite(r->stdout.data, 1, r->stdout.len, stdout);
-	fwrite(r->stderr.data, 1, r->stderr.len, stderr);
+	if (r->stdout.len) /* an empty field's data is NULL, which fwrite may not take */
+		fwrite(r->stdout.data, 1, r->stdout.len, stdout);
+	if (r->stderr.len)
+		fwrite(r->stderr.data, 1, r->stderr.len, stderr);
 	rc = r->exit_code;
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;

@@ -310,7 +310,8 @@ void cridctl_log_consume(struct cridctl_log *l, size_t n)
 		n = l->n;
 	for (size_t i = 0; i < n; i++)
 		crid_free(l->entries[i].msg);
-	memmove(l->entries, l->entries + n, (l->n - n) * sizeof(*l->entries));
+	if (l->n > n) /* an empty log has no entries array: memmove may not take NULL */
+		memmove(l->entries, l->entries + n, (l->n - n) * sizeof(*l->entries));
 	l->n -= n;
 }
 
