@@ -14,7 +14,7 @@ static struct crid_puller *puller;
 /* One PullImage call waiting for its operation; outlives the dispatch's stack rpc. */
 struct pull_call {
 	struct crid_rpc rpc; /* a copy with its own (empty) arena */
-	struct crid_pull_waiter *w;
+	struct crid_op_waiter *w;
 };
 
 int crid_pull_init(struct crid_daemon *d, struct crid_err *err)

@@ -1,3 +1,11 @@
+/*
+ * Container lifecycle (see ctr.h): create, start, stop, remove and update
+ * as steps on the loop, the exit watch, and the container's log. The
+ * operation machine (waiters, joining a stop to a stop or removal,
+ * abandonment, the per-container queue) is reactor/op; this file holds the
+ * steps and the joining rule. May call reactor/, io/cri_log and the oci,
+ * image, state and container rooms.
+ */
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_internal.h"
 
@@ -6,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,33 +90,28 @@ struct crid_ctr_op *ctr_op_new(struct crid_ctrs *ctrs, struct crid_container *c,
 
 	if (!op)
 		return NULL;
+	crid_op_init(&op->base, kind);
 	op->ctrs = ctrs;
 	op->c = c;
-	op->kind = kind;
 	op->init_fds[0] = op->init_fds[1] = op->init_fds[2] = -1;
 	crid_start_mark_init(&op->start);
 	snprintf(op->short_id, sizeof(op->short_id), "%.12s", c->id);
-	crid_err_clear(&op->err);
-	if (done) {
-		op->waiters = crid_calloc(1, sizeof(*op->waiters));
-		if (!op->waiters) {
-			crid_free(op);
-			return NULL;
-		}
-		op->waiters->done = done;
-		op->waiters->user = user;
+	if (done && !crid_op_wait(&op->base, (crid_op_fn)done, user)) {
+		crid_free(op);
+		return NULL;
 	}
 	return op;
 }
 
+static struct crid_ctr_op *ctr_op(struct crid_op *base)
+{
+	return base ? (struct crid_ctr_op *)((char *)base - offsetof(struct crid_ctr_op, base))
+		    : NULL;
+}
+
 static void op_free(struct crid_ctr_op *op)
 {
-	while (op->waiters) {
-		struct waiter *next = op->waiters->next;
-
-		crid_free(op->waiters);
-		op->waiters = next;
-	}
+	crid_op_drop_waiters(&op->base);
 	for (int i = 0; i < 3; i++)
 		if (op->init_fds[i] >= 0)
 			close(op->init_fds[i]);
@@ -126,26 +130,27 @@ static void resend_stop(struct crid_ctr_op *op)
 
 static void op_fail(struct crid_ctr_op *op, const struct crid_err *err)
 {
-	if (op->status == 0) {
-		op->status = -1;
-		op->err = *err;
-	}
+	crid_op_fail(&op->base, err);
+}
+
+static void deliver(const struct crid_op *op, crid_op_fn done, void *user, void *alive)
+{
+	((crid_ctr_done_fn)done)(user, op->status, op->status == 0 ? alive : NULL,
+				 op->status < 0 ? &op->err : NULL);
 }
 
 static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 {
-	struct crid_ctr_op *next = op->queued;
+	struct crid_ctr_op *next = ctr_op(crid_op_unqueue(&op->base));
 
 	if (op->timer_on)
 		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
 	resend_stop(op);
-	if (op->status < 0)
-		crid_log_info("container %s: %s", op->short_id, op->err.msg);
+	if (op->base.status < 0)
+		crid_log_info("container %s: %s", op->short_id, op->base.err.msg);
 	if (alive)
 		alive->op = NULL;
-	for (struct waiter *w = op->waiters; w; w = w->next)
-		w->done(w->user, op->status, op->status == 0 ? alive : NULL,
-			op->status < 0 ? &op->err : NULL);
+	crid_op_answer(&op->base, deliver, alive);
 	op_free(op);
 	if (!next)
 		return;
@@ -156,37 +161,22 @@ static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 		return;
 	}
 	while (next) { /* the container is gone: stop and remove behind it have nothing to do */
-		struct crid_ctr_op *after = next->queued;
+		struct crid_ctr_op *after = ctr_op(crid_op_unqueue(&next->base));
 		struct crid_err e;
 
-		if (next->kind != OP_STOP && next->kind != OP_REMOVE)
+		if (next->base.kind != OP_STOP && next->base.kind != OP_REMOVE)
 			op_fail(next, (crid_err_cause(&e, ENOENT, "container %s was removed",
 						      next->short_id),
 				       &e));
-		next->queued = NULL;
 		op_finish(next, NULL);
 		next = after;
 	}
-}
-
-static int add_waiter(struct crid_ctr_op *op, crid_ctr_done_fn done, void *user)
-{
-	struct waiter *w = crid_calloc(1, sizeof(*w));
-
-	if (!w)
-		return -1;
-	w->done = done;
-	w->user = user;
-	w->next = op->waiters;
-	op->waiters = w;
-	return 0;
 }
 
 /* Runs |op| now, or after the operation already running on its container. */
 static struct crid_ctr_op *submit(struct crid_ctr_op *op, struct crid_err *err)
 {
 	struct crid_container *c = op->c;
-	struct crid_ctr_op **tail;
 
 	(void)err;
 	if (!c->op) {
@@ -194,34 +184,28 @@ static struct crid_ctr_op *submit(struct crid_ctr_op *op, struct crid_err *err)
 		op_start(op);
 		return op;
 	}
-	for (tail = &c->op->queued; *tail; tail = &(*tail)->queued)
-		;
-	*tail = op;
+	crid_op_append(&c->op->base, &op->base);
 	return op;
 }
 
 /* A stop is satisfied by a running or queued stop or removal; a removal only by one. */
+static bool joins(const struct crid_op *cand, bool running, int kind)
+{
+	(void)running;
+	return cand->kind == kind || (kind == OP_STOP && cand->kind == OP_REMOVE);
+}
+
 static struct crid_ctr_op *join(struct crid_container *c, enum op_kind kind, crid_ctr_done_fn done,
 				void *user)
 {
-	for (struct crid_ctr_op *op = c->op; op; op = op->queued)
-		if ((op->kind == kind || (kind == OP_STOP && op->kind == OP_REMOVE)) &&
-		    add_waiter(op, done, user) == 0)
-			return op;
-	return NULL;
+	return ctr_op(
+	    crid_op_join(c->op ? &c->op->base : NULL, joins, kind, (crid_op_fn)done, user));
 }
 
+/* The operation goes on without the caller; nothing else changes. */
 void crid_ctr_op_abandon(struct crid_ctr_op *op, void *user)
 {
-	for (struct waiter **w = &op->waiters; *w; w = &(*w)->next) {
-		if ((*w)->user == user) {
-			struct waiter *gone = *w;
-
-			*w = gone->next;
-			crid_free(gone);
-			return;
-		}
-	}
+	crid_op_abandon(&op->base, user);
 }
 
 /* ---- the runtime of a container ---- */
@@ -1026,7 +1010,7 @@ static void wake_stoppers(struct crid_container *c)
 	if (!op || !op->waiting_exit)
 		return;
 	op->waiting_exit = false;
-	if (op->kind == OP_REMOVE)
+	if (op->base.kind == OP_REMOVE)
 		remove_after_stop(op);
 	else
 		op_finish(op, c);
@@ -1134,7 +1118,7 @@ static void stop_run(struct crid_ctr_op *op)
 	struct crid_container *c = op->c;
 
 	if ((c->state != CRID_CTR_RUNNING && c->state != CRID_CTR_CREATED) || !c->watch) {
-		if (op->kind == OP_REMOVE)
+		if (op->base.kind == OP_REMOVE)
 			remove_after_stop(op);
 		else
 			op_finish(op, c);
@@ -1296,7 +1280,7 @@ struct crid_ctr_op *crid_ctr_update(struct crid_ctrs *ctrs, struct crid_containe
 
 static void op_start(struct crid_ctr_op *op)
 {
-	switch (op->kind) {
+	switch (op->base.kind) {
 	case OP_START:
 		start_run(op);
 		break;
@@ -1322,7 +1306,7 @@ void ctr_forget(struct crid_ctrs *ctrs, struct crid_container *c)
 		watch_free(c->watch);
 	close_tracking(c);
 	while (op) {
-		struct crid_ctr_op *next = op->queued;
+		struct crid_ctr_op *next = ctr_op(crid_op_unqueue(&op->base));
 
 		if (op->call)
 			crid_oci_call_cancel(op->call);
@@ -1366,7 +1350,7 @@ size_t crid_ctrs_of_pod(struct crid_ctrs *ctrs, const char *sandbox_id, struct c
 
 bool crid_ctr_removing(const struct crid_container *c)
 {
-	for (const struct crid_ctr_op *op = c->op; op; op = op->queued)
+	for (const struct crid_op *op = c->op ? &c->op->base : NULL; op; op = op->queued)
 		if (op->kind == OP_REMOVE)
 			return true;
 	return false;

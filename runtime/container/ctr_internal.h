@@ -5,6 +5,7 @@
 #ifndef CRID_CTR_INTERNAL_H
 #define CRID_CTR_INTERNAL_H
 
+#include "reactor/op.h"
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/oci/oci_runtime.h"
@@ -14,18 +15,11 @@
 
 enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO };
 
-struct waiter {
-	crid_ctr_done_fn done;
-	void *user;
-	struct waiter *next;
-};
-
+/* A container operation: the machine of reactor/op (kind, waiters, queue, status), then its steps. */
 struct crid_ctr_op {
+	struct crid_op base;
 	struct crid_ctrs *ctrs;
 	struct crid_container *c;
-	enum op_kind kind;
-	struct waiter *waiters;
-	struct crid_ctr_op *queued;
 	struct crid_oci_call *call;
 	ev_timer timer;
 	bool timer_on;
@@ -36,8 +30,6 @@ struct crid_ctr_op {
 	double resend_every;
 	struct crid_start_mark start; /* start: when the process started */
 	long long timeout;
-	int status;
-	struct crid_err err;
 	char short_id[13];
 	char *resources_json; /* update */
 	uint8_t *encoded;

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -65,13 +66,6 @@
 #define SYNC_PATH "/bin/sync"
 
 struct op;
-
-struct crid_pull_waiter {
-	struct op *op;
-	struct crid_pull_waiter *next;
-	crid_pull_done_fn done;
-	void *user;
-};
 
 /*
  * JOB_WAITING: another operation is downloading the same chain ID; when it
@@ -124,7 +118,7 @@ struct op {
 	struct op *next;
 	char key[CRID_REF_STRING_MAX];
 	struct crid_image_ref ref;
-	struct crid_pull_waiter *waiters;
+	struct crid_op async; /* every client of this pull: waiters, answer, leaving */
 	/* credentials, copies */
 	char *user, *pass, *identity_token, *registry_token;
 	uint64_t creds; /* fingerprint of the request's credentials: who may join this pull */
@@ -397,7 +391,6 @@ static void op_unlink(struct op *op)
 static void op_free(struct op *op)
 {
 	struct crid_puller *p = op->p;
-	struct crid_pull_waiter *w;
 
 	op_unlink(op);
 	ev_timer_stop(p->loop->ev, &op->kick);
@@ -410,10 +403,7 @@ static void op_free(struct op *op)
 			wake_waiters(p, op->chain[i]);
 		job_release(&op->jobs[i]);
 	}
-	while ((w = op->waiters)) {
-		op->waiters = w->next;
-		crid_free(w);
-	}
+	crid_op_drop_waiters(&op->async);
 	crid_free(op->jobs);
 	crid_free(op->chain);
 	if (op->have_manifest)
@@ -480,23 +470,22 @@ size_t crid_puller_active(const struct crid_puller *p)
  * Ends |op| for every waiter. Called from HTTP callbacks: the request whose
  * on_done is running has already been detached (its pointer cleared).
  */
+static void deliver(const struct crid_op *a, crid_op_fn done, void *user, void *id)
+{
+	((crid_pull_done_fn)done)(user, a->status, id, a->status < 0 ? &a->err : NULL);
+}
+
 static void op_complete(struct op *op, int status, const char *id, const struct crid_err *err)
 {
-	struct crid_pull_waiter *w = op->waiters;
-
-	op->waiters = NULL;
 	op_unlink(op); /* a waiter's callback may start a new pull of the same reference */
-	if (status < 0)
+	if (status < 0) {
+		crid_op_fail(&op->async, err);
 		crid_log_info("pull %s failed: %s", op->key, err->msg);
-	else
+	} else {
 		crid_log_info("pulled %s as %s", op->key, id);
-	while (w) {
-		struct crid_pull_waiter *next = w->next;
-
-		w->done(w->user, status, id, err);
-		crid_free(w);
-		w = next;
 	}
+	/* A waiter cancelled from another's callback is not called, and the op is not freed twice. */
+	crid_op_answer(&op->async, deliver, (void *)id);
 	op_free(op);
 }
 
@@ -516,26 +505,18 @@ static void op_fail(struct op *op, int code, const char *fmt, ...)
 	op_complete(op, -1, NULL, &err);
 }
 
-void crid_pull_waiter_cancel(struct crid_pull_waiter *w)
+void crid_pull_waiter_cancel(struct crid_op_waiter *w)
 {
-	struct op *op = w->op;
+	struct op *op = (struct op *)((char *)w->op - offsetof(struct op, async));
+	char key[sizeof(op->key)];
 
-	for (struct crid_pull_waiter **pp = &op->waiters; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	crid_free(w);
-	if (!op->waiters) {
-		char key[sizeof(op->key)];
-
-		memcpy(key, op->key, sizeof(key));
-		op_free(op);
-		/* After the fact: tests wait for this line to look at staging. */
-		crid_log_info(
-		    "pull %s cancelled by every client: transfers stopped, staging discarded", key);
-	}
+	if (!crid_op_leave(w))
+		return;
+	memcpy(key, op->key, sizeof(key));
+	op_free(op);
+	/* After the fact: tests wait for this line to look at staging. */
+	crid_log_info("pull %s cancelled by every client: transfers stopped, staging discarded",
+		      key);
 }
 
 /* ---- HTTP status -> cause ---- */
@@ -1719,13 +1700,13 @@ static int auth_file_creds(struct crid_puller *p, struct op *op, struct crid_err
 	return rc;
 }
 
-struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *image,
-					 const struct crid_pull_auth *auth, crid_pull_done_fn done,
-					 void *user, struct crid_err *err)
+struct crid_op_waiter *crid_pull_start(struct crid_puller *p, const char *image,
+				       const struct crid_pull_auth *auth, crid_pull_done_fn done,
+				       void *user, struct crid_err *err)
 {
 	struct crid_image_ref ref;
 	char key[CRID_REF_STRING_MAX];
-	struct crid_pull_waiter *w;
+	struct crid_op_waiter *w;
 	struct op *op;
 
 	if (crid_image_ref_parse(image, &ref, err) < 0)
@@ -1738,27 +1719,22 @@ struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *imag
 		set_cause(err, EINVAL, "image `%s`: reference too long", image);
 		return NULL;
 	}
-	w = crid_calloc(1, sizeof(*w));
-	if (!w) {
-		crid_err_set(err, ENOMEM, "pull waiter");
-		return NULL;
-	}
-	w->done = done;
-	w->user = user;
 	op = find_op(p, key, creds_of(auth));
 	if (op) {
-		w->op = op;
-		w->next = op->waiters;
-		op->waiters = w;
+		w = crid_op_wait(&op->async, (crid_op_fn)done, user);
+		if (!w) {
+			crid_err_set(err, ENOMEM, "pull waiter");
+			return NULL;
+		}
 		crid_log_debug("pull %s: joined the running pull", key);
 		return w;
 	}
 	op = crid_calloc(1, sizeof(*op));
 	if (!op) {
-		crid_free(w);
 		crid_err_set(err, ENOMEM, "pull operation");
 		return NULL;
 	}
+	crid_op_init(&op->async, 0);
 	op->p = p;
 	op->ref = ref;
 	op->creds = creds_of(auth);
@@ -1773,11 +1749,14 @@ struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *imag
 		set_cause(err, EINVAL, "pull image `%s`: no registry endpoint", key);
 		goto fail;
 	}
+	w = crid_op_wait(&op->async, (crid_op_fn)done, user);
+	if (!w) {
+		crid_err_set(err, ENOMEM, "pull waiter");
+		goto fail;
+	}
 	op->next = p->ops;
 	p->ops = op;
 	p->n_ops++;
-	w->op = op;
-	op->waiters = w;
 	crid_log_info("pull %s: started", key);
 	/* From the loop, so that |done| never runs before we return. */
 	ev_timer_init(&op->kick, kick_cb, 0., 0.);
@@ -1785,8 +1764,6 @@ struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *imag
 	ev_timer_start(p->loop->ev, &op->kick);
 	return w;
 fail:
-	crid_free(w);
-	op->waiters = NULL;
 	crid_endpoint_list_free(&op->eps);
 	crid_free(op->user);
 	crid_free(op->pass);

@@ -19,6 +19,7 @@
 
 #include "reactor/err.h"
 #include "reactor/loop.h"
+#include "reactor/op.h"
 #include "runtime/config/config.h"
 #include "runtime/image/image_ref.h"
 #include "runtime/image/image_store.h"
@@ -27,7 +28,6 @@
 #define CRID_PULL_PARALLEL 3
 
 struct crid_puller;
-struct crid_pull_waiter;
 
 /* Credentials from the CRI AuthConfig; every field optional, copied. */
 struct crid_pull_auth {
@@ -62,12 +62,12 @@ void crid_puller_free(struct crid_puller *p);
  * until |done| runs or crid_pull_waiter_cancel(); NULL with |err| (EINVAL,
  * EPERM, ENOMEM) when the pull cannot start.
  */
-struct crid_pull_waiter *crid_pull_start(struct crid_puller *p, const char *image,
-					 const struct crid_pull_auth *auth, crid_pull_done_fn done,
-					 void *user, struct crid_err *err);
+struct crid_op_waiter *crid_pull_start(struct crid_puller *p, const char *image,
+				       const struct crid_pull_auth *auth, crid_pull_done_fn done,
+				       void *user, struct crid_err *err);
 
 /* Leaves the pull without a callback; the last waiter leaving stops it. */
-void crid_pull_waiter_cancel(struct crid_pull_waiter *w);
+void crid_pull_waiter_cancel(struct crid_op_waiter *w);
 
 /* Operations running (tests). */
 size_t crid_puller_active(const struct crid_puller *p);

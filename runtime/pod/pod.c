@@ -1,3 +1,10 @@
+/*
+ * Pod lifecycle (see pod.h): run, stop, remove and start-up recovery as
+ * steps on the loop. The operation machine itself (waiters, joining a stop
+ * to a stop or removal, abandonment, the per-pod queue) is reactor/op; this
+ * file holds only the pod's steps and its joining rule. May call reactor/,
+ * runtime/cni, runtime/state and the pod room's own files.
+ */
 #include "runtime/pod/pod.h"
 
 #include <dirent.h>
@@ -6,6 +13,7 @@
 #include <sys/syscall.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +23,7 @@
 
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "reactor/op.h"
 
 /* Pinning namespaces is a fork, an unshare and a few mounts; this only bounds a wedged child. */
 #define PIN_TIMEOUT 30.0
@@ -26,41 +35,30 @@ enum op_kind {
 	OP_UNDO, /* recovery: take apart a pod whose RunPodSandbox never answered */
 };
 
-struct waiter {
-	crid_pod_done_fn done;
-	void *user;
-	struct waiter *next;
-};
-
+/* A pod operation: the machine of reactor/op (kind, waiters, queue, status), then the pod's steps. */
 struct crid_pod_op {
+	struct crid_op base;
 	struct crid_pods *pods;
 	struct crid_sandbox *sb;
-	enum op_kind kind;
-	struct waiter *waiters;
-	struct crid_pod_op *queued; /* the next operation on the same pod */
 	struct crid_cni_net *net;
 	struct crid_cni_op *cni;
 	struct crid_pod_ns_op *pin;
 	char short_id[13]; /* for logs, after the record is gone */
-	bool abandoned;	   /* a run whose caller left: undone when its step ends */
 	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
-	int status;
-	struct crid_err err;
 	/* run only */
 	char **sysctls;
 	size_t n_sysctls;
 };
 
+static struct crid_pod_op *pod_op(struct crid_op *base)
+{
+	return base ? (struct crid_pod_op *)((char *)base - offsetof(struct crid_pod_op, base))
+		    : NULL;
+}
+
 static void op_free(struct crid_pod_op *op)
 {
-	struct waiter *w = op->waiters;
-
-	while (w) {
-		struct waiter *next = w->next;
-
-		crid_free(w);
-		w = next;
-	}
+	crid_op_drop_waiters(&op->base);
 	for (size_t i = 0; i < op->n_sysctls; i++)
 		crid_free(op->sysctls[i]);
 	crid_free(op->sysctls);
@@ -75,35 +73,16 @@ static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *s
 
 	if (!op)
 		return NULL;
+	crid_op_init(&op->base, kind);
 	op->pods = pods;
 	op->sb = sb;
-	op->kind = kind;
 	if (sb)
 		snprintf(op->short_id, sizeof(op->short_id), "%.12s", sb->id);
-	crid_err_clear(&op->err);
-	if (done) {
-		op->waiters = crid_calloc(1, sizeof(*op->waiters));
-		if (!op->waiters) {
-			crid_free(op);
-			return NULL;
-		}
-		op->waiters->done = done;
-		op->waiters->user = user;
+	if (done && !crid_op_wait(&op->base, (crid_op_fn)done, user)) {
+		crid_free(op);
+		return NULL;
 	}
 	return op;
-}
-
-static int add_waiter(struct crid_pod_op *op, crid_pod_done_fn done, void *user)
-{
-	struct waiter *w = crid_calloc(1, sizeof(*w));
-
-	if (!w)
-		return -1;
-	w->done = done;
-	w->user = user;
-	w->next = op->waiters;
-	op->waiters = w;
-	return 0;
 }
 
 static const char *kind_name(enum op_kind k)
@@ -115,20 +94,25 @@ static const char *kind_name(enum op_kind k)
 
 static void op_start(struct crid_pod_op *op);
 
+static void deliver(const struct crid_op *op, crid_op_fn done, void *user, void *result)
+{
+	((crid_pod_done_fn)done)(user, op->status, result, op->status < 0 ? &op->err : NULL);
+}
+
 /* Answers every waiter, then starts the operation queued behind this one. */
 static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
 {
-	struct crid_pod_op *next = op->queued;
-	struct crid_sandbox *result = op->kind == OP_RUN && op->status == 0 ? alive : NULL;
+	struct crid_pod_op *next = pod_op(crid_op_unqueue(&op->base));
+	struct crid_sandbox *result =
+	    op->base.kind == OP_RUN && op->base.status == 0 ? alive : NULL;
 
-	if (op->status < 0)
-		crid_log_info("pod %s: %s failed: %s", op->short_id, kind_name(op->kind),
-			      op->err.msg);
+	if (op->base.status < 0)
+		crid_log_info("pod %s: %s failed: %s", op->short_id, kind_name(op->base.kind),
+			      op->base.err.msg);
 	if (alive)
 		alive->op = NULL;
 	op->pods->running_ops--;
-	for (struct waiter *w = op->waiters; w; w = w->next)
-		w->done(w->user, op->status, result, op->status < 0 ? &op->err : NULL);
+	crid_op_answer(&op->base, deliver, result);
 	op_free(op);
 	if (!next)
 		return;
@@ -140,7 +124,7 @@ static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
 	}
 	/* The pod is gone: what was queued behind its removal has nothing left to do. */
 	while (next) {
-		struct crid_pod_op *after = next->queued;
+		struct crid_pod_op *after = pod_op(crid_op_unqueue(&next->base));
 
 		next->pods->running_ops++;
 		next->sb = NULL;
@@ -151,10 +135,7 @@ static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
 
 static void op_fail(struct crid_pod_op *op, const struct crid_err *err)
 {
-	if (op->status == 0) {
-		op->status = -1;
-		op->err = *err;
-	}
+	crid_op_fail(&op->base, err);
 }
 
 static int ns_dir(struct crid_pod_op *op, char *out, size_t size)
@@ -234,13 +215,13 @@ static void teardown_deleted(void *user, int status, struct crid_cni_result *res
 	if (status < 0) {
 		crid_log_warn("pod %.12s: CNI DEL: %s", op->sb->id, err->msg);
 		op_fail(op, err);
-		if (op->kind == OP_STOP || op->kind == OP_REMOVE) {
+		if (op->base.kind == OP_STOP || op->base.kind == OP_REMOVE) {
 			op_finish(op, op->sb); /* kubelet retries the stop; DEL is still owed */
 			return;
 		}
 	} else {
 		op->sb->net = CRID_NET_RELEASED;
-		if (op->kind != OP_RUN && op->kind != OP_UNDO &&
+		if (op->base.kind != OP_RUN && op->base.kind != OP_UNDO &&
 		    crid_sandbox_save(op->pods->store, op->sb, &e) < 0) {
 			op_fail(op, &e);
 			op_finish(op, op->sb);
@@ -306,7 +287,7 @@ static void teardown_released(struct crid_pod_op *op)
 		return;
 	}
 	sb->ns.holder_pid = 0;
-	if (op->kind == OP_STOP) {
+	if (op->base.kind == OP_STOP) {
 		sb->state = CRID_SANDBOX_NOTREADY;
 		if (crid_sandbox_save(op->pods->store, sb, &e) < 0)
 			op_fail(op, &e);
@@ -315,7 +296,7 @@ static void teardown_released(struct crid_pod_op *op)
 	}
 	/* run failed or abandoned, undo after a crash, remove: nothing of the pod stays */
 	remove_files(op);
-	if (op->status < 0 && op->kind == OP_REMOVE) {
+	if (op->base.status < 0 && op->base.kind == OP_REMOVE) {
 		op_finish(op, sb);
 		return;
 	}
@@ -332,9 +313,9 @@ static void run_undo(struct crid_pod_op *op, const struct crid_err *err)
 		op->sb->net = CRID_NET_NONE; /* no plugin ran: nothing to delete */
 	if (err)
 		op_fail(op, err);
-	else if (op->status == 0) {
-		op->status = -1;
-		crid_err_set(&op->err, ECANCELED, "RunPodSandbox abandoned by its caller");
+	else if (op->base.status == 0) {
+		op->base.status = -1;
+		crid_err_set(&op->base.err, ECANCELED, "RunPodSandbox abandoned by its caller");
 	}
 	teardown_start(op);
 }
@@ -379,7 +360,7 @@ static void run_added(void *user, int status, struct crid_cni_result *res,
 		ips[i] = sb->ips[i];
 	}
 	crid_cni_result_clear(res);
-	if (op->abandoned) {
+	if (op->base.abandoned) {
 		run_undo(op, NULL);
 		return;
 	}
@@ -442,7 +423,7 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 		return;
 	}
 	sb->ns = *ns;
-	if (op->abandoned) {
+	if (op->base.abandoned) {
 		run_undo(op, NULL);
 		return;
 	}
@@ -515,15 +496,15 @@ static void op_start(struct crid_pod_op *op)
 {
 	struct crid_pods *pods = op->pods;
 
-	switch (op->kind) {
+	switch (op->base.kind) {
 	case OP_RUN:
 		run_start(op);
 		break;
 	case OP_STOP:
 	case OP_REMOVE:
 		if (pods->containers_down) {
-			pods->containers_down(pods->containers_user, op->sb, op->kind == OP_REMOVE,
-					      containers_down, op);
+			pods->containers_down(pods->containers_user, op->sb,
+					      op->base.kind == OP_REMOVE, containers_down, op);
 			break;
 		}
 		teardown_start(op);
@@ -641,22 +622,24 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 
 /* ---- stop, remove ---- */
 
+/* A stop is satisfied by a running or queued stop or removal; a removal only by one. */
+static bool joins(const struct crid_op *cand, bool running, int kind)
+{
+	if ((running && cand->kind == OP_RUN) || cand->kind == OP_UNDO)
+		return false;
+	return cand->kind == kind || (kind == OP_STOP && cand->kind == OP_REMOVE);
+}
+
 static struct crid_pod_op *join_or_queue(struct crid_pods *pods, struct crid_sandbox *sb,
 					 enum op_kind kind, crid_pod_done_fn done, void *user,
 					 struct crid_err *err)
 {
-	struct crid_pod_op *op, **tail;
+	struct crid_pod_op *op;
 
-	/* A stop is satisfied by a running or queued stop or removal; a removal only by one. */
-	for (op = sb->op; op; op = op->queued) {
-		if ((op == sb->op && op->kind == OP_RUN) || op->kind == OP_UNDO)
-			continue;
-		if (op->kind == kind || (kind == OP_STOP && op->kind == OP_REMOVE)) {
-			if (add_waiter(op, done, user) < 0)
-				break;
-			return op;
-		}
-	}
+	op = pod_op(
+	    crid_op_join(sb->op ? &sb->op->base : NULL, joins, kind, (crid_op_fn)done, user));
+	if (op)
+		return op;
 	op = op_new(pods, sb, kind, done, user);
 	if (!op) {
 		crid_err_set(err, ENOMEM, "pod sandbox operation");
@@ -668,9 +651,7 @@ static struct crid_pod_op *join_or_queue(struct crid_pods *pods, struct crid_san
 		op_start(op);
 		return op;
 	}
-	for (tail = &sb->op->queued; *tail; tail = &(*tail)->queued)
-		;
-	*tail = op;
+	crid_op_append(&sb->op->base, &op->base);
 	pods->running_ops++;
 	return op;
 }
@@ -687,19 +668,10 @@ struct crid_pod_op *crid_pod_remove(struct crid_pods *pods, struct crid_sandbox 
 	return join_or_queue(pods, sb, OP_REMOVE, done, user, err);
 }
 
+/* Only a run acts on it: when every caller left, it is undone as its step ends. */
 void crid_pod_op_abandon(struct crid_pod_op *op, void *user)
 {
-	for (struct waiter **w = &op->waiters; *w; w = &(*w)->next) {
-		if ((*w)->user == user) {
-			struct waiter *gone = *w;
-
-			*w = gone->next;
-			crid_free(gone);
-			break;
-		}
-	}
-	if (op->kind == OP_RUN && !op->waiters)
-		op->abandoned = true;
+	crid_op_abandon(&op->base, user);
 }
 
 /* ---- recovery ---- */
@@ -801,8 +773,8 @@ static void recover_one(struct crid_pods *pods, struct crid_sandbox *sb)
 		kill_orphan_plugins(sb);
 		op = op_new(pods, sb, OP_UNDO, recovered, NULL);
 		if (op) {
-			op->status = -1;
-			crid_err_set(&op->err, ECANCELED, "pod %.12s: creation interrupted",
+			op->base.status = -1;
+			crid_err_set(&op->base.err, ECANCELED, "pod %.12s: creation interrupted",
 				     sb->id);
 			sb->op = op;
 			pods->running_ops++;
@@ -870,7 +842,7 @@ void crid_pods_cleanup(struct crid_pods *pods)
 		struct crid_pod_op *op = all[i]->op;
 
 		while (op) {
-			struct crid_pod_op *next = op->queued;
+			struct crid_pod_op *next = pod_op(crid_op_unqueue(&op->base));
 
 			if (op->cni)
 				crid_cni_op_cancel(op->cni);
