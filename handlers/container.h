@@ -1,6 +1,7 @@
 /*
- * The container handlers' state: the daemon's containers (runtime/ctr.h),
- * recovered at start, shared by the container, stats and events handlers.
+ * The container handlers' state: the daemon's containers
+ * (runtime/container/ctr.h) on struct crid_daemon (d->ctrs), recovered at
+ * start, shared by the container, status, stats and events handlers.
  */
 #ifndef CRID_HANDLERS_CONTAINER_H
 #define CRID_HANDLERS_CONTAINER_H

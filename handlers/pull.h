@@ -1,6 +1,6 @@
 /*
  * PullImage: decodes and validates the request, starts or joins the pull
- * operation (runtime/image_pull.h) and answers when it ends. The call is
+ * operation (runtime/image/image_pull.h) and answers when it ends. The call is
  * answered asynchronously: the handler keeps its own copy of the rpc. A
  * pull by the id (or a unique id prefix) of an image already in the store is
  * answered at once with that image, as CRI-O does; an absent id is NOT_FOUND.

@@ -1,6 +1,7 @@
 /*
- * The pod sandbox handlers' state: the pods of this daemon (runtime/pod.h),
- * loaded and recovered at start.
+ * The pod sandbox handlers' state: the pods of this daemon
+ * (runtime/pod/pod.h) on struct crid_daemon (d->pods), loaded and recovered
+ * at start.
  */
 #ifndef CRID_HANDLERS_SANDBOX_H
 #define CRID_HANDLERS_SANDBOX_H
