@@ -170,6 +170,7 @@ fuzz-smoke: fuzz
 
 test: deps
 	$(MAKE) format-check
+	$(MAKE) include-check
 	$(MAKE) all
 	$(MAKE) check
 	$(MAKE) BUILD=build-asan SAN=1 all

@@ -175,9 +175,9 @@ static void teardown(struct daemon_main *m)
 		crid_grpc_server_free(m->server);
 		unlink(m->cfg.listen);
 	}
-	crid_pull_cleanup();
-	crid_container_handlers_cleanup();
-	crid_sandbox_handlers_cleanup();
+	crid_pull_cleanup(&m->d);
+	crid_container_handlers_cleanup(&m->d);
+	crid_sandbox_handlers_cleanup(&m->d);
 	if (m->loop.ev)
 		crid_syncer_stop();
 	if (m->d.trash.dir)

@@ -1,9 +1,10 @@
 /*
- * The container RPCs: CreateContainer, StartContainer, StopContainer,
- * RemoveContainer, ContainerStatus, ListContainers, ReopenContainerLog,
- * UpdateContainerResources, ExecSync. Requests are validated and translated
- * here (handlers/ctr_config.c); the work is runtime/ctr.h's. ListContainers
- * copies each container's pre-encoded entry, like ListPodSandbox.
+ * The container RPCs that change containers: CreateContainer,
+ * StartContainer, StopContainer, RemoveContainer, UpdateContainerResources,
+ * ReopenContainerLog, ExecSync; and the container state on struct
+ * crid_daemon (d->ctrs). Requests are validated and translated here
+ * (handlers/ctr_config.c); the work is runtime/container/ctr.h's.
+ * ContainerStatus and ListContainers are in handlers/container_status.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,27 +23,28 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 
-static struct crid_ctrs *ctrs; /* d->ctrs, once initialized */
-
 int crid_container_handlers_init(struct crid_daemon *d, struct crid_err *err)
 {
-	static struct crid_ctrs the_ctrs;
+	struct crid_ctrs *ctrs = crid_calloc(1, sizeof(*ctrs));
 
-	if (crid_ctrs_init(&the_ctrs, d->loop, d->cfg, d->host, d->images, d->pods, err) < 0) {
-		crid_ctrs_cleanup(&the_ctrs);
+	if (!ctrs)
+		return crid_err_set(err, ENOMEM, "containers");
+	if (crid_ctrs_init(ctrs, d->loop, d->cfg, d->host, d->images, d->pods, err) < 0) {
+		crid_ctrs_cleanup(ctrs);
+		crid_free(ctrs);
 		return -1;
 	}
-	ctrs = &the_ctrs;
 	d->ctrs = ctrs;
 	crid_events_init(d);
 	return 0;
 }
 
-void crid_container_handlers_cleanup(void)
+void crid_container_handlers_cleanup(struct crid_daemon *d)
 {
-	if (ctrs)
-		crid_ctrs_cleanup(ctrs);
-	ctrs = NULL;
+	if (d->ctrs)
+		crid_ctrs_cleanup(d->ctrs);
+	crid_free(d->ctrs);
+	d->ctrs = NULL;
 }
 
 static void abandon(void *op, void *user)
@@ -56,6 +58,7 @@ static void abandon(void *op, void *user)
  */
 static struct crid_container *lookup(struct crid_rpc *rpc, const char *id, bool *gone)
 {
+	struct crid_ctrs *ctrs = rpc->d->ctrs;
 	struct crid_container *c;
 	bool ambiguous;
 
@@ -124,6 +127,7 @@ void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *
 {
 	const Runtime__V1__CreateContainerRequest *req = (const void *)request;
 	const Runtime__V1__ContainerConfig *c = req->config;
+	struct crid_ctrs *ctrs = rpc->d->ctrs;
 	struct crid_ctr_create cr = { 0 };
 	struct crid_ctr_spec spec;
 	struct crid_kvs labels, annotations;
@@ -231,11 +235,11 @@ static void run_plain(struct crid_rpc *rpc, const char *id, int tag, long long t
 		return;
 	}
 	if (tag == TAG_START)
-		op = crid_ctr_start(ctrs, c, plain_done, d, &err);
+		op = crid_ctr_start(rpc->d->ctrs, c, plain_done, d, &err);
 	else if (tag == TAG_STOP)
-		op = crid_ctr_stop(ctrs, c, timeout, plain_done, d, &err);
+		op = crid_ctr_stop(rpc->d->ctrs, c, timeout, plain_done, d, &err);
 	else
-		op = crid_ctr_remove(ctrs, c, plain_done, d, &err);
+		op = crid_ctr_remove(rpc->d->ctrs, c, plain_done, d, &err);
 	crid_deferred_started(d, op, &err);
 }
 
@@ -351,8 +355,8 @@ void crid_handle_update_container_resources(struct crid_rpc *rpc, const Protobuf
 	if (!d)
 		return;
 	d->tag = TAG_UPDATE;
-	crid_deferred_started(d, crid_ctr_update(ctrs, c, json, enc, len, plain_done, d, &err),
-			      &err);
+	crid_deferred_started(
+	    d, crid_ctr_update(rpc->d->ctrs, c, json, enc, len, plain_done, d, &err), &err);
 }
 
 void crid_handle_reopen_container_log(struct crid_rpc *rpc, const ProtobufCMessage *request)
@@ -365,7 +369,7 @@ void crid_handle_reopen_container_log(struct crid_rpc *rpc, const ProtobufCMessa
 
 	if (!c)
 		return;
-	if (crid_ctr_reopen_log(ctrs, c, &err) < 0) {
+	if (crid_ctr_reopen_log(rpc->d->ctrs, c, &err) < 0) {
 		crid_rpc_fail(rpc, crid_rpc_status(err.code), "%s", err.msg);
 		return;
 	}
@@ -422,7 +426,7 @@ void crid_handle_exec_sync(struct crid_rpc *rpc, const ProtobufCMessage *request
 	d = crid_deferred_new(rpc, exec_abandon);
 	if (!d)
 		return;
-	op = crid_ctr_exec_sync(ctrs, c, (const char *const *)req->cmd, req->n_cmd,
+	op = crid_ctr_exec_sync(rpc->d->ctrs, c, (const char *const *)req->cmd, req->n_cmd,
 				(double)req->timeout, exec_done, d, &err);
 	crid_deferred_started(d, op, &err);
 }

@@ -1,6 +1,7 @@
 /*
- * The container handlers' state: the daemon's containers (runtime/ctr.h),
- * recovered at start, shared by the container, stats and events handlers.
+ * The container handlers' state: the daemon's containers
+ * (runtime/container/ctr.h) on struct crid_daemon (d->ctrs), recovered at
+ * start, shared by the container, status, stats and events handlers.
  */
 #ifndef CRID_HANDLERS_CONTAINER_H
 #define CRID_HANDLERS_CONTAINER_H
@@ -11,15 +12,10 @@
 /* Opens the container store and the fd store and recovers every container (d->ctrs set). */
 int crid_container_handlers_init(struct crid_daemon *d, struct crid_err *err);
 
-void crid_container_handlers_cleanup(void);
+/* Frees d->ctrs and its records (d->ctrs NULL after); safe before init. */
+void crid_container_handlers_cleanup(struct crid_daemon *d);
 
 /* The container of |id| (full or unique prefix); NULL after failing |rpc| (NOT_FOUND...). */
 struct crid_container *crid_container_handlers_find(struct crid_rpc *rpc, const char *id);
-
-typedef struct Runtime__V1__ContainerStatus Runtime__V1__ContainerStatus;
-
-/* Fills a ContainerStatus of |c| (pointers into |c| and the call's arena). */
-int crid_container_status_fill(struct crid_rpc *rpc, struct crid_container *c,
-			       Runtime__V1__ContainerStatus *st);
 
 #endif

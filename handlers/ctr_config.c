@@ -1,6 +1,7 @@
 /*
- * CreateContainer's ContainerConfig (protobuf) into runtime/ctr_spec.h's
- * terms, validated field by field; everything lives in the call's arena.
+ * For CreateContainer (handlers/container.c): its ContainerConfig
+ * (protobuf) into runtime/oci/ctr_spec.h's terms, validated field by field;
+ * everything lives in the call's arena. Serves no RPC by itself.
  */
 #include <errno.h>
 #include <signal.h>

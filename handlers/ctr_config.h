@@ -1,4 +1,4 @@
-/* CreateContainer's ContainerConfig into runtime/ctr_spec.h terms, and the CRI's signal names. */
+/* CreateContainer's ContainerConfig into runtime/oci/ctr_spec.h terms, and the CRI's signal names. */
 #ifndef CRID_HANDLERS_CTR_CONFIG_H
 #define CRID_HANDLERS_CTR_CONFIG_H
 

@@ -1,3 +1,8 @@
+/*
+ * Serves no RPC by itself: the answered-later call that Run/Stop/Remove of
+ * pods and Create/Start/Stop/Remove/Update/ExecSync of containers share
+ * (handlers/deferred.h states the lifetime rules). Calls only io/ via rpc.
+ */
 #include "handlers/deferred.h"
 
 #include "reactor/log.h"

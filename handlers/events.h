@@ -1,4 +1,7 @@
-/* Container events for GetContainerEvents subscribers. */
+/*
+ * Container events for GetContainerEvents subscribers (handlers/events.c);
+ * the subscribers hang off struct crid_daemon.
+ */
 #ifndef CRID_HANDLERS_EVENTS_H
 #define CRID_HANDLERS_EVENTS_H
 

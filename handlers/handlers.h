@@ -21,6 +21,8 @@
 
 struct crid_pods;
 struct crid_ctrs;
+struct crid_puller;
+struct crid_event_subscriber;
 
 /* Everything a handler may consult; owned by main, outlives every call. */
 struct crid_daemon {
@@ -30,9 +32,11 @@ struct crid_daemon {
 	struct crid_cni_watch *cni;
 	struct crid_node_state node;
 	struct crid_image_store *images;
-	struct crid_trash trash; /* empties `<root>/images/trash` off the loop */
-	struct crid_pods *pods;	 /* set by the sandbox handlers' init */
-	struct crid_ctrs *ctrs;	 /* set by the container handlers' init */
+	struct crid_trash trash;		   /* empties `<root>/images/trash` off the loop */
+	struct crid_pods *pods;			   /* set by the sandbox handlers' init */
+	struct crid_ctrs *ctrs;			   /* set by the container handlers' init */
+	struct crid_puller *puller;		   /* set by crid_pull_init() */
+	struct crid_event_subscriber *subscribers; /* GetContainerEvents streams (events.c) */
 };
 
 /* Builds the routing table once; returns -1 when out of memory. */

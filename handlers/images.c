@@ -1,4 +1,8 @@
-/* ImageService: ListImages, ImageStatus, RemoveImage, ImageFsInfo over the image store. */
+/*
+ * ImageService: ListImages, ImageStatus, RemoveImage, ImageFsInfo. The work
+ * is the image store's (runtime/image/image_store.h, image_names.h);
+ * PullImage is in handlers/pull.c.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

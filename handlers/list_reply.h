@@ -7,6 +7,7 @@
 #ifndef CRID_LIST_REPLY_H
 #define CRID_LIST_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,13 +21,26 @@
 int crid_list_item_encode(const ProtobufCMessage *item, uint8_t **out, size_t *len);
 
 /*
- * Gives item |i|'s pre-encoded bytes in *p / *len; returns 0 to include it,
- * 1 to skip it (filtered out), -1 when out of memory. Called twice per item.
+ * One kind of listed record: whether it passes the request's filter, and its
+ * item, encoded once per change and cached in the record (runtime/ frees the
+ * cache when the record changes) at |entry_at| (uint8_t *) and
+ * |entry_len_at| (size_t).
  */
-typedef int (*crid_list_item_fn)(void *ctx, size_t i, const uint8_t **p, size_t *len);
+struct crid_list_kind {
+	bool (*listed)(const void *rec, const void *filter);  /* |filter| may be NULL */
+	int (*encode)(void *rec, uint8_t **out, size_t *len); /* -1 when out of memory */
+	size_t entry_at, entry_len_at;
+};
 
-/* Replies with items 0..n-1 as |item| yields them, in one reserved buffer. */
-void crid_list_reply(struct crid_rpc *rpc, size_t n, crid_list_item_fn item, void *ctx);
+/*
+ * Replies with the items of the records all[0..n-1] that |kind| lists under
+ * |filter|, copied from their caches into one reserved buffer.
+ */
+void crid_list_reply(struct crid_rpc *rpc, void *const *all, size_t n,
+		     const struct crid_list_kind *kind, const void *filter);
+
+/* True when |labels| holds every key=value of |selector| (n protobuf map entries). */
+bool crid_list_labels_match(const struct crid_kvs *labels, size_t n, void *const *selector);
 
 /* |entries| (n protobuf map entries: key, value) as a crid_kvs borrowing them, in the arena. */
 int crid_rpc_view_kvs(struct crid_rpc *rpc, struct crid_kvs *out, size_t n, void *const *entries);

@@ -1,3 +1,8 @@
+/*
+ * Serves no RPC by itself: the protobuf-as-JSON of verbose status
+ * (handlers/status_info.c), as handlers/pb_json.h describes. Walks
+ * protobuf-c descriptors only.
+ */
 #include "handlers/pb_json.h"
 
 #include <inttypes.h>

@@ -1,3 +1,7 @@
+/*
+ * ImageService/PullImage, answered when its pull ends; the puller lives on
+ * struct crid_daemon (d->puller). The work is runtime/image/image_pull.h's.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -9,8 +13,6 @@
 #include "runtime/image/image_pull.h"
 #include "runtime/image/image_store.h"
 
-static struct crid_puller *puller;
-
 /* One PullImage call waiting for its operation; outlives the dispatch's stack rpc. */
 struct pull_call {
 	struct crid_rpc rpc; /* a copy with its own (empty) arena */
@@ -19,20 +21,15 @@ struct pull_call {
 
 int crid_pull_init(struct crid_daemon *d, struct crid_err *err)
 {
-	if (crid_puller_new(d->loop, d->cfg, d->images, &d->trash, &puller, err) < 0)
+	if (crid_puller_new(d->loop, d->cfg, d->images, &d->trash, &d->puller, err) < 0)
 		return crid_err_wrap(err, "image puller");
 	return 0;
 }
 
-const struct crid_puller *crid_pull_puller(void)
+void crid_pull_cleanup(struct crid_daemon *d)
 {
-	return puller;
-}
-
-void crid_pull_cleanup(void)
-{
-	crid_puller_free(puller);
-	puller = NULL;
+	crid_puller_free(d->puller);
+	d->puller = NULL;
 }
 
 static void pull_done(void *user, int status, const char *image_id, const struct crid_err *err)
@@ -120,7 +117,7 @@ void crid_handle_pull_image(struct crid_rpc *rpc, const ProtobufCMessage *reques
 	}
 	if (pull_by_id(rpc, req->image->image))
 		return;
-	if (!puller) {
+	if (!rpc->d->puller) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "image puller not initialized");
 		return;
 	}
@@ -145,7 +142,8 @@ void crid_handle_pull_image(struct crid_rpc *rpc, const ProtobufCMessage *reques
 	pc->rpc.call = rpc->call;
 	pc->rpc.method = rpc->method;
 	crid_arena_init(&pc->rpc.arena, 1u << 20);
-	pc->w = crid_pull_start(puller, req->image->image, a ? &auth : NULL, pull_done, pc, &err);
+	pc->w = crid_pull_start(rpc->d->puller, req->image->image, a ? &auth : NULL, pull_done, pc,
+				&err);
 	if (!pc->w) {
 		crid_free(pc);
 		crid_rpc_fail(rpc, crid_rpc_status(err.code), "image.image: %s", err.msg);

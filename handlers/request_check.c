@@ -4,7 +4,7 @@
  * protobuf: "string field contains invalid UTF-8"); protobuf-c copies the
  * bytes as they come. A pod accepted with such a name is stored, and every
  * ListPodSandbox reply after it is undecodable by kubelet, so the walk below
- * runs on every request before its handler.
+ * runs on every request before its handler (handlers/router.c calls it).
  */
 #include "handlers/request_check.h"
 

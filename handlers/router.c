@@ -1,3 +1,9 @@
+/*
+ * Every RPC's way in: routes `/runtime.v1.RuntimeService/<M>` and
+ * `/runtime.v1.ImageService/<M>` to the handlers of handlers/methods.h,
+ * decodes and checks the request (handlers/request_check.c), maps errors to
+ * gRPC status and encodes replies (the crid_rpc_* of handlers/rpc.h).
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

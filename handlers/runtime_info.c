@@ -1,11 +1,14 @@
-/* Version, Status, RuntimeConfig, UpdateRuntimeConfig: what the runtime is and whether it is ready. */
+/*
+ * Version, Status, RuntimeConfig, UpdateRuntimeConfig: what the runtime is
+ * and whether it is ready. Reads the host probe (runtime/oci/host.h), the
+ * CNI readiness (runtime/cni), d->ctrs and the pulls in flight (d->puller).
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
 #include "handlers/methods.h"
-#include "handlers/pull.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
@@ -126,7 +129,7 @@ static char *loop_json(struct crid_rpc *rpc)
 
 static char *pulls_json(struct crid_rpc *rpc)
 {
-	const struct crid_puller *p = crid_pull_puller();
+	const struct crid_puller *p = rpc->d->puller;
 	struct crid_pull_progress *v = crid_arena_alloc(&rpc->arena, PULLS_SHOWN * sizeof(*v));
 	size_t n = p && v ? crid_puller_progress(p, v, PULLS_SHOWN) : 0;
 	yajl_gen g;

@@ -1,45 +1,52 @@
 /*
  * The pod sandbox RPCs: RunPodSandbox, StopPodSandbox, RemovePodSandbox,
- * PodSandboxStatus, ListPodSandbox. Requests are validated and translated
- * into runtime/pod.h operations here; replies are built from the records.
- * ListPodSandbox copies each pod's pre-encoded entry into the reply, so
- * kubelet's relist every second costs no allocation per pod.
+ * PodSandboxStatus, ListPodSandbox; and the pod state on struct crid_daemon
+ * (d->pods). Requests are validated and translated into runtime/pod/pod.h
+ * operations here; the status messages and list items are built by
+ * handlers/status_msg.c, the verbose info by handlers/status_info.c.
+ * ListPodSandbox copies each pod's pre-encoded entry into the reply
+ * (handlers/list_reply.c), so kubelet's relist every second costs no
+ * allocation per pod.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <yajl/yajl_gen.h>
 
-#include "handlers/container.h"
 #include "handlers/deferred.h"
 #include "handlers/list_reply.h"
 #include "handlers/methods.h"
 #include "handlers/request_check.h"
 #include "handlers/sandbox.h"
 #include "handlers/status_info.h"
+#include "handlers/status_msg.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/pod/pod.h"
 
-static struct crid_pods pods;
-static bool pods_ready;
-
 int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err)
 {
-	if (crid_pods_init(&pods, d->loop, d->cfg, d->cni, &d->node, err) < 0)
+	struct crid_pods *pods = crid_calloc(1, sizeof(*pods));
+
+	if (!pods)
+		return crid_err_set(err, ENOMEM, "pod sandboxes");
+	if (crid_pods_init(pods, d->loop, d->cfg, d->cni, &d->node, err) < 0) {
+		crid_free(pods);
 		return -1;
-	pods_ready = true;
-	d->pods = &pods;
+	}
+	d->pods = pods;
 	return 0;
 }
 
-void crid_sandbox_handlers_cleanup(void)
+void crid_sandbox_handlers_cleanup(struct crid_daemon *d)
 {
-	if (pods_ready)
-		crid_pods_cleanup(&pods);
-	pods_ready = false;
+	if (d->pods)
+		crid_pods_cleanup(d->pods);
+	crid_free(d->pods);
+	d->pods = NULL;
 }
 
 static void abandon(void *op, void *user)
@@ -294,7 +301,7 @@ void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *r
 	struct crid_pod_op *op;
 	struct crid_err err;
 
-	if (!pods_ready) {
+	if (!rpc->d->pods) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
 		return;
 	}
@@ -303,7 +310,7 @@ void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *r
 	d = crid_deferred_new(rpc, abandon);
 	if (!d)
 		return;
-	op = crid_pod_run(&pods, &in.spec, run_done, d, &err);
+	op = crid_pod_run(rpc->d->pods, &in.spec, run_done, d, &err);
 	if (!op)
 		crid_request_blame_largest(&err, "config", &req->config->base);
 	crid_deferred_started(d, op, &err);
@@ -345,7 +352,7 @@ static struct crid_sandbox *lookup(struct crid_rpc *rpc, const char *id, bool *g
 	bool ambiguous;
 
 	*gone = false;
-	if (!pods_ready) {
+	if (!rpc->d->pods) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
 		return NULL;
 	}
@@ -353,7 +360,7 @@ static struct crid_sandbox *lookup(struct crid_rpc *rpc, const char *id, bool *g
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "pod_sandbox_id: must not be empty");
 		return NULL;
 	}
-	sb = crid_sandbox_find(pods.store, id, &ambiguous);
+	sb = crid_sandbox_find(rpc->d->pods->store, id, &ambiguous);
 	if (ambiguous) {
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
 			      "pod_sandbox_id: `%s` matches more than one pod sandbox", id);
@@ -387,8 +394,8 @@ static void stop_or_remove(struct crid_rpc *rpc, const char *id, bool remove)
 		crid_deferred_started(d, d, NULL);
 		return;
 	}
-	op = remove ? crid_pod_remove(&pods, sb, plain_done, d, &err)
-		    : crid_pod_stop(&pods, sb, plain_done, d, &err);
+	op = remove ? crid_pod_remove(rpc->d->pods, sb, plain_done, d, &err)
+		    : crid_pod_stop(rpc->d->pods, sb, plain_done, d, &err);
 	crid_deferred_started(d, op, &err);
 }
 
@@ -406,132 +413,11 @@ void crid_handle_remove_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage
 
 /* ---- PodSandboxStatus ---- */
 
-/* Map entries of a record's kvs, in the arena (labels and annotations share the layout). */
-static Runtime__V1__PodSandbox__LabelsEntry **
-kv_entries(struct crid_arena *a, const struct crid_kvs *kvs, const ProtobufCMessageDescriptor *desc)
-{
-	Runtime__V1__PodSandbox__LabelsEntry **v = crid_arena_alloc(a, (kvs->n + 1) * sizeof(*v));
-
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < kvs->n; i++) {
-		v[i] = crid_arena_alloc(a, sizeof(*v[i]));
-		if (!v[i])
-			return NULL;
-		protobuf_c_message_init(desc, v[i]);
-		v[i]->key = kvs->v[i].key;
-		v[i]->value = kvs->v[i].value;
-	}
-	return v;
-}
-
-static Runtime__V1__PodSandboxMetadata *metadata(struct crid_arena *a,
-						 const struct crid_sandbox *sb)
-{
-	Runtime__V1__PodSandboxMetadata *m = crid_arena_alloc(a, sizeof(*m));
-
-	if (!m)
-		return NULL;
-	runtime__v1__pod_sandbox_metadata__init(m);
-	m->name = sb->name;
-	m->uid = sb->uid;
-	m->namespace_ = sb->namespace;
-	m->attempt = sb->attempt;
-	return m;
-}
-
-static int fill_network(struct crid_arena *a, const struct crid_sandbox *sb,
-			Runtime__V1__PodSandboxNetworkStatus *net)
-{
-	runtime__v1__pod_sandbox_network_status__init(net);
-	if (sb->n_ips == 0 || sb->state != CRID_SANDBOX_READY)
-		return 0;
-	net->ip = (char *)sb->ips[0];
-	net->additional_ips = crid_arena_alloc(a, sb->n_ips * sizeof(*net->additional_ips));
-	if (!net->additional_ips)
-		return -1;
-	for (size_t i = 1; i < sb->n_ips; i++) {
-		Runtime__V1__PodIP *ip = crid_arena_alloc(a, sizeof(*ip));
-
-		if (!ip)
-			return -1;
-		runtime__v1__pod_ip__init(ip);
-		ip->ip = (char *)sb->ips[i];
-		net->additional_ips[net->n_additional_ips++] = ip;
-	}
-	return 0;
-}
-
-int crid_sandbox_status_fill(struct crid_rpc *rpc, const struct crid_sandbox *sb,
-			     Runtime__V1__PodSandboxStatus *st)
-{
-	struct crid_arena *a = &rpc->arena;
-	Runtime__V1__PodSandboxNetworkStatus *net = crid_arena_alloc(a, sizeof(*net));
-	Runtime__V1__LinuxPodSandboxStatus *lx = crid_arena_alloc(a, sizeof(*lx));
-	Runtime__V1__Namespace *ns = crid_arena_alloc(a, sizeof(*ns));
-	Runtime__V1__NamespaceOption *opt = crid_arena_alloc(a, sizeof(*opt));
-
-	if (!net || !lx || !ns || !opt || fill_network(a, sb, net) < 0)
-		return -1;
-	runtime__v1__pod_sandbox_status__init(st);
-	runtime__v1__linux_pod_sandbox_status__init(lx);
-	runtime__v1__namespace__init(ns);
-	runtime__v1__namespace_option__init(opt);
-	opt->network = (Runtime__V1__NamespaceMode)sb->ns_network;
-	opt->pid = (Runtime__V1__NamespaceMode)sb->ns_pid;
-	opt->ipc = (Runtime__V1__NamespaceMode)sb->ns_ipc;
-	ns->options = opt;
-	lx->namespaces = ns;
-	st->id = (char *)sb->id;
-	st->metadata = metadata(a, sb);
-	st->state = sb->state == CRID_SANDBOX_READY
-			? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-			: RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-	st->created_at = sb->created_at;
-	st->network = net;
-	st->linux = lx;
-	st->runtime_handler = sb->runtime_handler;
-	st->n_labels = sb->labels.n;
-	st->labels = (void *)kv_entries(a, &sb->labels,
-					&runtime__v1__pod_sandbox_status__labels_entry__descriptor);
-	st->n_annotations = sb->annotations.n;
-	st->annotations = (void *)kv_entries(
-	    a, &sb->annotations, &runtime__v1__pod_sandbox_status__annotations_entry__descriptor);
-	return st->metadata && st->labels && st->annotations ? 0 : -1;
-}
-
-/* The pod's containers, as kubelet's evented PLEG reads them with the pod. */
-static int container_statuses(struct crid_rpc *rpc, const struct crid_sandbox *sb,
-			      Runtime__V1__PodSandboxStatusResponse *resp)
-{
-	struct crid_ctrs *ctrs = rpc->d->ctrs;
-	size_t n = ctrs ? crid_ctrs_of_pod(ctrs, sb->id, NULL, 0) : 0;
-	struct crid_container **v;
-
-	if (!n)
-		return 0;
-	v = crid_arena_alloc(&rpc->arena, n * sizeof(*v));
-	resp->containers_statuses = crid_arena_alloc(&rpc->arena, n * sizeof(void *));
-	if (!v || !resp->containers_statuses)
-		return -1;
-	crid_ctrs_of_pod(ctrs, sb->id, v, n);
-	for (size_t i = 0; i < n; i++) {
-		Runtime__V1__ContainerStatus *cs = crid_arena_alloc(&rpc->arena, sizeof(*cs));
-
-		if (!cs || crid_container_status_fill(rpc, v[i], cs) < 0)
-			return -1;
-		resp->containers_statuses[i] = cs;
-	}
-	resp->n_containers_statuses = n;
-	return 0;
-}
-
 void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__PodSandboxStatusRequest *req = (const void *)request;
 	Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
 	Runtime__V1__PodSandboxStatus st;
-	Runtime__V1__PodSandboxStatusResponse__InfoEntry info, *infos[1];
 	struct crid_sandbox *sb;
 	bool gone;
 
@@ -543,26 +429,25 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 			      req->pod_sandbox_id);
 		return;
 	}
-	if (crid_sandbox_status_fill(rpc, sb, &st) < 0) {
+	if (crid_status_msg_sandbox(rpc, sb, &st) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	resp.status = &st;
 	resp.timestamp = crid_wall_ns();
-	if (container_statuses(rpc, sb, &resp) < 0) {
+	if (crid_status_msg_pod_containers(rpc, sb, &resp.containers_statuses,
+					   &resp.n_containers_statuses) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	if (req->verbose) {
-		runtime__v1__pod_sandbox_status_response__info_entry__init(&info);
-		info.key = "info";
-		info.value = crid_status_info_sandbox(rpc, sb);
-		if (!info.value) {
+		resp.info = crid_status_info_map(
+		    rpc, &runtime__v1__pod_sandbox_status_response__info_entry__descriptor,
+		    crid_status_info_sandbox(rpc, sb));
+		if (!resp.info) {
 			crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 			return;
 		}
-		infos[0] = &info;
-		resp.info = infos;
 		resp.n_info = 1;
 	}
 	crid_rpc_reply(rpc, &resp.base);
@@ -570,46 +455,11 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 
 /* ---- ListPodSandbox ---- */
 
-/* Encodes |sb|'s list item once: field 1 of ListPodSandboxResponse, tag and length included. */
-static int encode_entry(struct crid_sandbox *sb)
+static bool listed(const void *rec, const void *filter)
 {
-	Runtime__V1__PodSandbox item = RUNTIME__V1__POD_SANDBOX__INIT;
-	struct crid_arena a; /* small: the inline chunk serves a pod with a few dozen labels */
-	int r = -1;
+	const struct crid_sandbox *sb = rec;
+	const Runtime__V1__PodSandboxFilter *f = filter;
 
-	crid_arena_init(&a, 1u << 20);
-	item.id = sb->id;
-	item.metadata = metadata(&a, sb);
-	item.state = sb->state == CRID_SANDBOX_READY
-			 ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-			 : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-	item.created_at = sb->created_at;
-	item.runtime_handler = sb->runtime_handler;
-	item.n_labels = sb->labels.n;
-	item.labels =
-	    kv_entries(&a, &sb->labels, &runtime__v1__pod_sandbox__labels_entry__descriptor);
-	item.n_annotations = sb->annotations.n;
-	item.annotations = (void *)kv_entries(
-	    &a, &sb->annotations, &runtime__v1__pod_sandbox__annotations_entry__descriptor);
-	if (item.metadata && item.labels && item.annotations)
-		r = crid_list_item_encode(&item.base, &sb->list_entry, &sb->list_entry_len);
-	crid_arena_reset(&a);
-	return r;
-}
-
-static bool labels_match(const struct crid_sandbox *sb, const Runtime__V1__PodSandboxFilter *f)
-{
-	for (size_t i = 0; i < f->n_label_selector; i++) {
-		const char *v = crid_kvs_get(&sb->labels, f->label_selector[i]->key);
-
-		if (!v || strcmp(v, f->label_selector[i]->value) != 0)
-			return false;
-	}
-	return true;
-}
-
-static bool listed(const struct crid_sandbox *sb, const Runtime__V1__PodSandboxFilter *f)
-{
 	if (sb->state == CRID_SANDBOX_CREATING)
 		return false;
 	if (!f)
@@ -619,38 +469,27 @@ static bool listed(const struct crid_sandbox *sb, const Runtime__V1__PodSandboxF
 		return false;
 	if (f->state && (int)f->state->state != (sb->state == CRID_SANDBOX_READY ? 0 : 1))
 		return false;
-	return labels_match(sb, f);
+	return crid_list_labels_match(&sb->labels, f->n_label_selector,
+				      (void *const *)f->label_selector);
 }
 
-struct list_ctx {
-	struct crid_sandbox *const *all;
-	const Runtime__V1__PodSandboxFilter *filter;
+static const struct crid_list_kind sandboxes = {
+	.listed = listed,
+	.encode = crid_status_msg_sandbox_item,
+	.entry_at = offsetof(struct crid_sandbox, list_entry),
+	.entry_len_at = offsetof(struct crid_sandbox, list_entry_len),
 };
-
-static int list_item(void *ctx, size_t i, const uint8_t **p, size_t *len)
-{
-	struct list_ctx *l = ctx;
-	struct crid_sandbox *sb = l->all[i];
-
-	if (!listed(sb, l->filter))
-		return 1;
-	if (!sb->list_entry && encode_entry(sb) < 0)
-		return -1;
-	*p = sb->list_entry;
-	*len = sb->list_entry_len;
-	return 0;
-}
 
 void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__ListPodSandboxRequest *req = (const void *)request;
-	struct list_ctx l = { .filter = req->filter };
+	struct crid_sandbox *const *all;
 	size_t n;
 
-	if (!pods_ready) {
+	if (!rpc->d->pods) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
 		return;
 	}
-	l.all = crid_sandbox_list(pods.store, &n);
-	crid_list_reply(rpc, n, list_item, &l);
+	all = crid_sandbox_list(rpc->d->pods->store, &n);
+	crid_list_reply(rpc, (void *const *)all, n, &sandboxes, req->filter);
 }

@@ -1,6 +1,7 @@
 /*
- * The pod sandbox handlers' state: the pods of this daemon (runtime/pod.h),
- * loaded and recovered at start.
+ * The pod sandbox handlers' state: the pods of this daemon
+ * (runtime/pod/pod.h) on struct crid_daemon (d->pods), loaded and recovered
+ * at start.
  */
 #ifndef CRID_HANDLERS_SANDBOX_H
 #define CRID_HANDLERS_SANDBOX_H
@@ -11,13 +12,6 @@
 int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err);
 
 /* Frees every record; running operations are left to the next start's recovery. */
-void crid_sandbox_handlers_cleanup(void);
-
-struct crid_sandbox;
-typedef struct Runtime__V1__PodSandboxStatus Runtime__V1__PodSandboxStatus;
-
-/* Fills a PodSandboxStatus of |sb| (pointers into |sb| and the call's arena). */
-int crid_sandbox_status_fill(struct crid_rpc *rpc, const struct crid_sandbox *sb,
-			     Runtime__V1__PodSandboxStatus *st);
+void crid_sandbox_handlers_cleanup(struct crid_daemon *d);
 
 #endif

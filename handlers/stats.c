@@ -1,7 +1,7 @@
 /*
  * ContainerStats, ListContainerStats, PodSandboxStats, ListPodSandboxStats:
- * CPU, memory and swap from the cgroups (runtime/cgroup_stats.h), the
- * writable layer's bytes and inodes from a `du` cache refreshed off the
+ * CPU, memory and swap from the cgroups (runtime/container/cgroup_stats.h),
+ * the writable layer's bytes and inodes from a `du` cache refreshed off the
  * loop, and the pod's network counters from its network namespace.
  */
 #include <limits.h>
@@ -10,6 +10,7 @@
 
 #include "handlers/container.h"
 #include "handlers/methods.h"
+#include "handlers/status_msg.h"
 #include "proto/api.pb-c.h"
 #include "runtime/container/cgroup_stats.h"
 
@@ -36,20 +37,10 @@ static Runtime__V1__UInt64Value *u64(struct crid_rpc *rpc, uint64_t v)
 	return x;
 }
 
-static Runtime__V1__ContainerAttributes__LabelsEntry **
-kvs(struct crid_rpc *rpc, const struct crid_kvs *k, const ProtobufCMessageDescriptor *d)
+static void *kvs(struct crid_rpc *rpc, const struct crid_kvs *k,
+		 const ProtobufCMessageDescriptor *d)
 {
-	Runtime__V1__ContainerAttributes__LabelsEntry **v = zalloc(rpc, (k->n + 1) * sizeof(*v));
-
-	for (size_t i = 0; v && i < k->n; i++) {
-		v[i] = zalloc(rpc, sizeof(*v[i]));
-		if (!v[i])
-			return NULL;
-		protobuf_c_message_init(d, v[i]);
-		v[i]->key = k->v[i].key;
-		v[i]->value = k->v[i].value;
-	}
-	return v;
+	return crid_status_msg_kv_entries(&rpc->arena, k, d);
 }
 
 static Runtime__V1__CpuUsage *cpu(struct crid_rpc *rpc, const struct crid_cgroup_stats *s,

@@ -1,3 +1,9 @@
+/*
+ * The "info" of verbose ContainerStatus and PodSandboxStatus (asked by
+ * handlers/container_status.c and handlers/sandbox.c), as
+ * handlers/status_info.h describes. Reads records, the bundle's config.json
+ * (runtime/oci) and the pinned namespaces (runtime/pod/pod_ns.h).
+ */
 #include "handlers/status_info.h"
 
 #include <limits.h>
@@ -6,11 +12,11 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "handlers/container.h"
 #include "handlers/pb_json.h"
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/container/ctr.h"
 #include "runtime/oci/oci_json.h"
 #include "runtime/pod/pod_ns.h"
 
@@ -157,4 +163,22 @@ char *crid_status_info_sandbox(struct crid_rpc *rpc, const struct crid_sandbox *
 	gen_namespaces(g, sb);
 	yajl_gen_map_close(g);
 	return finish(rpc, g);
+}
+
+void *crid_status_info_map(struct crid_rpc *rpc, const ProtobufCMessageDescriptor *desc,
+			   char *value)
+{
+	/* both InfoEntry messages are map<string,string> entries of this layout */
+	Runtime__V1__ContainerStatusResponse__InfoEntry **v =
+	    crid_arena_alloc(&rpc->arena, sizeof(*v));
+
+	if (!v || !value)
+		return NULL;
+	v[0] = crid_arena_alloc(&rpc->arena, sizeof(*v[0]));
+	if (!v[0])
+		return NULL;
+	protobuf_c_message_init(desc, v[0]);
+	v[0]->key = "info";
+	v[0]->value = value;
+	return v;
 }

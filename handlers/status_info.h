@@ -32,4 +32,12 @@ char *crid_status_info_container(struct crid_rpc *rpc, const struct crid_contain
  */
 char *crid_status_info_sandbox(struct crid_rpc *rpc, const struct crid_sandbox *sb);
 
+/*
+ * The verbose reply's info map {"info": |value|}: a one-entry array of map
+ * entries of |desc| (ContainerStatusResponse's or PodSandboxStatusResponse's
+ * InfoEntry), in the arena. NULL when out of memory, |value| NULL included.
+ */
+void *crid_status_info_map(struct crid_rpc *rpc, const ProtobufCMessageDescriptor *desc,
+			   char *value);
+
 #endif
