@@ -196,8 +196,15 @@ class _Tests:
         pid = info["pid"]
         self.assertIsInstance(pid, int)
         self.assertGreater(pid, 0)
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            self.assertEqual(f.read().split(b"\0")[:2], [b"/bin/sleep", b"3600"])
+        # runc answers start before its init has exec'd the command: give it a moment
+        deadline = time.monotonic() + 10
+        while True:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")[:2]
+            if argv == [b"/bin/sleep", b"3600"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        self.assertEqual(argv, [b"/bin/sleep", b"3600"])
         spec = info["runtimeSpec"]
         self.assertIsInstance(spec, dict)
         self.assertEqual(spec["process"]["args"], ["/bin/sleep", "3600"])
