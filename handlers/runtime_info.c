@@ -108,15 +108,19 @@ static char *cni_json(struct crid_rpc *rpc, const struct crid_cni_status *st)
 
 /*
  * The worst loop iteration since the previous verbose Status: how long one
- * callback round kept every other client waiting. Reading it resets it.
+ * callback round kept every other client waiting (wall time, which counts
+ * waiting for a core on a busy machine too), and the most CPU one round
+ * used (crid's own work alone). Reading them resets them.
  */
 static char *loop_json(struct crid_rpc *rpc)
 {
-	char *out = crid_arena_alloc(&rpc->arena, 64);
+	char *out = crid_arena_alloc(&rpc->arena, 96);
 	double busy = crid_loop_max_busy(rpc->d->loop, 1);
+	double cpu = crid_loop_max_busy_cpu(rpc->d->loop, 1);
 
 	if (out)
-		snprintf(out, 64, "{\"maxIterationUs\":%.0f}", busy * 1e6);
+		snprintf(out, 96, "{\"maxIterationUs\":%.0f,\"maxIterationCpuUs\":%.0f}",
+			 busy * 1e6, cpu * 1e6);
 	return out;
 }
 

@@ -29,9 +29,11 @@ struct crid_loop {
 	int signal_fd;
 	ev_io signal_watcher;
 	ev_prepare prepare;
-	ev_check check;	 /* marks the end of each wait for events */
-	double woke;	 /* when the current iteration's work began */
-	double max_busy; /* longest iteration's work, in seconds */
+	ev_check check;	     /* marks the end of each wait for events */
+	double woke;	     /* when the current iteration's work began */
+	double max_busy;     /* longest iteration's work, in seconds */
+	double woke_cpu;     /* the thread's CPU time then */
+	double max_busy_cpu; /* most CPU one iteration took, in seconds */
 	crid_signal_fn on_signal;
 	void *signal_user;
 	struct crid_before_sleep *hooks;
@@ -66,6 +68,14 @@ double crid_loop_now(struct crid_loop *loop);
  * in seconds, since start or since the last call with |reset| set.
  */
 double crid_loop_max_busy(struct crid_loop *loop, int reset);
+
+/*
+ * The most CPU time one iteration used, in seconds, since start or since the
+ * last call with |reset| set. Unlike the wall time above it leaves out the
+ * time the thread waited for a core: what crid's own work cost, whatever
+ * else the machine runs.
+ */
+double crid_loop_max_busy_cpu(struct crid_loop *loop, int reset);
 
 void crid_loop_destroy(struct crid_loop *loop);
 

@@ -36,8 +36,10 @@ class _Tests:
             self.crid.remove_all_pods()
 
     def max_busy_us(self):
+        """(wall, cpu) of the daemon's worst loop iteration since the last call, in us."""
         r = self.rt.Status(api_pb2.StatusRequest(verbose=True), timeout=10)
-        return json.loads(r.info["loop"])["maxIterationUs"]
+        loop = json.loads(r.info["loop"])
+        return loop["maxIterationUs"], loop["maxIterationCpuUs"]
 
     def sleeper(self, pod, name="sleeper", **kw):
         return self.run_ctr(pod, name, image="sleep", **kw)
@@ -65,17 +67,20 @@ class _Tests:
             timeout=120) for i in range(n)]
         res = [f.result() for f in futs]
         took = time.monotonic() - t0
-        busy = self.max_busy_us()
+        busy, cpu = self.max_busy_us()
         stop.set()
         vt.join(10)
         for i, r in enumerate(res):
             self.assertEqual((r.stdout, r.stderr, r.exit_code),
                              (b"out-%d\n" % i, b"err-%d\n" % i, i % 5), i)
         print("\n  %d concurrent ExecSync: %.2fs; Version during them: %d calls, max %.0f ms; "
-              "longest loop iteration %.1f ms" % (n, took, len(lat), 1000 * max(lat), busy / 1e3))
-        # the loop itself never stalls (Version latency also counts CPU contention with 50
-        # runtime processes on this machine's cores)
-        self.assertLess(busy, 250e3, "one loop iteration took %.0f ms" % (busy / 1e3))
+              "longest loop iteration %.1f ms (%.1f ms of CPU)"
+              % (n, took, len(lat), 1000 * max(lat), busy / 1e3, cpu / 1e3))
+        # the loop itself never stalls: crid's own work per iteration is CPU time; the wall
+        # time also counts waiting for a core behind 50 runtime processes on 2 cores, so it
+        # only catches a callback that blocks
+        self.assertLess(cpu, 100e3, "one loop iteration used %.0f ms of CPU" % (cpu / 1e3))
+        self.assertLess(busy, 2e6, "one loop iteration took %.0f ms" % (busy / 1e3))
         self.assertGreaterEqual(len(lat), 2, "Version did not answer while the execs ran")
         self.assertLess(max(lat), 2.0, "Version stalled during the execs")
 
