@@ -311,7 +311,15 @@ class SandboxLifecycle(SandboxBase):
         pid = self.run_pod(pod_config("rebooted"))
         self.crid.stop()
         self.channel.close()
-        # a reboot empties the run dir (tmpfs) and drops every mount
+        # a reboot ends every process (the pod's PID holder, the fd store), empties the run
+        # dir (tmpfs) and drops every mount
+        for p in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    if p.isdigit() and self.crid.runroot.encode() + b"/" in f.read():
+                        os.kill(int(p), signal.SIGKILL)
+            except OSError:
+                pass
         for m in sorted(self.mounts_under(self.crid.runroot), reverse=True):
             subprocess.run(["umount", "-l", m], check=True)
         shutil.rmtree(self.crid.runroot)
