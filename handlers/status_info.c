@@ -7,6 +7,7 @@
 #include "handlers/status_info.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -66,6 +67,144 @@ static void gen_json(yajl_gen g, const char *key, const char *json)
 	GSTR(g, key);
 	crid_oci_gen_tree(g, v);
 	yajl_tree_free(v);
+}
+
+/* The string member |key| of object |obj|, or "". */
+static const char *str_of(yajl_val obj, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val v = obj ? yajl_tree_get(obj, path, yajl_t_string) : NULL;
+
+	return v ? YAJL_GET_STRING(v) : "";
+}
+
+/* The array member |key| of |obj|, or NULL. */
+static yajl_val array_of(yajl_val obj, const char *key)
+{
+	const char *path[] = { key, NULL };
+
+	return obj ? yajl_tree_get(obj, path, yajl_t_array) : NULL;
+}
+
+/* |cidr| ("10.88.0.2/16") without its prefix length, as go-cni's net.IP prints. */
+static void gen_ip(yajl_gen g, const char *cidr)
+{
+	const char *slash = strchr(cidr, '/');
+
+	yajl_gen_string(g, (const unsigned char *)cidr,
+			slash ? (size_t)(slash - cidr) : strlen(cidr));
+}
+
+/* go-cni's Config of interface |idx|: the IPs CNI put on it, its MAC and sandbox. */
+static void gen_cni_interface(yajl_gen g, yajl_val iface, yajl_val ips, size_t idx)
+{
+	bool any = false;
+
+	yajl_gen_map_open(g);
+	GSTR(g, "IPConfigs");
+	for (size_t i = 0; ips && i < YAJL_GET_ARRAY(ips)->len; i++) {
+		yajl_val ip = YAJL_GET_ARRAY(ips)->values[i];
+		const char *path[] = { "interface", NULL };
+		yajl_val n = yajl_tree_get(ip, path, yajl_t_number);
+
+		if (!n || !YAJL_IS_INTEGER(n) || YAJL_GET_INTEGER(n) != (long long)idx)
+			continue;
+		if (!any)
+			yajl_gen_array_open(g);
+		any = true;
+		yajl_gen_map_open(g);
+		GSTR(g, "IP"), gen_ip(g, str_of(ip, "address"));
+		GSTR(g, "Gateway"), GSTR(g, str_of(ip, "gateway"));
+		yajl_gen_map_close(g);
+	}
+	if (any)
+		yajl_gen_array_close(g);
+	else
+		yajl_gen_null(g);
+	GSTR(g, "Mac"), GSTR(g, str_of(iface, "mac"));
+	GSTR(g, "Sandbox"), GSTR(g, str_of(iface, "sandbox"));
+	yajl_gen_map_close(g);
+}
+
+/* go-cni's DNS: the result's one DNS entry, its members omitted when empty. */
+static void gen_cni_dns(yajl_gen g, yajl_val res)
+{
+	static const char *const keys[] = { "nameservers", "domain", "search", "options" };
+	const char *path[] = { "dns", NULL };
+	yajl_val dns = yajl_tree_get(res, path, yajl_t_object);
+
+	yajl_gen_array_open(g);
+	yajl_gen_map_open(g);
+	for (size_t i = 0; dns && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *kp[] = { keys[i], NULL };
+		yajl_val v = yajl_tree_get(dns, kp, yajl_t_any);
+
+		if (v && !(YAJL_IS_ARRAY(v) && YAJL_GET_ARRAY(v)->len == 0) &&
+		    !(YAJL_IS_STRING(v) && !*YAJL_GET_STRING(v))) {
+			GSTR(g, keys[i]);
+			crid_oci_gen_tree(g, v);
+		}
+	}
+	yajl_gen_map_close(g);
+	yajl_gen_array_close(g);
+}
+
+/* go-cni's Routes: dst and gw of each route, or null. */
+static void gen_cni_routes(yajl_gen g, yajl_val routes)
+{
+	if (!routes || YAJL_GET_ARRAY(routes)->len == 0) {
+		yajl_gen_null(g);
+		return;
+	}
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < YAJL_GET_ARRAY(routes)->len; i++) {
+		yajl_val r = YAJL_GET_ARRAY(routes)->values[i];
+
+		yajl_gen_map_open(g);
+		GSTR(g, "dst"), GSTR(g, str_of(r, "dst"));
+		if (*str_of(r, "gw"))
+			GSTR(g, "gw"), GSTR(g, str_of(r, "gw"));
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
+/*
+ * The CNI ADD result as containerd shows it: go-cni's Result (Interfaces by
+ * name, each with the IPConfigs CNI put on it, then DNS and Routes), so jq
+ * scripts written for containerd (`.info.cniResult.Interfaces.eth0.
+ * IPConfigs[0].IP`) work. Left out when there is no result or it is bad.
+ */
+static void gen_cni_result(yajl_gen g, const char *json)
+{
+	yajl_val res = json ? yajl_tree_parse(json, NULL, 0) : NULL;
+	yajl_val ifaces, ips;
+
+	if (!res || !YAJL_IS_OBJECT(res)) {
+		yajl_tree_free(res);
+		return;
+	}
+	ifaces = array_of(res, "interfaces");
+	ips = array_of(res, "ips");
+	GSTR(g, "cniResult");
+	yajl_gen_map_open(g);
+	GSTR(g, "Interfaces");
+	yajl_gen_map_open(g);
+	for (size_t i = 0; ifaces && i < YAJL_GET_ARRAY(ifaces)->len; i++) {
+		yajl_val iface = YAJL_GET_ARRAY(ifaces)->values[i];
+
+		if (!*str_of(iface, "name"))
+			continue;
+		GSTR(g, str_of(iface, "name"));
+		gen_cni_interface(g, iface, ips, i);
+	}
+	yajl_gen_map_close(g);
+	GSTR(g, "DNS");
+	gen_cni_dns(g, res);
+	GSTR(g, "Routes");
+	gen_cni_routes(g, array_of(res, "routes"));
+	yajl_gen_map_close(g);
+	yajl_tree_free(res);
 }
 
 /* The config.json crid wrote into the bundle; gone once the container is removed. */
@@ -155,7 +294,7 @@ char *crid_status_info_sandbox(struct crid_rpc *rpc, const struct crid_sandbox *
 	GSTR(g, "runtimeHandler"), GSTR(g, sb->runtime_handler);
 	gen_config(rpc, g, "config", &runtime__v1__pod_sandbox_config__descriptor, sb->config,
 		   sb->config_len);
-	gen_json(g, "cniResult", sb->cni_result);
+	gen_cni_result(g, sb->cni_result);
 	GSTR(g, "hostname"), GSTR(g, sb->hostname);
 	GSTR(g, "cgroupParent"), GSTR(g, sb->cgroup_parent);
 	GSTR(g, "logDirectory"), GSTR(g, sb->log_directory);

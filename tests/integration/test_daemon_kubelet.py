@@ -7,7 +7,7 @@ daemon, runc, CNI plugins and registry:
   holder frees it (the kernel drops the flock) even with containers running;
 - `crictl inspect`/`inspectp` output shaped as containerd's (info.sandboxID,
   info.pid, info.config with the CRI field names, info.runtimeSpec read back
-  from the config.json crid wrote, info.cniResult as a JSON object), so jq
+  from the config.json crid wrote, info.cniResult as go-cni's Result object), so jq
   scripts written for containerd work."""
 import json
 import os
@@ -252,9 +252,19 @@ class _Tests:
     def test_pod_info_shape(self):
         pod = self.run_pod_ns(api_pb2.CONTAINER)
         st, info = self.pod_info(pod)
-        self.assertIsInstance(info["cniResult"], dict, "cniResult must be a JSON object")
-        ips = [i["address"].split("/")[0] for i in info["cniResult"]["ips"]]
-        self.assertIn(st.network.ip, ips)
+        cni = info["cniResult"]
+        self.assertIsInstance(cni, dict, "cniResult must be a JSON object")
+        # go-cni's Result as containerd shows it: jq '.info.cniResult.Interfaces.eth0.IPConfigs'
+        self.assertEqual(list(cni), ["Interfaces", "DNS", "Routes"])
+        eth0 = cni["Interfaces"]["eth0"]
+        self.assertEqual([c["IP"] for c in eth0["IPConfigs"]], [st.network.ip])
+        self.assertTrue(eth0["IPConfigs"][0]["Gateway"], eth0)
+        self.assertRegex(eth0["Mac"], r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+        self.assertTrue(eth0["Sandbox"], "eth0 is in the pod's netns")
+        for name, iface in cni["Interfaces"].items():
+            if name != "eth0":  # the bridge and the host end of the veth carry no pod IP
+                self.assertIsNone(iface["IPConfigs"], name)
+        self.assertIsInstance(cni["DNS"], list)
         self.assertEqual(info["pid"], 0)  # no process holds this pod's namespaces
         self.assertIs(info["netNamespaceClosed"], False)
         self.assertEqual(info["runtimeHandler"], self.runtime)
