@@ -26,6 +26,7 @@
 
 #include "io/cri_log.h"
 #include "io/utf8.h"
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
@@ -979,6 +980,8 @@ static void start_run(struct crid_ctr_op *op)
 		crid_start_mark_begin(&op->start, &rt, c->id);
 		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id, CRID_RUNTIME_TIMEOUT, started,
 					  op, &e);
+		if (op->call)
+			crid_debug_point("ctr-start-sent");
 	}
 	if (!op->call) {
 		op_fail(op, &e);

@@ -19,6 +19,7 @@
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr_internal.h"
+#include "runtime/container/ctr_start_time.h"
 #include "runtime/container/rootfs.h"
 
 struct kept_fd {
@@ -133,6 +134,29 @@ static void resume(struct crid_ctrs *ctrs, struct crid_container *c, struct kept
 	ctr_query_exit(w); /* it may have exited while crid was down */
 }
 
+/*
+ * A container recorded created whose `runtime start` was in flight when crid
+ * died: the runtime finished it alone, so the container runs. Recorded as
+ * running, or StartContainer would be refused and kubelet would wait forever.
+ */
+static void started_while_down(struct crid_ctrs *ctrs, struct crid_container *c)
+{
+	struct crid_oci_runtime rt;
+	struct crid_err e;
+	int64_t at;
+
+	if (c->pid <= 0 || ctr_runtime_of(ctrs, c->runtime_handler, &rt, &e) < 0)
+		return;
+	at = crid_start_time_recovered(&rt, c->id, c->pid);
+	if (at < 0)
+		return;
+	c->state = CRID_CTR_RUNNING;
+	c->started_at = at;
+	if (crid_container_save(ctrs->store, c, &e) < 0)
+		crid_log_error("recovery: container %.12s: %s", c->id, e.msg);
+	crid_log_info("recovery: container %.12s was started while crid was down: running", c->id);
+}
+
 static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
 {
 	struct crid_image *img = crid_image_store_find(ctrs->images, c->image_ref);
@@ -151,6 +175,9 @@ static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct
 		break;
 	}
 	case CRID_CTR_CREATED:
+		started_while_down(ctrs, c);
+		resume(ctrs, c, k);
+		break;
 	case CRID_CTR_RUNNING:
 		resume(ctrs, c, k);
 		break;

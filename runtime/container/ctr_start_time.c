@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reactor/loop.h"
@@ -76,4 +77,51 @@ int64_t crid_start_mark_end(struct crid_start_mark *m)
 		at = written;
 	crid_start_mark_drop(m);
 	return at < now ? at : now;
+}
+
+/* When process |pid| was forked, in ns since the epoch, from /proc/<pid>/stat; -1 if unknown. */
+static int64_t proc_start_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ticks;
+	struct timespec boot, wall;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	/* after ") ": state is field 3, starttime field 22 */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &ticks) != 1)
+		return -1;
+	if (clock_gettime(CLOCK_BOOTTIME, &boot) < 0 || clock_gettime(CLOCK_REALTIME, &wall) < 0)
+		return -1;
+	return (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec -
+	       ((int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec) +
+	       (int64_t)(ticks * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK)));
+}
+
+int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid)
+{
+	char path[PATH_MAX], *slash;
+	struct stat st;
+	int64_t at;
+
+	if (fifo_path(path, sizeof(path), rt, id) < 0 || lstat(path, &st) == 0)
+		return -1; /* FIFO still there: never started */
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -1; /* the runtime does not know it here: cannot tell */
+	at = proc_start_ns(pid);
+	return at > 0 ? at : -1;
 }

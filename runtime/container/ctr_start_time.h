@@ -15,6 +15,7 @@
 #define CRID_CTR_START_TIME_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "runtime/oci/oci_runtime.h"
 
@@ -35,5 +36,15 @@ void crid_start_mark_begin(struct crid_start_mark *m, const struct crid_oci_runt
 int64_t crid_start_mark_end(struct crid_start_mark *m);
 
 void crid_start_mark_drop(struct crid_start_mark *m);
+
+/*
+ * At recovery, for a container recorded created: whether the runtime started
+ * it while crid was down (a kill -9 during `runtime start`, which finishes on
+ * its own). Started when the runtime still has the container's state dir but
+ * no exec FIFO (runc and crun unlink it at start). Returns the init's fork
+ * time in ns since the epoch (the exec FIFO's stamp is gone with it; the
+ * fork is never after the start), or -1: not started, or not known.
+ */
+int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid);
 
 #endif

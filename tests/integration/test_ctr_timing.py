@@ -13,7 +13,10 @@ unusable), as kubelet meets it:
   never after its exit was seen: created <= started <= first log line <=
   finished, and the same after a kill -9 restart of the daemon.
 """
+import signal
 import time
+
+import grpc
 
 import api_pb2
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
@@ -117,6 +120,43 @@ class _Tests:
         self.assertGreaterEqual(st.started_at, t0)
         self.assertLessEqual(st.started_at, t1)
         self.assertEqual(st.finished_at, 0)
+
+    def test_killed_during_start(self):
+        # crid dies with `runtime start` in flight; the runtime finishes alone and the container
+        # runs: after the restart it must be reported running (not created, which StartContainer
+        # would then refuse), with a startedAt between its creation and the restart
+        pod = self.run_pod()
+        cid = self.create(pod, self.ctr_config("halfstarted", script="echo up; exec sleep 300"))
+        self.channel.close()
+        self.crid.proc.send_signal(signal.SIGKILL)
+        self.crid.proc.wait()
+        self.crid._close_files()
+        self.crid.env = {"CRID_TEST": "1", "CRID_DEBUG_ABORT_AT": "ctr-start-sent"}
+        try:
+            self.crid.start()
+            type(self).connect()
+            t0 = time.time_ns()
+            with self.assertRaises(grpc.RpcError):
+                type(self).rt.StartContainer(api_pb2.StartContainerRequest(container_id=cid),
+                                             timeout=30)
+            self.assertEqual(self.crid.proc.wait(30), -signal.SIGKILL)
+            self.crid._close_files()
+        finally:
+            self.crid.env = None
+        self.channel.close()
+        self.crid.start()
+        type(self).connect()
+        self.rt = type(self).rt
+        t1 = time.time_ns()
+        st = self.status(cid).status
+        self.assertEqual(st.state, api_pb2.CONTAINER_RUNNING, "started while crid was down")
+        self.assertGreaterEqual(st.started_at, st.created_at)
+        self.assertLessEqual(st.started_at, t1)
+        self.assertGreater(t1, t0)
+        self.wait_log(pod, "halfstarted", lambda ls: ls == [b"up"])
+        self.stop(cid, timeout=2)
+        st = self.wait_exited(cid)
+        self.assertLessEqual(st.started_at, st.finished_at)
 
 
 class TimingRunc(_Tests, CtrBase):
