@@ -311,6 +311,25 @@ def version_ok(target_or_crid, timeout=5.0):
         ch.close()
 
 
+def delete_bridges(cni_dir):
+    """Deletes the Linux bridges the bridge plugin made for the CNI configs in |cni_dir|
+    (the plugin creates them and never removes them: a class deletes what it made)."""
+    try:
+        names = os.listdir(cni_dir)
+    except OSError:
+        return
+    for name in names:
+        try:
+            with open(os.path.join(cni_dir, name)) as f:
+                conf = json.load(f)
+        except (OSError, ValueError):
+            continue
+        plugins = conf.get("plugins", [conf]) if isinstance(conf, dict) else []
+        for p in plugins:
+            if isinstance(p, dict) and p.get("type") == "bridge" and p.get("bridge"):
+                subprocess.run(["ip", "link", "del", p["bridge"]], capture_output=True)
+
+
 class CridTestCase(unittest.TestCase):
     """One daemon per test class (one class per module, so one per module).
 
@@ -350,6 +369,8 @@ class CridTestCase(unittest.TestCase):
         except DaemonError:
             cls.crid.cleanup(keep=True)
             raise
+        finally:
+            delete_bridges(cls.crid.cni_dir)
         if rc != 0:
             log = cls.crid.log(300)
             cls.crid.cleanup(keep=True)
