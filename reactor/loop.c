@@ -46,11 +46,17 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 
 	(void)revents;
 	if (loop->woke > 0) {
-		/* One clock read per iteration: cheap next to the epoll_wait it precedes. */
+		/*
+		 * One wall and one CPU clock read per iteration. The CPU since the
+		 * previous read is this iteration's: the thread uses next to none
+		 * while it sleeps in epoll_wait.
+		 */
 		double busy = ev_time() - loop->woke;
+		double now_cpu = thread_cpu();
+		/* the first round would count start-up as one iteration: it only sets the base */
+		double cpu = loop->last_cpu > 0 ? now_cpu - loop->last_cpu : 0;
 
-		double cpu = thread_cpu() - loop->woke_cpu;
-
+		loop->last_cpu = now_cpu;
 		if (busy > loop->max_busy)
 			loop->max_busy = busy;
 		if (cpu > loop->max_busy_cpu)
@@ -75,7 +81,6 @@ static void check_cb(struct ev_loop *ev, ev_check *w, int revents)
 	(void)ev;
 	(void)revents;
 	loop->woke = ev_time();
-	loop->woke_cpu = thread_cpu();
 }
 
 double crid_loop_max_busy_cpu(struct crid_loop *loop, int reset)

@@ -32,7 +32,7 @@ struct crid_loop {
 	ev_check check;	     /* marks the end of each wait for events */
 	double woke;	     /* when the current iteration's work began */
 	double max_busy;     /* longest iteration's work, in seconds */
-	double woke_cpu;     /* the thread's CPU time then */
+	double last_cpu;     /* the thread's CPU time at the previous iteration's end */
 	double max_busy_cpu; /* most CPU one iteration took, in seconds */
 	crid_signal_fn on_signal;
 	void *signal_user;
