@@ -91,6 +91,13 @@ void ctr_exec_unqueue(struct ctr_exec_wait *w);
 char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc, bool tty,
 		       struct crid_err *err);
 
+/*
+ * Streaming (ctr_stream.c): the init exited and the log drains its last
+ * output under a timeout: an attach may no longer pause the writer (its
+ * client gets the rest without back-pressure; the log gets all of it).
+ */
+void ctr_stream_output_draining(struct crid_container *c);
+
 /* Streaming (ctr_stream.c): the container's output is complete; its attach taps end. */
 void ctr_stream_output_ended(struct crid_container *c);
 

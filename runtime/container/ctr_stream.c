@@ -17,7 +17,9 @@
  * it stops reading the container's FIFOs (or pty) until every paused tap
  * resumed or closed, so the pipe fills and the container waits; the log
  * gets nothing meanwhile either. A slow attach client thus slows the
- * container, as with CRI-O's conmon; no buffer grows.
+ * container, as with CRI-O's conmon; no buffer grows. Once the init exited
+ * the log drains under a timeout (ctr.c): from then on no attach can pause
+ * it (the last output is the log's first; a client gets it unpaced).
  *
  * stdin: the container's stdin FIFO read end is the container's alone and
  * crid holds its write end (c->in_fd, in the fd store too; ctr.c
@@ -282,6 +284,14 @@ struct crid_ctr_attach {
 	bool stdin_done;
 };
 
+/* The init exited: the log must drain before the exit is recorded (ctr.c exited()). */
+static bool draining(const struct crid_container *c)
+{
+	const struct exit_watch *w = c->watch;
+
+	return w && w->exited;
+}
+
 /* The log writer's tap: every attach of the container gets the slice. */
 static bool tap_output(void *user, int stream, const uint8_t *data, size_t len)
 {
@@ -296,7 +306,13 @@ static bool tap_output(void *user, int stream, const uint8_t *data, size_t len)
 			more = false;
 		}
 	}
-	return more;
+	return more || draining(c);
+}
+
+void ctr_stream_output_draining(struct crid_container *c)
+{
+	if (c->log)
+		crid_cri_log_pause(c->log, 0);
 }
 
 /* Reading goes on when no attach is paused (any more). */
