@@ -778,7 +778,7 @@ static struct crid_oci_call *exec_call(struct crid_loop *loop, const struct crid
 	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
 	struct crid_oci_call *c = call_new(loop, rt, V_EXEC, id, timeout, done, user, err);
 	unsigned long seq = ++call_seq;
-	const char *args[8], **a = args;
+	const char *args[12], **a = args; /* console 2, detach 1, process 2, pid file 2, id, NULL */
 
 	if (!c)
 		return NULL;
