@@ -18,7 +18,7 @@ streaming client.
   (crid's own start-up without the gRPC socket, one ctr_stream.h call relayed
   to its stdio; crid is killed meanwhile and restarted after): exec with
   pipes (stdin in, stdout and stderr apart, the exit code), 3 MB through the
-  pipes, exec with a terminal (a pty, 80x24), a missing executable and an
+  pipes, exec with a terminal (a pty, 80x24, TERM=xterm), a missing executable and an
   unknown container as errors; attach with stdin: bytes in, the container's
   output out through the log tap, stdin_once closing the container's stdin
   at the attach's end (cat exits; a second attach gets no stdin) while
@@ -223,9 +223,11 @@ class _Tests:
             self.assertEqual(out, (b"abcdefg\n" * 375000), "3 MB through the pipe, intact")
             self.assertIn(b"exit=0", err)
 
-            rc, out, err = self.probe("exec", cid, "-t", "-i", "sh", "-c", "tty; stty size")
+            rc, out, err = self.probe("exec", cid, "-t", "-i", "sh", "-c",
+                                      "tty; stty size; echo $TERM")
             self.assertEqual(rc, 0, err)
-            self.assertRegex(out, rb"^/dev/pts/\d+\r\n24 80\r\n$", "a terminal, 80x24")
+            self.assertRegex(out, rb"^/dev/pts/\d+\r\n24 80\r\nxterm\r\n$",
+                             "a terminal, 80x24, TERM=xterm")
             self.assertIn(b"exit=0", err)
 
             rc, out, err = self.probe("exec", cid, "/no/such/tool")
