@@ -158,8 +158,8 @@ static void exec_go(struct ctr_exec_wait *w)
 	struct crid_err e;
 
 	if (x->kill_wanted) {
-		crid_err_set(&e, ECANCELED, "exec in container %.12s: killed before it started",
-			     x->id);
+		crid_err_cause(&e, ECANCELED, "exec in container %.12s: killed before it started",
+			       x->id);
 		x->cbs.exited(x->user, -1, &e);
 		return;
 	}
