@@ -364,6 +364,45 @@ class StreamFront(_Checks, CridTestCase):
         self.assertEqual(streaming_info(self.rt)["sessions"], 0)
 
 
+class StreamAddress(unittest.TestCase):
+    """--stream-address / --stream-port: an IPv6 address in brackets, a fixed port, a busy one."""
+
+    def free_port(self, family=socket.AF_INET6, host="::1"):
+        with socket.socket(family) as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+
+    def test_ipv6_fixed_port(self):
+        port = self.free_port()
+        c = Crid(extra_args=["--stream-address", "::1", "--stream-port", str(port)])
+        try:
+            c.start()
+            ch = c.channel()
+            rt = api_pb2_grpc.RuntimeServiceStub(ch)
+            url = streaming_info(rt)["url"]
+            self.assertEqual(url, "http://[::1]:%d" % port)
+            r = http(("::1", port), request("/exec/nosuchtoken", headers=SPDY_UP))
+            self.assertEqual(r.status, 404, r.body)
+            r.sock.close()
+            ch.close()
+            self.assertEqual(c.stop(), 0, c.log())
+        finally:
+            c.cleanup()
+
+    def test_busy_port_fails_start(self):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            c = Crid(extra_args=["--stream-port", str(port)])
+            try:
+                with self.assertRaises(Exception) as cm:
+                    c.start(timeout=15)
+                self.assertIn("bind streaming server to 127.0.0.1:%d" % port, str(cm.exception))
+            finally:
+                c.cleanup()
+
+
 class _RpcTests(_Checks):
     def tearDown(self):
         self.doCleanups()
