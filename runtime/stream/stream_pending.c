@@ -1,17 +1,14 @@
 /*
  * TEMPORARY (the lead removes this file at merge): weak stand-ins for the
  * session and connection constructors other slices write in parallel
- * (remote_cmd.c, port_forward.c, spdy_conn.c, ws_conn.c; io/ws.c's accept
- * key), so the server builds and its front can be tested before they land. Each fails with
+ * (remote_cmd.c, port_forward.c, spdy_conn.c, ws_conn.c), so the server
+ * builds and its front can be tested before they land. Each fails with
  * ENOSYS and the server answers 500; the real definitions override them.
  */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <unistd.h>
-
-#include "io/ws.h"
 
 #include "runtime/stream/port_forward.h"
 #include "runtime/stream/remote_cmd.h"
@@ -64,23 +61,4 @@ crid_ws_conn_new(struct crid_loop *loop, int fd, const uint8_t *pre, size_t pre_
 	close(fd);
 	crid_err_set(err, ENOSYS, "WebSocket connections not built yet");
 	return NULL;
-}
-
-/* RFC 6455 §4.2.2 (io/ws.c has the real one, slice B): base64(SHA-1(key + GUID)). */
-__attribute__((weak)) void crid_ws_accept_key(const char *key, size_t len, char out[29])
-{
-	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-	if (!c || !EVP_DigestInit_ex(c, EVP_sha1(), NULL) || !EVP_DigestUpdate(c, key, len) ||
-	    !EVP_DigestUpdate(c, guid, sizeof(guid) - 1) || !EVP_DigestFinal_ex(c, md, &n))
-		n = 0;
-	EVP_MD_CTX_free(c);
-	if (n != 20) {
-		out[0] = '\0';
-		return;
-	}
-	EVP_EncodeBlock((unsigned char *)out, md, 20);
 }
