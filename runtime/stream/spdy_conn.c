@@ -726,6 +726,12 @@ static void on_data(struct spdy_conn *c, const struct crid_spdy_frame *f)
 	struct spdy_stream *st = stream_by_id(c, f->stream_id);
 	bool live;
 
+	if (f->stream_id == 0 || f->stream_id > c->last_id) {
+		/* no client writes to a stream it never opened: garbage (say, a pipelined
+		 * HTTP request) is better ended now than read as a 2 MiB frame */
+		goaway_and_close(c, "data on a stream never opened");
+		return;
+	}
 	if (!st || st->in_closed)
 		return; /* a stream we reset, or one it never opened: late bytes are dropped */
 	live = st->pair ? st->pair->paired : c->started;
