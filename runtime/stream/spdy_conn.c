@@ -959,7 +959,7 @@ static void on_idle(struct ev_loop *ev, ev_timer *w, int revents)
 		ev_timer_again(ev, w);
 		return;
 	}
-	crid_log_info("spdy stream connection: idle for %.0fs, closing", c->limits.idle);
+	crid_log_info("spdy stream connection: idle for %gs, closing", c->limits.idle);
 	conn_close(c);
 }
 
@@ -981,7 +981,7 @@ static void on_deadline(struct ev_loop *ev, ev_timer *w, int revents)
 		flush(c);
 	}
 	if (!c->finishing)
-		crid_log_info("spdy stream connection: streams not created within %.0fs",
+		crid_log_info("spdy stream connection: streams not created within %gs",
 			      c->limits.creation);
 	conn_close(c);
 }

@@ -128,7 +128,7 @@ static int on_client_frame(void *user, const struct crid_spdy_frame *f)
 	case CRID_SPDY_DATA:
 		g->data_sid = f->stream_id;
 		g->total_data += f->len;
-		if (g->data_len + f->len <= sizeof(g->data)) {
+		if (f->len && g->data_len + f->len <= sizeof(g->data)) {
 			memcpy(g->data + g->data_len, f->data, f->len);
 			g->data_len += f->len;
 		}
@@ -262,7 +262,7 @@ static void test_exec_session(void)
 {
 	struct crid_stream_req req = exec_req(true, true, true, false);
 	struct setup t;
-	size_t before = conns.n;
+	size_t before = conns.n, mem_before = crid_mem_used();
 
 	if (!CHECK(open_conn(&t, &req, 4), "exec connection made"))
 		return;
@@ -280,6 +280,9 @@ static void test_exec_session(void)
 	CHECK(t.cl.got.replies == 4 && t.r.starts == 1, "started once with all 4 streams");
 	CHECK(t.r.data_len[0] == 5 && memcmp(t.r.data[0], "hello", 5) == 0, "stdin data passed");
 	CHECK(t.r.eofs == 1u << CRID_CHAN_STDIN, "stdin FIN is eof(0) (eofs %#x)", t.r.eofs);
+	/* idle and started: the struct, 4 streams, the deflate stream; no buffer, no inflate */
+	CHECK(crid_mem_used() - mem_before < (32u << 10), "idle session holds %zu bytes",
+	      crid_mem_used() - mem_before);
 
 	CHECK(t.c->ops->send(t.c, CRID_CHAN_STDOUT, "out!", 4) == 0, "send on stdout");
 	CHECK(t.c->ops->send(t.c, CRID_CHAN_RESIZE, "x", 1) == 0, "send on a channel not open: 0");
@@ -419,6 +422,35 @@ static void test_peer_gone_and_goaway(void)
 	close_client(&t);
 }
 
+static void test_idle_limit(void)
+{
+	struct crid_stream_req req = exec_req(false, true, false, false);
+	struct crid_stream_limits saved = limits;
+	struct setup t;
+
+	limits.idle = 0.5;
+	if (!CHECK(open_conn(&t, &req, 4), "connection made")) {
+		limits = saved;
+		return;
+	}
+	limits = saved;
+	client_syn(&t.cl, 1, "error", NULL, NULL);
+	client_syn(&t.cl, 3, "stdout", NULL, NULL);
+	pump(&t.cl, 2);
+	usleep(300 * 1000);
+	ev_now_update(loop.ev);			       /* as the loop's wake-up would */
+	t.c->ops->send(t.c, CRID_CHAN_STDOUT, "x", 1); /* traffic moves the limit */
+	pump(&t.cl, 2);
+	usleep(300 * 1000);
+	pump(&t.cl, 2);
+	CHECK(t.r.starts == 1 && t.r.gones == 0 && !t.cl.eof,
+	      "600 ms open, traffic 300 ms ago: still open");
+	usleep(600 * 1000);
+	pump(&t.cl, 3);
+	CHECK(t.r.gones == 1 && t.cl.eof, "no byte for the idle limit: closed, gone()");
+	close_client(&t);
+}
+
 static void test_port_forward(void)
 {
 	uint16_t ports[1] = { 80 };
@@ -449,7 +481,8 @@ static void test_port_forward(void)
 	t.c->ops->close_chan(t.c, 2);
 	t.c->ops->close_chan(t.c, 3);
 	pump(&t.cl, 2);
-	CHECK(t.cl.got.data_sid == 5 && t.cl.got.fins == 2, "pair 1: data then FIN on both");
+	CHECK(t.cl.got.data_len == 4 && memcmp(t.cl.got.data, "pong", 4) == 0 && t.cl.got.fins == 2,
+	      "pair 1: data then FIN on both");
 	client_data(&t.cl, 5, "", true);
 	client_data(&t.cl, 13, "", true);
 	pump(&t.cl, 2);
@@ -524,7 +557,7 @@ static void test_back_pressure_and_pause(void)
 	t.c->ops->pause_input(t.c, false);
 	pump(&t.cl, 2);
 	CHECK(t.r.data_len[0] == 3, "resumed: the data came");
-	t.c->ops->abort(t.c);
+	t.c->abort(t.c);
 	CHECK(t.r.gones == 1, "abort(): gone()");
 	close_client(&t);
 }
@@ -542,6 +575,7 @@ int main(void)
 	test_ping_and_garbage();
 	test_creation_timeout();
 	test_peer_gone_and_goaway();
+	test_idle_limit();
 	test_port_forward();
 	test_pair_timeout();
 	test_back_pressure_and_pause();
