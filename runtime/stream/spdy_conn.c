@@ -118,8 +118,8 @@ struct spdy_conn {
 	bool finishing; /* finish(): flushing, then waiting for the peer's close */
 	bool closed;	/* fd closed, watchers stopped; freed when not busy */
 	unsigned busy;	/* callbacks on the stack that may still touch the struct */
-	bool in_hook;	/* on_before_sleep is running: a new schedule() needs the kick */
-	ev_timer kick;	/* runs the hook's work when it was asked for during the hook */
+	ev_timer
+	    kick; /* wakes the loop when the hook was queued too late to run before the sleep */
 };
 
 static const struct crid_stream_conn_ops spdy_conn_ops;
@@ -204,16 +204,17 @@ static void conn_close(struct spdy_conn *c)
 /* -- output ------------------------------------------------------------- */
 
 /*
- * Output and kept input are handled before the loop sleeps, in one pass. The
- * loop takes a hook queued while the hooks run only after its next wake-up:
- * then a zero timer keeps the loop from sleeping first.
+ * Output and kept input are handled before the loop sleeps, in one pass. A
+ * hook queued while the loop runs its hooks (say, by a session's own hook)
+ * waits for the loop's next wake-up: the zero timer makes sure there is one;
+ * the hook stops it when it runs first, as it mostly does.
  */
 static void schedule(struct spdy_conn *c)
 {
 	if (c->closed)
 		return;
 	crid_loop_before_sleep(c->loop, &c->hook);
-	if (c->in_hook && !ev_is_active(&c->kick))
+	if (!ev_is_active(&c->kick))
 		ev_timer_start(c->loop->ev, &c->kick);
 }
 
@@ -918,8 +919,9 @@ static void on_writable(struct ev_loop *ev, ev_io *w, int revents)
 /* Parses what a resume released, then writes what was queued. */
 static void do_pending(struct spdy_conn *c)
 {
+	ev_timer_stop(c->loop->ev, &c->kick);
+	crid_loop_cancel_before_sleep(c->loop, &c->hook);
 	c->busy++;
-	c->in_hook = true;
 	if (c->rbuf && !c->paused)
 		feed_kept(c);
 	if (!c->closed && !c->paused && !c->rbuf && !ev_is_active(&c->rio))
@@ -930,7 +932,6 @@ static void do_pending(struct spdy_conn *c)
 		else
 			after_write(c);
 	}
-	c->in_hook = false;
 	c->busy--;
 	maybe_free(c);
 }

@@ -380,7 +380,7 @@ static void test_creation_timeout(void)
 	struct crid_stream_limits saved = limits;
 	struct setup t;
 
-	limits.creation = 0.05;
+	limits.creation = 0.3;
 	if (!CHECK(open_conn(&t, &req, 4), "connection made")) {
 		limits = saved;
 		return;
@@ -388,7 +388,7 @@ static void test_creation_timeout(void)
 	limits = saved;
 	client_syn(&t.cl, 1, "error", NULL, NULL);
 	pump(&t.cl, 1);
-	usleep(100 * 1000);
+	usleep(500 * 1000);
 	pump(&t.cl, 3);
 	CHECK(t.r.starts == 0 && t.r.gones == 1, "not all streams in time: gone() without start");
 	CHECK(strstr(t.cl.got.data, "timed out waiting for client to create streams") != NULL &&
@@ -505,7 +505,7 @@ static void test_pair_timeout(void)
 	struct crid_stream_limits saved = limits;
 	struct setup t;
 
-	limits.creation = 0.05;
+	limits.creation = 0.3;
 	if (!CHECK(open_conn(&t, &req, 0), "port-forward connection made")) {
 		limits = saved;
 		return;
@@ -513,7 +513,7 @@ static void test_pair_timeout(void)
 	limits = saved;
 	client_syn(&t.cl, 1, "error", "80", "7");
 	pump(&t.cl, 1);
-	usleep(100 * 1000);
+	usleep(500 * 1000);
 	pump(&t.cl, 3);
 	CHECK(t.r.pairs == 0 && strstr(t.cl.got.data, "timed out waiting for streams") != NULL,
 	      "a pair without its data stream: error text");
