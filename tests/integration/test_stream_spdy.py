@@ -11,6 +11,7 @@ and then closed (crid's fds back where they were)."""
 import os
 import socket
 import struct
+import subprocess
 import time
 import zlib
 
@@ -20,6 +21,8 @@ from ctr_fixture import CtrBase, setup_registry, teardown_registry
 import spdy_client as sc
 
 CREATION_TIMEOUT = 3  # seconds, for the daemon under test (CRID_TEST=1)
+CRICTL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "..", "shared", "bin", "crictl")
 V4 = ["v4.channel.k8s.io"]
 
 
@@ -84,6 +87,23 @@ class _Tests:
         self.assertEqual(r["stdout"], b"hello spdy\n")
         self.assertEqual(r["stderr"], b"err\n")
         self.assertEqual(sc.exit_code(r["status"]), 3, r)
+
+    def crictl(self, *args, stdin=None, timeout=60):
+        if not os.access(CRICTL, os.X_OK):
+            reason = "no crictl at %s (a fresh clone has no ../shared)" % CRICTL
+            print("SKIP %s: %s" % (self.id(), reason))
+            self.skipTest(reason)
+        return subprocess.run([CRICTL, "--runtime-endpoint", self.crid.target()] + list(args),
+                              input=stdin, capture_output=True, timeout=timeout)
+
+    def test_crictl_exec(self):
+        """client-go's SPDY executor (pings, stream creation, its close) against the server."""
+        r = self.crictl("exec", self.ctr(), "sh", "-c", "echo hi; echo oops >&2")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout, b"hi\n")
+        self.assertIn(b"oops", r.stderr)
+        r = self.crictl("exec", "-i", self.ctr(), "cat", stdin=b"through stdin\n")
+        self.assertEqual((r.returncode, r.stdout), (0, b"through stdin\n"), r)
 
     # -- connection-level behaviour -------------------------------------------------
 
