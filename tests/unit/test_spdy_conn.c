@@ -562,6 +562,43 @@ static void test_back_pressure_and_pause(void)
 	close_client(&t);
 }
 
+/* Random frames after a valid start: the connection ends or carries on, never crashes or leaks. */
+static void test_garbage(void)
+{
+	struct crid_stream_req req = exec_req(true, true, true, false);
+	size_t mem = crid_mem_used(), ended = 0;
+
+	srandom(12345);
+	for (int i = 0; i < 300; i++) {
+		struct setup t;
+		uint8_t buf[256];
+		size_t n = 8 + (size_t)(random() % 200);
+
+		if (!open_conn(&t, &req, 4))
+			break;
+		client_syn(&t.cl, 1, "error", NULL, NULL);
+		client_syn(&t.cl, 3, "stdin", NULL, NULL);
+		for (size_t j = 0; j < n; j++)
+			buf[j] = (uint8_t)random();
+		if (i % 2) { /* a control frame head of a known type and a fitting length */
+			buf[0] = 0x80;
+			buf[1] = 3;
+			buf[2] = 0;
+			buf[3] = (uint8_t)(1 + random() % 9);
+			buf[5] = buf[6] = 0;
+			buf[7] = (uint8_t)(n - 8);
+		}
+		client_send(&t.cl, buf, n);
+		pump(&t.cl, 2);
+		ended += t.cl.eof;
+		if (!t.cl.eof)
+			t.c->abort(t.c);
+		close_client(&t);
+	}
+	spin(2);
+	CHECK(crid_mem_used() == mem, "300 garbage connections: nothing left (%zu ended)", ended);
+}
+
 int main(void)
 {
 	struct crid_err err;
@@ -579,6 +616,7 @@ int main(void)
 	test_port_forward();
 	test_pair_timeout();
 	test_back_pressure_and_pause();
+	test_garbage();
 	CHECK(conns.n == 0, "every connection unlinked (%zu)", conns.n);
 	crid_loop_destroy(&loop);
 	return tap_done();
