@@ -17,9 +17,13 @@
  * from inside a connection's or a container's callback, and neither must
  * see its caller freed under it.
  *
- * An idle session (no output waiting, stdin drained) holds sizeof(struct
- * rcmd) (about 700 bytes with the resize parser's 256) plus its request,
- * and three fds for an exec with pipes, one for a terminal.
+ * An idle session (no output waiting, stdin drained: no buffer) holds
+ * struct rcmd (1160 bytes on x86-64: the resize parser's 256, the exit
+ * error's 516) plus its request, the connection's own state, and three fds
+ * for an exec with pipes (two for a terminal: its master and the stdin
+ * writer's copy). Output is read into one static 32 KiB buffer and handed
+ * to the connection, which holds at most CRID_STREAM_HIGH_WATER plus one
+ * read; stdin waits in at most CRID_FD_WRITER_MAX.
  */
 #include "runtime/stream/remote_cmd.h"
 
