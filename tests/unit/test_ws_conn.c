@@ -110,13 +110,24 @@ static void spin(int n)
 		ev_run(loop.ev, EVRUN_NOWAIT);
 }
 
-/* Runs the loop for |seconds| of wall time (timers). */
+static void wake(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	(void)ev;
+	(void)w;
+	(void)revents;
+}
+
+/* Runs the loop for |seconds| of wall time (timers), a timer of its own waking it at the end. */
 static void spin_for(double seconds)
 {
 	double end = ev_time() + seconds;
+	ev_timer t;
 
+	ev_timer_init(&t, wake, seconds, 0.);
+	ev_timer_start(loop.ev, &t);
 	while (ev_time() < end)
 		ev_run(loop.ev, EVRUN_ONCE);
+	ev_timer_stop(loop.ev, &t);
 }
 
 static void peer_write(struct peer *p, int opcode, const void *data, size_t len)
