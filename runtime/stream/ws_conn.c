@@ -12,6 +12,7 @@
 #include "runtime/stream/ws_conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ struct ws_conn {
 	ev_io io;
 	ev_timer idle;
 	ev_timer finish_timer;
+	struct crid_before_sleep
+	    flush_hook; /* writes what the session queued, once per iteration */
 	double idle_limit, finish_limit;
 	double last_active;
 	int depth;
@@ -66,6 +69,7 @@ static void conn_free(struct ws_conn *c)
 	ev_io_stop(ev, &c->io);
 	ev_timer_stop(ev, &c->idle);
 	ev_timer_stop(ev, &c->finish_timer);
+	crid_loop_cancel_before_sleep(c->loop, &c->flush_hook);
 	if (c->ws)
 		crid_ws_free(c->ws);
 	close(c->fd);
@@ -176,7 +180,7 @@ static int conn_send(struct crid_stream_conn *bc, unsigned chan, const void *buf
 		return -1;
 	if (crid_ws_queued(c->ws) > CRID_STREAM_HIGH_WATER)
 		c->above_high = true;
-	update_io(c);
+	crid_loop_before_sleep(c->loop, &c->flush_hook);
 	return 0;
 }
 
@@ -194,7 +198,7 @@ static void conn_close_chan(struct crid_stream_conn *bc, unsigned chan)
 	if (c->proto != CRID_WS_V5 || !(c->chans[chan] & CH_WRITE))
 		return;
 	if (crid_ws_send(c->ws, CRID_WS_BINARY, &head, 1, &ch, 1, &err) == 0)
-		update_io(c);
+		crid_loop_before_sleep(c->loop, &c->flush_hook);
 }
 
 static void conn_reset_chan(struct crid_stream_conn *bc, unsigned chan)
@@ -321,6 +325,26 @@ static void on_io(struct ev_loop *ev, ev_io *w, int revents)
 		crid_ws_on_readable(c->ws);
 	if (!c->dead && (revents & EV_WRITE))
 		crid_ws_on_writable(c->ws);
+	if (!c->dead)
+		after_io(c);
+	leave(c);
+}
+
+/*
+ * Before the loop sleeps: what the session queued in this iteration goes out
+ * in one pass (no wait for a writable event; the watcher takes over only
+ * when the socket is full). Never from inside the session's calls, so a
+ * failing write reaches it as gone() from here, not under its own send().
+ */
+static void on_flush(struct crid_before_sleep *hook)
+{
+	struct ws_conn *c = (struct ws_conn *)((char *)hook - offsetof(struct ws_conn, flush_hook));
+
+	if (c->dead)
+		return;
+	c->last_active = ev_now(c->loop->ev);
+	enter(c);
+	crid_ws_on_writable(c->ws);
 	if (!c->dead)
 		after_io(c);
 	leave(c);
@@ -478,6 +502,7 @@ struct crid_stream_conn *crid_ws_conn_new(struct crid_loop *loop, int fd, const 
 	c->idle.data = c;
 	ev_init(&c->finish_timer, on_finish_timeout);
 	c->finish_timer.data = c;
+	c->flush_hook.fn = on_flush;
 	c->last_active = ev_now(loop->ev);
 	c->idle.repeat = c->idle_limit;
 	ev_timer_again(loop->ev, &c->idle);
@@ -487,10 +512,13 @@ struct crid_stream_conn *crid_ws_conn_new(struct crid_loop *loop, int fd, const 
 
 	enter(c);
 	conn_open(c, req);
-	if (!c->dead)
-		after_io(c);
+	crid_loop_before_sleep(loop, &c->flush_hook);
+	update_io(c);
 	/* only the peer, a timer or abort() end a connection: it lives on after leave() */
 	leave(c);
+	/* bytes that came with the handshake are parsed on the loop, after start() */
+	if (pre_len)
+		ev_feed_event(loop->ev, &c->io, EV_READ);
 	return &c->base;
 
 fail_conn:

@@ -130,10 +130,10 @@ static void spin_for(double seconds)
 	ev_timer_stop(loop.ev, &t);
 }
 
-static void peer_write(struct peer *p, int opcode, const void *data, size_t len)
+/* A client frame (masked, as RFC 6455 wants them) of |len| < 64 KiB bytes into |buf|. */
+static size_t client_frame(uint8_t *buf, int opcode, const void *data, size_t len)
 {
 	static const uint8_t mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
-	uint8_t buf[2048];
 	size_t n = 0;
 
 	buf[n++] = 0x80 | opcode;
@@ -148,7 +148,14 @@ static void peer_write(struct peer *p, int opcode, const void *data, size_t len)
 	n += 4;
 	for (size_t i = 0; i < len; i++)
 		buf[n + i] = ((const uint8_t *)data)[i] ^ mask[i % 4];
-	n += len;
+	return n + len;
+}
+
+static void peer_write(struct peer *p, int opcode, const void *data, size_t len)
+{
+	uint8_t buf[2048];
+	size_t n = client_frame(buf, opcode, data, len);
+
 	if (write(p->fd, buf, n) != (ssize_t)n)
 		CHECK(0, "client write");
 	spin(20);
@@ -229,8 +236,9 @@ static void req_exec(struct crid_stream_req *req, bool in, bool out, bool err, b
 	};
 }
 
-static bool open_conn(struct setup *t, const struct crid_stream_req *req, enum crid_ws_proto proto,
-		      const struct crid_stream_limits *lim)
+static bool open_conn_pre(struct setup *t, const struct crid_stream_req *req,
+			  enum crid_ws_proto proto, const struct crid_stream_limits *lim,
+			  const uint8_t *pre, size_t pre_len)
 {
 	struct crid_err err = { 0 };
 	int sv[2];
@@ -240,7 +248,7 @@ static bool open_conn(struct setup *t, const struct crid_stream_req *req, enum c
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return CHECK(0, "socketpair");
 	t->peer.fd = sv[1];
-	t->c = crid_ws_conn_new(&loop, sv[0], NULL, 0, req, proto, &t->rec.s, &t->list,
+	t->c = crid_ws_conn_new(&loop, sv[0], pre, pre_len, req, proto, &t->rec.s, &t->list,
 				lim ? lim : &limits, &err);
 	if (!CHECK(t->c, "connection made: %s", err.msg)) {
 		close(sv[1]);
@@ -248,6 +256,12 @@ static bool open_conn(struct setup *t, const struct crid_stream_req *req, enum c
 	}
 	CHECK(t->rec.s.conn == t->c && t->list.n == 1, "session and list know the connection");
 	return true;
+}
+
+static bool open_conn(struct setup *t, const struct crid_stream_req *req, enum crid_ws_proto proto,
+		      const struct crid_stream_limits *lim)
+{
+	return open_conn_pre(t, req, proto, lim, NULL, 0);
 }
 
 /* The peer closes politely; the connection must be gone from the list and the socket closed. */
@@ -306,6 +320,26 @@ static void test_exec_v4(void)
 	close_and_check(&t, "v4");
 	CHECK(!strcmp(t.rec.log, "start;data 0 hi;data 0 yo;"),
 	      "no input and no gone() after finish (%s)", t.rec.log);
+}
+
+/* Frames that came with the handshake's bytes reach the session after start(), with nothing more sent. */
+static void test_pre_bytes(void)
+{
+	struct crid_stream_req req;
+	struct setup t;
+	uint8_t pre[64];
+	size_t n;
+
+	req_exec(&req, true, true, false, false);
+	n = client_frame(pre, 2, "\x00pre", 4);
+	n += client_frame(pre + n, 2, "\x00two", 4);
+	if (!open_conn_pre(&t, &req, CRID_WS_V5, NULL, pre, n))
+		return;
+	CHECK(!strcmp(t.rec.log, "start;"), "nothing before start (%s)", t.rec.log);
+	spin(20);
+	CHECK(!strcmp(t.rec.log, "start;data 0 pre;data 0 two;"),
+	      "pre bytes parsed after start (%s)", t.rec.log);
+	close_and_check(&t, "pre bytes");
 }
 
 static void test_exec_v5(void)
@@ -521,6 +555,7 @@ int main(void)
 	before = crid_mem_used();
 	test_exec_v4();
 	test_exec_v5();
+	test_pre_bytes();
 	test_base64();
 	test_port_forward();
 	test_timeouts_abort();
