@@ -19,7 +19,9 @@
 #include "io/ws.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/stream/spdy_conn.h"
 #include "runtime/stream/ws_chan.h"
+#include "runtime/stream/ws_tunnel.h"
 
 #define WS_NORMAL_CLOSURE 1000
 #define WS_INVALID_DATA 1007
@@ -462,6 +464,31 @@ static int proto_version(enum crid_ws_proto proto)
 	}
 }
 
+/*
+ * Port-forward through the SPDY tunnel: the WebSocket side bridges to a
+ * socket pair, the session gets an ordinary SPDY connection on its other
+ * end. When that fails the bridge sees its end closed and closes the
+ * WebSocket itself.
+ */
+static struct crid_stream_conn *tunnel_open(struct crid_loop *loop, int fd, const uint8_t *pre,
+					    size_t pre_len, const struct crid_stream_req *req,
+					    struct crid_stream_session *s,
+					    struct crid_stream_conns *list,
+					    const struct crid_stream_limits *limits,
+					    struct crid_err *err)
+{
+	int inner;
+
+	if (req->kind != CRID_STREAM_PORTFORWARD) {
+		crid_err_invalid(err, "websocket: the spdy tunnel is for port-forward only");
+		close(fd);
+		return NULL;
+	}
+	if (!crid_ws_tunnel_new(loop, fd, pre, pre_len, list, limits, &inner, err))
+		return NULL;
+	return crid_spdy_conn_new(loop, inner, NULL, 0, req, 0, s, list, limits, err);
+}
+
 struct crid_stream_conn *crid_ws_conn_new(struct crid_loop *loop, int fd, const uint8_t *pre,
 					  size_t pre_len, const struct crid_stream_req *req,
 					  enum crid_ws_proto proto, struct crid_stream_session *s,
@@ -472,11 +499,8 @@ struct crid_stream_conn *crid_ws_conn_new(struct crid_loop *loop, int fd, const 
 	static const struct crid_ws_cbs cbs = { .message = on_message, .closed = on_closed };
 	struct ws_conn *c;
 
-	if (proto == CRID_WS_SPDY_TUNNEL) {
-		crid_err_cause(err, ENOTSUP,
-			       "websocket connection: the spdy tunnel is not supported");
-		goto fail_fd;
-	}
+	if (proto == CRID_WS_SPDY_TUNNEL)
+		return tunnel_open(loop, fd, pre, pre_len, req, s, list, limits, err);
 	c = crid_calloc(1, sizeof(*c));
 	if (!c) {
 		crid_err_set(err, ENOMEM, "websocket connection");
