@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -27,9 +28,11 @@ except ImportError:  # python3-websocket (make deps)
     websocket = None
 
 import api_pb2
+import spdy_client
 from crid_fixture import version_ok
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
 
+TUNNEL = "SPDY/3.1+portforward.k8s.io"
 V5, V4, V4B64, B64, CHAN = ("v5.channel.k8s.io", "v4.channel.k8s.io",
                             "v4.base64.channel.k8s.io", "base64.channel.k8s.io",
                             "channel.k8s.io")
@@ -111,6 +114,57 @@ class Session:
     def status(self):
         raw = self.out.get(3, b"")
         return json.loads(raw) if raw else None
+
+
+class Tunnel:
+    """The client end of the SPDY-over-WebSocket tunnel, as client-go's
+    TunnelingConnection: SPDY bytes in binary messages, no channel byte. Two
+    pump threads join the WebSocket to one end of a socket pair; the SPDY
+    test client (spdy_client.SpdyConn) runs unchanged on the other."""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url.replace("http://", "ws://", 1), timeout=60,
+                                              subprotocols=[TUNNEL])
+        self.mine, theirs = socket.socketpair()
+        self.spdy = spdy_client.SpdyConn(theirs)
+        self.close_code = None
+        self.threads = [threading.Thread(target=f, daemon=True)
+                        for f in (self._from_ws, self._to_ws)]
+        for t in self.threads:
+            t.start()
+
+    def _from_ws(self):
+        try:
+            while True:
+                op, data = self.ws.recv_data(control_frame=True)
+                if op == OP_CLOSE:
+                    self.close_code = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 1005
+                    break
+                if op == OP_BINARY:
+                    self.mine.sendall(data)
+        except (OSError, websocket.WebSocketException):
+            pass
+        try:
+            self.mine.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _to_ws(self):
+        try:
+            while True:
+                b = self.mine.recv(65536)
+                if not b:
+                    break
+                self.ws.send(b, opcode=OP_BINARY)
+        except (OSError, websocket.WebSocketException):
+            pass
+
+    def close(self):
+        self.spdy.close()
+        for t in self.threads:
+            t.join(30)
+        self.ws.close()
+        self.mine.close()
 
 
 class WsBase(CtrBase):
@@ -315,3 +369,18 @@ class WsPortForwardTests(WsBase):
                 self.assertEqual(s.out.get(1), port, "nothing on the error channel")
                 s.ws.close()
         self.assertFdsBack("port-forward")
+
+    def test_http_over_spdy_tunnel(self):
+        t = Tunnel(self.pf_url([8080]))
+        self.assertEqual(t.ws.subprotocol, TUNNEL)
+        pages = []
+        for rid in range(3):  # several forwarded connections, one after the other
+            pair = spdy_client.PortForwardPair(t.spdy, 8080, rid)
+            self.assertTrue(pair.data.replied and pair.error.replied, "both streams accepted")
+            pair.send(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            pages.append(pair.read_until_fin(timeout=30))
+        for page in pages:
+            self.assertTrue(page.startswith(b"HTTP/1.0 200"), page[:40])
+            self.assertIn(b"hello-pf", page)
+        t.close()
+        self.assertFdsBack("spdy tunnel")
