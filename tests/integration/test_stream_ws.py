@@ -160,10 +160,12 @@ class Tunnel:
             pass
 
     def close(self):
+        """The client side ends first (as kubectl does when its forwarding stops)."""
         self.spdy.close()
-        for t in self.threads:
-            t.join(30)
-        self.ws.close()
+        self.threads[1].join(30)  # to the WebSocket: ends at the socket pair's EOF
+        self.ws.send_close()
+        self.threads[0].join(30)  # from it: ends at the server's close
+        self.ws.shutdown()
         self.mine.close()
 
 
