@@ -49,8 +49,8 @@ struct ws_conn {
 	ev_io io;
 	ev_timer idle;
 	ev_timer finish_timer;
-	struct crid_before_sleep
-	    flush_hook; /* writes what the session queued, once per iteration */
+	/* writes what the session queued, once per loop iteration */
+	struct crid_before_sleep flush_hook;
 	double idle_limit, finish_limit;
 	double last_active;
 	int depth;
