@@ -1,13 +1,16 @@
 """The SPDY/3.1 streaming connection at the protocol level, through the real
 daemon, the Exec RPC's URL and the test suite's own SPDY client
-(spdy_client.py, independent of crid's codec): PINGs echoed, unknown and
-duplicate streams reset while the session carries on, stream ids going
-backwards, a bad version, an oversized control frame and a header block
-compressed without the SPDY dictionary each answered with GOAWAY and a
-close (the daemon unharmed), the stream creation limit (shortened with
-CRID_TEST=1 CRID_TEST_STREAM_CREATION_TIMEOUT), a client vanishing
-mid-session (no fd left in crid), and 200 idle exec sessions open at once
-and then closed (crid's fds back where they were)."""
+(spdy_client.py, independent of crid's codec): a whole exec round trip and
+crictl's (client-go's SPDY executor) exec with and without stdin; PINGs
+echoed; unknown, unexpected and duplicate streams reset while the session
+carries on; stream ids going backwards, a bad version, an oversized control
+frame, too many headers, a header block compressed without the SPDY
+dictionary and an HTTP request after the upgrade each answered with GOAWAY
+and a close (the daemon unharmed); the client's GOAWAY (before the streams:
+the end; mid-session: no new stream, the session finishes); the stream
+creation limit (shortened with CRID_TEST=1 CRID_TEST_STREAM_CREATION_TIMEOUT);
+a client vanishing mid-session (no fd left in crid); 200 idle exec sessions
+open at once and then closed (crid's fds back where they were)."""
 import os
 import socket
 import struct
@@ -174,6 +177,24 @@ class _Tests:
         conn = self.spdy_connect()
         conn.send_raw(b"GET / HTTP/1.1\r\n\r\n" * 4)
         self.assertTrue(conn.wait_closed(15))
+        version_ok(self.crid)
+
+    def test_client_goaway_mid_session(self):
+        """After the client's GOAWAY the running session still ends as it should."""
+        conn = self.spdy_connect(["sh", "-c", "sleep 1; echo done"])
+        ex = sc.ExecSession(conn).open()
+        conn.send_goaway(last_good=0)
+        late = conn.open_stream({"streamtype": "stdin"})
+        self.assertEqual(late.reset, sc.REFUSED_STREAM)
+        r = ex.run(timeout=30)
+        self.assertEqual(r["stdout"], b"done\n")
+        self.assertEqual(sc.exit_code(r["status"]), 0, r)
+
+    def test_client_goaway_before_streams(self):
+        conn = self.spdy_connect()
+        conn.open_stream({"streamtype": "error"})
+        conn.send_goaway(last_good=0)
+        self.assertTrue(conn.wait_closed(15), "a session that cannot start any more stays open")
         version_ok(self.crid)
 
     def test_creation_timeout(self):
