@@ -34,6 +34,8 @@ CRICTL = os.environ.get("CRICTL", os.path.join(os.path.dirname(REPO), "shared", 
 if not os.access(CRICTL, os.X_OK):
     CRICTL = "/work/shared/bin/crictl"
 MB10 = 10 << 20
+SLEEP = ["sleep", "100000"]
+PID_CONTAINER = 1  # runtime.v1.NamespaceMode CONTAINER
 
 
 def setUpModule():
@@ -70,7 +72,11 @@ class StreamExecTests(CtrBase):
     def setUp(self):
         if type(self).pod is None:
             type(self).pod = self.run_pod(cleanup=False)
-            type(self).sleeper = self.run_ctr(self.pod, "sleeper", image="sleep")
+            # its own pid namespace (kubelet's default) holding one process: what else is
+            # in there was exec'd
+            type(self).sleeper = self.run_ctr(self.pod, "sleeper", command=SLEEP,
+                                              pid_namespace=PID_CONTAINER)
+            type(self).base_procs = set(p for p, _ in self.ns_procs(self.sleeper))
             # one exec first: the daemon's lazily made fds (streaming listener) exist now
             self.spdy_exec(["true"])
         self.check_fds = True
@@ -106,19 +112,22 @@ class StreamExecTests(CtrBase):
     def init_pid(self, cid):
         return json.loads(self.status(cid, verbose=True).info["info"])["pid"]
 
-    def exec_procs(self, cid):
-        """Processes in the container's pid namespace other than its init: exec'd ones."""
-        init = self.init_pid(cid)
-        ns = pidns(init)
+    def ns_procs(self, cid):
+        """(pid, cmdline) of the processes in the container's pid namespace."""
+        ns = pidns(self.init_pid(cid))
         out = []
         for d in os.listdir("/proc"):
-            if d.isdigit() and int(d) != init and pidns(int(d)) == ns:
+            if d.isdigit() and pidns(int(d)) == ns:
                 try:
                     with open("/proc/%s/cmdline" % d, "rb") as f:
                         out.append((int(d), f.read().replace(b"\0", b" ").strip()))
                 except OSError:
                     pass
         return out
+
+    def exec_procs(self, cid):
+        """What the sleeper's pid namespace holds beyond its start: exec'd processes."""
+        return [(p, c) for p, c in self.ns_procs(cid) if p not in self.base_procs]
 
     def assertNoExecLeft(self, cid, timeout=20):
         deadline = time.monotonic() + timeout
@@ -334,7 +343,9 @@ class StreamExecTests(CtrBase):
 
     def test_container_exits_mid_session(self):
         pod = self.run_pod()
-        cid = self.run_ctr(pod, "short", image="sleep")
+        # its own pid namespace: the kernel kills the exec with the init (in a pod-shared
+        # one crid's stop kills the init alone and an exec'd process outlives it)
+        cid = self.run_ctr(pod, "short", command=SLEEP, pid_namespace=PID_CONTAINER)
         ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"], cid=cid))
         self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
         self.stop(cid, timeout=0)
