@@ -4,8 +4,9 @@ executor in crictl (cri-tools 1.29; skipped with a printed reason when
 ../shared/bin/crictl is absent, as in a fresh clone) and the test suite's own
 SPDY client (spdy_client.py).
 
-Checked: exit codes 0/1/137 in the v4 status (and v2's plain text), crictl's
-exit code mirroring them; exec with a terminal under a real pty (the size
+Checked: exit codes 0/1/137 in the v4 status (and v2's plain text), client-go
+decoding them in crictl (which exits 1 with "command terminated with exit
+code N" for any non-zero code); exec with a terminal under a real pty (the size
 crictl sends, an interactive shell); 10 MB through stdout and 10 MB through
 stdin with checksums; stdin EOF reaching the process; a resize message seen by
 `stty size`; attach to a container that logs (every line once in the session
@@ -237,13 +238,24 @@ class StreamExecTests(CtrBase):
         self.assertEqual(st["status"], "Failure", st)
         self.assertIn(st.get("reason"), ("InternalError", "NonZeroExitCode"), st)
 
+    def assertCrictlExit(self, rc, text, want):
+        """crictl 1.29 exits 1 on any streaming-exec error; the exit code client-go decoded
+        from the status is in its message (exec.CodeExitError: "command terminated with exit
+        code N")."""
+        if want == 0:
+            self.assertEqual(rc, 0, text)
+            return
+        self.assertEqual(rc, 1, text)
+        self.assertIn(b"command terminated with exit code %d" % want, text)
+
     def test_exit_codes_crictl(self):
         self.needs_crictl()
         for cmd, rc, out in ((["sh", "-c", "echo hi"], 0, b"hi\n"),
                              (["sh", "-c", "echo one; exit 1"], 1, b"one\n"),
                              (["sh", "-c", "kill -9 $$"], 137, b"")):
             p = self.crictl(["exec", self.sleeper] + cmd)
-            self.assertEqual((p.returncode, p.stdout), (rc, out), p.stderr)
+            self.assertEqual(p.stdout, out, p.stderr)
+            self.assertCrictlExit(p.returncode, p.stderr, rc)
 
     def test_tty_crictl(self):
         self.needs_crictl()
@@ -251,12 +263,12 @@ class StreamExecTests(CtrBase):
                                    "stty size; tty; exit 3"], rows=33, cols=101)
         self.assertIn(b"33 101", out, "the size crictl sent from its terminal")
         self.assertIn(b"/dev/pts/", out)
-        self.assertEqual(rc, 3, out)
+        self.assertCrictlExit(rc, out, 3)
         # an interactive shell: the prompt, a command, its answer, exit
         rc, out = self.crictl_pty(["exec", "-i", "-t", self.sleeper, "sh"],
                                   script=[(b"# ", b"echo $((6*7))\r"), (b"42", b"exit 5\r")])
         self.assertIn(b"42\r\n", out)
-        self.assertEqual(rc, 5, out)
+        self.assertCrictlExit(rc, out, 5)
 
     def test_stdout_10mb(self):
         r = self.exec_sync(self.sleeper, ["sh", "-c", "head -c %d /dev/urandom > /tmp/blob && "
