@@ -403,6 +403,29 @@ class StreamExecTests(CtrBase):
         self.wait_exited(cid)
         self.assertEqual(self.status(cid).status.exit_code, 0)
 
+    def test_attach_crictl(self):
+        self.needs_crictl()
+        pod = self.run_pod()
+        cid = self.run_ctr(pod, "ticker", script="i=0; while [ $i -lt 40 ]; do echo tick-$i; "
+                           "i=$((i+1)); sleep 0.1; done")
+        p = self.crictl(["attach", cid], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = p.stdout.decode().split()
+        # attached while it ran: a gapless tail of its output up to the last line
+        self.assertTrue(got and got[-1] == "tick-39", got)
+        first = int(got[0].split("-")[1])
+        self.assertEqual(got, ["tick-%d" % i for i in range(first, 40)])
+        self.wait_exited(cid)
+        self.assertEqual(self.log_lines(pod, "ticker"), [b"tick-%d" % i for i in range(40)])
+        # stdin: the client's EOF ends a stdin_once container's stdin
+        cfg = self.ctr_config("cat", command=["cat"])
+        cfg.stdin = cfg.stdin_once = True
+        cid = self.create(pod, cfg)
+        self.start(cid)
+        p = self.crictl(["attach", "-i", cid], input=b"hello\nworld\n", timeout=60)
+        self.assertEqual((p.returncode, p.stdout), (0, b"hello\nworld\n"), p.stderr)
+        self.wait_exited(cid)
+
     def test_zz_crid_killed_mid_session(self):
         ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"]))
         self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
