@@ -345,6 +345,34 @@ class WsExecTests(WsBase):
         self.assertEqual(s.out.get(1), b"still\n", "the daemon still serves")
 
 
+    def test_daemon_stop_ends_sessions(self):
+        """SIGTERM with WebSocket sessions open (one busy, one idle, one finishing): the
+        connections end, the daemon exits 0 (under ASan: nothing leaked), the clients see
+        the end, and the restarted daemon serves."""
+        busy = self.session(["cat"], V5, stdin=True)
+        busy.send(0, b"x")
+        busy.until(lambda s: s.out.get(1) == b"x", "cat's echo")
+        idle = self.session(["cat"], V4B64, stdin=True)
+        idle.until(lambda s: s.first is not None, "the first message")
+        done = self.session(["echo", "bye"], V4)
+        done.until(lambda s: s.out.get(1) == b"bye\n", "the output")  # its close unanswered
+        self.channel.close()
+        rc = self.crid.stop()
+        self.assertEqual(rc, 0, "crid exit status with sessions open\n" + self.crid.log(80))
+        for s in (busy, idle, done):
+            try:
+                while s.close_code is None:
+                    s.recv()
+            except (websocket.WebSocketConnectionClosedException, ConnectionResetError):
+                pass
+            s.ws.shutdown()
+        self.crid.start()
+        type(self).connect()
+        s = self.session(["echo", "again"], V5)
+        s.drain()
+        self.assertEqual(s.out.get(1), b"again\n")
+
+
 class WsPortForwardTests(WsBase):
     def setUp(self):
         self.pod = self.run_pod()
