@@ -345,6 +345,23 @@ class WsExecTests(WsBase):
         self.assertEqual(s.out.get(1), b"still\n", "the daemon still serves")
 
 
+    def test_attach_output(self):
+        """Attach over WebSocket to a container that writes: its output arrives, detaching
+        (the client closes) leaves it running."""
+        cid = self.run_ctr(self.pod, "ticker",
+                           script="i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; done")
+        self.fds0 = self.daemon_fds()  # the container's own fds (log, exit watch) stay
+        for proto in (V5, V4B64):
+            with self.subTest(proto=proto):
+                url = self.rt.Attach(api_pb2.AttachRequest(container_id=cid, stdout=True,
+                                                           stderr=True), timeout=10).url
+                s = Session(url, proto)
+                s.until(lambda s: s.out.get(1, b"").count(b"\n") >= 3, "three ticks")
+                self.assertRegex(s.out[1].decode(), r"tick-\d+\n")
+                s.ws.close()
+        self.assertFdsBack("attach")
+        self.assertEqual(self.status(cid).status.state, api_pb2.CONTAINER_RUNNING)
+
     def test_daemon_stop_ends_sessions(self):
         """SIGTERM with WebSocket sessions open (one busy, one idle, one finishing): the
         connections end, the daemon exits 0 (under ASan: nothing leaked), the clients see
