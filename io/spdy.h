@@ -27,7 +27,7 @@
 
 #define CRID_SPDY_VERSION 3
 #define CRID_SPDY_MAX_CONTROL (64u << 10) /* a larger control frame is a protocol error */
-#define CRID_SPDY_MAX_HEADERS 32	   /* pairs in one header block; more is a protocol error */
+#define CRID_SPDY_MAX_HEADERS 32	  /* pairs in one header block; more is a protocol error */
 #define CRID_SPDY_MAX_DATA ((1u << 24) - 1)
 
 enum crid_spdy_type {
@@ -64,7 +64,10 @@ enum crid_spdy_goaway_status {
 	CRID_SPDY_GOAWAY_INTERNAL_ERROR = 2,
 };
 
-/* A name/value pair of a header block; values with several parts keep their NUL separators. */
+/*
+ * A name/value pair of a header block; values with several parts keep their
+ * NUL separators. Parsed pairs are also NUL-terminated (name[name_len] == 0).
+ */
 struct crid_spdy_header {
 	const char *name, *value;
 	size_t name_len, value_len;
@@ -81,7 +84,11 @@ struct crid_spdy_frame {
 	 */
 	uint32_t value;
 	uint32_t last_good; /* GOAWAY */
-	/* DATA: this piece of the payload; FIN in |flags| only on the last piece. */
+	/*
+	 * DATA: this piece of the payload; FIN in |flags| only on the last piece.
+	 * SETTINGS and unknown control types: the raw payload (SETTINGS: |value|
+	 * is the number of entries).
+	 */
 	const uint8_t *data;
 	size_t len;
 	bool last_piece;
@@ -112,7 +119,8 @@ typedef int (*crid_spdy_frame_fn)(void *user, const struct crid_spdy_frame *f);
  * a control frame is kept until it is whole (at most CRID_SPDY_MAX_CONTROL).
  * Returns the bytes consumed (|len| unless |fn| stopped), or -1 with |err|
  * on a protocol error (bad version, oversized or short control frame, a
- * header block that does not inflate or parse): the connection is unusable.
+ * header block that does not inflate or parse, an upper-case header name as
+ * spdystream's reader refuses): the connection is unusable.
  */
 ssize_t crid_spdy_feed(struct crid_spdy_codec *c, const uint8_t *buf, size_t len,
 		       crid_spdy_frame_fn fn, void *user, struct crid_err *err);
@@ -138,6 +146,7 @@ ssize_t crid_spdy_syn_reply(struct crid_spdy_codec *c, uint8_t *out, size_t size
 			    const struct crid_spdy_header *headers, size_t n, struct crid_err *err);
 ssize_t crid_spdy_syn_stream(struct crid_spdy_codec *c, uint8_t *out, size_t size,
 			     uint32_t stream_id, uint8_t flags,
-			     const struct crid_spdy_header *headers, size_t n, struct crid_err *err);
+			     const struct crid_spdy_header *headers, size_t n,
+			     struct crid_err *err);
 
 #endif
