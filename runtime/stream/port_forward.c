@@ -4,13 +4,20 @@
  * copied to and from the pair's data channel, its failures written on the
  * pair's error channel as upstream does (pf_error.c).
  *
- * A pair ends when the pod's side has said all it will (read EOF, after any
- * bytes still owed to it are written) or on an error: FIN on its data and
- * error channels, socket closed. The client's end of its data channel
- * (eof) half-closes the socket (shutdown SHUT_WR), so a request-then-
- * response server still answers. Closing the error channel when the pod's
- * side is done matters: client-go reads the error stream to its end before
- * it closes the local connection.
+ * Both directions half-close on their own: the client's end of its data
+ * channel (eof) shuts the socket down for writing (SHUT_WR), so a
+ * request-then-response server still answers; the pod's end (read EOF) is a
+ * FIN on the data channel, and client bytes still go to the pod (busybox nc
+ * shuts its side down at once when its stdin is empty, then reads).
+ * A pair ends, closing its error channel and socket, when both directions
+ * are done, or on an error, or when the pod's side ended and the client
+ * sent nothing for PF_LINGER seconds: client-go closes its local
+ * connection only once it read the error stream to its end, so a local
+ * client that waits for that close and a session that waits for the
+ * client's FIN would wait for each other. containerd gives the other
+ * direction 1 s once one is done (sandbox_portforward_linux.go); here the
+ * second counts from the client's last byte, so an upload still running
+ * is not cut.
  *
  * Back-pressure: pod -> client reads stop while the connection holds
  * CRID_STREAM_HIGH_WATER bytes and resume on drained(); client -> pod bytes
@@ -42,6 +49,7 @@
 #define PF_READ_SLICE (64u << 10) /* one read from a pod socket */
 #define PF_READS_PER_WAKE 4	  /* reads per readiness before the loop moves on */
 #define PF_BUF_MAX (4u << 20)	  /* client -> pod bytes held while the socket is full */
+#define PF_LINGER 1.0		  /* s without a client byte after the pod's end: the pair ends */
 
 struct pf_session;
 
@@ -51,15 +59,18 @@ struct pf_pair {
 	uint16_t port;
 	int fd, family;
 	ev_io rio, wio;
-	uint8_t *buf; /* client -> pod bytes the socket has not taken: [off, len) */
+	ev_timer linger;     /* runs once the pod's side ended and the client's has not */
+	unsigned long moved; /* client bytes seen, for the linger */
+	uint8_t *buf;	     /* client -> pod bytes the socket has not taken: [off, len) */
 	size_t off, len, cap;
 	char err4[CRID_ERR_MSG_MAX]; /* why 127.0.0.1 failed, while ::1 is tried */
 	bool connected;
-	bool peer_eof; /* the client sends no more */
-	bool shut;     /* SHUT_WR done */
-	bool sock_eof; /* the pod's side sends no more */
-	bool stalled;  /* reads stopped at the high-water mark */
-	bool pausing;  /* this pair holds the connection's input paused */
+	bool peer_eof;	  /* the client sends no more */
+	bool shut;	  /* SHUT_WR done */
+	bool sock_eof;	  /* the pod's side sends no more */
+	bool data_closed; /* FIN sent on the data channel */
+	bool stalled;	  /* reads stopped at the high-water mark */
+	bool pausing;	  /* this pair holds the connection's input paused */
 };
 
 struct pf_session {
@@ -137,12 +148,20 @@ static void release_input(struct pf_pair *p)
 		p->s->base.conn->ops->pause_input(p->s->base.conn, false);
 }
 
+/* Our callback returns: the session goes if gone() came meanwhile. */
+static void leave(struct pf_session *s)
+{
+	if (--s->depth == 0 && s->dead)
+		session_free(s);
+}
+
 /* ---- a pair's end ---- */
 
 static void pair_free(struct pf_pair *p)
 {
 	ev_io_stop(p->s->loop->ev, &p->rio);
 	ev_io_stop(p->s->loop->ev, &p->wio);
+	ev_timer_stop(p->s->loop->ev, &p->linger);
 	if (p->fd >= 0)
 		close(p->fd);
 	crid_free(p->buf);
@@ -159,7 +178,7 @@ static void pair_end(struct pf_pair *p, const char *cause, bool close_connection
 	struct pf_session *s = p->s;
 	struct crid_stream_conn *c = s->base.conn;
 	unsigned k = p->k;
-	bool resume = false;
+	bool resume = false, data_open = !p->data_closed;
 
 	drop(s, p);
 	if (cause) {
@@ -177,7 +196,8 @@ static void pair_end(struct pf_pair *p, const char *cause, bool close_connection
 	pair_free(p);
 	if (s->dead)
 		return;
-	c->ops->close_chan(c, 2 * k);
+	if (data_open)
+		c->ops->close_chan(c, 2 * k);
 	if (s->dead)
 		return;
 	c->ops->close_chan(c, 2 * k + 1);
@@ -194,10 +214,10 @@ static void pair_fail(struct pf_pair *p, int code, const char *op)
 	pair_end(p, cause, !crid_pf_error_keeps_connection(code));
 }
 
-/* Both directions done? The pod's side said all and holds nothing of ours. */
+/* Both directions done: the pod's side said all, the client's too and all of it is written. */
 static bool pair_done(struct pf_pair *p)
 {
-	return p->sock_eof && p->off == p->len;
+	return p->sock_eof && p->peer_eof && p->off == p->len;
 }
 
 /* ---- client -> pod ---- */
@@ -276,6 +296,41 @@ static void stall(struct pf_pair *p)
 	ev_io_stop(p->s->loop->ev, &p->rio);
 }
 
+/* Re-armed while the client still sends (or the pod has yet to take what it sent). */
+static void linger_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct pf_pair *p = w->data;
+	struct pf_session *s = p->s;
+
+	(void)ev, (void)revents;
+	if (p->moved || p->off < p->len) {
+		p->moved = 0;
+		return;
+	}
+	s->depth++;
+	pair_end(p, NULL, false);
+	leave(s);
+}
+
+/* The pod's side sends no more: FIN on the data channel; the pair ends with the client's. */
+static void pod_ended(struct pf_pair *p)
+{
+	struct pf_session *s = p->s;
+	struct crid_stream_conn *c = s->base.conn;
+
+	p->sock_eof = true;
+	ev_io_stop(s->loop->ev, &p->rio);
+	if (pair_done(p)) {
+		pair_end(p, NULL, false);
+		return;
+	}
+	p->data_closed = true;
+	p->moved = 0;
+	ev_timer_set(&p->linger, PF_LINGER, PF_LINGER);
+	ev_timer_start(s->loop->ev, &p->linger);
+	c->ops->close_chan(c, 2 * p->k);
+}
+
 static void read_pod(struct pf_pair *p)
 {
 	struct pf_session *s = p->s;
@@ -299,10 +354,7 @@ static void read_pod(struct pf_pair *p)
 			return;
 		}
 		if (n == 0) {
-			p->sock_eof = true;
-			ev_io_stop(s->loop->ev, &p->rio);
-			if (pair_done(p))
-				pair_end(p, NULL, false);
+			pod_ended(p);
 			return;
 		}
 		if (c->ops->send(c, 2 * p->k, buf, (size_t)n) < 0) {
@@ -404,12 +456,6 @@ static void connected(struct pf_pair *p)
 
 /* ---- watchers: each guards the session against gone() inside a connection call ---- */
 
-static void leave(struct pf_session *s)
-{
-	if (--s->depth == 0 && s->dead)
-		session_free(s);
-}
-
 static void rio_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct pf_pair *p = w->data;
@@ -469,7 +515,8 @@ static void pf_pair(struct crid_stream_session *base, unsigned k, uint16_t port)
 	p->s = s, p->k = k, p->port = port, p->fd = -1;
 	ev_init(&p->wio, wio_cb);
 	ev_init(&p->rio, rio_cb);
-	p->rio.data = p->wio.data = p;
+	ev_init(&p->linger, linger_cb);
+	p->rio.data = p->wio.data = p->linger.data = p;
 	s->depth++;
 	dial(p, AF_INET);
 	leave(s);
@@ -484,6 +531,7 @@ static void pf_data(struct crid_stream_session *base, unsigned chan, const uint8
 	if (!p || p->peer_eof || !len)
 		return; /* the error channel is ours only; an ended pair drops late bytes */
 	s->depth++;
+	p->moved += len;
 	if (p->connected && p->off == p->len) {
 		ssize_t n = send(p->fd, b, len, MSG_NOSIGNAL);
 

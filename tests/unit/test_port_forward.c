@@ -141,6 +141,7 @@ enum serve_mode {
 	SERVE_LATE,  /* as COUNT, but read only once the go pipe has a byte */
 	SERVE_RESET, /* greet, read a little, close with RST */
 	SERVE_BIG,   /* greet, send |big| bytes, close */
+	SERVE_HALF,  /* greet, shut down writing, read to EOF, tell the count on the go pipe */
 };
 
 struct server {
@@ -175,6 +176,14 @@ static void serve(int lfd, const char *greeting, enum serve_mode mode, int go)
 		(void)!read(fd, buf, 16);
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 		close(fd);
+		_exit(0);
+	}
+	if (mode == SERVE_HALF) {
+		shutdown(fd, SHUT_WR);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			total += (size_t)n;
+		n = snprintf(buf, sizeof(buf), "n=%zu", total);
+		(void)!write(go, buf, (size_t)n);
 		_exit(0);
 	}
 	if (mode == SERVE_LATE && read(go, buf, 1) != 1)
@@ -218,7 +227,7 @@ static struct server host_server(const char *greeting, enum serve_mode mode, int
 	struct server s = { .go = -1 };
 	int lfd = listener(0, rcvbuf), go[2];
 
-	if (pipe(go) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
 		abort();
 	s.port = port_of(lfd);
 	s.pid = fork();
@@ -506,6 +515,44 @@ static void test_pause(struct crid_loop *loop, struct crid_pods *pods)
 	reap(&srv);
 }
 
+static void test_pod_ends_first(struct crid_loop *loop, struct crid_pods *pods)
+{
+	struct crid_sandbox *sb = add_pod(pods, "half", true);
+	struct server srv = host_server("hi ", SERVE_HALF, 0);
+	struct server idle = host_server("idle ", SERVE_HALF, 0);
+	struct tconn t;
+	struct crid_stream_session *s = open_session(loop, pods, sb, &t);
+	char got[64] = "";
+	double t0;
+
+	s->ops->pair(s, 0, srv.port);
+	run_until(loop, &t.ch[0].closed, 10);
+	CHECK(t.ch[0].closed && has(&t, 0, "hi "), "the pod's end is a FIN on the data channel");
+	CHECK(!t.ch[1].closed, "the pair goes on: the client may still send");
+	for (int i = 0; i < 8; i++) { /* an upload longer than the linger */
+		feed(s, 0, 128 << 10);
+		run_until(loop, NULL, 0.25);
+	}
+	CHECK(!t.ch[1].closed, "not ended while the client sends");
+	s->ops->eof(s, 0);
+	run_until(loop, &t.ch[1].closed, 10);
+	CHECK(t.ch[1].closed && t.ch[1].len == 0, "the client's end ends the pair, no error");
+	CHECK(read(srv.go, got, sizeof(got) - 1) > 0 && strcmp(got, "n=1048576") == 0,
+	      "the pod read all the client sent after its own end (%s)", got);
+
+	s->ops->pair(s, 1, idle.port);
+	run_until(loop, &t.ch[2].closed, 10);
+	t0 = ev_time();
+	run_until(loop, &t.ch[3].closed, 10);
+	CHECK(t.ch[3].closed && ev_time() - t0 > 0.5,
+	      "a client silent after the pod's end: the pair ends after the linger (%.2f s)",
+	      ev_time() - t0);
+	s->ops->gone(s);
+	tconn_free(&t);
+	reap(&srv);
+	reap(&idle);
+}
+
 static void test_gone_closes(struct crid_loop *loop, struct crid_pods *pods)
 {
 	struct crid_sandbox *sb = add_pod(pods, "gone", true);
@@ -590,6 +637,7 @@ int main(void)
 	test_reset(&loop, &pods);
 	test_stall(&loop, &pods);
 	test_pause(&loop, &pods);
+	test_pod_ends_first(&loop, &pods);
 	test_gone_closes(&loop, &pods);
 	test_pod_not_ready(&loop, &pods);
 	crid_sandbox_store_close(pods.store);
