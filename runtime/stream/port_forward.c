@@ -26,8 +26,10 @@
  * connection (the seam has no per-channel pause): one slow pod server slows
  * its neighbours on the same connection, never the daemon.
  *
- * The session never ends by itself (a SPDY connection carries pairs until
- * the client closes it); gone() closes every socket and frees it.
+ * On SPDY the session never ends by itself (the connection carries pairs
+ * until the client closes it); on a WebSocket (conn->fixed_pairs) it
+ * finishes once every requested port's pair has ended. gone() closes every
+ * socket and frees it.
  */
 #include "runtime/stream/port_forward.h"
 
@@ -82,6 +84,7 @@ struct pf_session {
 	struct pf_pair **pairs;
 	size_t n, cap;
 	struct pf_pair *last; /* the pair found last: data comes in runs */
+	size_t ended;	      /* pairs ended, for a connection with fixed pairs */
 	unsigned pausing;     /* pairs holding the input paused */
 	unsigned depth;	      /* our callbacks on the stack */
 	bool dead;	      /* gone() came while depth > 0: free on the way out */
@@ -157,6 +160,21 @@ static void leave(struct pf_session *s)
 
 /* ---- a pair's end ---- */
 
+/*
+ * A WebSocket's pairs are the request's ports, given at the start: once all
+ * have ended the session is over (finish(); no gone() follows, so the
+ * session frees itself when its callbacks return).
+ */
+static void maybe_finish(struct pf_session *s)
+{
+	struct crid_stream_conn *c = s->base.conn;
+
+	if (s->dead || !c->fixed_pairs || s->ended < s->req->n_ports)
+		return;
+	s->dead = true;
+	c->ops->finish(c);
+}
+
 static void pair_free(struct pf_pair *p)
 {
 	ev_io_stop(p->s->loop->ev, &p->rio);
@@ -181,6 +199,7 @@ static void pair_end(struct pf_pair *p, const char *cause, bool close_connection
 	bool resume = false, data_open = !p->data_closed;
 
 	drop(s, p);
+	s->ended++;
 	if (cause) {
 		char json[CRID_PF_ERROR_MAX];
 		size_t n = crid_pf_error_json(json, sizeof(json), p->port, s->req->id, cause,
@@ -203,6 +222,7 @@ static void pair_end(struct pf_pair *p, const char *cause, bool close_connection
 	c->ops->close_chan(c, 2 * k + 1);
 	if (!s->dead && resume)
 		c->ops->pause_input(c, false);
+	maybe_finish(s);
 }
 
 /* An error on the pod's socket: EPIPE/ECONNRESET let the client go on. */
@@ -507,9 +527,14 @@ static void pf_pair(struct crid_stream_session *base, unsigned k, uint16_t port)
 		    p ? "too many forwarded connections" : "out of memory", true);
 
 		crid_free(p);
-		c->ops->send(c, 2 * k + 1, json, n);
-		c->ops->close_chan(c, 2 * k);
-		c->ops->close_chan(c, 2 * k + 1);
+		s->depth++;
+		s->ended++;
+		if (c->ops->send(c, 2 * k + 1, json, n) == 0 && !s->dead)
+			c->ops->close_chan(c, 2 * k);
+		if (!s->dead)
+			c->ops->close_chan(c, 2 * k + 1);
+		maybe_finish(s);
+		leave(s);
 		return;
 	}
 	p->s = s, p->k = k, p->port = port, p->fd = -1;

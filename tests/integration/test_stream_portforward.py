@@ -12,10 +12,13 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
 import urllib.request
+
+import websocket
 
 import api_pb2
 from crid_fixture import version_ok
@@ -247,6 +250,28 @@ class _Tests:
         good.send(b"GET /sum HTTP/1.0\r\n\r\n")
         self.assertIn(self.server_pod()[2].encode(), good.read_until_fin(30))
         version_ok(self.crid)
+
+    def test_websocket_v4_ends_with_the_pair(self):
+        """WebSocket port-forward (one pair per requested port): the server closes the
+        WebSocket once the pair is over, as upstream; a v4 client has no other end signal."""
+        pod, port, want, _, _ = self.server_pod()
+        url = self.rt.PortForward(api_pb2.PortForwardRequest(pod_sandbox_id=pod, port=[port]),
+                                  timeout=10).url
+        ws = websocket.create_connection(url.replace("http://", "ws://", 1),
+                                         subprotocols=["v4.channel.k8s.io"], timeout=30)
+        self.addCleanup(ws.close)
+        ws.send_binary(b"\x00GET /sum HTTP/1.0\r\n\r\n")
+        out = {}
+        while True:
+            op, data = ws.recv_data()
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                break
+            if data:
+                out.setdefault(data[0], bytearray()).extend(data[1:])
+        le = struct.pack("<H", port)
+        self.assertEqual(bytes(out.get(1, b"")), le, "the port, then nothing on the error channel")
+        self.assertTrue(out[0].startswith(le), out.get(0))
+        self.assertIn(want.encode(), bytes(out[0]))
 
     def test_zz_fds_back(self):
         """Runs last (name order): connections with pairs, closed, leave no fd in crid."""

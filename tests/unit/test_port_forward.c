@@ -43,7 +43,7 @@ struct tconn {
 		bool closed;
 	} ch[NCHAN];
 	size_t pending;
-	bool paused;
+	bool paused, finished;
 	int pause_calls;
 };
 
@@ -84,7 +84,7 @@ static void t_pause_input(struct crid_stream_conn *c, bool paused)
 
 static void t_finish(struct crid_stream_conn *c)
 {
-	(void)c;
+	((struct tconn *)c)->finished = true;
 }
 
 static const struct crid_stream_conn_ops t_ops = {
@@ -553,6 +553,41 @@ static void test_pod_ends_first(struct crid_loop *loop, struct crid_pods *pods)
 	reap(&idle);
 }
 
+static void test_fixed_pairs_finish(struct crid_loop *loop, struct crid_pods *pods)
+{
+	struct crid_sandbox *sb = add_pod(pods, "fixed", true);
+	struct server srv = host_server("ws ", SERVE_COUNT, 0);
+	int lfd = listener(0, 0);
+	uint16_t refused = port_of(lfd);
+	size_t mem = crid_mem_used();
+	struct crid_err err = { 0 };
+	struct crid_stream_req *req = crid_calloc(1, sizeof(*req));
+	struct crid_stream_session *s;
+	struct tconn t;
+
+	close(lfd);
+	req->kind = CRID_STREAM_PORTFORWARD;
+	memcpy(req->id, sb->id, sizeof(req->id));
+	req->ports = crid_calloc(2, sizeof(*req->ports));
+	req->ports[0] = refused, req->ports[1] = srv.port, req->n_ports = 2;
+	s = crid_port_forward_new(loop, pods, req, &err);
+	tconn_init(&t);
+	t.base.fixed_pairs = true; /* a WebSocket: one pair per requested port */
+	s->conn = &t.base;
+	s->ops->pair(s, 0, refused);
+	run_until(loop, &t.ch[1].closed, 10);
+	CHECK(t.ch[1].closed && !t.finished, "first pair failed, the second still to come");
+	s->ops->pair(s, 1, srv.port);
+	s->ops->eof(s, 2);
+	run_until(loop, &t.finished, 10);
+	CHECK(t.finished && has(&t, 2, "ws n=0") && t.ch[3].closed,
+	      "finish() once every requested port's pair ended");
+	CHECK(crid_mem_used() <= mem, "the session freed itself after finish() (%zu -> %zu)", mem,
+	      crid_mem_used());
+	tconn_free(&t);
+	reap(&srv);
+}
+
 static void test_gone_closes(struct crid_loop *loop, struct crid_pods *pods)
 {
 	struct crid_sandbox *sb = add_pod(pods, "gone", true);
@@ -638,6 +673,7 @@ int main(void)
 	test_stall(&loop, &pods);
 	test_pause(&loop, &pods);
 	test_pod_ends_first(&loop, &pods);
+	test_fixed_pairs_finish(&loop, &pods);
 	test_gone_closes(&loop, &pods);
 	test_pod_not_ready(&loop, &pods);
 	crid_sandbox_store_close(pods.store);
