@@ -12,7 +12,7 @@
 #
 # Environment:
 #   CRID_BUILD       build dir (build)
-#   BENCH_SCENARIOS  which scenarios (rpc podstart density relist pull churn)
+#   BENCH_SCENARIOS  which scenarios (rpc podstart density relist pull churn exec)
 #   BENCH_CALLS      rpc calls per endpoint and level (10000)
 #   BENCH_PODS       podstart pods per phase / relist pods running (100)
 #   BENCH_PARALLEL   podstart concurrency and worker threads (10)
@@ -26,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 BUILD=${CRID_BUILD:-build}
-SCENARIOS=${BENCH_SCENARIOS:-rpc podstart density relist pull churn}
+SCENARIOS=${BENCH_SCENARIOS:-rpc podstart density relist pull churn exec}
 ENDPOINTS=${BENCH_ENDPOINTS:-crid containerd}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$REPO/bench/results/$STAMP
@@ -184,6 +184,17 @@ fixtures() {
 EOT
 }
 
+# The exec scenario is Python (bench/exec.py): its SPDY client is the test suite's.
+exec_scenario() {
+	local py=$BUILD/py
+	mkdir -p "$py"
+	/usr/bin/python3 -m grpc_tools.protoc -Iproto --python_out="$py" --grpc_python_out="$py" \
+		proto/api.proto || return 1
+	CRID_PY=$py /usr/bin/python3 bench/exec.py "${EP_ARGS[@]}" --image "$REGISTRY/crid-test/busybox:latest" \
+		--json "$RESULTS/$1.json" | tee "$RESULTS/$1.txt" &
+	wait $!
+}
+
 main() {
 	local s common rc=0
 
@@ -223,7 +234,10 @@ main() {
 	for s in $SCENARIOS; do
 		log "=== $s"
 		local args=("$s" "${EP_ARGS[@]}" --json "$RESULTS/$s.json")
-		if [ "$s" = rpc ]; then
+		if [ "$s" = exec ]; then
+			exec_scenario "$s" || rc=1
+			continue
+		elif [ "$s" = rpc ]; then
 			args+=(-n "${BENCH_CALLS:-10000}")
 		else
 			args+=("${common[@]}")

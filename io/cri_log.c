@@ -82,6 +82,9 @@ struct crid_cri_log {
 	void (*eof_fn)(void *user);
 	void *eof_user;
 	int eof_called;
+	crid_cri_log_tap_fn tap; /* the attach sessions' view of what was written */
+	void *tap_user;
+	int paused;	/* a tap asked to stop reading until crid_cri_log_pause(log, 0) */
 	int journaling; /* a journaled slice is being written: failures go to |write_err| */
 	int write_err;	/* errno of the first failed write of that slice */
 };
@@ -162,7 +165,7 @@ static void set_reading(struct crid_cri_log *log, int on)
 	for (int i = 0; i < 2; i++) {
 		struct log_stream *s = &log->streams[i];
 
-		if (on && s->fd >= 0 && !s->eof)
+		if (on && !log->paused && s->fd >= 0 && !s->eof)
 			ev_io_start(log->loop->ev, &s->io);
 		else
 			ev_io_stop(log->loop->ev, &s->io);
@@ -366,6 +369,21 @@ static void now_ts(char *ts)
 	format_time(ts, (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
 }
 
+/*
+ * Hands a slice that is now in the log to the tap: a stream's bytes reach an
+ * attach client in the order the log has them, never before the log. A tap
+ * that returns false stops the reading (the pipe fills, the container's
+ * writes wait) until crid_cri_log_pause(log, 0).
+ */
+static void tap_slice(struct crid_cri_log *log, const struct log_stream *s, const char *buf,
+		      size_t len)
+{
+	if (!log->tap || !len)
+		return;
+	if (!log->tap(log->tap_user, s == &log->streams[1] ? 2 : 1, (const uint8_t *)buf, len))
+		crid_cri_log_pause(log, 1);
+}
+
 /* ---- the journal: exactly once across kill -9 ----
  *
  * Why: a byte read(2) from the FIFO lives only in crid's memory until
@@ -494,6 +512,7 @@ static int journal_write(struct crid_cri_log *log, struct log_stream *s)
 		return -2;
 	}
 	s->jlen = 0;
+	tap_slice(log, s, read_buf, (size_t)n); /* read back above: a tap costs no extra read */
 	return 0;
 }
 
@@ -563,6 +582,7 @@ static void read_direct(struct crid_cri_log *log, struct log_stream *s)
 	now_ts(ts);
 	write_slice(log, s->name, read_buf, (size_t)n, ts);
 	crid_debug_point("log-after-write");
+	tap_slice(log, s, read_buf, (size_t)n);
 }
 
 static void on_readable(struct ev_loop *ev, ev_io *w, int revents)
@@ -802,6 +822,21 @@ void crid_cri_log_on_eof(struct crid_cri_log *log, void (*fn)(void *user), void 
 	log->eof_user = user;
 	if (log->done && fn && !log->eof_called)
 		crid_loop_before_sleep(log->loop, &log->eof_hook);
+}
+
+void crid_cri_log_set_tap(struct crid_cri_log *log, crid_cri_log_tap_fn fn, void *user)
+{
+	log->tap = fn;
+	log->tap_user = user;
+}
+
+void crid_cri_log_pause(struct crid_cri_log *log, int paused)
+{
+	if (log->paused == !!paused)
+		return;
+	log->paused = !!paused;
+	if (!ev_is_active(&log->retry)) /* a failing file keeps the streams stopped itself */
+		set_reading(log, !paused);
 }
 
 int crid_cri_log_done(const struct crid_cri_log *log)

@@ -16,7 +16,9 @@
 #ifndef CRID_CRI_LOG_H
 #define CRID_CRI_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reactor/loop.h"
 
@@ -49,6 +51,25 @@ int crid_cri_log_reopen(struct crid_cri_log *log, struct crid_err *err);
  * everything read was written: the container's output is complete.
  */
 void crid_cri_log_on_eof(struct crid_cri_log *log, void (*fn)(void *user), void *user);
+
+/*
+ * Called with each slice of |stream| (1 stdout, 2 stderr; a terminal's is
+ * stdout) once it is in the log (or discarded over the size limit), in the
+ * log's order; the bytes are valid during the call. Returning false pauses
+ * the writer as crid_cri_log_pause(log, 1) does. A FIFO's journaled slice
+ * is handed over from the read-back the writer does anyway, so a tap costs
+ * no extra copy and no tap costs nothing.
+ */
+typedef bool (*crid_cri_log_tap_fn)(void *user, int stream, const uint8_t *data, size_t len);
+
+/* Sets the tap (one per writer; NULL removes it). */
+void crid_cri_log_set_tap(struct crid_cri_log *log, crid_cri_log_tap_fn fn, void *user);
+
+/*
+ * |paused| 1: stops reading the streams (their pipes fill and the
+ * container's writes wait; nothing is dropped); 0: reads again.
+ */
+void crid_cri_log_pause(struct crid_cri_log *log, int paused);
 
 /* True once both streams reached EOF and the file has everything. */
 int crid_cri_log_done(const struct crid_cri_log *log);

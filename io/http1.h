@@ -26,13 +26,15 @@ struct crid_http1_req {
 	int minor_version;
 	struct crid_http1_header headers[CRID_HTTP1_MAX_HEADERS];
 	size_t n_headers;
-	size_t head_len; /* bytes of |buf| the head took; what follows belongs to the upgraded protocol */
+	/* bytes of |buf| the head took; what follows belongs to the upgraded protocol */
+	size_t head_len;
 };
 
 enum {
-	CRID_HTTP1_INCOMPLETE = -2, /* read more (unless |len| reached CRID_HTTP1_MAX_HEAD: too large) */
-	CRID_HTTP1_MALFORMED = -1,  /* answer 400 */
-	CRID_HTTP1_TOO_LARGE = -3,  /* answer 431 */
+	/* read more (unless |len| reached CRID_HTTP1_MAX_HEAD: too large) */
+	CRID_HTTP1_INCOMPLETE = -2,
+	CRID_HTTP1_MALFORMED = -1, /* answer 400 */
+	CRID_HTTP1_TOO_LARGE = -3, /* answer 431 */
 };
 
 /*
@@ -62,7 +64,9 @@ int crid_http1_each_token(const struct crid_http1_req *req, const char *name,
  * Writes a complete response with |status| and its standard reason phrase,
  * the optional extra header lines |headers| (each ending in "\r\n", or NULL),
  * and a text/plain |body| (or NULL) with its Content-Length and
- * `Connection: close`. Returns the length, or 0 when it does not fit |size|.
+ * `Connection: close`. A 101 gets only the status line and |headers| (the
+ * caller's Connection/Upgrade lines): the socket then speaks the new
+ * protocol. Returns the length, or 0 when it does not fit |size|.
  */
 size_t crid_http1_response(char *buf, size_t size, int status, const char *headers,
 			   const char *body);

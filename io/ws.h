@@ -28,7 +28,9 @@ struct crid_ws_cbs {
 	void (*message)(void *user, int opcode, const uint8_t *data, size_t len);
 	/*
 	 * The connection ended: the peer's close frame (|code| from it, 1005 when
-	 * it had none) or an error (1006). No callback follows; free the ws.
+	 * it had none), the close this end sent when it refused the peer's input
+	 * (1009 too big, 1002 protocol, 1007 bad UTF-8), or an error (1006). No
+	 * callback follows; free the ws (also allowed inside message()).
 	 */
 	void (*closed)(void *user, uint16_t code);
 };
@@ -38,7 +40,9 @@ struct crid_ws;
 /*
  * Frames |fd| (non-blocking, owned by the caller) as the server end, or as
  * the client end when |client| (its frames masked with getrandom keys).
- * |pre| holds bytes already read after the handshake, parsed first.
+ * |pre| holds bytes already read after the handshake (copied), parsed first:
+ * while any are left crid_ws_want_write is true and crid_ws_on_writable
+ * parses them (the fd may never turn readable for them).
  */
 struct crid_ws *crid_ws_new(int fd, bool client, const uint8_t *pre, size_t pre_len,
 			    const struct crid_ws_cbs *cbs, void *user, struct crid_err *err);

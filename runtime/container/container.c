@@ -55,7 +55,7 @@ struct crid_container *crid_container_alloc(struct crid_err *err)
 		return NULL;
 	}
 	c->state = CRID_CTR_CREATING;
-	c->pidfd = c->out_fd = c->err_fd = -1;
+	c->pidfd = c->out_fd = c->err_fd = c->in_fd = -1;
 	return c;
 }
 
@@ -181,7 +181,7 @@ static struct crid_container *parse_record(yajl_val root)
 
 	if (!c)
 		return NULL;
-	c->pidfd = c->out_fd = c->err_fd = -1;
+	c->pidfd = c->out_fd = c->err_fd = c->in_fd = -1;
 	if (crid_json_copy(root, "id", c->id, sizeof(c->id)) < 0 ||
 	    crid_json_copy(root, "sandbox_id", c->sandbox_id, sizeof(c->sandbox_id)) < 0 ||
 	    strlen(c->id) != CRID_ID_LEN)

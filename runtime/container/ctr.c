@@ -261,10 +261,10 @@ static void store_fd(struct crid_ctrs *ctrs, const struct crid_container *c, con
 
 static void unstore_fds(struct crid_ctrs *ctrs, const struct crid_container *c)
 {
-	static const char *const what[] = { "pid", "out", "err" };
+	static const char *const what[] = { "pid", "out", "err", "in" };
 	char name[CRID_ID_LEN + 16];
 
-	for (size_t i = 0; ctrs->fds && i < 3; i++) {
+	for (size_t i = 0; ctrs->fds && i < 4; i++) {
 		fd_name(name, sizeof(name), c, what[i]);
 		crid_fd_store_remove(ctrs->fds, name, NULL);
 	}
@@ -274,6 +274,7 @@ static void unstore_fds(struct crid_ctrs *ctrs, const struct crid_container *c)
 
 static void close_tracking(struct crid_container *c)
 {
+	ctr_stream_output_ended(c); /* attach sessions: the output is complete */
 	if (c->log) {
 		crid_cri_log_close(c->log);
 		c->log = NULL;
@@ -284,7 +285,9 @@ static void close_tracking(struct crid_container *c)
 		close(c->err_fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
-	c->out_fd = c->err_fd = c->pidfd = -1;
+	if (c->in_fd >= 0)
+		close(c->in_fd);
+	c->out_fd = c->err_fd = c->pidfd = c->in_fd = -1;
 }
 
 static void watch_free(struct exit_watch *w)
@@ -324,6 +327,7 @@ static void exited(struct exit_watch *w)
 {
 	w->exited = true;
 	ev_io_stop(w->ctrs->loop->ev, &w->io);
+	ctr_stream_output_draining(w->c); /* no attach holds the last output back any more */
 	if (!w->c->log || crid_cri_log_done(w->c->log)) {
 		finalize_exit(w);
 		return;
@@ -567,6 +571,10 @@ static int adopt_init(struct crid_ctr_op *op, const char *bundle, struct crid_er
 	store_fd(op->ctrs, c, "pid", c->pidfd);
 	store_fd(op->ctrs, c, "out", c->out_fd);
 	store_fd(op->ctrs, c, "err", c->err_fd);
+	/* a terminal's stdin is its master: this dup is the writer stdin_once drops */
+	if (c->tty && c->stdin && c->out_fd >= 0)
+		c->in_fd = fcntl(c->out_fd, F_DUPFD_CLOEXEC, 3);
+	store_fd(op->ctrs, c, "in", c->in_fd);
 	return 0;
 }
 
@@ -604,7 +612,33 @@ static void created(void *user, int status, const char *out, size_t len, const s
 	op_finish(op, c);
 }
 
-/* The FIFOs: crid reads from one end; the container gets the other opened read-write. */
+/*
+ * stdin: the container gets the FIFO's read end only and crid holds the
+ * write end (c->in_fd, kept in the fd store too, so a crash of crid is no
+ * EOF): the container's stdin reaches EOF exactly when crid lets go of it,
+ * on the first attach's end with stdin_once (ctr_stream.c). Attach opens
+ * its own writers on the FIFO's path. The read end is opened first, non-
+ * blocking (no writer yet), then made blocking again: it is the
+ * container's file description.
+ */
+static int make_stdin(struct crid_ctr_op *op, const char *path, struct crid_err *err)
+{
+	int fl;
+
+	op->init_fds[0] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (op->init_fds[0] < 0)
+		return crid_err_set(err, errno, "open `%s`", path);
+	op->c->in_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	fl = fcntl(op->init_fds[0], F_GETFL);
+	if (op->c->in_fd < 0 || fl < 0 || fcntl(op->init_fds[0], F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return crid_err_set(err, errno, "open `%s`", path);
+	return 0;
+}
+
+/*
+ * The FIFOs: crid reads from one end of stdout and stderr; the container
+ * gets the other opened read-write. stdin: make_stdin.
+ */
 static int make_stdio(struct crid_ctr_op *op, const char *bundle, struct crid_oci_stdio *stdio,
 		      struct crid_err *err)
 {
@@ -620,6 +654,11 @@ static int make_stdio(struct crid_ctr_op *op, const char *bundle, struct crid_oc
 			return crid_err_set(err, ENAMETOOLONG, "fifo path");
 		if (mkfifo(path, 0600) < 0 && errno != EEXIST)
 			return crid_err_set(err, errno, "mkfifo `%s`", path);
+		if (i == 0) {
+			if (make_stdin(op, path, err) < 0)
+				return -1;
+			continue;
+		}
 		if (i == 1)
 			c->out_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		else if (i == 2)

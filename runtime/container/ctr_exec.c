@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,8 +56,7 @@ struct crid_exec_op {
 	crid_exec_done_fn done;
 	void *user;
 	/* While queued: what the spawn needs, the write ends the runtime will get. */
-	struct crid_exec_op *next;
-	bool queued;
+	struct ctr_exec_wait wait;
 	char *process;
 	int out_w, err_w;
 	struct crid_oci_runtime rt;
@@ -64,27 +64,27 @@ struct crid_exec_op {
 	char bundle[PATH_MAX];
 };
 
-/* The spawn queue (one daemon, one loop). */
+/* The spawn queue (one daemon, one loop), shared with the streaming execs (ctr_stream.c). */
 static struct {
-	struct crid_exec_op *head, *tail;
+	struct ctr_exec_wait *head, *tail;
 	ev_timer kick;
 	bool kick_init;
 	double turn; /* the loop time of the iteration |spawned| counts */
 	unsigned spawned;
 } q;
 
-static void unqueue(struct crid_exec_op *op)
+void ctr_exec_unqueue(struct ctr_exec_wait *w)
 {
-	struct crid_exec_op **pp = &q.head, *prev = NULL;
+	struct ctr_exec_wait **pp = &q.head, *prev = NULL;
 
-	for (; *pp && *pp != op; pp = &(*pp)->next)
+	for (; *pp && *pp != w; pp = &(*pp)->next)
 		prev = *pp;
 	if (!*pp)
 		return;
-	*pp = op->next;
-	if (q.tail == op)
+	*pp = w->next;
+	if (q.tail == w)
 		q.tail = prev;
-	op->queued = false;
+	w->queued = false;
 }
 
 static void exec_free(struct crid_exec_op *op)
@@ -104,8 +104,8 @@ static void exec_free(struct crid_exec_op *op)
 			crid_exec_proc_kill(op->proc); /* timed out, failed or abandoned */
 		crid_exec_proc_release(op->proc, &op->ctrs->execs);
 	}
-	if (op->queued)
-		unqueue(op);
+	if (op->wait.queued)
+		ctr_exec_unqueue(&op->wait);
 	if (op->out_w >= 0)
 		close(op->out_w);
 	if (op->err_w >= 0)
@@ -221,20 +221,19 @@ static int open_stream(struct crid_exec_op *op, struct stream *s, int *write_end
 	return 0;
 }
 
-static char *process_json(struct crid_ctrs *ctrs, const char *bundle, const char *const *argv,
-			  size_t argc, struct crid_err *err)
+char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc, bool tty,
+		       struct crid_err *err)
 {
 	char path[PATH_MAX], *config, *out = NULL;
 	size_t len, out_len;
 
-	(void)ctrs;
 	if (ctr_subpath(path, bundle, "config.json") < 0) {
 		crid_err_set(err, ENAMETOOLONG, "config.json path");
 		return NULL;
 	}
 	if (crid_statefile_read(path, 4u << 20, &config, &len, err) < 0)
 		return NULL;
-	if (crid_oci_spec_exec_process(config, argv, argc, false, &out, &out_len, err) < 0)
+	if (crid_oci_spec_exec_process(config, argv, argc, tty, &out, &out_len, err) < 0)
 		out = NULL;
 	crid_free(config);
 	return out;
@@ -274,19 +273,21 @@ static bool spawn_slot(struct crid_loop *loop)
 	return true;
 }
 
+bool ctr_exec_turn(struct crid_loop *loop)
+{
+	return !q.head && spawn_slot(loop);
+}
+
 static void kick(struct ev_loop *ev, ev_timer *t, int revents)
 {
 	struct crid_loop *loop = t->data;
 
 	(void)revents;
 	while (q.head && spawn_slot(loop)) {
-		struct crid_exec_op *op = q.head;
+		struct ctr_exec_wait *w = q.head;
 
-		unqueue(op);
-		if (spawn(op, &op->error) < 0) {
-			op->status = -1;
-			maybe_done(op);
-		}
+		ctr_exec_unqueue(w);
+		w->go(w);
 	}
 	if (q.head) {
 		ev_timer_set(t, 0., 0.);
@@ -294,17 +295,15 @@ static void kick(struct ev_loop *ev, ev_timer *t, int revents)
 	}
 }
 
-static void enqueue(struct crid_exec_op *op)
+void ctr_exec_enqueue(struct crid_loop *loop, struct ctr_exec_wait *w)
 {
-	struct crid_loop *loop = op->ctrs->loop;
-
-	op->queued = true;
-	op->next = NULL;
+	w->queued = true;
+	w->next = NULL;
 	if (q.tail)
-		q.tail->next = op;
+		q.tail->next = w;
 	else
-		q.head = op;
-	q.tail = op;
+		q.head = w;
+	q.tail = w;
 	if (!q.kick_init) {
 		ev_timer_init(&q.kick, kick, 0., 0.);
 		q.kick_init = true;
@@ -313,6 +312,18 @@ static void enqueue(struct crid_exec_op *op)
 	if (!ev_is_active(&q.kick)) {
 		ev_timer_set(&q.kick, 0., 0.);
 		ev_timer_start(loop->ev, &q.kick);
+	}
+}
+
+/* Its turn came in the queue: spawn, or fail through |done|. */
+static void spawn_queued(struct ctr_exec_wait *w)
+{
+	struct crid_exec_op *op =
+	    (struct crid_exec_op *)((char *)w - offsetof(struct crid_exec_op, wait));
+
+	if (spawn(op, &op->error) < 0) {
+		op->status = -1;
+		maybe_done(op);
 	}
 }
 
@@ -329,6 +340,7 @@ static struct crid_exec_op *exec_new(struct crid_ctrs *ctrs, const struct crid_c
 	op->done = done;
 	op->user = user;
 	op->out.fd = op->err.fd = op->out_w = op->err_w = -1;
+	op->wait.go = spawn_queued;
 	snprintf(op->id, sizeof(op->id), "%s", c->id);
 	if (ctr_runtime_of(ctrs, c->runtime_handler, &op->rt, err) < 0 ||
 	    crid_container_bundle(ctrs->store, c, op->bundle, sizeof(op->bundle)) < 0 ||
@@ -354,7 +366,7 @@ struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_cont
 	op = exec_new(ctrs, c, done, user, err);
 	if (!op)
 		return NULL;
-	op->process = process_json(ctrs, op->bundle, argv, argc, err);
+	op->process = ctr_exec_process(op->bundle, argv, argc, false, err);
 	if (!op->process)
 		goto fail;
 	if (timeout > 0) {
@@ -362,11 +374,11 @@ struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_cont
 		op->timer.data = op;
 		op->timer_on = true;
 	}
-	if (!q.head && spawn_slot(ctrs->loop)) {
+	if (ctr_exec_turn(ctrs->loop)) {
 		if (spawn(op, err) < 0)
 			goto fail;
 	} else {
-		enqueue(op);
+		ctr_exec_enqueue(ctrs->loop, &op->wait);
 	}
 	if (op->timer_on)
 		ev_timer_start(ctrs->loop->ev, &op->timer);

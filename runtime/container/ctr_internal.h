@@ -70,6 +70,37 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 /* `<dir>/<name>` into |out| (PATH_MAX bytes); -1 when it does not fit. */
 int ctr_subpath(char *out, const char *dir, const char *name);
 
+/*
+ * The spawn queue of detached execs (ctr_exec.c): ExecSync's and the
+ * streaming sessions' (ctr_stream.c) runtimes go out a few per loop
+ * iteration; a caller that gets no turn now queues and |go| runs later.
+ */
+struct ctr_exec_wait {
+	struct ctr_exec_wait *next;
+	bool queued;
+	void (*go)(struct ctr_exec_wait *w);
+};
+
+/* True (and counted) when nothing waits and this iteration may spawn one more. */
+bool ctr_exec_turn(struct crid_loop *loop);
+void ctr_exec_enqueue(struct crid_loop *loop, struct ctr_exec_wait *w);
+/* Takes |w| out of the queue (not queued is fine). */
+void ctr_exec_unqueue(struct ctr_exec_wait *w);
+
+/* The OCI process object of |argv| run in the container of |bundle| (its config.json). */
+char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc, bool tty,
+		       struct crid_err *err);
+
+/*
+ * Streaming (ctr_stream.c): the init exited and the log drains its last
+ * output under a timeout: an attach may no longer pause the writer (its
+ * client gets the rest without back-pressure; the log gets all of it).
+ */
+void ctr_stream_output_draining(struct crid_container *c);
+
+/* Streaming (ctr_stream.c): the container's output is complete; its attach taps end. */
+void ctr_stream_output_ended(struct crid_container *c);
+
 /* Shutdown: stops watching |c| and frees its operations; the fd store keeps its fds. */
 void ctr_forget(struct crid_ctrs *ctrs, struct crid_container *c);
 

@@ -85,6 +85,23 @@ static int fifo_reader(struct crid_ctrs *ctrs, struct crid_container *c, const c
 	return open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 }
 
+/* A new writer of the stdin FIFO (ENXIO, -1, once the container closed its reader). */
+static int stdin_writer(struct crid_ctrs *ctrs, struct crid_container *c)
+{
+	char bundle[PATH_MAX], path[PATH_MAX];
+
+	int fd;
+
+	if (crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) < 0 ||
+	    ctr_subpath(path, bundle, "stdin") < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	snprintf(path, sizeof(path), "c-%s-in", c->id);
+	if (fd >= 0 && crid_fd_store_put(ctrs->fds, path, fd, NULL) < 0)
+		crid_log_warn("recovery: container %.12s: stdin not kept in the fd store", c->id);
+	return fd;
+}
+
 static void lost(struct crid_ctrs *ctrs, struct crid_container *c, const char *why)
 {
 	struct crid_err e;
@@ -114,10 +131,15 @@ static void resume(struct crid_ctrs *ctrs, struct crid_container *c, struct kept
 		lost(ctrs, c, "no pidfd kept for it (node rebooted, or the fd store was lost)");
 		return;
 	}
+	c->in_fd = take(k, c, "in");
 	if (c->out_fd < 0)
 		c->out_fd = fifo_reader(ctrs, c, "stdout");
 	if (c->err_fd < 0)
 		c->err_fd = fifo_reader(ctrs, c, "stderr");
+	/* without a kept writer: a stdin_once stdin was closed by its attach; else reopen */
+	if (c->in_fd < 0 && c->stdin && !c->stdin_once)
+		c->in_fd = c->tty ? (c->out_fd >= 0 ? fcntl(c->out_fd, F_DUPFD_CLOEXEC, 3) : -1)
+				  : stdin_writer(ctrs, c);
 	c->is_child = false;
 	if (ctr_open_log(ctrs, c, &e) < 0)
 		crid_log_warn("recovery: container %.12s: %s", c->id, e.msg);

@@ -46,6 +46,8 @@ struct crid_exec_proc {
 	int pidfd;
 	ev_io watch;
 	bool kill_wanted; /* killed before its pid was known */
+	int master;	  /* a terminal's, from the runtime until running() takes it */
+	crid_exec_proc_run_fn running;
 	crid_exec_proc_exit_fn done;
 	void *user;
 	struct crid_exec_reaper *reaper; /* set once released */
@@ -113,6 +115,8 @@ static void proc_free(struct crid_exec_proc *p)
 			crid_reap_orphans_soon(p->loop); /* reaps it once it exits */
 	}
 	unlink_from_reaper(p);
+	if (p->master >= 0)
+		close(p->master);
 	if (p->pid_file)
 		unlink(p->pid_file);
 	crid_free(p->pid_file);
@@ -239,6 +243,18 @@ static int adopt(struct crid_exec_proc *p, int *status, struct crid_err *err)
 	return 0;
 }
 
+/* The runtime started the process: the owner gets its terminal (or -1), once. */
+static void run_now(struct crid_exec_proc *p)
+{
+	int master = p->master;
+
+	p->master = -1;
+	if (p->running && !p->reaper)
+		p->running(p->user, master);
+	else if (master >= 0)
+		close(master);
+}
+
 static void runtime_done(void *user, int status, const char *out, size_t len,
 			 const struct crid_err *err)
 {
@@ -256,19 +272,20 @@ static void runtime_done(void *user, int status, const char *out, size_t len,
 		exited(p, -1, &e);
 		return;
 	case 1:
+		run_now(p); /* its output may wait in the pipes: the owner reads it */
 		exited(p, status, NULL);
 		return;
 	}
+	run_now(p);
 	if (p->kill_wanted)
 		signal_group(p);
 }
 
-struct crid_exec_proc *crid_exec_proc_start(struct crid_loop *loop,
-					    const struct crid_oci_runtime *rt, const char *id,
-					    const char *bundle, const char *process_json,
-					    const struct crid_oci_stdio *stdio,
-					    crid_exec_proc_exit_fn done, void *user,
-					    struct crid_err *err)
+/* |stdio| for pipes, or |short_dir| for a terminal. */
+static struct crid_exec_proc *start(struct crid_loop *loop, const struct crid_oci_runtime *rt,
+				    const char *id, const char *bundle, const char *process_json,
+				    const struct crid_oci_stdio *stdio, const char *short_dir,
+				    crid_exec_proc_exit_fn done, void *user, struct crid_err *err)
 {
 	struct crid_exec_proc *p = crid_calloc(1, sizeof(*p));
 	char path[PATH_MAX];
@@ -278,6 +295,7 @@ struct crid_exec_proc *crid_exec_proc_start(struct crid_loop *loop,
 		return crid_err_set(err, ENOMEM, "exec in %s", id), NULL;
 	p->loop = loop;
 	p->pidfd = -1;
+	p->master = -1;
 	p->done = done;
 	p->user = user;
 	n = snprintf(path, sizeof(path), "%s/exec-%d-d%lu.pid", bundle, (int)getpid(), ++proc_seq);
@@ -287,13 +305,46 @@ struct crid_exec_proc *crid_exec_proc_start(struct crid_loop *loop,
 		crid_free(p);
 		return NULL;
 	}
-	p->call = crid_oci_exec_detached(loop, rt, id, bundle, process_json, p->pid_file, stdio,
-					 EXEC_RUNTIME_TIMEOUT, runtime_done, p, err);
+	p->call = short_dir
+		      ? crid_oci_exec_detached_tty(loop, rt, id, bundle, short_dir, process_json,
+						   p->pid_file, &p->master, EXEC_RUNTIME_TIMEOUT,
+						   runtime_done, p, err)
+		      : crid_oci_exec_detached(loop, rt, id, bundle, process_json, p->pid_file,
+					       stdio, EXEC_RUNTIME_TIMEOUT, runtime_done, p, err);
 	if (!p->call) {
 		proc_free(p);
 		return NULL;
 	}
 	return p;
+}
+
+struct crid_exec_proc *crid_exec_proc_start(struct crid_loop *loop,
+					    const struct crid_oci_runtime *rt, const char *id,
+					    const char *bundle, const char *process_json,
+					    const struct crid_oci_stdio *stdio,
+					    crid_exec_proc_exit_fn done, void *user,
+					    struct crid_err *err)
+{
+	return start(loop, rt, id, bundle, process_json, stdio, NULL, done, user, err);
+}
+
+struct crid_exec_proc *
+crid_exec_proc_start_tty(struct crid_loop *loop, const struct crid_oci_runtime *rt, const char *id,
+			 const char *bundle, const char *short_dir, const char *process_json,
+			 crid_exec_proc_run_fn running, crid_exec_proc_exit_fn done, void *user,
+			 struct crid_err *err)
+{
+	struct crid_exec_proc *p =
+	    start(loop, rt, id, bundle, process_json, NULL, short_dir, done, user, err);
+
+	if (p)
+		p->running = running;
+	return p;
+}
+
+void crid_exec_proc_on_running(struct crid_exec_proc *p, crid_exec_proc_run_fn running)
+{
+	p->running = running;
 }
 
 void crid_exec_proc_release(struct crid_exec_proc *p, struct crid_exec_reaper *reaper)

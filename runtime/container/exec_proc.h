@@ -55,6 +55,28 @@ struct crid_exec_proc *crid_exec_proc_start(struct crid_loop *loop,
 					    struct crid_err *err);
 
 /*
+ * The runtime started the process (its pid is known): |master| is its
+ * terminal's master, now the callee's, or -1 for a process with pipes.
+ * Called before |done|, also when the process already exited by then (its
+ * output may still wait in the pipes); never when the runtime failed.
+ */
+typedef void (*crid_exec_proc_run_fn)(void *user, int master);
+
+/*
+ * As crid_exec_proc_start for a `process.terminal` process: the runtime gets
+ * `--console-socket` (in |bundle|, or under |short_dir| when that path is too
+ * long) and sends the pty's master, which |running| receives.
+ */
+struct crid_exec_proc *
+crid_exec_proc_start_tty(struct crid_loop *loop, const struct crid_oci_runtime *rt, const char *id,
+			 const char *bundle, const char *short_dir, const char *process_json,
+			 crid_exec_proc_run_fn running, crid_exec_proc_exit_fn done, void *user,
+			 struct crid_err *err);
+
+/* Asks for |running| (set right after crid_exec_proc_start: it is never called before). */
+void crid_exec_proc_on_running(struct crid_exec_proc *p, crid_exec_proc_run_fn running);
+
+/*
  * SIGKILLs the process and the process group it leads, now or, while the
  * runtime has not told its pid yet, as soon as it has. After the exit too:
  * the group's other members may still run. |done| still comes.

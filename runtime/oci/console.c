@@ -146,10 +146,10 @@ static void on_listen(struct ev_loop *ev, ev_io *w, int revents)
 	accept_one(w->data);
 }
 
-static int socket_path(struct crid_console *con, const char *dir, const char *short_dir,
-		       struct crid_err *err)
+static int socket_path(struct crid_console *con, const char *dir, const char *name,
+		       const char *short_dir, struct crid_err *err)
 {
-	int n = snprintf(con->path, sizeof(con->path), "%s/console.sock", dir);
+	int n = snprintf(con->path, sizeof(con->path), "%s/%s", dir, name);
 
 	if (n >= 0 && (size_t)n < sizeof(con->path))
 		return 0;
@@ -173,6 +173,13 @@ static int socket_path(struct crid_console *con, const char *dir, const char *sh
 struct crid_console *crid_console_listen(struct crid_loop *loop, const char *dir,
 					 const char *short_dir, struct crid_err *err)
 {
+	return crid_console_listen_named(loop, dir, "console.sock", short_dir, err);
+}
+
+struct crid_console *crid_console_listen_named(struct crid_loop *loop, const char *dir,
+					       const char *name, const char *short_dir,
+					       struct crid_err *err)
+{
 	struct crid_console *con = crid_calloc(1, sizeof(*con));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -182,7 +189,7 @@ struct crid_console *crid_console_listen(struct crid_loop *loop, const char *dir
 	}
 	con->loop = loop;
 	con->listen_fd = con->conn_fd = con->master = -1;
-	if (socket_path(con, dir, short_dir, err) < 0)
+	if (socket_path(con, dir, name, short_dir, err) < 0)
 		goto fail;
 	memcpy(sa.sun_path, con->path, strlen(con->path) + 1);
 	unlink(con->path); /* left by an earlier create of the same bundle */

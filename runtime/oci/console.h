@@ -21,6 +21,11 @@ struct crid_console;
 struct crid_console *crid_console_listen(struct crid_loop *loop, const char *dir,
 					 const char *short_dir, struct crid_err *err);
 
+/* As crid_console_listen, at `<dir>/<name>` (an exec's console: one per exec). */
+struct crid_console *crid_console_listen_named(struct crid_loop *loop, const char *dir,
+					       const char *name, const char *short_dir,
+					       struct crid_err *err);
+
 /* The socket's path, for `--console-socket`. */
 const char *crid_console_path(const struct crid_console *con);
 

@@ -82,7 +82,7 @@ struct crid_oci_call {
 	char *pid_file;		      /* exec: its process, killed on timeout */
 	bool own_log;		      /* exec's log: removed with the call */
 	bool detached;		      /* exec --detach: the caller owns the pid file */
-	struct crid_console *console; /* create of a terminal container */
+	struct crid_console *console; /* create or detached exec of a terminal process */
 	int *master;		      /* where its pty master goes on success */
 	char *id;
 	char name[32];
@@ -328,13 +328,13 @@ static int exec_result(struct crid_oci_call *c, struct crid_err *err)
 	return -1;
 }
 
-/* A terminal container's create succeeded: the runtime sent the master before it exited. */
+/* A terminal create or exec succeeded: the runtime sent the master before it exited. */
 static int take_master(struct crid_oci_call *c, struct crid_err *err)
 {
 	int fd = crid_console_take(c->console, err);
 
 	if (fd < 0)
-		return crid_err_wrap(err, "%s create %s", c->name, c->id);
+		return crid_err_wrap(err, "%s %s %s", c->name, verb_names[c->verb], c->id);
 	*c->master = fd;
 	return 0;
 }
@@ -350,6 +350,8 @@ static void finish(struct crid_oci_call *c)
 		status = failure(c, &err);
 	} else if (c->verb == V_EXEC) {
 		status = exec_result(c, &err);
+		if (status == 0 && c->console)
+			status = take_master(c, &err);
 	} else if (c->out_overflow) {
 		crid_err_set(&err, 0, "%s %s %s: output exceeds %d bytes", c->name,
 			     verb_names[c->verb], c->id, OUT_MAX);
@@ -754,16 +756,29 @@ struct crid_oci_call *crid_oci_update(struct crid_loop *loop, const struct crid_
 }
 
 /* exec; |pid_file| NULL: not detached, the call makes and removes its own. */
+/* The console socket of a terminal exec: its own name, as execs of one container may overlap. */
+static int exec_console(struct crid_oci_call *c, const char *bundle, const char *short_dir,
+			unsigned long seq, struct crid_err *err)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "exec-%d-%lu.sock", (int)getpid(), seq);
+	c->console = crid_console_listen_named(c->loop, bundle, name, short_dir, err);
+	if (!c->console)
+		return crid_err_wrap(err, "%s exec %s", c->name, c->id);
+	return 0;
+}
+
 static struct crid_oci_call *exec_call(struct crid_loop *loop, const struct crid_oci_runtime *rt,
 				       const char *id, const char *bundle, const char *process_json,
 				       const char *pid_file, const struct crid_oci_stdio *stdio,
-				       double timeout, crid_oci_done_fn done, void *user,
-				       struct crid_err *err)
+				       const char *short_dir, int *master, double timeout,
+				       crid_oci_done_fn done, void *user, struct crid_err *err)
 {
 	static const struct crid_oci_stdio devnull = { -1, -1, -1 };
 	struct crid_oci_call *c = call_new(loop, rt, V_EXEC, id, timeout, done, user, err);
 	unsigned long seq = ++call_seq;
-	const char *args[8], **a = args;
+	const char *args[12], **a = args; /* console 2, detach 1, process 2, pid file 2, id, NULL */
 
 	if (!c)
 		return NULL;
@@ -780,6 +795,15 @@ static struct crid_oci_call *exec_call(struct crid_loop *loop, const struct crid
 		call_free(c);
 		return NULL;
 	}
+	if (master) {
+		if (exec_console(c, bundle, short_dir, seq, err) < 0) {
+			call_free(c);
+			return NULL;
+		}
+		c->master = master;
+		*a++ = "--console-socket";
+		*a++ = crid_console_path(c->console);
+	}
 	if (c->detached)
 		*a++ = "--detach";
 	*a++ = "--process", *a++ = c->tmp_file, *a++ = "--pid-file", *a++ = c->pid_file;
@@ -792,7 +816,8 @@ struct crid_oci_call *crid_oci_exec(struct crid_loop *loop, const struct crid_oc
 				    const struct crid_oci_stdio *stdio, double timeout,
 				    crid_oci_done_fn done, void *user, struct crid_err *err)
 {
-	return exec_call(loop, rt, id, bundle, process_json, NULL, stdio, timeout, done, user, err);
+	return exec_call(loop, rt, id, bundle, process_json, NULL, stdio, NULL, NULL, timeout, done,
+			 user, err);
 }
 
 struct crid_oci_call *
@@ -801,8 +826,19 @@ crid_oci_exec_detached(struct crid_loop *loop, const struct crid_oci_runtime *rt
 		       const struct crid_oci_stdio *stdio, double timeout, crid_oci_done_fn done,
 		       void *user, struct crid_err *err)
 {
-	return exec_call(loop, rt, id, bundle, process_json, pid_file, stdio, timeout, done, user,
-			 err);
+	return exec_call(loop, rt, id, bundle, process_json, pid_file, stdio, NULL, NULL, timeout,
+			 done, user, err);
+}
+
+struct crid_oci_call *crid_oci_exec_detached_tty(struct crid_loop *loop,
+						 const struct crid_oci_runtime *rt, const char *id,
+						 const char *bundle, const char *short_dir,
+						 const char *process_json, const char *pid_file,
+						 int *master, double timeout, crid_oci_done_fn done,
+						 void *user, struct crid_err *err)
+{
+	return exec_call(loop, rt, id, bundle, process_json, pid_file, NULL, short_dir, master,
+			 timeout, done, user, err);
 }
 
 void crid_oci_call_cancel(struct crid_oci_call *c)

@@ -109,6 +109,19 @@ crid_oci_exec_detached(struct crid_loop *loop, const struct crid_oci_runtime *rt
 		       const struct crid_oci_stdio *stdio, double timeout, crid_oci_done_fn done,
 		       void *user, struct crid_err *err);
 
+/*
+ * As crid_oci_exec_detached for a `process.terminal` process: `--console-socket`
+ * at `<bundle>/exec-<crid pid>-<n>.sock` (or under |short_dir| when too long);
+ * the pty's master (O_NONBLOCK, 80x24) is stored in *|master| before |done|
+ * gets status 0, and the caller owns it; the call fails when none came.
+ */
+struct crid_oci_call *crid_oci_exec_detached_tty(struct crid_loop *loop,
+						 const struct crid_oci_runtime *rt, const char *id,
+						 const char *bundle, const char *short_dir,
+						 const char *process_json, const char *pid_file,
+						 int *master, double timeout, crid_oci_done_fn done,
+						 void *user, struct crid_err *err);
+
 /* Kills the runtime process and frees the call; |done| is not called. */
 void crid_oci_call_cancel(struct crid_oci_call *call);
 

@@ -1335,16 +1335,41 @@ void crid_oci_spec_free(struct crid_oci_spec *s)
 	s->len = 0;
 }
 
+/*
+ * The container's env, plus TERM=xterm for a terminal exec that has no TERM
+ * (containerd's WithEnv in its exec; what `kubectl exec -t` users expect).
+ */
+static void gen_exec_env(yajl_gen g, yajl_val env, bool tty)
+{
+	bool has_term = false;
+
+	if (!YAJL_IS_ARRAY(env)) {
+		if (env) {
+			G("env");
+			crid_oci_gen_tree(g, env);
+		}
+		if (!tty)
+			return;
+	}
+	G("env");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; YAJL_IS_ARRAY(env) && i < env->u.array.len; i++) {
+		yajl_val v = env->u.array.values[i];
+
+		crid_oci_gen_tree(g, v);
+		has_term |= YAJL_IS_STRING(v) && !strncmp(v->u.string, "TERM=", 5);
+	}
+	if (tty && !has_term)
+		CRID_OCI_GSTR(g, "TERM=xterm");
+	yajl_gen_array_close(g);
+}
+
 int crid_oci_spec_exec_process(const char *config_json, const char *const *argv, size_t argc,
 			       bool tty, char **out, size_t *len, struct crid_err *err)
 {
-	static const char *const kept[] = { "env",
-					    "cwd",
-					    "user",
-					    "capabilities",
-					    "noNewPrivileges",
-					    "rlimits",
-					    "apparmorProfile",
+	static const char *const kept[] = { "cwd",	    "user",
+					    "capabilities", "noNewPrivileges",
+					    "rlimits",	    "apparmorProfile",
 					    "selinuxLabel" };
 	yajl_val root, proc;
 	char ebuf[256];
@@ -1369,6 +1394,7 @@ int crid_oci_spec_exec_process(const char *config_json, const char *const *argv,
 	G("terminal");
 	yajl_gen_bool(g, tty);
 	gen_strs(g, "args", argv, argc);
+	gen_exec_env(g, crid_oci_get(proc, "env", yajl_t_any), tty);
 	for (size_t i = 0; i < NELEM(kept); i++) {
 		yajl_val v = crid_oci_get(proc, kept[i], yajl_t_any);
 

@@ -684,6 +684,112 @@ out:
 	umount2(mnt, MNT_DETACH);
 }
 
+/* What the tap saw, and what it answers. */
+struct tap_rec {
+	char seen[256];
+	size_t len;
+	int streams; /* bit 1: stdout seen, bit 2: stderr seen */
+	int in_log;  /* every slice was in the log file when the tap got it */
+	bool answer;
+	const char *path;
+};
+
+static bool tap_fn(void *user, int stream, const uint8_t *data, size_t len)
+{
+	struct tap_rec *t = user;
+	size_t flen;
+	char *file = slurp(t->path, &flen);
+	char want[64];
+
+	snprintf(want, sizeof(want), " %s F %.*s\n", stream == 2 ? "stderr" : "stdout",
+		 (int)(len && data[len - 1] == '\n' ? len - 1 : len), (const char *)data);
+	if (!file || !memmem(file, flen, want, strlen(want)))
+		t->in_log = 0;
+	free(file);
+	if (t->len + len <= sizeof(t->seen)) {
+		memcpy(t->seen + t->len, data, len);
+		t->len += len;
+	}
+	t->streams |= stream == 2 ? 2 : 1;
+	return t->answer;
+}
+
+/*
+ * The attach tap: slices reach it after the log has them, from both streams;
+ * false pauses the reading (the bytes stay in the pipe, the log gets nothing
+ * either) until crid_cri_log_pause(log, 0); no tap, no calls. |journaled|
+ * runs the FIFO path (splice, read back from the journal), else read(2).
+ */
+static void test_tap(struct crid_loop *loop, bool journaled)
+{
+	struct tap_rec t = { .answer = true, .in_log = 1 };
+	const char *mode = journaled ? "journaled" : "direct";
+	struct crid_cri_log *log;
+	struct crid_err err;
+	char path[128], jdir[160];
+	struct pipes p;
+	int queued = -1;
+
+	log_path(path, sizeof(path), journaled ? "tap-j.log" : "tap-d.log");
+	t.path = path;
+	if (!CHECK(open_pipes(&p) == 0, "pipes"))
+		return;
+	log = crid_cri_log_open(loop, path, p.out[0], p.err[0], -1, &err);
+	if (!CHECK(log != NULL, "%s: open", mode))
+		return;
+	if (journaled) {
+		snprintf(jdir, sizeof(jdir), "%s/tapj", dir);
+		mkdir(jdir, 0700);
+		CHECK(crid_cri_log_journal(log, jdir, &err) == 0, "%s: journal", mode);
+	}
+	crid_cri_log_set_tap(log, tap_fn, &t);
+	puts_fd(p.out[1], "a\n");
+	puts_fd(p.err[1], "e\n");
+	pump(loop, 3);
+	CHECK(t.len == 4 && t.streams == 3 && memmem(t.seen, t.len, "a\n", 2) &&
+		  memmem(t.seen, t.len, "e\n", 2),
+	      "%s: the tap got both streams (%zu bytes)", mode, t.len);
+	CHECK(t.in_log, "%s: each slice was in the log before the tap saw it", mode);
+
+	t.answer = false;
+	puts_fd(p.out[1], "b\n");
+	pump(loop, 3);
+	puts_fd(p.out[1], "c\n");
+	pump(loop, 3);
+	ioctl(p.out[0], FIONREAD, &queued);
+	CHECK(t.len == 6 && queued == 2,
+	      "%s: paused after the refused slice: c waits in the pipe "
+	      "(tap has %zu bytes, pipe %d)",
+	      mode, t.len, queued);
+	{
+		size_t flen;
+		char *file = slurp(path, &flen);
+
+		CHECK(file && !memmem(file, flen, " stdout F c\n", 12),
+		      "%s: nor is c in the log while paused", mode);
+		free(file);
+	}
+	t.answer = true;
+	crid_cri_log_pause(log, 0);
+	pump(loop, 3);
+	CHECK(t.len == 8 && !memcmp(t.seen + 6, "c\n", 2) && t.in_log,
+	      "%s: resumed: c logged, then tapped", mode);
+
+	crid_cri_log_set_tap(log, NULL, NULL);
+	puts_fd(p.out[1], "d\n");
+	pump(loop, 3);
+	CHECK(t.len == 8, "%s: no tap, no calls", mode);
+	crid_cri_log_close(log);
+	close_pipes(&p);
+	{
+		size_t flen;
+		char *file = slurp(path, &flen);
+
+		CHECK(file && memmem(file, flen, " stdout F d\n", 12), "%s: d logged", mode);
+		free(file);
+	}
+}
+
 static void on_signal(struct crid_loop *loop, int signo, void *user)
 {
 	(void)loop, (void)signo, (void)user;
@@ -726,6 +832,8 @@ int main(void)
 	test_journal_settle(&loop, SETTLE_WRITTEN);
 	test_journal_settle(&loop, SETTLE_CUT);
 	test_journal_disk_full(&loop);
+	test_tap(&loop, false);
+	test_tap(&loop, true);
 	CHECK(crid_mem_used() == mem0, "no memory left allocated (%zu)", crid_mem_used() - mem0);
 	regfree(&prefix_re);
 	crid_loop_destroy(&loop);

@@ -970,6 +970,29 @@ static void test_misc(void)
 	      "exec process keeps env, user, cwd, caps; replaces args and terminal");
 	yajl_tree_free(p);
 	crid_free(out);
+	CHECK(crid_oci_spec_exec_process(s.json, argv, 2, true, &out, &len, &err) == 0,
+	      "tty exec process: %s", err.msg);
+	p = yajl_tree_parse(out, NULL, 0);
+	{
+		const char *env = p ? joined(J(p, "env")) : "";
+		const char *term = strstr(env, "TERM=");
+
+		CHECK(p && YAJL_IS_TRUE(J(p, "terminal")) && strstr(env, "E=1") && term &&
+			  !strstr(term + 5, "TERM="),
+		      "tty exec: terminal, the env kept, one TERM (%s)", env);
+	}
+	yajl_tree_free(p);
+	crid_free(out);
+	CHECK(crid_oci_spec_exec_process("{\"process\":{\"env\":[\"A=1\"]}}", argv, 2, true, &out,
+					 &len, &err) == 0 &&
+		  strstr(out, "\"env\":[\"A=1\",\"TERM=xterm\"]"),
+	      "tty exec without TERM gets TERM=xterm: %s", out ? out : "");
+	crid_free(out);
+	CHECK(crid_oci_spec_exec_process("{\"process\":{\"env\":[\"A=1\"]}}", argv, 2, false, &out,
+					 &len, &err) == 0 &&
+		  strstr(out, "\"env\":[\"A=1\"]"),
+	      "exec without tty: env untouched: %s", out ? out : "");
+	crid_free(out);
 	CHECK(crid_oci_spec_exec_process(s.json, argv, 0, false, &out, &len, &err) < 0,
 	      "exec with no argv refused");
 	CHECK(crid_oci_spec_exec_process("{}", argv, 1, false, &out, &len, &err) < 0,

@@ -1,0 +1,34 @@
+/*
+ * The server's list of open streaming connections (runtime/stream/stream_conn.h):
+ * every connection links itself when made and unlinks itself when freed, so
+ * the server can count the sessions and end them all when the daemon stops.
+ */
+#include "runtime/stream/stream_conn.h"
+
+void crid_stream_conns_link(struct crid_stream_conns *l, struct crid_stream_conn *c)
+{
+	c->list = l;
+	c->prev = NULL;
+	c->next = l->head;
+	if (l->head)
+		l->head->prev = c;
+	l->head = c;
+	l->n++;
+}
+
+void crid_stream_conns_unlink(struct crid_stream_conn *c)
+{
+	struct crid_stream_conns *l = c->list;
+
+	if (!l)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	c->list = NULL;
+	l->n--;
+}
