@@ -982,7 +982,7 @@ int cridctl_exec(struct cridctl *ctl, int argc, char **argv)
 	    "  -s, --sync           run synchronously (ExecSync): print the command's stdout\n"
 	    "                       and stderr once it ends\n"
 	    "  --timeout SECONDS    with --sync: stop the command after this long (0: no limit)\n"
-	    "  --transport NAME     spdy (default) or websocket (not implemented yet)\n"
+	    "  --transport NAME     spdy (default) or websocket\n"
 	    "Exits with the command's exit code.\n";
 	static const struct option longs[] = {
 		{ "sync", no_argument, NULL, 's' },

@@ -14,13 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
 
 #include "cli/stream_client.h"
+#include "io/ws.h"
 #include "reactor/mem.h"
 
 /* picohttpparser as libh2o exports it; Debian ships no header for it. */
@@ -283,9 +286,9 @@ static int tcp_connect(const struct cridctl_url *u, struct crid_err *err)
 	return fd;
 }
 
-/* Reads the response head; what follows it is kept for the SPDY parser. */
-static int read_head(struct cridctl_spdy *s, char *proto, size_t proto_size, int timeout_ms,
-		     struct crid_err *err)
+/* Reads the response head through |check|; what follows it is handed back in *pre. */
+static int read_head(int fd, cridctl_head_check_fn check, void *ctx, int timeout_ms, uint8_t **pre,
+		     size_t *pre_len, struct crid_err *err)
 {
 	char *buf = crid_malloc(HEAD_MAX);
 	int64_t deadline = now_ms() + timeout_ms;
@@ -295,7 +298,7 @@ static int read_head(struct cridctl_spdy *s, char *proto, size_t proto_size, int
 	if (!buf)
 		return crid_err_set(err, ENOMEM, "upgrade response");
 	while (head == 0) {
-		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline - now_ms();
 		ssize_t n;
 
@@ -304,7 +307,7 @@ static int read_head(struct cridctl_spdy *s, char *proto, size_t proto_size, int
 					      timeout_ms);
 			break;
 		}
-		n = read(s->fd, buf + len, HEAD_MAX - len);
+		n = read(fd, buf + len, HEAD_MAX - len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
@@ -315,21 +318,58 @@ static int read_head(struct cridctl_spdy *s, char *proto, size_t proto_size, int
 			break;
 		}
 		len += (size_t)n;
-		head = cridctl_upgrade_response(buf, len, "SPDY/3.1", proto, proto_size, err);
+		head = check(buf, len, ctx, err);
 	}
 	if (head > 0 && len > (size_t)head) {
 		memmove(buf, buf + head, len - (size_t)head);
-		s->in = (uint8_t *)buf;
-		s->in_len = len - (size_t)head;
+		*pre = (uint8_t *)buf;
+		*pre_len = len - (size_t)head;
 		return 0;
 	}
 	crid_free(buf);
 	return head < 0 ? -1 : 0;
 }
 
+int cridctl_stream_dial(const struct cridctl_url *u, const char *req, size_t len,
+			cridctl_head_check_fn check, void *ctx, int timeout_ms, uint8_t **pre,
+			size_t *pre_len, struct crid_err *err)
+{
+	int fd = tcp_connect(u, err);
+
+	*pre = NULL;
+	*pre_len = 0;
+	if (fd < 0)
+		return -1;
+	/* the request is small: a fresh socket takes it whole */
+	if (write(fd, req, len) != (ssize_t)len) {
+		crid_err_set(err, errno, "send upgrade request");
+		close(fd);
+		return -1;
+	}
+	if (read_head(fd, check, ctx, timeout_ms, pre, pre_len, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+struct spdy_check {
+	char *proto;
+	size_t proto_size;
+};
+
+static int spdy_check(const char *buf, size_t len, void *ctx, struct crid_err *err)
+{
+	struct spdy_check *c = ctx;
+
+	return cridctl_upgrade_response(buf, len, "SPDY/3.1", c->proto, c->proto_size, err);
+}
+
 int cridctl_spdy_dial(struct cridctl_spdy *s, const char *url, const char *const *protos, size_t n,
 		      char *proto, size_t proto_size, int timeout_ms, struct crid_err *err)
 {
+	struct spdy_check check = { proto, proto_size };
 	struct cridctl_url u;
 	char req[4096];
 	size_t len;
@@ -345,16 +385,9 @@ int cridctl_spdy_dial(struct cridctl_spdy *s, const char *url, const char *const
 	s->codec = crid_spdy_codec_new(err);
 	if (!s->codec)
 		return -1;
-	s->fd = tcp_connect(&u, err);
-	if (s->fd < 0)
-		return -1;
-	/* the request is small: a fresh socket takes it whole */
-	if (write(s->fd, req, len) != (ssize_t)len)
-		return crid_err_set(err, errno, "send upgrade request");
-	if (read_head(s, proto, proto_size, timeout_ms, err) < 0)
-		return -1;
-	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
-	return 0;
+	s->fd = cridctl_stream_dial(&u, req, len, spdy_check, &check, timeout_ms, &s->in,
+				    &s->in_len, err);
+	return s->fd < 0 ? -1 : 0;
 }
 
 void cridctl_spdy_close(struct cridctl_spdy *s)
@@ -545,4 +578,79 @@ int cridctl_spdy_read(struct cridctl_spdy *s, crid_spdy_frame_fn fn, void *user,
 		return 0;
 	}
 	return feed(s, buf, (size_t)n, &c, err);
+}
+
+/* --- WebSocket handshake (RFC 6455 section 4.1, client-go's gorilla dialer) -------- */
+
+size_t cridctl_ws_request(char *buf, size_t size, const struct cridctl_url *u, const char *key,
+			  const char *const *protos, size_t n)
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	size_t len;
+	int r;
+
+	r = snprintf(buf, size,
+		     "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: cridctl\r\n"
+		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+		     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ",
+		     u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, key);
+	if (r < 0 || (size_t)r >= size)
+		return 0;
+	len = (size_t)r;
+	for (size_t i = 0; i < n; i++) {
+		r = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", protos[i]);
+		if (r < 0 || (size_t)r >= size - len)
+			return 0;
+		len += (size_t)r;
+	}
+	if (size - len < 5)
+		return 0;
+	memcpy(buf + len, "\r\n\r\n", 5);
+	return len + 4;
+}
+
+int cridctl_ws_response(const char *buf, size_t len, const char *key, char *proto,
+			size_t proto_size, struct crid_err *err)
+{
+	struct phr_header h[32];
+	size_t n = 32, msg_len;
+	const struct phr_header *accept, *p;
+	const char *msg;
+	char want[29];
+	int minor, status, head;
+
+	head = phr_parse_response(buf, len, &minor, &status, &msg, &msg_len, h, &n, 0);
+	if (head == -2)
+		return len >= HEAD_MAX ? crid_err_invalid(err, "upgrade response head too large")
+				       : 0;
+	if (head < 0)
+		return crid_err_invalid(err, "upgrade response is not http");
+	if (status != 101) {
+		const char *body = buf + head;
+		size_t body_len = strcspn(body, "\r\n");
+
+		body_len = body_len < len - (size_t)head ? body_len : len - (size_t)head;
+		return crid_err_invalid(err, "websocket handshake refused: %d %.*s%s%.*s", status,
+					(int)msg_len, msg, body_len ? ": " : "", (int)body_len,
+					body);
+	}
+	crid_ws_accept_key(key, strlen(key), want);
+	accept = find_header(h, n, "sec-websocket-accept");
+	if (!header_has(find_header(h, n, "upgrade"), "websocket") || !accept ||
+	    accept->value_len != 28 || memcmp(accept->value, want, 28) != 0)
+		return crid_err_invalid(err, "websocket handshake: bad Upgrade or "
+					     "Sec-WebSocket-Accept in the 101 response");
+	p = find_header(h, n, "sec-websocket-protocol");
+	snprintf(proto, proto_size, "%.*s", p ? (int)p->value_len : 0, p ? p->value : "");
+	return head;
+}
+
+int cridctl_ws_key(char out[25])
+{
+	uint8_t raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -1;
+	EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw));
+	return 0;
 }

@@ -3,8 +3,9 @@
  * the HTTP/1.1 Upgrade to SPDY/3.1 as client-go's SPDY round tripper sends
  * it, and a SPDY connection over a non-blocking socket with an outbound
  * queue (the caller's poll() loop drives it; cridctl is a CLI and may block
- * in poll). The sessions built on it are in stream_exec.c (exec, attach) and
- * portforward.c.
+ * in poll); the WebSocket handshake for io/ws.h. The sessions built on them
+ * are in stream_exec.c (exec, attach over SPDY), ws_exec.c (over WebSocket)
+ * and portforward.c.
  */
 #ifndef CRIDCTL_STREAM_CLIENT_H
 #define CRIDCTL_STREAM_CLIENT_H
@@ -62,6 +63,39 @@ int cridctl_upgrade_response(const char *buf, size_t len, const char *upgrade, c
  */
 int cridctl_exec_status(const char *text, size_t len, bool v4, int *exit_code, char *msg,
 			size_t msg_size);
+
+/*
+ * Checks a response head in |buf|: its length when whole and good, 0 when
+ * more is needed, -1 with |err| when refused.
+ */
+typedef int (*cridctl_head_check_fn)(const char *buf, size_t len, void *ctx, struct crid_err *err);
+
+/*
+ * Connects to |u|, sends the |len| bytes of |req| and reads the response
+ * head until |check| accepts or refuses it (at most |timeout_ms|). Returns
+ * the socket, now non-blocking, with the bytes after the head in *pre
+ * (crid_free it; NULL when none), or -1 with |err|.
+ */
+int cridctl_stream_dial(const struct cridctl_url *u, const char *req, size_t len,
+			cridctl_head_check_fn check, void *ctx, int timeout_ms, uint8_t **pre,
+			size_t *pre_len, struct crid_err *err);
+
+/*
+ * The WebSocket Upgrade request (GET, Sec-WebSocket-Key |key|, version 13,
+ * |protos| in one Sec-WebSocket-Protocol line). 0 when it does not fit.
+ */
+size_t cridctl_ws_request(char *buf, size_t size, const struct cridctl_url *u, const char *key,
+			  const char *const *protos, size_t n);
+
+/*
+ * As cridctl_upgrade_response for a WebSocket 101: `Upgrade: websocket` and
+ * the Sec-WebSocket-Accept of |key| required; the chosen subprotocol to |proto|.
+ */
+int cridctl_ws_response(const char *buf, size_t len, const char *key, char *proto,
+			size_t proto_size, struct crid_err *err);
+
+/* A fresh Sec-WebSocket-Key: base64 of 16 random bytes. */
+int cridctl_ws_key(char out[25]);
 
 struct cridctl_spdy {
 	int fd;

@@ -2,7 +2,7 @@
  * cridctl exec (streaming) and attach: the remote command protocol over SPDY
  * as client-go's SPDY executor speaks it (remotecommand v4 down to v1,
  * streamProtocolV2..V4): an error stream, then stdin, stdout, stderr as
- * asked, and with a tty a resize stream fed with {"Width":w,"Height":h} on
+ * asked, and with a tty a resize stream fed with {"Width":w,"Height":h}\n on
  * start and on every SIGWINCH. The local terminal is raw while a -t session
  * runs and restored on every exit. Output goes out as it arrives; the exit
  * code comes from the v4 status on the error stream. Done when the error
@@ -89,7 +89,7 @@ static int send_size(struct exec_session *x, struct crid_err *err)
 
 	if (ioctl(0, TIOCGWINSZ, &ws) < 0 && ioctl(1, TIOCGWINSZ, &ws) < 0)
 		return 0; /* not a terminal: nothing to tell */
-	n = snprintf(json, sizeof(json), "{\"Width\":%u,\"Height\":%u}", ws.ws_col, ws.ws_row);
+	n = snprintf(json, sizeof(json), "{\"Width\":%u,\"Height\":%u}\n", ws.ws_col, ws.ws_row);
 	return cridctl_spdy_send(&x->conn, x->id[S_RESIZE], json, (size_t)n, false, err);
 }
 
@@ -171,8 +171,7 @@ static int loop(struct exec_session *x, int sigfd, struct crid_err *err)
 	return 0;
 }
 
-/* Raw mode as Go's term.MakeRaw (moby/term) when |tty| and stdin is a terminal. */
-static bool make_raw(struct termios *saved)
+bool cridctl_term_raw(struct termios *saved)
 {
 	struct termios t;
 
@@ -204,7 +203,7 @@ int cridctl_stream_remote_cmd(const char *verb, const char *url,
 		sigaddset(&set, SIGWINCH);
 		sigprocmask(SIG_BLOCK, &set, NULL);
 		sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-		raw = o->stdin && make_raw(&saved);
+		raw = o->stdin && cridctl_term_raw(&saved);
 	}
 	if (open_streams(&x, o, proto, &err) < 0 || cridctl_spdy_flush(&x.conn, &err) < 0 ||
 	    loop(&x, sigfd, &err) < 0)

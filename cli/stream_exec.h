@@ -1,7 +1,7 @@
 /*
- * cridctl's streaming sessions over SPDY: exec and attach (stream_exec.c),
- * port-forward (portforward.c), and the verbs that start them from the
- * Exec/Attach/PortForward RPCs (streaming.c).
+ * cridctl's streaming sessions: exec and attach over SPDY (stream_exec.c)
+ * and WebSocket (ws_exec.c), port-forward over SPDY (portforward.c), and the
+ * verbs that start them from the Exec/Attach/PortForward RPCs (streaming.c).
  */
 #ifndef CRIDCTL_STREAM_EXEC_H
 #define CRIDCTL_STREAM_EXEC_H
@@ -24,6 +24,16 @@ struct cridctl_stream_opts {
  */
 int cridctl_stream_remote_cmd(const char *verb, const char *url,
 			      const struct cridctl_stream_opts *o);
+
+/* The same over WebSocket (ws_exec.c; v5.channel.k8s.io, else v4). */
+int cridctl_ws_remote_cmd(const char *verb, const char *url, const struct cridctl_stream_opts *o);
+
+/*
+ * Raw mode as Go's term.MakeRaw (moby/term: output processing kept) when
+ * stdin is a terminal; the old settings go to |saved|. False when not done.
+ */
+struct termios;
+bool cridctl_term_raw(struct termios *saved);
 
 struct cridctl_port_map {
 	uint16_t local, remote; /* local 0: any free port */

@@ -2,8 +2,8 @@
  * cridctl's streaming verbs, as crictl runs them: exec without --sync and
  * attach ask the runtime for a URL (Exec, Attach) then run the remote
  * command session there (stream_exec.c); port-forward asks PortForward and
- * forwards local ports (portforward.c). Only the SPDY transport for now;
- * --transport websocket is refused with a message.
+ * forwards local ports (portforward.c). --transport websocket runs exec
+ * and attach over WebSocket (ws_exec.c); port-forward is SPDY only for now.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,20 +12,28 @@
 
 #include "cli/stream_exec.h"
 
-/* crictl --transport: spdy (the default) or websocket. */
-static int transport_ok(const char *verb, const char *transport)
+/* crictl --transport: spdy (the default) or websocket (exec and attach only). */
+static int transport_ok(const char *verb, const char *transport, bool ws_ok)
 {
-	if (strcmp(transport, "spdy") == 0)
+	if (strcmp(transport, "spdy") == 0 || (ws_ok && strcmp(transport, "websocket") == 0))
 		return 0;
 	if (strcmp(transport, "websocket") == 0)
 		fprintf(stderr,
-			"cridctl: %s: the websocket transport is not implemented in cridctl "
-			"yet; use --transport spdy\n",
-			verb);
+			"cridctl: %s: the websocket transport is not implemented for %s "
+			"in cridctl yet; use --transport spdy\n",
+			verb, verb);
 	else
 		fprintf(stderr, "cridctl: %s: unknown transport `%s` (spdy, websocket)\n", verb,
 			transport);
 	return -1;
+}
+
+static int remote_cmd(const char *verb, const char *transport, const char *url,
+		      const struct cridctl_stream_opts *o)
+{
+	if (strcmp(transport, "websocket") == 0)
+		return cridctl_ws_remote_cmd(verb, url, o);
+	return cridctl_stream_remote_cmd(verb, url, o);
 }
 
 int cridctl_exec_stream(struct cridctl *ctl, const char *transport, char **cmd, size_t n_cmd,
@@ -38,7 +46,7 @@ int cridctl_exec_stream(struct cridctl *ctl, const char *transport, char **cmd, 
 	};
 	int rc;
 
-	if (transport_ok("exec", transport) < 0)
+	if (transport_ok("exec", transport, true) < 0)
 		return 1;
 	req.container_id = (char *)ctr;
 	req.cmd = cmd;
@@ -50,7 +58,7 @@ int cridctl_exec_stream(struct cridctl *ctl, const char *transport, char **cmd, 
 	if (cridctl_call(ctl, "Exec", &req.base, &runtime__v1__exec_response__descriptor,
 			 (ProtobufCMessage **)&r) < 0)
 		return 1;
-	rc = cridctl_stream_remote_cmd("exec", r->url, &o);
+	rc = remote_cmd("exec", transport, r->url, &o);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
 }
@@ -92,7 +100,7 @@ int cridctl_attach(struct cridctl *ctl, int argc, char **argv)
 	    "Attach to a running container\n"
 	    "  -i, --stdin          keep STDIN open\n"
 	    "  -t, --tty            the container has a pseudo-TTY\n"
-	    "  --transport NAME     spdy (default) or websocket (not implemented yet)\n";
+	    "  --transport NAME     spdy (default) or websocket\n";
 	Runtime__V1__AttachRequest req = RUNTIME__V1__ATTACH_REQUEST__INIT;
 	Runtime__V1__AttachResponse *r;
 	struct cridctl_stream_opts o = { .stdout = true };
@@ -105,7 +113,7 @@ int cridctl_attach(struct cridctl *ctl, int argc, char **argv)
 		fprintf(stderr, "cridctl: attach: expected one CONTAINER-ID\n%s", usage);
 		return 1;
 	}
-	if (transport_ok("attach", transport) < 0)
+	if (transport_ok("attach", transport, true) < 0)
 		return 1;
 	o.stderr = !o.tty;
 	req.container_id = argv[optind];
@@ -116,7 +124,7 @@ int cridctl_attach(struct cridctl *ctl, int argc, char **argv)
 	if (cridctl_call(ctl, "Attach", &req.base, &runtime__v1__attach_response__descriptor,
 			 (ProtobufCMessage **)&r) < 0)
 		return 1;
-	rc = cridctl_stream_remote_cmd("attach", r->url, &o);
+	rc = remote_cmd("attach", transport, r->url, &o);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
 }
@@ -144,7 +152,7 @@ int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv)
 			usage);
 		return 1;
 	}
-	if (transport_ok("port-forward", transport) < 0)
+	if (transport_ok("port-forward", transport, false) < 0)
 		return 1;
 	for (int i = optind + 1; i < argc; i++, n++) {
 		if (cridctl_port_map_parse(argv[i], &maps[n], &err) < 0) {

@@ -100,6 +100,49 @@ static void test_response(void)
 	      "not http: %s", err.msg);
 }
 
+static void test_ws_handshake(void)
+{
+	static const char *const protos[] = { "v5.channel.k8s.io", "v4.channel.k8s.io" };
+	static const char want[] = "GET /exec/t HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"
+				   "User-Agent: cridctl\r\nUpgrade: websocket\r\n"
+				   "Connection: Upgrade\r\n"
+				   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+				   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: "
+				   "v5.channel.k8s.io, v4.channel.k8s.io\r\n\r\n";
+	/* RFC 6455 section 1.3's example key and accept value */
+	static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				 "Connection: Upgrade\r\n"
+				 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+				 "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n\x82";
+	static const char bad_accept[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
+					 "\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+					 "\r\n\r\n";
+	struct cridctl_url u;
+	struct crid_err err;
+	char buf[1024], proto[64], key[25];
+	size_t n;
+	int r;
+
+	cridctl_url_parse("http://127.0.0.1:9/exec/t", &u, NULL);
+	n = cridctl_ws_request(buf, sizeof(buf), &u, "dGhlIHNhbXBsZSBub25jZQ==", protos, 2);
+	CHECK(n == strlen(want) && memcmp(buf, want, n) == 0, "websocket request bytes:\n%.*s",
+	      (int)n, buf);
+	r = cridctl_ws_response(ok, sizeof(ok) - 1, "dGhlIHNhbXBsZSBub25jZQ==", proto,
+				sizeof(proto), &err);
+	CHECK(r == (int)sizeof(ok) - 2 && strcmp(proto, "v5.channel.k8s.io") == 0,
+	      "101 with the right accept value: head %d, protocol `%s`", r, proto);
+	CHECK(cridctl_ws_response(bad_accept, sizeof(bad_accept) - 1,
+				  "dGhlIHNhbXBsZSBub25jZQ==", proto, sizeof(proto), &err) < 0 &&
+		  strstr(err.msg, "Sec-WebSocket-Accept"),
+	      "a wrong accept value is refused: %s", err.msg);
+	CHECK(cridctl_ws_response("HTTP/1.1 400 Bad Request\r\n\r\n", 28, "k", proto, sizeof(proto),
+				  &err) < 0 &&
+		  strcmp(err.msg, "websocket handshake refused: 400 Bad Request") == 0,
+	      "a refusal names the status: %s", err.msg);
+	CHECK(cridctl_ws_key(key) == 0 && strlen(key) == 24 && key[22] == '=' && key[23] == '=',
+	      "a key is 16 bytes in base64: %s", key);
+}
+
 static void test_status(void)
 {
 	static const char success[] = "{\"metadata\":{},\"status\":\"Success\"}";
@@ -235,6 +278,7 @@ int main(void)
 	test_url();
 	test_request();
 	test_response();
+	test_ws_handshake();
 	test_status();
 	test_port_maps();
 	test_connection();
