@@ -20,6 +20,7 @@
 #include "runtime/state/state_lock.h"
 #include "runtime/state/statefile.h"
 #include "runtime/state/syncer.h"
+#include "runtime/stream/stream_server.h"
 
 /* In-flight calls get this long to finish after SIGTERM. */
 #define SHUTDOWN_GRACE_SECONDS 5.0
@@ -124,6 +125,24 @@ static void log_host(const struct crid_host *h)
 			      "may set, and privileged containers get the host's capabilities");
 }
 
+/* The Exec, Attach and PortForward URLs point here; needs the pods and containers. */
+static int start_streaming(struct daemon_main *m, struct crid_err *err)
+{
+	struct crid_stream_server_opts o = {
+		.address = m->cfg.stream_address,
+		.port = m->cfg.stream_port,
+		.ctrs = m->d.ctrs,
+		.pods = m->d.pods,
+		.idle_timeout = m->cfg.stream_idle_timeout,
+	};
+
+	m->d.stream = crid_stream_server_start(&m->loop, &o, err);
+	if (!m->d.stream)
+		return -1;
+	crid_log_info("streaming server on %s", crid_stream_server_base(m->d.stream));
+	return 0;
+}
+
 static int setup(struct daemon_main *m, struct crid_err *err)
 {
 	const char *dirs[] = { m->cfg.root, m->cfg.runroot };
@@ -161,6 +180,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	if (crid_pull_init(&m->d, err) < 0 || crid_sandbox_handlers_init(&m->d, err) < 0 ||
 	    crid_container_handlers_init(&m->d, err) < 0)
 		return -1;
+	if (start_streaming(m, err) < 0)
+		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
 	fd = crid_unix_listen(m->cfg.listen, 0660, err);
 	if (fd < 0)
@@ -175,6 +196,9 @@ static void teardown(struct daemon_main *m)
 		crid_grpc_server_free(m->server);
 		unlink(m->cfg.listen);
 	}
+	/* sessions first: they hold containers' streams and pods' sockets */
+	crid_stream_server_stop(m->d.stream);
+	m->d.stream = NULL;
 	crid_pull_cleanup(&m->d);
 	crid_container_handlers_cleanup(&m->d);
 	crid_sandbox_handlers_cleanup(&m->d);

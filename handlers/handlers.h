@@ -23,6 +23,7 @@ struct crid_pods;
 struct crid_ctrs;
 struct crid_puller;
 struct crid_event_subscriber;
+struct crid_stream_server;
 
 /* Everything a handler may consult; owned by main, outlives every call. */
 struct crid_daemon {
@@ -37,6 +38,7 @@ struct crid_daemon {
 	struct crid_ctrs *ctrs;			   /* set by the container handlers' init */
 	struct crid_puller *puller;		   /* set by crid_pull_init() */
 	struct crid_event_subscriber *subscribers; /* GetContainerEvents streams (events.c) */
+	struct crid_stream_server *stream;	   /* Exec, Attach, PortForward URLs (crid.c) */
 };
 
 /* Builds the routing table once; returns -1 when out of memory. */

@@ -40,6 +40,11 @@ void crid_handle_list_container_stats(struct crid_rpc *rpc, const ProtobufCMessa
 void crid_handle_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_list_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/* streaming.c */
+void crid_handle_exec(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_attach(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_port_forward(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 /* events.c */
 void crid_handle_get_container_events(struct crid_rpc *rpc, const ProtobufCMessage *request);
 

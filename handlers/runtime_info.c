@@ -14,6 +14,7 @@
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr.h"
 #include "runtime/image/image_pull.h"
+#include "runtime/stream/stream_server.h"
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
@@ -124,6 +125,21 @@ static char *loop_json(struct crid_rpc *rpc)
 	return out;
 }
 
+/* The streaming server: {"url": its base, "sessions": open, "tokens": unused URLs}. */
+static char *streaming_json(struct crid_rpc *rpc)
+{
+	const struct crid_stream_server *srv = rpc->d->stream;
+	char *out = crid_arena_alloc(&rpc->arena, 160);
+
+	if (out && srv)
+		snprintf(out, 160, "{\"url\":\"%s\",\"sessions\":%zu,\"tokens\":%zu}",
+			 crid_stream_server_base(srv), crid_stream_server_sessions(srv),
+			 crid_stream_server_tokens(srv));
+	else if (out)
+		snprintf(out, 160, "{}");
+	return out;
+}
+
 /*
  * Pulls in flight, for `cridctl pull`'s progress line (CRI PullImage is
  * unary): [{"image", "layersDone", "layersTotal", "bytesDone", "bytesTotal"}].
@@ -195,7 +211,7 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 			     const struct crid_cni_status *cni)
 {
 	Runtime__V1__StatusResponse__InfoEntry **entries =
-	    crid_arena_alloc(&rpc->arena, 6 * sizeof(*entries));
+	    crid_arena_alloc(&rpc->arena, 7 * sizeof(*entries));
 	char *host_json = crid_host_info_json(rpc->d->host);
 	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
 
@@ -208,10 +224,12 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 	entries[3] = info_entry(rpc, "loop", loop_json(rpc));
 	entries[4] = info_entry(rpc, "pulls", pulls_json(rpc));
 	entries[5] = info_entry(rpc, "containers", containers_json(rpc));
-	if (!entries[0] || !entries[1] || !entries[2] || !entries[3] || !entries[4] || !entries[5])
-		return -1;
+	entries[6] = info_entry(rpc, "streaming", streaming_json(rpc));
+	for (int i = 0; i < 7; i++)
+		if (!entries[i])
+			return -1;
 	resp->info = entries;
-	resp->n_info = 6;
+	resp->n_info = 7;
 	return 0;
 }
 

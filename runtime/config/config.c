@@ -384,6 +384,7 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	dst->max_layer_unpacked_bytes = src->max_layer_unpacked_bytes;
 	dst->max_image_unpacked_bytes = src->max_image_unpacked_bytes;
 	dst->stream_port = src->stream_port;
+	dst->stream_idle_timeout = src->stream_idle_timeout;
 	dst->cni_timeout = src->cni_timeout;
 	if (r) {
 		crid_config_free(dst);
@@ -422,6 +423,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	cfg->max_layer_unpacked_bytes = DEFAULT_MAX_LAYER_UNPACKED_BYTES;
 	cfg->max_image_unpacked_bytes = DEFAULT_MAX_IMAGE_UNPACKED_BYTES;
 	cfg->stream_port = 0;
+	cfg->stream_idle_timeout = 4 * 3600;
 	cfg->cni_timeout = 60;
 	if (r) {
 		crid_config_free(cfg);
@@ -861,6 +863,7 @@ static const struct field image_fields[] = {
 static const struct field stream_fields[] = {
 	{ "address", apply_string, CFG(stream_address), check_ip, 0, 0, NULL },
 	{ "port", apply_int, CFG(stream_port), NULL, 0, 65535, NULL },
+	{ "idle_timeout", apply_int, CFG(stream_idle_timeout), NULL, 1, 7 * 24 * 3600, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 

@@ -72,7 +72,8 @@ struct crid_config {
 
 	/* [crid.stream] */
 	char *stream_address;
-	int stream_port; /* 0 = pick a free port */
+	int stream_port;	 /* 0 = pick a free port */
+	int stream_idle_timeout; /* seconds a session may pass without a byte either way */
 };
 
 /* What crid_config_from_args() asks main to do. */

@@ -30,6 +30,7 @@ struct crid_stream_server_opts {
 	int port;	     /* 0 = a free one */
 	struct crid_ctrs *ctrs;
 	struct crid_pods *pods;
+	double idle_timeout; /* seconds without a byte either way; 0 = 4 h */
 };
 
 /* Listens; NULL with |err| when the address cannot be bound. */
@@ -43,8 +44,11 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
  * `http://<address>:<port>/<kind>/<token>`, to |url|. -1 with |err|:
  * EAGAIN when CRID_STREAM_MAX_TOKENS are in flight.
  */
-int crid_stream_server_url(struct crid_stream_server *srv, struct crid_stream_req *req,
-			   char *url, size_t size, struct crid_err *err);
+int crid_stream_server_url(struct crid_stream_server *srv, struct crid_stream_req *req, char *url,
+			   size_t size, struct crid_err *err);
+
+/* `http://<address>:<port>`, the URLs' base (an IPv6 address in brackets). */
+const char *crid_stream_server_base(const struct crid_stream_server *srv);
 
 /* Open sessions (connections past the handshake) and unused tokens, for Status and tests. */
 size_t crid_stream_server_sessions(const struct crid_stream_server *srv);

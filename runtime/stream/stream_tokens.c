@@ -91,8 +91,8 @@ int crid_stream_tokens_put(struct crid_stream_tokens *t, struct crid_stream_req 
 	struct crid_stream_token *e;
 
 	if (crid_stream_tokens_sweep(t, now) >= t->max)
-		return crid_err_cause(err, EAGAIN, "%zu streaming requests in flight, the most allowed",
-				      t->max);
+		return crid_err_cause(err, EAGAIN,
+				      "%zu streaming requests in flight, the most allowed", t->max);
 	if (t->n == t->cap && grow(t, err) < 0)
 		return -1;
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))

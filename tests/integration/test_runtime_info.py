@@ -34,6 +34,9 @@ IMPLEMENTED = {
     (RUNTIME_SERVICE, "UpdateContainerResources"),
     (RUNTIME_SERVICE, "ReopenContainerLog"),
     (RUNTIME_SERVICE, "ExecSync"),
+    (RUNTIME_SERVICE, "Exec"),
+    (RUNTIME_SERVICE, "Attach"),
+    (RUNTIME_SERVICE, "PortForward"),
     (RUNTIME_SERVICE, "GetContainerEvents"),
     (RUNTIME_SERVICE, "ContainerStats"),
     (RUNTIME_SERVICE, "ListContainerStats"),
@@ -229,7 +232,7 @@ class RuntimeInfoTest(CridTestCase):
                     elif m.name not in (e.details() or ""):
                         problems.append("%s/%s: UNIMPLEMENTED but message %r does not name "
                                         "the method" % (full, m.name, e.details()))
-        self.assertGreater(probed, 10)
+        self.assertGreater(probed, 5)  # the ones not implemented yet; fewer as issues land
         self.assertEqual(problems, [], "\n".join(problems))
 
     def test_unknown_methods(self):

@@ -64,6 +64,8 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 		return "log_size_max";
 	if (a->stream_port != b->stream_port)
 		return "stream_port";
+	if (a->stream_idle_timeout != b->stream_idle_timeout)
+		return "stream_idle_timeout";
 	if (a->max_layer_entries != b->max_layer_entries)
 		return "max_layer_entries";
 	if (a->max_layers != b->max_layers)
@@ -172,7 +174,8 @@ static void test_defaults(void)
 		  c.max_image_unpacked_bytes == 256ll << 30 &&
 		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
 	      "[crid.image] defaults");
-	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0,
+	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0 &&
+		  c.stream_idle_timeout == 4 * 3600,
 	      "[crid.stream] defaults");
 	CHECK(crid_config_validate(&c, &err) == 0, "defaults validate");
 	CHECK(crid_config_find_runtime(&c, "") == &c.runtimes[0] &&
@@ -213,6 +216,7 @@ static void test_example(void)
 	set_list(&c.insecure_registries, "x.example");
 	set(&c.stream_address, "::1");
 	c.stream_port = 1;
+	c.stream_idle_timeout = 1;
 	CHECK(crid_config_load_file(&c, "config.example.toml", &err) == 0,
 	      "config.example.toml loads (%s)", err.msg);
 	set(&d.config_path, "config.example.toml");
@@ -247,7 +251,7 @@ static void test_overrides(void)
 		  "[crid.image.registries.\"127.0.0.1:5000\"]\ninsecure = true\n"
 		  "[crid.image.registries.'docker.io']\nca_file = \"/etc/ca.pem\"\n"
 		  "mirrors = [\"m1.example.com/lib\", \"m2.example.com\"]\n"
-		  "[crid.stream]\nport = 65535\naddress = \"::1\"\n",
+		  "[crid.stream]\nport = 65535\naddress = \"::1\"\nidle_timeout = 60\n",
 		  &err);
 	CHECK(rc == 0, "override document loads (%s)", rc ? err.msg : "");
 	CHECK(str_eq(c.listen, "/run/other.sock") && str_eq(c.root, d.root) &&
@@ -270,7 +274,9 @@ static void test_overrides(void)
 		  str_eq(c.registries[1].ca_file, "/etc/ca.pem") &&
 		  strv_is(&c.registries[1].mirrors, mirrors),
 	      "registries");
-	CHECK(c.stream_port == 65535 && str_eq(c.stream_address, "::1"), "stream port and address");
+	CHECK(c.stream_port == 65535 && str_eq(c.stream_address, "::1") &&
+		  c.stream_idle_timeout == 60,
+	      "stream port, address and idle timeout");
 	CHECK(crid_config_validate(&c, &err) == 0, "overridden config validates (%s)", err.msg);
 	rc = load(&c,
 		  "[crid.image.registries.\"docker.io\"]\ninsecure = true\n"
@@ -302,6 +308,8 @@ static const struct bad bad_docs[] = {
 	{ "[crid]\nstream = 1\n", "t.toml:2:10: `crid.stream` must be a table, not integer" },
 	{ "[crid.stream]\nport = 65536\n",
 	  "t.toml:2:8: `crid.stream.port` must be between 0 and 65535" },
+	{ "[crid.stream]\nidle_timeout = 0\n",
+	  "t.toml:2:16: `crid.stream.idle_timeout` must be between 1 and 604800" },
 	{ "[crid.stream]\nport = -1\n",
 	  "t.toml:2:8: `crid.stream.port` must be between 0 and 65535" },
 	{ "[crid.stream]\nport = \"80\"\n",
