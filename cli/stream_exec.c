@@ -160,15 +160,39 @@ static int loop(struct exec_session *x, int sigfd, struct crid_err *err)
 		if (p[1].revents && pump_stdin(x, &stdin_open, err) < 0)
 			return -1;
 		if (p[2].revents) {
-			struct signalfd_siginfo si;
+			int sig = cridctl_term_signal(sigfd);
 
-			if (read(sigfd, &si, sizeof(si)) > 0 && send_size(x, err) < 0)
+			if (sig == SIGTERM || sig == SIGHUP)
+				return crid_err_cause(err, EINTR, "%s: the session is left",
+						      strsignal(sig));
+			if (sig == SIGWINCH && send_size(x, err) < 0)
 				return -1;
 		}
 		if (cridctl_spdy_flush(&x->conn, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int cridctl_term_signals(bool raw)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	if (raw) { /* the terminal must be restored: these end the session instead */
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+	}
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int cridctl_term_signal(int sigfd)
+{
+	struct signalfd_siginfo si;
+
+	return read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
 }
 
 bool cridctl_term_raw(struct termios *saved)
@@ -192,17 +216,13 @@ int cridctl_stream_remote_cmd(const char *verb, const char *url,
 	struct crid_err err = { 0 };
 	char proto[64], msg[1024];
 	int sigfd = -1, rc = 1, code;
-	sigset_t set;
 
 	if (cridctl_spdy_dial(&x.conn, url, cridctl_remotecmd_protocols,
 			      cridctl_remotecmd_n_protocols, proto, sizeof(proto), 30000, &err) < 0)
 		goto out;
 	x.v4 = strcmp(proto, "v4.channel.k8s.io") == 0 || strcmp(proto, "v5.channel.k8s.io") == 0;
 	if (o->tty) {
-		sigemptyset(&set);
-		sigaddset(&set, SIGWINCH);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+		sigfd = cridctl_term_signals(o->stdin && isatty(0));
 		raw = o->stdin && cridctl_term_raw(&saved);
 	}
 	if (open_streams(&x, o, proto, &err) < 0 || cridctl_spdy_flush(&x.conn, &err) < 0 ||

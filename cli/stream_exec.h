@@ -35,6 +35,15 @@ int cridctl_ws_remote_cmd(const char *verb, const char *url, const struct cridct
 struct termios;
 bool cridctl_term_raw(struct termios *saved);
 
+/*
+ * A signalfd for SIGWINCH, and SIGTERM and SIGHUP too when |raw| (so the
+ * terminal is restored before the exit), those blocked; -1 on failure.
+ */
+int cridctl_term_signals(bool raw);
+
+/* The signal read from |sigfd|, 0 when none. */
+int cridctl_term_signal(int sigfd);
+
 struct cridctl_port_map {
 	uint16_t local, remote; /* local 0: any free port */
 };

@@ -132,9 +132,12 @@ static int loop(struct ws_session *x, bool stdin_open, int sigfd, struct crid_er
 		if (!x->closed && p[1].revents && pump_stdin(x, &stdin_open, err) < 0)
 			return -1;
 		if (!x->closed && p[2].revents) {
-			struct signalfd_siginfo si;
+			int sig = cridctl_term_signal(sigfd);
 
-			if (read(sigfd, &si, sizeof(si)) > 0 && send_size(x, err) < 0)
+			if (sig == SIGTERM || sig == SIGHUP)
+				return crid_err_cause(err, EINTR, "%s: the session is left",
+						      strsignal(sig));
+			if (sig == SIGWINCH && send_size(x, err) < 0)
 				return -1;
 		}
 		if (!x->closed && crid_ws_want_write(x->ws))
@@ -183,16 +186,12 @@ int cridctl_ws_remote_cmd(const char *verb, const char *url, const struct cridct
 	bool raw = false;
 	char proto[64] = "", msg[1024];
 	int sigfd = -1, rc = 1, code;
-	sigset_t set;
 
 	if (dial(&x, url, proto, &err) < 0)
 		goto out;
 	x.v5 = strcmp(proto, "v5.channel.k8s.io") == 0;
 	if (o->tty) {
-		sigemptyset(&set);
-		sigaddset(&set, SIGWINCH);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+		sigfd = cridctl_term_signals(o->stdin && isatty(0));
 		raw = o->stdin && cridctl_term_raw(&saved);
 		if (send_size(&x, &err) < 0)
 			goto out;

@@ -137,6 +137,23 @@ class CridctlStreamTests(CtrBase):
             self.assertEqual(rc, 7, "%s: %r" % (transport, out))
             self.assertTrue(restored, "%s: the terminal was left changed" % transport)
 
+    def test_exec_tty_sigterm_restores_terminal(self):
+        for transport in ("spdy", "websocket"):
+            rc, out, restored = self.pty_session(
+                ["exec", "-i", "-t", "--transport", transport, self.sleeper, "sh"],
+                [(b"#", b"echo B-$((3*3))\r"),
+                 (b"B-9", lambda m, p: p.send_signal(signal.SIGTERM))])
+            self.assertEqual(rc, 1, "%s: %r" % (transport, out))
+            self.assertIn(b"Terminated: the session is left", out, transport)
+            self.assertTrue(restored, "%s: SIGTERM left the terminal raw" % transport)
+
+    def test_exec_killed_command(self):
+        """A command killed by SIGKILL: NonZeroExitCode 137 in the status, cridctl's too."""
+        for transport in ("spdy", "websocket"):
+            p = self.ctl("exec", "--transport", transport, self.sleeper, "sh", "-c",
+                         "echo before; kill -9 $$", rc=137)
+            self.assertEqual(p.stdout, b"before\n", transport)
+
     def test_attach_stdin(self):
         for transport in ("spdy", "websocket"):
             cfg = self.ctr_config("cat-" + transport, command=["cat"])
