@@ -64,6 +64,10 @@ class CridctlStreamTests(CtrBase):
             self.assertEqual((p.stdout, p.stderr), (b"out\n", b"err\n"), transport)
             p = self.ctl("exec", "--transport", transport, self.sleeper, "true")
             self.assertEqual((p.stdout, p.stderr), (b"", b""), transport)
+            # -t without -i: a terminal for the command's output, no stdin stream
+            p = self.ctl("exec", "-t", "--transport", transport, self.sleeper, "sh", "-c",
+                         "test -t 1 && echo on-a-tty; test -t 0 || echo no-stdin-tty", rc=0)
+            self.assertIn(b"on-a-tty\r\n", p.stdout, transport)
             # the same command through ExecSync (-s) gives the same
             p = self.ctl("exec", "-s", self.sleeper, "sh", "-c", "echo out; exit 3", rc=3)
             self.assertEqual(p.stdout, b"out\n")
