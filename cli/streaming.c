@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cridctl.h"
 #include "cli/stream_exec.h"
 
 /* crictl --transport: spdy (the default) or websocket (exec and attach only). */
