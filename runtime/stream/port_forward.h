@@ -18,7 +18,8 @@ struct crid_pods;
 
 /* As crid_remote_cmd_new, for a port-forward |req| (its id is the pod's). */
 struct crid_stream_session *crid_port_forward_new(struct crid_loop *loop, struct crid_pods *pods,
-						  struct crid_stream_req *req, struct crid_err *err);
+						  struct crid_stream_req *req,
+						  struct crid_err *err);
 
 void crid_port_forward_free(struct crid_stream_session *s);
 

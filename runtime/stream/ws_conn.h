@@ -22,12 +22,12 @@
 #include "runtime/stream/stream_req.h"
 
 enum crid_ws_proto {
-	CRID_WS_CHANNEL,	/* "" and channel.k8s.io: binary, v1 status */
-	CRID_WS_BASE64,		/* base64.channel.k8s.io */
-	CRID_WS_V4,		/* v4.channel.k8s.io */
-	CRID_WS_V4_BASE64,	/* v4.base64.channel.k8s.io */
-	CRID_WS_V5,		/* v5.channel.k8s.io */
-	CRID_WS_SPDY_TUNNEL,	/* SPDY/3.1+portforward.k8s.io */
+	CRID_WS_CHANNEL,     /* "" and channel.k8s.io: binary, v1 status */
+	CRID_WS_BASE64,	     /* base64.channel.k8s.io */
+	CRID_WS_V4,	     /* v4.channel.k8s.io */
+	CRID_WS_V4_BASE64,   /* v4.base64.channel.k8s.io */
+	CRID_WS_V5,	     /* v5.channel.k8s.io */
+	CRID_WS_SPDY_TUNNEL, /* SPDY/3.1+portforward.k8s.io */
 };
 
 /*

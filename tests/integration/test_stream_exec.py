@@ -4,8 +4,9 @@ executor in crictl (cri-tools 1.29; skipped with a printed reason when
 ../shared/bin/crictl is absent, as in a fresh clone) and the test suite's own
 SPDY client (spdy_client.py).
 
-Checked: exit codes 0/1/137 in the v4 status (and v2's plain text), crictl's
-exit code mirroring them; exec with a terminal under a real pty (the size
+Checked: exit codes 0/1/137 in the v4 status (and v2's plain text), client-go
+decoding them in crictl (which exits 1 with "command terminated with exit
+code N" for any non-zero code); exec with a terminal under a real pty (the size
 crictl sends, an interactive shell); 10 MB through stdout and 10 MB through
 stdin with checksums; stdin EOF reaching the process; a resize message seen by
 `stty size`; attach to a container that logs (every line once in the session
@@ -34,6 +35,8 @@ CRICTL = os.environ.get("CRICTL", os.path.join(os.path.dirname(REPO), "shared", 
 if not os.access(CRICTL, os.X_OK):
     CRICTL = "/work/shared/bin/crictl"
 MB10 = 10 << 20
+SLEEP = ["sleep", "100000"]
+PID_CONTAINER = 1  # runtime.v1.NamespaceMode CONTAINER
 
 
 def setUpModule():
@@ -70,7 +73,11 @@ class StreamExecTests(CtrBase):
     def setUp(self):
         if type(self).pod is None:
             type(self).pod = self.run_pod(cleanup=False)
-            type(self).sleeper = self.run_ctr(self.pod, "sleeper", image="sleep")
+            # its own pid namespace (kubelet's default) holding one process: what else is
+            # in there was exec'd
+            type(self).sleeper = self.run_ctr(self.pod, "sleeper", command=SLEEP,
+                                              pid_namespace=PID_CONTAINER)
+            type(self).base_procs = set(p for p, _ in self.ns_procs(self.sleeper))
             # one exec first: the daemon's lazily made fds (streaming listener) exist now
             self.spdy_exec(["true"])
         self.check_fds = True
@@ -106,19 +113,22 @@ class StreamExecTests(CtrBase):
     def init_pid(self, cid):
         return json.loads(self.status(cid, verbose=True).info["info"])["pid"]
 
-    def exec_procs(self, cid):
-        """Processes in the container's pid namespace other than its init: exec'd ones."""
-        init = self.init_pid(cid)
-        ns = pidns(init)
+    def ns_procs(self, cid):
+        """(pid, cmdline) of the processes in the container's pid namespace."""
+        ns = pidns(self.init_pid(cid))
         out = []
         for d in os.listdir("/proc"):
-            if d.isdigit() and int(d) != init and pidns(int(d)) == ns:
+            if d.isdigit() and pidns(int(d)) == ns:
                 try:
                     with open("/proc/%s/cmdline" % d, "rb") as f:
                         out.append((int(d), f.read().replace(b"\0", b" ").strip()))
                 except OSError:
                     pass
         return out
+
+    def exec_procs(self, cid):
+        """What the sleeper's pid namespace holds beyond its start: exec'd processes."""
+        return [(p, c) for p, c in self.ns_procs(cid) if p not in self.base_procs]
 
     def assertNoExecLeft(self, cid, timeout=20):
         deadline = time.monotonic() + timeout
@@ -228,13 +238,24 @@ class StreamExecTests(CtrBase):
         self.assertEqual(st["status"], "Failure", st)
         self.assertIn(st.get("reason"), ("InternalError", "NonZeroExitCode"), st)
 
+    def assertCrictlExit(self, rc, text, want):
+        """crictl 1.29 exits 1 on any streaming-exec error; the exit code client-go decoded
+        from the status is in its message (exec.CodeExitError: "command terminated with exit
+        code N")."""
+        if want == 0:
+            self.assertEqual(rc, 0, text)
+            return
+        self.assertEqual(rc, 1, text)
+        self.assertIn(b"command terminated with exit code %d" % want, text)
+
     def test_exit_codes_crictl(self):
         self.needs_crictl()
         for cmd, rc, out in ((["sh", "-c", "echo hi"], 0, b"hi\n"),
                              (["sh", "-c", "echo one; exit 1"], 1, b"one\n"),
                              (["sh", "-c", "kill -9 $$"], 137, b"")):
             p = self.crictl(["exec", self.sleeper] + cmd)
-            self.assertEqual((p.returncode, p.stdout), (rc, out), p.stderr)
+            self.assertEqual(p.stdout, out, p.stderr)
+            self.assertCrictlExit(p.returncode, p.stderr, rc)
 
     def test_tty_crictl(self):
         self.needs_crictl()
@@ -242,12 +263,12 @@ class StreamExecTests(CtrBase):
                                    "stty size; tty; exit 3"], rows=33, cols=101)
         self.assertIn(b"33 101", out, "the size crictl sent from its terminal")
         self.assertIn(b"/dev/pts/", out)
-        self.assertEqual(rc, 3, out)
+        self.assertCrictlExit(rc, out, 3)
         # an interactive shell: the prompt, a command, its answer, exit
         rc, out = self.crictl_pty(["exec", "-i", "-t", self.sleeper, "sh"],
                                   script=[(b"# ", b"echo $((6*7))\r"), (b"42", b"exit 5\r")])
         self.assertIn(b"42\r\n", out)
-        self.assertEqual(rc, 5, out)
+        self.assertCrictlExit(rc, out, 5)
 
     def test_stdout_10mb(self):
         r = self.exec_sync(self.sleeper, ["sh", "-c", "head -c %d /dev/urandom > /tmp/blob && "
@@ -334,7 +355,9 @@ class StreamExecTests(CtrBase):
 
     def test_container_exits_mid_session(self):
         pod = self.run_pod()
-        cid = self.run_ctr(pod, "short", image="sleep")
+        # its own pid namespace: the kernel kills the exec with the init (in a pod-shared
+        # one crid's stop kills the init alone and an exec'd process outlives it)
+        cid = self.run_ctr(pod, "short", command=SLEEP, pid_namespace=PID_CONTAINER)
         ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"], cid=cid))
         self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
         self.stop(cid, timeout=0)
@@ -379,6 +402,29 @@ class StreamExecTests(CtrBase):
         self.assertEqual(exit_code(r["status"]), 0, r)
         self.wait_exited(cid)
         self.assertEqual(self.status(cid).status.exit_code, 0)
+
+    def test_attach_crictl(self):
+        self.needs_crictl()
+        pod = self.run_pod()
+        cid = self.run_ctr(pod, "ticker", script="i=0; while [ $i -lt 40 ]; do echo tick-$i; "
+                           "i=$((i+1)); sleep 0.1; done")
+        p = self.crictl(["attach", cid], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = p.stdout.decode().split()
+        # attached while it ran: a gapless tail of its output up to the last line
+        self.assertTrue(got and got[-1] == "tick-39", got)
+        first = int(got[0].split("-")[1])
+        self.assertEqual(got, ["tick-%d" % i for i in range(first, 40)])
+        self.wait_exited(cid)
+        self.assertEqual(self.log_lines(pod, "ticker"), [b"tick-%d" % i for i in range(40)])
+        # stdin: the client's EOF ends a stdin_once container's stdin
+        cfg = self.ctr_config("cat", command=["cat"])
+        cfg.stdin = cfg.stdin_once = True
+        cid = self.create(pod, cfg)
+        self.start(cid)
+        p = self.crictl(["attach", "-i", cid], input=b"hello\nworld\n", timeout=60)
+        self.assertEqual((p.returncode, p.stdout), (0, b"hello\nworld\n"), p.stderr)
+        self.wait_exited(cid)
 
     def test_zz_crid_killed_mid_session(self):
         ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"]))
