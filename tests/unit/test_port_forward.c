@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@
 
 /* ---- the connection side: records what the session does ---- */
 
-#define NCHAN 16
+#define NCHAN 2052 /* 1026 pairs */
 
 struct tconn {
 	struct crid_stream_conn base;
@@ -588,6 +589,39 @@ static void test_fixed_pairs_finish(struct crid_loop *loop, struct crid_pods *po
 	reap(&srv);
 }
 
+static void test_pair_limit(struct crid_loop *loop, struct crid_pods *pods)
+{
+	struct crid_sandbox *sb = add_pod(pods, "limit", true);
+	struct rlimit rl;
+	int lfd = listener(0, 0); /* never accepts: every pair stays open */
+	uint16_t port = port_of(lfd);
+	struct tconn *t = calloc(1, sizeof(*t));
+	struct crid_stream_session *s;
+	int before = count_fds();
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < 1200) {
+		tap_skip("1024 pairs per connection", "RLIMIT_NOFILE hard limit under 1200");
+		close(lfd);
+		free(t);
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	s = open_session(loop, pods, sb, t);
+	for (unsigned k = 0; k < 1025; k++)
+		s->ops->pair(s, k, port);
+	CHECK(!t->ch[2 * 1023 + 1].closed, "pair 1024 open");
+	CHECK(t->ch[2 * 1024 + 1].closed && has(t, 2 * 1024 + 1, "too many forwarded connections"),
+	      "pair 1025 refused on its error channel (%.*s)", (int)t->ch[2049].len,
+	      t->ch[2049].data);
+	s->ops->gone(s);
+	CHECK(count_fds() == before, "gone() closed 1024 sockets (%d -> %d)", before, count_fds());
+	tconn_free(t);
+	free(t);
+	close(lfd);
+}
+
 static void test_gone_closes(struct crid_loop *loop, struct crid_pods *pods)
 {
 	struct crid_sandbox *sb = add_pod(pods, "gone", true);
@@ -674,6 +708,7 @@ int main(void)
 	test_pause(&loop, &pods);
 	test_pod_ends_first(&loop, &pods);
 	test_fixed_pairs_finish(&loop, &pods);
+	test_pair_limit(&loop, &pods);
 	test_gone_closes(&loop, &pods);
 	test_pod_not_ready(&loop, &pods);
 	crid_sandbox_store_close(pods.store);
