@@ -445,6 +445,43 @@ static void test_refused(struct crid_loop *loop, struct crid_pods *pods)
 	tconn_free(&t);
 }
 
+/* A server on ::1 only (127.0.0.1 refuses): the pair reaches it by the IPv6 fallback. */
+static void test_ipv6_fallback(struct crid_loop *loop, struct crid_pods *pods)
+{
+	struct crid_sandbox *sb = add_pod(pods, "v6", true);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(a);
+	int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct server srv = { .go = -1 };
+	struct tconn t;
+	struct crid_stream_session *s;
+
+	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 4) < 0) {
+		tap_skip("IPv6 fallback", "no ::1 here");
+		close(lfd);
+		return;
+	}
+	getsockname(lfd, (struct sockaddr *)&a, &len);
+	srv.port = ntohs(a.sin6_port);
+	srv.pid = fork();
+	if (srv.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		serve(lfd, "six ", SERVE_COUNT, -1);
+	}
+	close(lfd);
+	s = open_session(loop, pods, sb, &t);
+	s->ops->pair(s, 0, srv.port);
+	s->ops->eof(s, 0);
+	run_until(loop, &t.ch[0].closed, 10);
+	CHECK(has(&t, 0, "six n=0") && t.ch[1].len == 0,
+	      "127.0.0.1 refused, ::1 reached (%.*s | %.*s)", (int)t.ch[0].len, t.ch[0].data,
+	      (int)t.ch[1].len, t.ch[1].data);
+	s->ops->gone(s);
+	tconn_free(&t);
+	reap(&srv);
+}
+
 static void test_reset(struct crid_loop *loop, struct crid_pods *pods)
 {
 	struct crid_sandbox *sb = add_pod(pods, "reset", true);
@@ -703,6 +740,7 @@ int main(void)
 	test_both_ways(&loop, &pods);
 	test_pod_netns(&loop, &pods);
 	test_refused(&loop, &pods);
+	test_ipv6_fallback(&loop, &pods);
 	test_reset(&loop, &pods);
 	test_stall(&loop, &pods);
 	test_pause(&loop, &pods);
