@@ -10,7 +10,8 @@ code N" for any non-zero code); exec with a terminal under a real pty (the size
 crictl sends, an interactive shell); 10 MB through stdout and 10 MB through
 stdin with checksums; stdin EOF reaching the process; a resize message seen by
 `stty size`; attach to a container that logs (every line once in the session
-and in the CRI log); attach stdin to a `cat` container with stdin_once;
+and in the CRI log); attach stdin to a `cat` container with stdin_once; a resize reaching a tty
+container's terminal through attach;
 200 concurrent sessions; the client killed mid-stream; the container stopped
 mid-session; crid killed -9 mid-session. After every test the daemon's fd
 count is back to what it was and no exec'd process is left in the container.
@@ -402,6 +403,27 @@ class StreamExecTests(CtrBase):
         self.assertEqual(exit_code(r["status"]), 0, r)
         self.wait_exited(cid)
         self.assertEqual(self.status(cid).status.exit_code, 0)
+
+    def test_attach_tty_resize(self):
+        pod = self.run_pod()
+        cfg = self.ctr_config("tty", script="while read x; do stty size; done")
+        cfg.tty = cfg.stdin = True
+        cid = self.create(pod, cfg)
+        self.start(cid)
+        url = self.rt.Attach(api_pb2.AttachRequest(container_id=cid, stdin=True, stdout=True,
+                                                   tty=True), timeout=30).url
+        ex = self.spdy_open(url, stdin=True, stderr=False, tty=True)
+        ex.resize(77, 22)
+        ex.send_stdin(b"\n")
+        self.assertTrue(ex.conn.wait_for(lambda: b"22 77" in ex.s["stdout"].data, 30),
+                        ex.result())
+        ex.resize(91, 13)
+        ex.send_stdin(b"\n")
+        self.assertTrue(ex.conn.wait_for(lambda: b"13 91" in ex.s["stdout"].data, 30),
+                        ex.result())
+        ex.conn.close()  # the client leaves; the container stays
+        time.sleep(0.5)
+        self.assertEqual(self.status(cid).status.state, api_pb2.CONTAINER_RUNNING)
 
     def test_attach_crictl(self):
         self.needs_crictl()
