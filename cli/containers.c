@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cridctl.h"
+#include "cli/stream_exec.h"
 #include "cli/podconfig.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
@@ -973,20 +974,30 @@ int cridctl_rm(struct cridctl *ctl, int argc, char **argv)
 int cridctl_exec(struct cridctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-	    "Usage: cridctl exec [-s] [--timeout SECONDS] CONTAINER-ID COMMAND [ARG...]\n"
-	    "Run a command in a running container (ExecSync): prints its stdout and\n"
-	    "stderr and exits with its exit code\n"
-	    "  -s, --sync           run synchronously (the default in cridctl for now)\n"
-	    "  --timeout SECONDS    stop the command after this long (0: no limit)\n"
-	    "  -i, -t               interactive exec: not implemented yet\n";
+	    "Usage: cridctl exec [-i] [-t] [-s] [--timeout SECONDS] [--transport spdy]\n"
+	    "                    CONTAINER-ID COMMAND [ARG...]\n"
+	    "Run a command in a running container: streamed (Exec) unless --sync\n"
+	    "  -i, --interactive    keep STDIN open\n"
+	    "  -t, --tty            allocate a pseudo-TTY\n"
+	    "  -s, --sync           run synchronously (ExecSync): print the command's stdout\n"
+	    "                       and stderr once it ends\n"
+	    "  --timeout SECONDS    with --sync: stop the command after this long (0: no limit)\n"
+	    "  --transport NAME     spdy (default) or websocket\n"
+	    "Exits with the command's exit code.\n";
 	static const struct option longs[] = {
-		{ "sync", no_argument, NULL, 's' }, { "stdin", no_argument, NULL, 'i' },
-		{ "tty", no_argument, NULL, 't' },  { "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "sync", no_argument, NULL, 's' },
+		{ "stdin", no_argument, NULL, 'i' },
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "transport", required_argument, NULL, 'X' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	Runtime__V1__ExecSyncRequest req = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
 	Runtime__V1__ExecSyncResponse *r;
-	bool interactive = false;
+	bool sync = false, keep_stdin = false, tty = false;
+	const char *transport = "spdy";
 	long timeout = 0;
 	char *end;
 	int opt, ms, rc;
@@ -994,10 +1005,12 @@ int cridctl_exec(struct cridctl *ctl, int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+sith", longs, NULL)) != -1) {
-		if (opt == 's')
+		if (opt == 's' || opt == 'i' || opt == 't') {
+			*(opt == 's' ? &sync : opt == 'i' ? &keep_stdin : &tty) = true;
 			continue;
-		if (opt == 'i' || opt == 't') {
-			interactive = true;
+		}
+		if (opt == 'X') {
+			transport = optarg;
 			continue;
 		}
 		if (opt == 'T') {
@@ -1014,15 +1027,18 @@ int cridctl_exec(struct cridctl *ctl, int argc, char **argv)
 		fprintf(stderr, "cridctl: exec: bad option `%s`\n%s", argv[optind - 1], usage);
 		return 1;
 	}
-	if (interactive) {
-		fprintf(stderr, "cridctl: exec: interactive exec (-i, -t) is not implemented yet: "
-				"crid has no streaming server yet; use `cridctl exec -s`\n");
-		return 1;
-	}
 	if (argc - optind < 2) {
 		fprintf(stderr, "cridctl: exec: expected CONTAINER-ID and COMMAND\n%s", usage);
 		return 1;
 	}
+	if (sync && (keep_stdin || tty)) { /* crictl's check */
+		fprintf(stderr, "cridctl: exec: cannot use --sync with -i or -t\n");
+		return 1;
+	}
+	if (!sync)
+		return cridctl_exec_stream(ctl, transport, argv + optind + 1,
+					   (size_t)(argc - optind - 1), argv[optind], keep_stdin,
+					   tty);
 	req.container_id = argv[optind];
 	req.cmd = argv + optind + 1;
 	req.n_cmd = (size_t)(argc - optind - 1);

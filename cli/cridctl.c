@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cridctl.h"
+#include "cli/stream_exec.h"
 
 #ifndef CRID_VERSION
 #define CRID_VERSION "dev"
@@ -40,13 +41,14 @@ static const struct cridctl_verb verbs[] = {
 	{ "stop", "Stop one or more running containers", cridctl_stop },
 	{ "rm", "Remove one or more containers", cridctl_rm },
 	{ "logs", "Fetch the logs of a container", cridctl_logs },
-	{ "exec", "Run a command in a running container (sync only)", cridctl_exec },
+	{ "exec", "Run a command in a running container", cridctl_exec },
+	{ "attach", "Attach to a running container", cridctl_attach },
+	{ "port-forward", "Forward local port to a pod", cridctl_port_forward },
 	{ "update", "Update the resources of one or more running containers", cridctl_update },
 	{ "stats", "List container resource usage statistics", cridctl_stats },
 	{ "statsp", "List pod resource usage statistics", cridctl_statsp },
 	{ "events", "Stream the events of containers", cridctl_events },
 	/* crictl verbs still to come */
-	{ "attach", NULL, NULL },
 	{ "checkpoint", NULL, NULL },
 	{ "completion", NULL, NULL },
 	{ "config", NULL, NULL },
@@ -54,7 +56,6 @@ static const struct cridctl_verb verbs[] = {
 	{ "img", NULL, NULL },
 	{ "metricdescs", NULL, NULL },
 	{ "metricsp", NULL, NULL },
-	{ "port-forward", NULL, NULL },
 	{ "update-runtime-config", NULL, NULL },
 };
 

@@ -12,12 +12,14 @@
  * not ask for is reset instead of accepted and ignored, so the client learns
  * at once.
  *
- * Memory of an idle session: this struct and its streams (~300 bytes), the
- * codec's deflate stream (11-bit window, memLevel 1: a few KiB); the inflate
- * stream is dropped once an exec/attach session has its streams (port-forward
- * keeps it: pairs keep coming); no buffer: the read buffer is a stack array
- * (only what a paused session left unread is kept, at most one read), the
- * output queue's chunks are freed as they are written.
+ * Memory of an idle exec session, measured (test_spdy_conn): 18 KiB through
+ * crid_malloc. This struct and its streams are ~600 bytes; the rest is the
+ * codec's deflate stream (11-bit window, memLevel 1: zlib's state and its
+ * two window-sized arrays). The inflate stream (~40 KiB with Go's 32 KiB
+ * window) is dropped once an exec/attach session has its streams
+ * (port-forward keeps it: pairs keep coming). No buffer while idle: the read
+ * buffer is a stack array (what a paused session left unread is kept, at
+ * most one read), output chunks are freed as soon as they are written.
  */
 #include "runtime/stream/spdy_conn.h"
 

@@ -58,6 +58,13 @@ struct crid_stream_conn {
 	const struct crid_stream_conn_ops *ops;
 	/* The negotiated remote-command version: 1..5 (v5 = v4 plus the WebSocket CLOSE signal). */
 	int version;
+	/*
+	 * Port-forward: the pairs given at the start are all there will be (a
+	 * WebSocket, one pair per requested port): the session calls finish()
+	 * once every one has ended, as upstream closes the WebSocket then. A
+	 * SPDY connection takes new pairs until the client closes it.
+	 */
+	bool fixed_pairs;
 	/* Ends the connection now, without the polite wait (the daemon stops): gone() follows. */
 	void (*abort)(struct crid_stream_conn *c);
 	struct crid_stream_conn *next, *prev; /* in the server's list of open connections */

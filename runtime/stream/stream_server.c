@@ -332,15 +332,14 @@ static void hs_timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
 	hs_close(h);
 }
 
-static void hs_new(struct crid_stream_server *srv, int fd)
+/* False when |fd| was refused (too many handshakes, no memory): it is closed. */
+static bool hs_new(struct crid_stream_server *srv, int fd)
 {
 	struct hs *h;
 
 	if (srv->n_hs >= MAX_HANDSHAKES || !(h = crid_malloc(sizeof(*h)))) {
-		crid_log_warn("streaming: %zu connections in their handshake, closing a new one",
-			      srv->n_hs);
 		close(fd);
-		return;
+		return false;
 	}
 	memset(h, 0, offsetof(struct hs, out));
 	h->srv = srv;
@@ -357,6 +356,7 @@ static void hs_new(struct crid_stream_server *srv, int fd)
 	srv->n_hs++;
 	ev_io_start(srv->loop->ev, &h->io);
 	ev_timer_start(srv->loop->ev, &h->timer);
+	return true;
 }
 
 /* ---- the listener ---- */
@@ -372,13 +372,17 @@ static void accept_resume_cb(struct ev_loop *ev, ev_timer *w, int revents)
 static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_stream_server *srv = w->data;
+	int refused = 0; /* one warning per burst, not one per connection */
 
 	(void)revents;
 	for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
 		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			hs_new(srv, fd);
+			if (!hs_new(srv, fd) && !refused++)
+				crid_log_warn("streaming: %zu connections in their handshake, "
+					      "closing new ones",
+					      srv->n_hs);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {

@@ -508,6 +508,7 @@ struct crid_stream_conn *crid_ws_conn_new(struct crid_loop *loop, int fd, const 
 	}
 	c->base.ops = &ws_conn_ops;
 	c->base.version = proto_version(proto);
+	c->base.fixed_pairs = req->kind == CRID_STREAM_PORTFORWARD;
 	c->base.abort = conn_abort;
 	c->loop = loop;
 	c->fd = fd;

@@ -82,7 +82,7 @@ class CridctlContainersTest(CridTestCase):
             (["start", missing], "StartContainer"),
             (["inspect", missing], "ContainerStatus"),
             (["logs", missing], "ContainerStatus"),
-            (["exec", missing, "true"], "ExecSync"),
+            (["exec", "-s", missing, "true"], "ExecSync"),
             (["update", "--memory", "1000000", missing], "UpdateContainerResources"),
         ]
         for args, method in cases:
@@ -99,8 +99,8 @@ class CridctlContainersTest(CridTestCase):
         self.assertIn("metadata.name must be set", p.stderr)
         self.assertIn("expected POD-ID and two config files", self.ctl("create", "x",
                                                                       rc=1).stderr)
-        p = self.ctl("exec", "-it", "abc", "sh", rc=1)
-        self.assertIn("interactive exec (-i, -t) is not implemented yet", p.stderr)
+        p = self.ctl("exec", "-s", "-it", "abc", "sh", rc=1)
+        self.assertIn("cannot use --sync with -i or -t", p.stderr)
         p = self.ctl("update", "--memory", "1g", "abc", rc=1)
         self.assertIn('invalid value "1g" for flag --memory', p.stderr)
         self.assertIn("--state should be one of created, running, exited or unknown",
@@ -171,7 +171,7 @@ class CridctlContainersTest(CridTestCase):
             self.assertEqual((p.stdout, p.stderr), ("hello\n", "oops\n"))
             p = self.ctl("logs", "-t", "--tail", "1", cid, crid=crid)
             self.assertRegex(p.stdout + p.stderr, r"^\d{4}-\d\d-\d\dT[\d:.]+Z \w+\n$")
-            p = self.ctl("exec", cid, "sh", "-c", "echo out; echo err >&2; exit 3", rc=3,
+            p = self.ctl("exec", "-s", cid, "sh", "-c", "echo out; echo err >&2; exit 3", rc=3,
                          crid=crid)
             self.assertEqual((p.stdout, p.stderr), ("out\n", "err\n"))
             self.assertEqual(self.ctl("update", "--cpu-share", "512", cid, crid=crid).stdout,

@@ -5,7 +5,8 @@ side of the streaming server through raw sockets (single-use tokens, a token
 of another kind, an expired token, malformed and oversized heads, no
 upgrade, the SPDY and WebSocket negotiation errors, a slowloris client
 closed after the header timeout, idle connections not holding up others,
-and the daemon's fd count back where it was after all of it).
+and the daemon's fd count back where it was after all of it; upgraded
+sessions whose client left before any stream are gone).
 
 StreamFront needs no image: a host-network pod is ready without CNI, and its
 PortForward tokens exercise the server. Its daemon runs with CRID_TEST=1 and
@@ -495,6 +496,11 @@ class _RpcTests(_Checks):
         addr, p = path()
         r = http(addr, request(p, "GET", headers=ws_up(protos=["SPDY/3.1+portforward.k8s.io"])))
         self.assertEqual(r.status, 400, r.body)
+        # the upgraded ones were closed by their client before any stream: no session stays
+        deadline = time.monotonic() + 15
+        while streaming_info(self.rt)["sessions"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(streaming_info(self.rt)["sessions"], 0, "sessions left behind")
 
 
 class StreamRpcRunc(_RpcTests, CtrBase):
