@@ -37,7 +37,7 @@ if not os.access(CRICTL, os.X_OK):
     CRICTL = "/work/shared/bin/crictl"
 MB10 = 10 << 20
 SLEEP = ["sleep", "100000"]
-PID_CONTAINER = 1  # runtime.v1.NamespaceMode CONTAINER
+PID_POD, PID_CONTAINER = 0, 1  # runtime.v1.NamespaceMode
 
 
 def setUpModule():
@@ -355,16 +355,18 @@ class StreamExecTests(CtrBase):
     # -- the container's side -------------------------------------------------------
 
     def test_container_exits_mid_session(self):
-        pod = self.run_pod()
-        # its own pid namespace: the kernel kills the exec with the init (in a pod-shared
-        # one crid's stop kills the init alone and an exec'd process outlives it)
-        cid = self.run_ctr(pod, "short", command=SLEEP, pid_namespace=PID_CONTAINER)
-        ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"], cid=cid))
-        self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
-        self.stop(cid, timeout=0)
-        self.assertTrue(ex.conn.wait_for(ex.done, 30), "the session did not end")
-        self.assertEqual(exit_code(ex.result()["status"]), 137, ex.result())
-        ex.conn.close()
+        # its own pid namespace (the kernel kills the exec with the init) and the pod's
+        # shared one (the CRI default: crid kills the exec when the init exits)
+        for mode in (PID_CONTAINER, PID_POD):
+            pod = self.run_pod()
+            cid = self.run_ctr(pod, "short", command=SLEEP, pid_namespace=mode)
+            ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"],
+                                              cid=cid))
+            self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
+            self.stop(cid, timeout=0)
+            self.assertTrue(ex.conn.wait_for(ex.done, 30), "the session did not end (%d)" % mode)
+            self.assertEqual(exit_code(ex.result()["status"]), 137, ex.result())
+            ex.conn.close()
 
     def test_attach_logs(self):
         pod = self.run_pod()
