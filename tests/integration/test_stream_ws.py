@@ -293,6 +293,28 @@ class WsExecTests(WsBase):
         self.assertEqual(sorted(s.closed_chans), [1, 2, 3], "v5 CLOSE of each output channel")
         self.assertFdsBack("v5 close")
 
+    def test_exec_10mb_round_trip(self):
+        """10 MB through cat and back over v5 while the client also reads: every byte, in
+        order, with back-pressure both ways (a sender thread; the reader is this one)."""
+        blob = os.urandom(10 << 20)
+        s = self.session(["cat"], V5, stdin=True, stderr=False)
+        s.until(lambda s: s.first is not None, "the first message")
+
+        def sender():
+            for i in range(0, len(blob), 64 << 10):
+                s.send(0, blob[i:i + (64 << 10)])
+            s.send_raw(b"\xff\x00")
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        self.assertEqual(s.drain(), 1000)
+        t.join(30)
+        out = s.out.get(1, b"")
+        self.assertEqual((len(out), hashlib.sha256(out).hexdigest()),
+                         (len(blob), hashlib.sha256(blob).hexdigest()))
+        self.assertExit(s, 0)
+        self.assertFdsBack("10 MB")
+
     def test_tty_resize(self):
         s = self.session(["sh", "-c", "read x; stty size"], V5, stdin=True, tty=True,
                          stderr=False)
@@ -454,3 +476,26 @@ class WsPortForwardTests(WsBase):
             self.assertIn(b"hello-pf", page)
         t.close()
         self.assertFdsBack("spdy tunnel")
+
+    def test_10mb_download(self):
+        """10 MB from a server in the pod (busybox nc) over v4 port-forward, checksummed."""
+        nc = self.run_ctr(self.pod, "nc", script="head -c 10485760 /dev/urandom > /blob.tmp && "
+                          "mv /blob.tmp /blob && while :; do nc -l -p 9000 < /blob; done")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = self.exec_sync(nc, ["sh", "-c", "test -f /blob && netstat -ltn | grep -q :9000"])
+            if r.exit_code == 0:
+                break
+            time.sleep(0.2)
+        want = self.exec_sync(nc, ["sha256sum", "/blob"]).stdout.split()[0].decode()
+        self.fds0 = self.daemon_fds()
+        self.fd_targets0 = self.daemon_fd_targets()
+        s = Session(self.pf_url([9000]), V4)
+        port = struct.pack("<H", 9000)
+        s.until(lambda s: s.out.get(1) == port, "the port")
+        s.send(0, b"go")  # nothing needed, but a client usually speaks first
+        s.until(lambda s: len(s.out.get(0, b"")) >= 2 + (10 << 20), "10 MB")
+        got = s.out[0][2:]
+        self.assertEqual((len(got), hashlib.sha256(got).hexdigest()), (10 << 20, want))
+        s.ws.close()
+        self.assertFdsBack("10 MB download")
