@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import select
 import socket
 import struct
 import threading
@@ -28,6 +29,7 @@ except ImportError:  # python3-websocket (make deps)
     websocket = None
 
 import api_pb2
+import ctr_fixture
 import spdy_client
 from crid_fixture import version_ok
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
@@ -499,3 +501,61 @@ class WsPortForwardTests(WsBase):
         self.assertEqual((len(got), hashlib.sha256(got).hexdigest()), (10 << 20, want))
         s.ws.close()
         self.assertFdsBack("10 MB download")
+
+
+class WsIdleTests(WsBase):
+    """A daemon with a 3 s idle limit ([crid.stream] idle_timeout)."""
+    IDLE = 3
+
+    @classmethod
+    def start_daemon(cls):
+        real = ctr_fixture.Crid
+
+        def with_config(**kw):
+            c = real(**kw)
+            c.config = os.path.join(c.tmp, "crid.toml")
+            with open(c.config, "w") as f:
+                f.write("[crid.stream]\nidle_timeout = %d\n" % cls.IDLE)
+            return c
+
+        ctr_fixture.Crid = with_config
+        try:
+            super().start_daemon()
+        finally:
+            ctr_fixture.Crid = real
+
+    def test_idle_session_closed(self):
+        busy = self.session(["cat"], V5, stdin=True)
+        idle = self.session(["cat"], V4, stdin=True)
+        idle.until(lambda s: s.first is not None, "the first message")
+
+        def idle_open():
+            # never block here: the busy session must keep talking
+            if not select.select([idle.ws.sock], [], [], 0)[0]:
+                return True  # nothing to read, not closed
+            try:
+                return idle.ws.sock.recv(1, socket.MSG_PEEK) != b""
+            except OSError:
+                return False
+
+        states = []
+        for i in range(2 * self.IDLE + 4):  # traffic on one past the limit, silence on the other
+            busy.send(0, b"%d" % i)
+            busy.until(lambda s: s.out.get(1, b"").endswith(b"%d" % i), "cat's echo")
+            states.append(idle_open())
+            time.sleep(0.5)
+        self.assertTrue(states[0], "the idle one is open before its limit: %s" % states)
+        self.assertFalse(states[-1], "the idle one is closed after its limit: %s" % states)
+        busy.send(0, b"still")
+        busy.until(lambda s: s.out.get(1, b"").endswith(b"still"), "cat's echo")
+        busy.send_raw(b"\xff\x00")
+        self.assertEqual(busy.drain(), 1000)
+        idle.ws.shutdown()
+        self.assertFdsBack("idle")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ps = self.exec_sync(self.cid, ["ps", "-o", "comm"]).stdout.split()
+            if b"cat" not in ps:
+                break
+            time.sleep(0.2)
+        self.assertNotIn(b"cat", ps, "the idle session's process ended with it")
