@@ -326,7 +326,7 @@ static void test_port_forward(void)
 
 static void test_timeouts_abort(void)
 {
-	struct crid_stream_limits quick = { .creation = 1, .idle = 1.0, .finish = 0.2 };
+	struct crid_stream_limits quick = { .creation = 1, .idle = 2.0, .finish = 0.2 };
 	struct crid_stream_req req;
 	struct setup t;
 
@@ -337,7 +337,7 @@ static void test_timeouts_abort(void)
 	peer_write(&t.peer, 2, "\x00x", 2); /* activity postpones the idle limit */
 	spin_for(0.5);
 	CHECK(t.list.n == 1, "not idle yet");
-	spin_for(1.0);
+	spin_for(2.0);
 	CHECK(t.rec.freed && t.list.n == 0, "idle: gone() and freed (%s)", t.rec.log);
 	peer_read(&t.peer);
 	CHECK(t.peer.eof, "idle: socket closed");
