@@ -21,6 +21,7 @@
 #   BENCH_ROUNDS     pull rounds (3)
 #   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other)
 #   BENCH_ARGS       more crid-bench flags for every scenario
+#   BENCH_EXEC_ARGS  more bench/exec.py flags (--calls --sessions --mbytes --rounds)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -191,7 +192,7 @@ exec_scenario() {
 	/usr/bin/python3 -m grpc_tools.protoc -Iproto --python_out="$py" --grpc_python_out="$py" \
 		proto/api.proto || return 1
 	CRID_PY=$py /usr/bin/python3 bench/exec.py "${EP_ARGS[@]}" --image "$REGISTRY/crid-test/busybox:latest" \
-		--json "$RESULTS/$1.json" | tee "$RESULTS/$1.txt" &
+		--json "$RESULTS/$1.json" ${BENCH_EXEC_ARGS:-} | tee "$RESULTS/$1.txt" &
 	wait $!
 }
 

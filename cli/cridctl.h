@@ -78,6 +78,12 @@ int cridctl_logs(struct cridctl *ctl, int argc, char **argv);
 int cridctl_stats(struct cridctl *ctl, int argc, char **argv);
 int cridctl_statsp(struct cridctl *ctl, int argc, char **argv);
 
+/* Streaming verbs (streaming.c): exec without --sync is the Exec RPC, then the session. */
+int cridctl_exec_stream(struct cridctl *ctl, const char *transport, char **cmd, size_t n_cmd,
+			const char *ctr, bool keep_stdin, bool tty);
+int cridctl_attach(struct cridctl *ctl, int argc, char **argv);
+int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv);
+
 /* The ps table: one header then a row per container, crictl's columns. */
 #define CRIDCTL_PS_COLS 8
 extern const char *const cridctl_ps_header[CRIDCTL_PS_COLS];

@@ -220,8 +220,12 @@ static int on_frame(void *user, const struct crid_spdy_frame *f)
 		memcpy(c->error + c->error_len, f->data, n);
 		c->error_len += n;
 		if (f->last_piece && (f->flags & CRID_SPDY_FLAG_FIN) && c->error_len) {
+			size_t len = c->error_len;
+
+			while (len && (c->error[len - 1] == '\n' || c->error[len - 1] == '\r'))
+				len--; /* newer servers end their JSON with json.Encoder's newline */
 			fprintf(stderr, "E an error occurred forwarding %u -> %u: %.*s\n", c->local,
-				c->remote, (int)c->error_len, c->error);
+				c->remote, (int)len, c->error);
 			conn_close(x, c);
 		}
 		return 0;

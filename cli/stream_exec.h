@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli/cridctl.h"
+#include "reactor/err.h"
 
 /* The streams asked for in the RPC, so the same ones are opened. */
 struct cridctl_stream_opts {
@@ -61,12 +61,5 @@ int cridctl_port_map_parse(const char *spec, struct cridctl_port_map *m, struct 
  * does. Returns the exit code (1 after printing the error).
  */
 int cridctl_stream_port_forward(const char *url, const struct cridctl_port_map *maps, size_t n);
-
-/* exec without --sync: the Exec RPC, then the session (streaming.c). */
-int cridctl_exec_stream(struct cridctl *ctl, const char *transport, char **cmd, size_t n_cmd,
-			const char *ctr, bool keep_stdin, bool tty);
-
-int cridctl_attach(struct cridctl *ctl, int argc, char **argv);
-int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv);
 
 #endif

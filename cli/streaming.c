@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cridctl.h"
 #include "cli/stream_exec.h"
 
 /* crictl --transport: spdy (the default) or websocket (exec and attach only). */
@@ -147,7 +148,12 @@ int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv)
 
 	if (rc)
 		return rc < 0;
-	if (unused_stdin || unused_tty || argc - optind < 2 || argc - optind > 17) {
+	if (unused_stdin || unused_tty) {
+		fprintf(stderr, "cridctl: port-forward: -i and -t are exec and attach options\n%s",
+			usage);
+		return 1;
+	}
+	if (argc - optind < 2 || argc - optind > 17) {
 		fprintf(stderr, "cridctl: port-forward: expected POD-ID and 1 to 16 ports\n%s",
 			usage);
 		return 1;

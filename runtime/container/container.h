@@ -29,6 +29,7 @@ enum crid_ctr_state {
 struct crid_ctr_op;
 struct crid_cri_log;
 struct crid_ctr_attach;
+struct crid_ctr_exec;
 
 struct crid_container {
 	char id[CRID_ID_LEN + 1];
@@ -61,6 +62,7 @@ struct crid_container {
 	int out_fd, err_fd; /* read ends of the stdio FIFOs, -1 when closed */
 	int in_fd;	    /* write end of the stdin FIFO, -1 without one or once closed */
 	struct crid_ctr_attach *taps; /* attach sessions (runtime/container/ctr_stream.c) */
+	struct crid_ctr_exec *execs;  /* streaming execs running in it (ctr_stream.c) */
 	struct crid_cri_log *log;
 	uint8_t *list_entry; /* pre-encoded ListContainers item; freed on every change */
 	size_t list_entry_len;

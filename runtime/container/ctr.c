@@ -327,7 +327,7 @@ static void exited(struct exit_watch *w)
 {
 	w->exited = true;
 	ev_io_stop(w->ctrs->loop->ev, &w->io);
-	ctr_stream_output_draining(w->c); /* no attach holds the last output back any more */
+	ctr_stream_output_draining(w->c); /* attach pauses and streaming execs end with it */
 	if (!w->c->log || crid_cri_log_done(w->c->log)) {
 		finalize_exit(w);
 		return;

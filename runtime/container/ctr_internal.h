@@ -94,7 +94,8 @@ char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc,
 /*
  * Streaming (ctr_stream.c): the init exited and the log drains its last
  * output under a timeout: an attach may no longer pause the writer (its
- * client gets the rest without back-pressure; the log gets all of it).
+ * client gets the rest without back-pressure; the log gets all of it), and
+ * the streaming execs in it are killed (a shared PID namespace keeps them).
  */
 void ctr_stream_output_draining(struct crid_container *c);
 

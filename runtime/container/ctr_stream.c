@@ -56,6 +56,8 @@
 
 struct crid_ctr_exec {
 	struct crid_ctrs *ctrs;
+	struct crid_container *c; /* NULL once its output ended (the container may go) */
+	struct crid_ctr_exec *next;
 	struct ctr_exec_wait wait;
 	struct crid_exec_proc *proc;
 	struct crid_ctr_exec_cbs cbs;
@@ -77,8 +79,22 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+static void exec_unlink(struct crid_ctr_exec *x)
+{
+	struct crid_ctr_exec **pp;
+
+	if (!x->c)
+		return;
+	for (pp = &x->c->execs; *pp && *pp != x; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = x->next;
+	x->c = NULL;
+}
+
 static void exec_free(struct crid_ctr_exec *x)
 {
+	exec_unlink(x);
 	if (x->wait.queued)
 		ctr_exec_unqueue(&x->wait);
 	if (x->proc)
@@ -249,12 +265,13 @@ struct crid_ctr_exec *crid_ctrs_exec_start(struct crid_ctrs *ctrs, const char *i
 		return NULL;
 	if (!ctr_exec_turn(ctrs->loop)) {
 		ctr_exec_enqueue(ctrs->loop, &x->wait);
-		return x;
-	}
-	if (exec_spawn(x, err) < 0) {
+	} else if (exec_spawn(x, err) < 0) {
 		exec_free(x);
 		return NULL;
 	}
+	x->c = c;
+	x->next = c->execs;
+	c->execs = x;
 	return x;
 }
 
@@ -309,10 +326,18 @@ static bool tap_output(void *user, int stream, const uint8_t *data, size_t len)
 	return more || draining(c);
 }
 
+/*
+ * The init exited: so do the streaming execs. In a container with its own
+ * PID namespace the kernel killed them already; in one sharing the pod's (the
+ * CRI default) they would outlive it, and their sessions with them
+ * (containerd's shim kills all of a container's processes then too).
+ */
 void ctr_stream_output_draining(struct crid_container *c)
 {
 	if (c->log)
 		crid_cri_log_pause(c->log, 0);
+	for (struct crid_ctr_exec *x = c->execs; x; x = x->next)
+		crid_ctr_exec_kill(x);
 }
 
 /* Reading goes on when no attach is paused (any more). */
@@ -436,6 +461,8 @@ void ctr_stream_output_ended(struct crid_container *c)
 {
 	struct crid_ctr_attach *a;
 
+	while (c->execs)
+		exec_unlink(c->execs); /* they stay their sessions' until released */
 	if (c->log) {
 		crid_cri_log_set_tap(c->log, NULL, NULL);
 		crid_cri_log_pause(c->log, 0);

@@ -239,6 +239,18 @@ class _Tests:
             self.assertIn(b"error code=2 ", err, "unknown container: ENOENT")
         self.assertRunning(cid)
 
+    def test_exec_ends_with_its_container(self):
+        """The pod's PID namespace (the CRI default) would keep an exec'd process alive
+        after its container's init exited; crid kills it then, so its session ends."""
+        pod = self.run_pod()
+        cid = self.run_ctr(pod, "brief", script="while [ ! -e /tmp/stop ]; do sleep 0.05; done")
+        with self.daemon_down():
+            rc, out, err = self.probe("exec", cid, "sh", "-c",
+                                      "echo up; touch /tmp/stop; exec sleep 1000", timeout=60)
+            self.assertEqual((rc, out), (0, b"up\n"), err)
+            self.assertIn(b"exit=137", err, "killed with its container")
+        self.wait_exited(cid)
+
     def test_attach_stdin_once_closes_at_the_end(self):
         pod = self.run_pod()
         cid = self.stdin_ctr(pod, "once", True, script="cat; echo cat-done; sleep 3600")
