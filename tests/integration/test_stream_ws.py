@@ -461,7 +461,9 @@ class WsPortForwardTests(WsBase):
                 s.until(lambda s: b"hello-pf" in s.out.get(0, b""), "the page")
                 self.assertRegex(s.out[0][2:40], rb"^HTTP/1\.[01] 200 ", "the response")
                 self.assertEqual(s.out.get(1), port, "nothing on the error channel")
-                s.ws.close()
+                # httpd closed its end: every requested port is done, the server closes
+                self.assertEqual(s.drain(), 1000)
+                self.assertEqual(s.out.get(1), port, "still nothing on the error channel")
         self.assertFdsBack("port-forward")
 
     def test_http_over_spdy_tunnel(self):
