@@ -317,6 +317,21 @@ class WsExecTests(WsBase):
         self.assertExit(s, 0)
         self.assertFdsBack("10 MB")
 
+    def test_concurrent_sessions(self):
+        """30 WebSocket exec sessions open at once, each its own cat: every one echoes its
+        own bytes, ends on its v5 CLOSE with status Success, and nothing is left."""
+        n = 30
+        sessions = [self.session(["cat"], V5, stdin=True, stderr=False) for _ in range(n)]
+        for i, s in enumerate(sessions):
+            s.send(0, b"session-%d" % i)
+        for i, s in enumerate(sessions):
+            s.until(lambda s: s.out.get(1, b"") == b"session-%d" % i, "its echo")
+            s.send_raw(b"\xff\x00")
+        for s in sessions:
+            self.assertEqual(s.drain(), 1000)
+            self.assertExit(s, 0)
+        self.assertFdsBack("%d sessions" % n)
+
     def test_tty_resize(self):
         s = self.session(["sh", "-c", "read x; stty size"], V5, stdin=True, tty=True,
                          stderr=False)
