@@ -8,7 +8,8 @@ on SPDY, v5's close on WebSocket); -i -t under a real pty: the size sent at
 start, a resize on SIGWINCH seen by `stty size`, the local terminal restored
 afterwards; attach -i to a stdin_once `cat` container; the RPC's error for a
 missing container; bad transports; port-forward to a busybox httpd in the pod
-(two connections, one at a time and at once), where the daemon has it.
+(two connections, one at a time and at once; a port nothing listens on
+gives the server's error and the session goes on).
 """
 import fcntl
 import os
@@ -189,8 +190,8 @@ class CridctlStreamTests(CtrBase):
         pod = self.run_pod()
         self.run_ctr(pod, "httpd", script="mkdir -p /www && echo hello-from-pod > "
                      "/www/index.html && exec httpd -f -p 8080 -h /www")
-        p = subprocess.Popen([CRIDCTL, "-r", self.crid.target(), "port-forward", pod, ":8080"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.Popen([CRIDCTL, "-r", self.crid.target(), "port-forward", pod, ":8080",
+                              ":8081"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait()))
         line = p.stdout.readline().decode()
         m = re.match(r"^Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
@@ -201,6 +202,12 @@ class CridctlStreamTests(CtrBase):
                 self.skipTest("the daemon has no port-forward sessions yet: %s" % err.strip())
             self.fail("no Forwarding line: %r %r" % (line, err))
         port = int(m.group(1))
+        lines = []  # then [::1] for 8080 when the host has IPv6, then 127.0.0.1 for 8081
+        while not lines or not lines[-1].startswith("Forwarding from 127.0.0.1:"):
+            lines.append(p.stdout.readline().decode().strip())
+            self.assertTrue(lines[-1], "cridctl ended: %r" % lines)
+        self.assertTrue(lines[-1].endswith(" -> 8081"), lines)
+        closed_port = int(lines[-1].split(":")[1].split(" ")[0])
 
         def get():
             with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
@@ -234,6 +241,14 @@ class CridctlStreamTests(CtrBase):
                 data += chunk
             c.close()
             self.assertIn(b"hello-from-pod", data)
+        # nothing listens on 8081 in the pod: the local connection ends, the error is
+        # printed, and the session goes on serving 8080
+        with socket.create_connection(("127.0.0.1", closed_port), timeout=30) as c:
+            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            self.assertEqual(c.recv(65536), b"")
+        self.assertIn(b"hello-from-pod", get())
         self.assertIsNone(p.poll(), "port-forward ended early")
         p.send_signal(signal.SIGINT)
         p.wait(timeout=10)
+        err = p.stderr.read().decode()
+        self.assertRegex(err, r"E an error occurred forwarding %d -> 8081: .*8081" % closed_port)
