@@ -9,6 +9,9 @@
 
 #include "reactor/log.h"
 
+/* Hook runs per iteration before the rest wait (see run_hooks). */
+#define HOOK_RUNS_MAX 100000
+
 static const int watched_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 
 static void signal_cb(struct ev_loop *ev, ev_io *w, int revents)
@@ -39,10 +42,42 @@ static double thread_cpu(void)
 }
 
 /* Runs the queued hooks; a hook may queue itself or others again for the next round. */
+/* Wakes the loop for hooks left over by run_hooks(); the prepare watcher runs them. */
+static void hooks_kick_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	(void)ev;
+	(void)w;
+	(void)revents;
+}
+
+/*
+ * Hooks are taken one at a time off the live list, never off a detached
+ * copy: a hook may free an object whose own hook is still queued (a session
+ * freeing its connection), and that object's cancel must find it in the
+ * list. A hook queued while hooks run runs before this sleep too. One that
+ * keeps queueing itself must not hold the loop: past HOOK_RUNS_MAX runs the
+ * rest wait for the next iteration, which the zero timer brings at once.
+ */
+static void run_hooks(struct crid_loop *loop)
+{
+	struct crid_before_sleep *h;
+	unsigned runs = 0;
+
+	while ((h = loop->hooks)) {
+		if (++runs > HOOK_RUNS_MAX) {
+			ev_timer_start(loop->ev, &loop->hooks_kick);
+			return;
+		}
+		loop->hooks = h->next;
+		h->next = NULL;
+		h->linked = 0;
+		h->fn(h);
+	}
+}
+
 static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 {
 	struct crid_loop *loop = w->data;
-	struct crid_before_sleep *list = loop->hooks;
 
 	(void)revents;
 	if (loop->woke > 0) {
@@ -63,15 +98,7 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 			loop->max_busy_cpu = cpu;
 	}
 	(void)ev;
-	loop->hooks = NULL;
-	while (list) {
-		struct crid_before_sleep *h = list;
-
-		list = h->next;
-		h->next = NULL;
-		h->linked = 0;
-		h->fn(h);
-	}
+	run_hooks(loop);
 }
 
 static void check_cb(struct ev_loop *ev, ev_check *w, int revents)
@@ -136,6 +163,7 @@ int crid_loop_init(struct crid_loop *loop, crid_signal_fn on_signal, void *user,
 	ev_io_init(&loop->signal_watcher, signal_cb, loop->signal_fd, EV_READ);
 	loop->signal_watcher.data = loop;
 	ev_io_start(loop->ev, &loop->signal_watcher);
+	ev_timer_init(&loop->hooks_kick, hooks_kick_cb, 0., 0.);
 	ev_prepare_init(&loop->prepare, prepare_cb);
 	loop->prepare.data = loop;
 	ev_prepare_start(loop->ev, &loop->prepare);
@@ -198,6 +226,7 @@ void crid_loop_destroy(struct crid_loop *loop)
 	ev_ref(loop->ev);
 	ev_io_stop(loop->ev, &loop->signal_watcher);
 	ev_prepare_stop(loop->ev, &loop->prepare);
+	ev_timer_stop(loop->ev, &loop->hooks_kick);
 	ev_check_stop(loop->ev, &loop->check);
 	ev_loop_destroy(loop->ev);
 	loop->ev = NULL;

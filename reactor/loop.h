@@ -37,6 +37,7 @@ struct crid_loop {
 	crid_signal_fn on_signal;
 	void *signal_user;
 	struct crid_before_sleep *hooks;
+	ev_timer hooks_kick; /* wakes the loop for hooks run_hooks() left over */
 };
 
 /*

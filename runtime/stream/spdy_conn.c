@@ -156,8 +156,11 @@ static void free_output(struct spdy_conn *c)
 	c->out_bytes = 0;
 }
 
+static void spares_release(void);
+
 static void conn_free(struct spdy_conn *c)
 {
+	spares_release();
 	free_pairs(c);
 	free_output(c);
 	crid_free(c->streams);
@@ -220,20 +223,92 @@ static void schedule(struct spdy_conn *c)
 		ev_timer_start(c->loop->ev, &c->kick);
 }
 
+/*
+ * Spare output chunks, shared by every connection (one loop, one thread).
+ * Freeing each DATA frame's chunk once written and allocating the next made
+ * glibc trim and regrow the heap top on every frame: port-forward ran at
+ * ~120 MB/s, most of it in page faults. A few spares kept while any
+ * connection lives take that away; the last connection's end frees them.
+ */
+#define SPARES_MAX 8
+#define SPARE_CAP_MAX ((64u << 10) + 64)
+
+static struct {
+	struct out_chunk *head;
+	unsigned n;
+	unsigned conns; /* live connections */
+} spares;
+
+static struct out_chunk *chunk_get(size_t n)
+{
+	struct out_chunk **pp = &spares.head;
+
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->cap >= n) {
+			struct out_chunk *t = *pp;
+
+			*pp = t->next;
+			spares.n--;
+			return t;
+		}
+	}
+	size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+	struct out_chunk *t = crid_malloc(sizeof(*t) + cap);
+
+	if (t)
+		t->cap = cap;
+	return t;
+}
+
+static void chunk_put(struct out_chunk *t)
+{
+	if (spares.conns == 0 || spares.n >= SPARES_MAX || t->cap > SPARE_CAP_MAX) {
+		crid_free(t);
+		return;
+	}
+	t->next = spares.head;
+	spares.head = t;
+	spares.n++;
+}
+
+size_t crid_spdy_conn_spare_bytes(void)
+{
+	size_t n = 0;
+
+	for (struct out_chunk *t = spares.head; t; t = t->next)
+		n += sizeof(*t) + t->cap;
+	return n;
+}
+
+static void spares_drop(void)
+{
+	while (spares.head) {
+		struct out_chunk *t = spares.head;
+
+		spares.head = t->next;
+		crid_free(t);
+	}
+	spares.n = 0;
+}
+
+/* A connection ended: the last one takes the spares with it. */
+static void spares_release(void)
+{
+	if (--spares.conns == 0)
+		spares_drop();
+}
+
 static int queue(struct spdy_conn *c, const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct out_chunk *t = c->out_tail;
 	size_t n = alen + blen;
 
 	if (!t || t->cap - t->len < n) {
-		size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
-
-		t = crid_malloc(sizeof(*t) + cap);
+		t = chunk_get(n);
 		if (!t)
 			return -1;
 		t->next = NULL;
 		t->len = t->off = 0;
-		t->cap = cap;
 		if (c->out_tail)
 			c->out_tail->next = t;
 		else
@@ -304,7 +379,7 @@ static int flush(struct spdy_conn *c)
 			}
 			w -= (ssize_t)(ch->len - ch->off);
 			c->out_head = ch->next;
-			crid_free(ch);
+			chunk_put(ch);
 		}
 		if (!c->out_head)
 			c->out_tail = NULL;
@@ -1155,6 +1230,7 @@ struct crid_stream_conn *crid_spdy_conn_new(struct crid_loop *loop, int fd, cons
 		memcpy(c->rbuf, pre, pre_len);
 		c->rbuf_len = pre_len;
 	}
+	spares.conns++;
 	c->base.ops = &spdy_conn_ops;
 	c->base.version = version;
 	c->base.abort = op_abort;

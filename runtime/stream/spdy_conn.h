@@ -33,4 +33,11 @@ struct crid_stream_conn *crid_spdy_conn_new(struct crid_loop *loop, int fd, cons
 					    const struct crid_stream_limits *limits,
 					    struct crid_err *err);
 
+/*
+ * Bytes of the spare output chunks all connections share (kept while any
+ * connection lives, so frames do not make the heap shrink and regrow); for
+ * memory accounting and tests.
+ */
+size_t crid_spdy_conn_spare_bytes(void);
+
 #endif

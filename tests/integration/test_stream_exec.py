@@ -10,7 +10,8 @@ code N" for any non-zero code); exec with a terminal under a real pty (the size
 crictl sends, an interactive shell); 10 MB through stdout and 10 MB through
 stdin with checksums; stdin EOF reaching the process; a resize message seen by
 `stty size`; attach to a container that logs (every line once in the session
-and in the CRI log); attach stdin to a `cat` container with stdin_once;
+and in the CRI log); attach stdin to a `cat` container with stdin_once; a resize reaching a tty
+container's terminal through attach;
 200 concurrent sessions; the client killed mid-stream; the container stopped
 mid-session; crid killed -9 mid-session. After every test the daemon's fd
 count is back to what it was and no exec'd process is left in the container.
@@ -36,7 +37,7 @@ if not os.access(CRICTL, os.X_OK):
     CRICTL = "/work/shared/bin/crictl"
 MB10 = 10 << 20
 SLEEP = ["sleep", "100000"]
-PID_CONTAINER = 1  # runtime.v1.NamespaceMode CONTAINER
+PID_POD, PID_CONTAINER = 0, 1  # runtime.v1.NamespaceMode
 
 
 def setUpModule():
@@ -354,16 +355,18 @@ class StreamExecTests(CtrBase):
     # -- the container's side -------------------------------------------------------
 
     def test_container_exits_mid_session(self):
-        pod = self.run_pod()
-        # its own pid namespace: the kernel kills the exec with the init (in a pod-shared
-        # one crid's stop kills the init alone and an exec'd process outlives it)
-        cid = self.run_ctr(pod, "short", command=SLEEP, pid_namespace=PID_CONTAINER)
-        ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"], cid=cid))
-        self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
-        self.stop(cid, timeout=0)
-        self.assertTrue(ex.conn.wait_for(ex.done, 30), "the session did not end")
-        self.assertEqual(exit_code(ex.result()["status"]), 137, ex.result())
-        ex.conn.close()
+        # its own pid namespace (the kernel kills the exec with the init) and the pod's
+        # shared one (the CRI default: crid kills the exec when the init exits)
+        for mode in (PID_CONTAINER, PID_POD):
+            pod = self.run_pod()
+            cid = self.run_ctr(pod, "short", command=SLEEP, pid_namespace=mode)
+            ex = self.spdy_open(self.exec_url(["sh", "-c", "echo up; exec sleep 1000"],
+                                              cid=cid))
+            self.assertTrue(ex.conn.wait_for(lambda: b"up" in ex.s["stdout"].data, 30))
+            self.stop(cid, timeout=0)
+            self.assertTrue(ex.conn.wait_for(ex.done, 30), "the session did not end (%d)" % mode)
+            self.assertEqual(exit_code(ex.result()["status"]), 137, ex.result())
+            ex.conn.close()
 
     def test_attach_logs(self):
         pod = self.run_pod()
@@ -402,6 +405,27 @@ class StreamExecTests(CtrBase):
         self.assertEqual(exit_code(r["status"]), 0, r)
         self.wait_exited(cid)
         self.assertEqual(self.status(cid).status.exit_code, 0)
+
+    def test_attach_tty_resize(self):
+        pod = self.run_pod()
+        cfg = self.ctr_config("tty", script="while read x; do stty size; done")
+        cfg.tty = cfg.stdin = True
+        cid = self.create(pod, cfg)
+        self.start(cid)
+        url = self.rt.Attach(api_pb2.AttachRequest(container_id=cid, stdin=True, stdout=True,
+                                                   tty=True), timeout=30).url
+        ex = self.spdy_open(url, stdin=True, stderr=False, tty=True)
+        ex.resize(77, 22)
+        ex.send_stdin(b"\n")
+        self.assertTrue(ex.conn.wait_for(lambda: b"22 77" in ex.s["stdout"].data, 30),
+                        ex.result())
+        ex.resize(91, 13)
+        ex.send_stdin(b"\n")
+        self.assertTrue(ex.conn.wait_for(lambda: b"13 91" in ex.s["stdout"].data, 30),
+                        ex.result())
+        ex.conn.close()  # the client leaves; the container stays
+        time.sleep(0.5)
+        self.assertEqual(self.status(cid).status.state, api_pb2.CONTAINER_RUNNING)
 
     def test_attach_crictl(self):
         self.needs_crictl()

@@ -291,7 +291,8 @@ class _Tests:
         while n > before and time.monotonic() < deadline:
             time.sleep(0.1)
             n = len(os.listdir("/proc/%d/fd" % self.crid.proc.pid))
-        self.assertEqual(n, before, "crid's fds back where they were")
+        # (fewer is fine: an earlier test's connection may close meanwhile)
+        self.assertLessEqual(n, before, "crid's fds back where they were")
 
 
 class PortForwardRunc(_Tests, CtrBase):

@@ -9,13 +9,17 @@ dictionary and an HTTP request after the upgrade each answered with GOAWAY
 and a close (the daemon unharmed); the client's GOAWAY (before the streams:
 the end; mid-session: no new stream, the session finishes); the stream
 creation limit (shortened with CRID_TEST=1 CRID_TEST_STREAM_CREATION_TIMEOUT);
+port-forward pairs by requestid and by stream ids, ports out of range reset,
+a pair left incomplete timed out on its error stream;
 a client vanishing mid-session (no fd left in crid); 200 idle exec sessions
 open at once and then closed (crid's fds back where they were)."""
 import os
+import re
 import socket
 import struct
 import subprocess
 import time
+import urllib.request
 import zlib
 
 import api_pb2
@@ -58,10 +62,11 @@ class _Tests:
                          timeout=10)
         return r.url
 
-    def spdy_connect(self, cmd=("sleep", "300"), **kw):
+    def spdy_connect(self, cmd=("sleep", "300"), cleanup=True, **kw):
         conn, resp = sc.SpdyConn.upgrade(self.exec_url(list(cmd), **kw), V4)
         self.assertIsNotNone(conn, "upgrade refused: %r" % (resp,))
-        self.addCleanup(conn.close)
+        if cleanup:
+            self.addCleanup(conn.close)
         return conn
 
     def crid_fds(self):
@@ -206,6 +211,83 @@ class _Tests:
         self.assertIn(b"timed out waiting for client to create streams", bytes(err.data))
         self.assertTrue(err.fin)
 
+    # -- port-forward pairs --------------------------------------------------------------
+
+    _httpd_pod = None
+
+    def httpd_pod(self):
+        """A pod whose busybox httpd answers on 8080 (one for the class)."""
+        if type(self)._httpd_pod is None:
+            pod = self.run_pod(cleanup=False)
+            cid = self.run_ctr(pod, "httpd", script="mkdir -p /www && echo hello-pf > "
+                               "/www/index.html && exec httpd -f -p 8080 -h /www")
+            deadline = time.monotonic() + 30
+            while self.exec_sync(cid, ["wget", "-q", "-O", "-",
+                                       "http://127.0.0.1:8080/"]).exit_code != 0:
+                self.assertLess(time.monotonic(), deadline, "httpd did not come up")
+                time.sleep(0.2)
+            type(self)._httpd_pod = pod
+        return type(self)._httpd_pod
+
+    def pf_connect(self, cleanup=True):
+        url = self.rt.PortForward(api_pb2.PortForwardRequest(
+            pod_sandbox_id=self.httpd_pod(), port=[8080]), timeout=10).url
+        conn, resp = sc.SpdyConn.upgrade(url, sc.PORT_FORWARD_PROTOCOLS)
+        self.assertIsNotNone(conn, "upgrade refused: %r" % (resp,))
+        if cleanup:
+            self.addCleanup(conn.close)
+        return conn
+
+    def test_port_forward_pairs(self):
+        """Pairs by requestid (and by stream ids without one) run at once on one connection."""
+        conn = self.pf_connect()
+        bad = conn.open_stream({"streamtype": "data", "port": "0", "requestid": "7"})
+        self.assertEqual(bad.reset, sc.PROTOCOL_ERROR, "port 0 not reset")
+        bad = conn.open_stream({"streamtype": "data", "port": "65536", "requestid": "7"})
+        self.assertEqual(bad.reset, sc.PROTOCOL_ERROR, "port 65536 not reset")
+        pairs = [sc.PortForwardPair(conn, 8080, rid) for rid in (0, 1)]
+        # a client older than the requestid header: error stream n, data stream n + 2
+        err = conn.open_stream({"streamtype": "error", "port": "8080"})
+        data = conn.open_stream({"streamtype": "data", "port": "8080"})
+        self.assertEqual(data.sid, err.sid + 2)
+        for st in [p.data for p in pairs] + [data]:
+            self.assertTrue(st.replied)
+            conn.send_data(st.sid, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        for st in [p.data for p in pairs] + [data]:
+            self.assertTrue(conn.wait_for(lambda st=st: st.fin, 30), "no response on %d" % st.sid)
+            self.assertRegex(bytes(st.data[:40]), rb"^HTTP/1\.[01] 200 ")
+            self.assertIn(b"hello-pf", bytes(st.data))
+        self.assertFalse(conn.eof)
+
+    def test_port_forward_pair_timeout(self):
+        conn = self.pf_connect()
+        err = conn.open_stream({"streamtype": "error", "port": "8080", "requestid": "5"})
+        self.assertTrue(err.replied)
+        self.assertTrue(conn.wait_for(lambda: err.fin, CREATION_TIMEOUT + 20),
+                        "the lone error stream not closed")
+        self.assertIn(b"timed out waiting for streams", bytes(err.data))
+        conn.ping(5)  # the connection itself carries on
+        self.assertTrue(conn.wait_for(lambda: 5 in conn.pings, 10))
+        pair = sc.PortForwardPair(conn, 8080, 6)
+        pair.send(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        self.assertIn(b"hello-pf", pair.read_until_fin(30))
+
+    def test_crictl_port_forward(self):
+        """client-go's port-forwarder: a pair per local connection, two connections."""
+        self.crictl("version")  # skips when absent
+        proc = subprocess.Popen([CRICTL, "--runtime-endpoint", self.crid.target(),
+                                 "port-forward", self.httpd_pod(), ":8080"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        line = proc.stdout.readline().decode()
+        m = re.search(r"127\.0\.0\.1:(\d+) -> 8080", line)
+        self.assertIsNotNone(m, "crictl port-forward printed %r" % line)
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        for _ in range(2):
+            with direct.open("http://127.0.0.1:%s/" % m.group(1), timeout=30) as r:
+                self.assertIn(b"hello-pf", r.read())
+
     # -- resources --------------------------------------------------------------------
 
     def test_client_vanishes_mid_session(self):
@@ -247,6 +329,16 @@ class _Tests:
                 c.close()
         self.assertLessEqual(self.wait_fds(before, timeout=120), before,
                              "fds left after 200 sessions closed")
+
+    def test_zz_open_at_shutdown(self):
+        """Sessions still open when the daemon stops (tearDownClass): aborted, nothing leaks
+        (the ASan run checks the daemon's exit)."""
+        conn = self.spdy_connect(["sleep", "600"], cleanup=False, stderr=False)
+        sc.ExecSession(conn, stderr=False).open()
+        pf = self.pf_connect(cleanup=False)
+        sc.PortForwardPair(pf, 8080, 0)
+        type(self)._left_open = [conn, pf]  # kept open past the daemon's stop
+        version_ok(self.crid)
 
 
 class SpdyRunc(_Tests, CtrBase):

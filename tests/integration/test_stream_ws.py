@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import select
 import socket
 import struct
 import threading
@@ -28,6 +29,7 @@ except ImportError:  # python3-websocket (make deps)
     websocket = None
 
 import api_pb2
+import ctr_fixture
 import spdy_client
 from crid_fixture import version_ok
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
@@ -293,6 +295,43 @@ class WsExecTests(WsBase):
         self.assertEqual(sorted(s.closed_chans), [1, 2, 3], "v5 CLOSE of each output channel")
         self.assertFdsBack("v5 close")
 
+    def test_exec_10mb_round_trip(self):
+        """10 MB through cat and back over v5 while the client also reads: every byte, in
+        order, with back-pressure both ways (a sender thread; the reader is this one)."""
+        blob = os.urandom(10 << 20)
+        s = self.session(["cat"], V5, stdin=True, stderr=False)
+        s.until(lambda s: s.first is not None, "the first message")
+
+        def sender():
+            for i in range(0, len(blob), 64 << 10):
+                s.send(0, blob[i:i + (64 << 10)])
+            s.send_raw(b"\xff\x00")
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        self.assertEqual(s.drain(), 1000)
+        t.join(30)
+        out = s.out.get(1, b"")
+        self.assertEqual((len(out), hashlib.sha256(out).hexdigest()),
+                         (len(blob), hashlib.sha256(blob).hexdigest()))
+        self.assertExit(s, 0)
+        self.assertFdsBack("10 MB")
+
+    def test_concurrent_sessions(self):
+        """30 WebSocket exec sessions open at once, each its own cat: every one echoes its
+        own bytes, ends on its v5 CLOSE with status Success, and nothing is left."""
+        n = 30
+        sessions = [self.session(["cat"], V5, stdin=True, stderr=False) for _ in range(n)]
+        for i, s in enumerate(sessions):
+            s.send(0, b"session-%d" % i)
+        for i, s in enumerate(sessions):
+            s.until(lambda s: s.out.get(1, b"") == b"session-%d" % i, "its echo")
+            s.send_raw(b"\xff\x00")
+        for s in sessions:
+            self.assertEqual(s.drain(), 1000)
+            self.assertExit(s, 0)
+        self.assertFdsBack("%d sessions" % n)
+
     def test_tty_resize(self):
         s = self.session(["sh", "-c", "read x; stty size"], V5, stdin=True, tty=True,
                          stderr=False)
@@ -437,7 +476,9 @@ class WsPortForwardTests(WsBase):
                 s.until(lambda s: b"hello-pf" in s.out.get(0, b""), "the page")
                 self.assertRegex(s.out[0][2:40], rb"^HTTP/1\.[01] 200 ", "the response")
                 self.assertEqual(s.out.get(1), port, "nothing on the error channel")
-                s.ws.close()
+                # httpd closed its end: every requested port is done, the server closes
+                self.assertEqual(s.drain(), 1000)
+                self.assertEqual(s.out.get(1), port, "still nothing on the error channel")
         self.assertFdsBack("port-forward")
 
     def test_http_over_spdy_tunnel(self):
@@ -454,3 +495,84 @@ class WsPortForwardTests(WsBase):
             self.assertIn(b"hello-pf", page)
         t.close()
         self.assertFdsBack("spdy tunnel")
+
+    def test_10mb_download(self):
+        """10 MB from a server in the pod (busybox nc) over v4 port-forward, checksummed."""
+        nc = self.run_ctr(self.pod, "nc", script="head -c 10485760 /dev/urandom > /blob.tmp && "
+                          "mv /blob.tmp /blob && while :; do nc -l -p 9000 < /blob; done")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = self.exec_sync(nc, ["sh", "-c", "test -f /blob && netstat -ltn | grep -q :9000"])
+            if r.exit_code == 0:
+                break
+            time.sleep(0.2)
+        want = self.exec_sync(nc, ["sha256sum", "/blob"]).stdout.split()[0].decode()
+        self.fds0 = self.daemon_fds()
+        self.fd_targets0 = self.daemon_fd_targets()
+        s = Session(self.pf_url([9000]), V4)
+        port = struct.pack("<H", 9000)
+        s.until(lambda s: s.out.get(1) == port, "the port")
+        s.send(0, b"go")  # nothing needed, but a client usually speaks first
+        s.until(lambda s: len(s.out.get(0, b"")) >= 2 + (10 << 20), "10 MB")
+        got = s.out[0][2:]
+        self.assertEqual((len(got), hashlib.sha256(got).hexdigest()), (10 << 20, want))
+        s.ws.close()
+        self.assertFdsBack("10 MB download")
+
+
+class WsIdleTests(WsBase):
+    """A daemon with a 3 s idle limit ([crid.stream] idle_timeout)."""
+    IDLE = 3
+
+    @classmethod
+    def start_daemon(cls):
+        real = ctr_fixture.Crid
+
+        def with_config(**kw):
+            c = real(**kw)
+            c.config = os.path.join(c.tmp, "crid.toml")
+            with open(c.config, "w") as f:
+                f.write("[crid.stream]\nidle_timeout = %d\n" % cls.IDLE)
+            return c
+
+        ctr_fixture.Crid = with_config
+        try:
+            super().start_daemon()
+        finally:
+            ctr_fixture.Crid = real
+
+    def test_idle_session_closed(self):
+        busy = self.session(["cat"], V5, stdin=True)
+        idle = self.session(["cat"], V4, stdin=True)
+        idle.until(lambda s: s.first is not None, "the first message")
+
+        def idle_open():
+            # never block here: the busy session must keep talking
+            if not select.select([idle.ws.sock], [], [], 0)[0]:
+                return True  # nothing to read, not closed
+            try:
+                return idle.ws.sock.recv(1, socket.MSG_PEEK) != b""
+            except OSError:
+                return False
+
+        states = []
+        for i in range(2 * self.IDLE + 4):  # traffic on one past the limit, silence on the other
+            busy.send(0, b"%d" % i)
+            busy.until(lambda s: s.out.get(1, b"").endswith(b"%d" % i), "cat's echo")
+            states.append(idle_open())
+            time.sleep(0.5)
+        self.assertTrue(states[0], "the idle one is open before its limit: %s" % states)
+        self.assertFalse(states[-1], "the idle one is closed after its limit: %s" % states)
+        busy.send(0, b"still")
+        busy.until(lambda s: s.out.get(1, b"").endswith(b"still"), "cat's echo")
+        busy.send_raw(b"\xff\x00")
+        self.assertEqual(busy.drain(), 1000)
+        idle.ws.shutdown()
+        self.assertFdsBack("idle")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ps = self.exec_sync(self.cid, ["ps", "-o", "comm"]).stdout.split()
+            if b"cat" not in ps:
+                break
+            time.sleep(0.2)
+        self.assertNotIn(b"cat", ps, "the idle session's process ended with it")

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@
 
 /* ---- the connection side: records what the session does ---- */
 
-#define NCHAN 16
+#define NCHAN 2052 /* 1026 pairs */
 
 struct tconn {
 	struct crid_stream_conn base;
@@ -444,6 +445,43 @@ static void test_refused(struct crid_loop *loop, struct crid_pods *pods)
 	tconn_free(&t);
 }
 
+/* A server on ::1 only (127.0.0.1 refuses): the pair reaches it by the IPv6 fallback. */
+static void test_ipv6_fallback(struct crid_loop *loop, struct crid_pods *pods)
+{
+	struct crid_sandbox *sb = add_pod(pods, "v6", true);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(a);
+	int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct server srv = { .go = -1 };
+	struct tconn t;
+	struct crid_stream_session *s;
+
+	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 4) < 0) {
+		tap_skip("IPv6 fallback", "no ::1 here");
+		close(lfd);
+		return;
+	}
+	getsockname(lfd, (struct sockaddr *)&a, &len);
+	srv.port = ntohs(a.sin6_port);
+	srv.pid = fork();
+	if (srv.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		serve(lfd, "six ", SERVE_COUNT, -1);
+	}
+	close(lfd);
+	s = open_session(loop, pods, sb, &t);
+	s->ops->pair(s, 0, srv.port);
+	s->ops->eof(s, 0);
+	run_until(loop, &t.ch[0].closed, 10);
+	CHECK(has(&t, 0, "six n=0") && t.ch[1].len == 0,
+	      "127.0.0.1 refused, ::1 reached (%.*s | %.*s)", (int)t.ch[0].len, t.ch[0].data,
+	      (int)t.ch[1].len, t.ch[1].data);
+	s->ops->gone(s);
+	tconn_free(&t);
+	reap(&srv);
+}
+
 static void test_reset(struct crid_loop *loop, struct crid_pods *pods)
 {
 	struct crid_sandbox *sb = add_pod(pods, "reset", true);
@@ -588,6 +626,39 @@ static void test_fixed_pairs_finish(struct crid_loop *loop, struct crid_pods *po
 	reap(&srv);
 }
 
+static void test_pair_limit(struct crid_loop *loop, struct crid_pods *pods)
+{
+	struct crid_sandbox *sb = add_pod(pods, "limit", true);
+	struct rlimit rl;
+	int lfd = listener(0, 0); /* never accepts: every pair stays open */
+	uint16_t port = port_of(lfd);
+	struct tconn *t = calloc(1, sizeof(*t));
+	struct crid_stream_session *s;
+	int before = count_fds();
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < 1200) {
+		tap_skip("1024 pairs per connection", "RLIMIT_NOFILE hard limit under 1200");
+		close(lfd);
+		free(t);
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	s = open_session(loop, pods, sb, t);
+	for (unsigned k = 0; k < 1025; k++)
+		s->ops->pair(s, k, port);
+	CHECK(!t->ch[2 * 1023 + 1].closed, "pair 1024 open");
+	CHECK(t->ch[2 * 1024 + 1].closed && has(t, 2 * 1024 + 1, "too many forwarded connections"),
+	      "pair 1025 refused on its error channel (%.*s)", (int)t->ch[2049].len,
+	      t->ch[2049].data);
+	s->ops->gone(s);
+	CHECK(count_fds() == before, "gone() closed 1024 sockets (%d -> %d)", before, count_fds());
+	tconn_free(t);
+	free(t);
+	close(lfd);
+}
+
 static void test_gone_closes(struct crid_loop *loop, struct crid_pods *pods)
 {
 	struct crid_sandbox *sb = add_pod(pods, "gone", true);
@@ -669,11 +740,13 @@ int main(void)
 	test_both_ways(&loop, &pods);
 	test_pod_netns(&loop, &pods);
 	test_refused(&loop, &pods);
+	test_ipv6_fallback(&loop, &pods);
 	test_reset(&loop, &pods);
 	test_stall(&loop, &pods);
 	test_pause(&loop, &pods);
 	test_pod_ends_first(&loop, &pods);
 	test_fixed_pairs_finish(&loop, &pods);
+	test_pair_limit(&loop, &pods);
 	test_gone_closes(&loop, &pods);
 	test_pod_not_ready(&loop, &pods);
 	crid_sandbox_store_close(pods.store);

@@ -326,18 +326,18 @@ static void test_port_forward(void)
 
 static void test_timeouts_abort(void)
 {
-	struct crid_stream_limits quick = { .creation = 1, .idle = 1.0, .finish = 0.2 };
+	struct crid_stream_limits quick = { .creation = 1, .idle = 2.0, .finish = 0.2 };
 	struct crid_stream_req req;
 	struct setup t;
 
 	req_exec(&req, false, true, false, false);
 	if (!open_conn(&t, &req, CRID_WS_V4, &quick))
 		return;
-	spin_for(0.3);
+	spin_for(1.4);
 	peer_write(&t.peer, 2, "\x00x", 2); /* activity postpones the idle limit */
-	spin_for(0.5);
-	CHECK(t.list.n == 1, "not idle yet");
-	spin_for(1.0);
+	spin_for(1.1);
+	CHECK(t.list.n == 1, "not idle yet: past the first limit, within the postponed one");
+	spin_for(2.0);
 	CHECK(t.rec.freed && t.list.n == 0, "idle: gone() and freed (%s)", t.rec.log);
 	peer_read(&t.peer);
 	CHECK(t.peer.eof, "idle: socket closed");
