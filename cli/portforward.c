@@ -1,7 +1,8 @@
 /*
  * cridctl port-forward: client-go's port forwarder over SPDY
  * (tools/portforward/portforward.go). One SPDY connection for the session
- * ("portforward.k8s.io"); local listeners on 127.0.0.1 and ::1; for each
+ * ("portforward.k8s.io", or with --transport websocket tunnelled in a
+ * WebSocket as SPDY/3.1+portforward.k8s.io); local listeners on 127.0.0.1 and ::1; for each
  * accepted connection an error stream and a data stream with the headers
  * streamtype, port and requestid (a counter), the error stream half-closed
  * at once as client-go does. Bytes go both ways; local EOF half-closes the
@@ -264,12 +265,12 @@ static int loop(struct pf_session *x, struct crid_err *err)
 	struct pollfd p[1 + MAX_LISTENERS + MAX_CONNS];
 
 	while (!x->conn.eof) {
-		bool full = x->conn.out_len - x->conn.out_off > CRIDCTL_SPDY_OUT_HIGH;
+		bool full = cridctl_spdy_queued(&x->conn) > CRIDCTL_SPDY_OUT_HIGH;
 		size_t n = 1;
 
-		p[0] = (struct pollfd){ .fd = x->conn.fd, .events = POLLIN };
-		if (x->conn.out_len > x->conn.out_off)
-			p[0].events |= POLLOUT;
+		p[0] = (struct pollfd){ .fd = x->conn.fd, .events = cridctl_spdy_events(&x->conn) };
+		if (!p[0].events)
+			break; /* a tunnel that wants nothing more: its WebSocket is closed */
 		for (size_t i = 0; i < x->n_ls; i++)
 			p[n++] = (struct pollfd){ .fd = x->ls[i].fd, .events = POLLIN };
 		for (size_t i = 0; i < MAX_CONNS; i++)
@@ -297,7 +298,8 @@ static int loop(struct pf_session *x, struct crid_err *err)
 	return crid_err_cause(err, ECONNRESET, "lost connection to pod");
 }
 
-int cridctl_stream_port_forward(const char *url, const struct cridctl_port_map *maps, size_t n)
+int cridctl_stream_port_forward(const char *url, const struct cridctl_port_map *maps, size_t n,
+				bool websocket)
 {
 	static const char *const protos[] = { "portforward.k8s.io" };
 	struct pf_session *x = crid_calloc(1, sizeof(*x));
@@ -311,7 +313,9 @@ int cridctl_stream_port_forward(const char *url, const struct cridctl_port_map *
 	x->conn.fd = -1;
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		x->cs[i].fd = -1;
-	if (cridctl_spdy_dial(&x->conn, url, protos, 1, proto, sizeof(proto), 30000, &err) == 0 &&
+	if ((websocket ? cridctl_spdy_dial_ws(&x->conn, url, 30000, &err)
+		       : cridctl_spdy_dial(&x->conn, url, protos, 1, proto, sizeof(proto), 30000,
+					   &err)) == 0 &&
 	    add_listeners(x, maps, n, &err) == 0)
 		loop(x, &err);
 	fprintf(stderr, "cridctl: port-forward: %s\n", err.msg);

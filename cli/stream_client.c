@@ -392,6 +392,9 @@ int cridctl_spdy_dial(struct cridctl_spdy *s, const char *url, const char *const
 
 void cridctl_spdy_close(struct cridctl_spdy *s)
 {
+	if (s->ws)
+		crid_ws_free(s->ws);
+	s->ws = NULL;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -473,8 +476,24 @@ int cridctl_spdy_reset(struct cridctl_spdy *s, uint32_t id, uint32_t status, str
 	return 0;
 }
 
+/* Tunnelled: what is queued becomes one binary message; wslay writes what the socket takes. */
+static int flush_ws(struct cridctl_spdy *s, struct crid_err *err)
+{
+	if (s->out_len > s->out_off) {
+		if (crid_ws_send(s->ws, CRID_WS_BINARY, NULL, 0, s->out + s->out_off,
+				 s->out_len - s->out_off, err) < 0)
+			return crid_err_wrap(err, "write to the streaming server");
+		s->out_off = s->out_len = 0;
+	}
+	if (crid_ws_want_write(s->ws))
+		crid_ws_on_writable(s->ws);
+	return 0;
+}
+
 int cridctl_spdy_flush(struct cridctl_spdy *s, struct crid_err *err)
 {
+	if (s->ws)
+		return flush_ws(s, err);
 	while (s->out_off < s->out_len) {
 		ssize_t n = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
 
@@ -494,7 +513,7 @@ int cridctl_spdy_drain(struct cridctl_spdy *s, int timeout_ms, struct crid_err *
 {
 	int64_t deadline = now_ms() + timeout_ms;
 
-	while (s->out_len > s->out_off) {
+	while (cridctl_spdy_queued(s) > 0) {
 		struct pollfd p = { .fd = s->fd, .events = POLLOUT };
 		int64_t left = deadline - now_ms();
 
@@ -508,17 +527,19 @@ int cridctl_spdy_drain(struct cridctl_spdy *s, int timeout_ms, struct crid_err *
 	return 0;
 }
 
-struct read_ctx {
+struct cridctl_spdy_read_ctx {
 	struct cridctl_spdy *s;
 	crid_spdy_frame_fn fn;
 	void *user;
 	int failed;
+	bool error; /* tunnelled: |err| holds the first failure */
+	struct crid_err err;
 };
 
 /* Echoes the server's PINGs (even ids: spdystream answers the other side's parity only). */
 static int on_frame(void *user, const struct crid_spdy_frame *f)
 {
-	struct read_ctx *c = user;
+	struct cridctl_spdy_read_ctx *c = user;
 
 	if (f->type == CRID_SPDY_PING) {
 		uint8_t *p;
@@ -534,8 +555,8 @@ static int on_frame(void *user, const struct crid_spdy_frame *f)
 	return c->fn(c->user, f);
 }
 
-static int feed(struct cridctl_spdy *s, const uint8_t *buf, size_t len, struct read_ctx *c,
-		struct crid_err *err)
+static int feed(struct cridctl_spdy *s, const uint8_t *buf, size_t len,
+		struct cridctl_spdy_read_ctx *c, struct crid_err *err)
 {
 	size_t off = 0;
 
@@ -554,7 +575,7 @@ static int feed(struct cridctl_spdy *s, const uint8_t *buf, size_t len, struct r
 int cridctl_spdy_read(struct cridctl_spdy *s, crid_spdy_frame_fn fn, void *user,
 		      struct crid_err *err)
 {
-	struct read_ctx c = { .s = s, .fn = fn, .user = user };
+	struct cridctl_spdy_read_ctx c = { .s = s, .fn = fn, .user = user };
 	uint8_t buf[64 << 10];
 	ssize_t n;
 
@@ -567,6 +588,12 @@ int cridctl_spdy_read(struct cridctl_spdy *s, crid_spdy_frame_fn fn, void *user,
 		crid_free(in);
 		if (r < 0)
 			return -1;
+	}
+	if (s->ws) { /* the messages are fed in on_ws_message */
+		s->reading = &c;
+		crid_ws_on_readable(s->ws);
+		s->reading = NULL;
+		return c.error ? crid_err_set(err, c.err.code, "%s", c.err.msg) : 0;
 	}
 	n = read(s->fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -653,4 +680,92 @@ int cridctl_ws_key(char out[25])
 		return -1;
 	EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw));
 	return 0;
+}
+
+/* --- SPDY in WebSocket messages ------------------------------------------------------ */
+
+static void on_ws_message(void *user, int opcode, const uint8_t *data, size_t len)
+{
+	struct cridctl_spdy *s = user;
+	struct cridctl_spdy_read_ctx *c = s->reading;
+
+	if (opcode != CRID_WS_BINARY || !c || c->error)
+		return;
+	if (feed(s, data, len, c, &c->err) < 0)
+		c->error = true;
+}
+
+static void on_ws_closed(void *user, uint16_t code)
+{
+	struct cridctl_spdy *s = user;
+
+	(void)code;
+	s->eof = true;
+}
+
+struct tunnel_check {
+	const char *key;
+	char proto[64];
+};
+
+static int tunnel_check(const char *buf, size_t len, void *ctx, struct crid_err *err)
+{
+	struct tunnel_check *c = ctx;
+	int head = cridctl_ws_response(buf, len, c->key, c->proto, sizeof(c->proto), err);
+
+	if (head > 0 && strcasecmp(c->proto, CRIDCTL_SPDY_TUNNEL_PROTOCOL) != 0)
+		return crid_err_invalid(err, "websocket handshake: subprotocol `%s`, want %s",
+					c->proto, CRIDCTL_SPDY_TUNNEL_PROTOCOL);
+	return head;
+}
+
+int cridctl_spdy_dial_ws(struct cridctl_spdy *s, const char *url, int timeout_ms,
+			 struct crid_err *err)
+{
+	static const char *const protos[] = { CRIDCTL_SPDY_TUNNEL_PROTOCOL };
+	static const struct crid_ws_cbs cbs = { on_ws_message, on_ws_closed };
+	char key[25], req[4096];
+	struct tunnel_check check = { key, "" };
+	struct cridctl_url u;
+	uint8_t *pre;
+	size_t len, pre_len;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->next_id = 1;
+	if (cridctl_url_parse(url, &u, err) < 0)
+		return -1;
+	if (cridctl_ws_key(key) < 0)
+		return crid_err_set(err, errno, "websocket key");
+	len = cridctl_ws_request(req, sizeof(req), &u, key, protos, 1);
+	if (!len)
+		return crid_err_invalid(err, "streaming url `%s` is too long", url);
+	s->codec = crid_spdy_codec_new(err);
+	if (!s->codec)
+		return -1;
+	s->fd = cridctl_stream_dial(&u, req, len, tunnel_check, &check, timeout_ms, &pre, &pre_len,
+				    err);
+	if (s->fd < 0)
+		return -1;
+	s->ws = crid_ws_new(s->fd, true, pre, pre_len, &cbs, s, err);
+	crid_free(pre);
+	return s->ws ? 0 : -1;
+}
+
+short cridctl_spdy_events(const struct cridctl_spdy *s)
+{
+	short ev = 0;
+
+	if (!s->ws)
+		return (short)(POLLIN | (s->out_len > s->out_off ? POLLOUT : 0));
+	if (crid_ws_want_read(s->ws))
+		ev |= POLLIN;
+	if (crid_ws_want_write(s->ws) || s->out_len > s->out_off)
+		ev |= POLLOUT;
+	return ev;
+}
+
+size_t cridctl_spdy_queued(const struct cridctl_spdy *s)
+{
+	return s->out_len - s->out_off + (s->ws ? crid_ws_queued(s->ws) : 0);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "io/spdy.h"
+#include "io/ws.h"
 #include "reactor/err.h"
 
 /* The exec/attach subprotocols offered, client preference order (v5 is v4 on SPDY). */
@@ -106,7 +107,26 @@ struct cridctl_spdy {
 	size_t in_len;
 	uint32_t next_id;
 	bool eof;
+	/* SPDY tunnelled in WebSocket binary messages (SPDY/3.1+portforward.k8s.io) */
+	struct crid_ws *ws;
+	struct cridctl_spdy_read_ctx *reading; /* during cridctl_spdy_read */
 };
+
+/* The WebSocket subprotocol that carries a SPDY port-forward (client-go's tunnel). */
+#define CRIDCTL_SPDY_TUNNEL_PROTOCOL "SPDY/3.1+portforward.k8s.io"
+
+/*
+ * As cridctl_spdy_dial, over a WebSocket whose binary messages carry the
+ * SPDY byte stream (client-go tools/portforward/tunneling_connection.go).
+ */
+int cridctl_spdy_dial_ws(struct cridctl_spdy *s, const char *url, int timeout_ms,
+			 struct crid_err *err);
+
+/* The poll() events the connection waits for. */
+short cridctl_spdy_events(const struct cridctl_spdy *s);
+
+/* Bytes queued towards the server and not yet written. */
+size_t cridctl_spdy_queued(const struct cridctl_spdy *s);
 
 /*
  * Connects to |url| and upgrades to SPDY/3.1 offering |protos|; the chosen

@@ -1,6 +1,7 @@
 /*
  * cridctl's streaming sessions: exec and attach over SPDY (stream_exec.c)
- * and WebSocket (ws_exec.c), port-forward over SPDY (portforward.c), and the
+ * and WebSocket (ws_exec.c), port-forward over SPDY, bare or tunnelled in a
+ * WebSocket (portforward.c), and the
  * verbs that start them from the Exec/Attach/PortForward RPCs (streaming.c).
  */
 #ifndef CRIDCTL_STREAM_EXEC_H
@@ -60,6 +61,7 @@ int cridctl_port_map_parse(const char *spec, struct cridctl_port_map *m, struct 
  * ends. Prints "Forwarding from 127.0.0.1:L -> R" per listener as client-go
  * does. Returns the exit code (1 after printing the error).
  */
-int cridctl_stream_port_forward(const char *url, const struct cridctl_port_map *maps, size_t n);
+int cridctl_stream_port_forward(const char *url, const struct cridctl_port_map *maps, size_t n,
+				bool websocket);
 
 #endif

@@ -3,7 +3,7 @@
  * attach ask the runtime for a URL (Exec, Attach) then run the remote
  * command session there (stream_exec.c); port-forward asks PortForward and
  * forwards local ports (portforward.c). --transport websocket runs exec
- * and attach over WebSocket (ws_exec.c); port-forward is SPDY only for now.
+ * and attach over WebSocket (ws_exec.c), port-forward's SPDY in a WebSocket.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,19 +13,12 @@
 #include "cli/cridctl.h"
 #include "cli/stream_exec.h"
 
-/* crictl --transport: spdy (the default) or websocket (exec and attach only). */
-static int transport_ok(const char *verb, const char *transport, bool ws_ok)
+/* crictl --transport: spdy (the default) or websocket. */
+static int transport_ok(const char *verb, const char *transport)
 {
-	if (strcmp(transport, "spdy") == 0 || (ws_ok && strcmp(transport, "websocket") == 0))
+	if (strcmp(transport, "spdy") == 0 || strcmp(transport, "websocket") == 0)
 		return 0;
-	if (strcmp(transport, "websocket") == 0)
-		fprintf(stderr,
-			"cridctl: %s: the websocket transport is not implemented for %s "
-			"in cridctl yet; use --transport spdy\n",
-			verb, verb);
-	else
-		fprintf(stderr, "cridctl: %s: unknown transport `%s` (spdy, websocket)\n", verb,
-			transport);
+	fprintf(stderr, "cridctl: %s: unknown transport `%s` (spdy, websocket)\n", verb, transport);
 	return -1;
 }
 
@@ -47,7 +40,7 @@ int cridctl_exec_stream(struct cridctl *ctl, const char *transport, char **cmd, 
 	};
 	int rc;
 
-	if (transport_ok("exec", transport, true) < 0)
+	if (transport_ok("exec", transport) < 0)
 		return 1;
 	req.container_id = (char *)ctr;
 	req.cmd = cmd;
@@ -114,7 +107,7 @@ int cridctl_attach(struct cridctl *ctl, int argc, char **argv)
 		fprintf(stderr, "cridctl: attach: expected one CONTAINER-ID\n%s", usage);
 		return 1;
 	}
-	if (transport_ok("attach", transport, true) < 0)
+	if (transport_ok("attach", transport) < 0)
 		return 1;
 	o.stderr = !o.tty;
 	req.container_id = argv[optind];
@@ -135,7 +128,7 @@ int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv)
 	static const char usage[] =
 	    "Usage: cridctl port-forward [--transport spdy] POD-ID [LOCAL_PORT:]REMOTE_PORT...\n"
 	    "Forward local ports to a pod\n"
-	    "  --transport NAME     spdy (default) or websocket (not implemented yet)\n";
+	    "  --transport NAME     spdy (default) or websocket (SPDY tunnelled in WebSocket)\n";
 	Runtime__V1__PortForwardRequest req = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
 	Runtime__V1__PortForwardResponse *r;
 	struct cridctl_port_map maps[16];
@@ -158,7 +151,7 @@ int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv)
 			usage);
 		return 1;
 	}
-	if (transport_ok("port-forward", transport, false) < 0)
+	if (transport_ok("port-forward", transport) < 0)
 		return 1;
 	for (int i = optind + 1; i < argc; i++, n++) {
 		if (cridctl_port_map_parse(argv[i], &maps[n], &err) < 0) {
@@ -174,7 +167,7 @@ int cridctl_port_forward(struct cridctl *ctl, int argc, char **argv)
 			 &runtime__v1__port_forward_response__descriptor,
 			 (ProtobufCMessage **)&r) < 0)
 		return 1;
-	rc = cridctl_stream_port_forward(r->url, maps, n);
+	rc = cridctl_stream_port_forward(r->url, maps, n, strcmp(transport, "websocket") == 0);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
 }

@@ -1,6 +1,7 @@
 """cridctl's streaming verbs against the real daemon (cli/stream_client.c,
 stream_exec.c, ws_exec.c, portforward.c): exec (streaming unless -s) and
-attach over SPDY and over WebSocket, port-forward over SPDY.
+attach over SPDY and over WebSocket, port-forward over SPDY and SPDY
+tunnelled in a WebSocket.
 
 Checked: stdout, stderr and the exit code from the v4/v5 status; 1 MiB of
 stdin through `cat` back byte for byte (stdin's end reaches the process: FIN
@@ -179,8 +180,6 @@ class CridctlStreamTests(CtrBase):
         self.assertRegex(p.stderr.decode(), r"^cridctl: Attach: rpc error: code = NotFound")
         p = self.ctl("exec", "--transport", "carrier-pigeon", self.sleeper, "true", rc=1)
         self.assertIn(b"unknown transport `carrier-pigeon`", p.stderr)
-        p = self.ctl("port-forward", "--transport", "websocket", self.pod, "80", rc=1)
-        self.assertIn(b"websocket transport is not implemented for port-forward", p.stderr)
         p = self.ctl("port-forward", self.pod, "99999", rc=1)
         self.assertIn(b"invalid port `99999`", p.stderr)
         p = self.ctl("exec", "-s", "-t", self.sleeper, "true", rc=1)
@@ -190,8 +189,14 @@ class CridctlStreamTests(CtrBase):
         pod = self.run_pod()
         self.run_ctr(pod, "httpd", script="mkdir -p /www && echo hello-from-pod > "
                      "/www/index.html && exec httpd -f -p 8080 -h /www")
-        p = subprocess.Popen([CRIDCTL, "-r", self.crid.target(), "port-forward", pod, ":8080",
-                              ":8081"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for transport in ("spdy", "websocket"):
+            with self.subTest(transport=transport):
+                self.port_forward(pod, transport)
+
+    def port_forward(self, pod, transport):
+        p = subprocess.Popen([CRIDCTL, "-r", self.crid.target(), "port-forward", "--transport",
+                              transport, pod, ":8080", ":8081"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
         self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait()))
         line = p.stdout.readline().decode()
         m = re.match(r"^Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
