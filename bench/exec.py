@@ -44,8 +44,20 @@ def pss_kib(pid):
     return 0
 
 
-def node_procs():
-    return sum(1 for d in os.listdir("/proc") if d.isdigit())
+def node_procs(comm=None):
+    n = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        if comm is None:
+            n += 1
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                n += f.read().strip() == comm
+        except OSError:
+            pass
+    return n
 
 
 def pct(v, p):
@@ -135,7 +147,7 @@ class Endpoint:
 
     def idle_sessions(self, n):
         """PSS and processes of |n| open exec sessions of `cat`, each waiting for stdin."""
-        before_pss, before_procs = pss_kib(self.pid), node_procs()
+        before_pss, before_procs, before_cats = pss_kib(self.pid), node_procs(), node_procs("cat")
         conns = []
         for _ in range(n):
             conn, resp = SpdyConn.upgrade(self.exec_url(["cat"], stdin=True, stderr=False),
@@ -143,7 +155,11 @@ class Endpoint:
             assert conn, resp
             ExecSession(conn, stdin=True, stderr=False).open()
             conns.append(conn)
-        time.sleep(1)  # the runtimes started by the last sessions exit
+        # every session's `cat` runs and the runtimes that started them are gone
+        deadline = time.monotonic() + 60
+        while node_procs("cat") - before_cats < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
         self.add("session_pss_kib", (pss_kib(self.pid) - before_pss) / float(n))
         # each session's own process (`cat`) is not overhead; anything more is
         self.add("session_procs", (node_procs() - before_procs) / float(n) - 1)
