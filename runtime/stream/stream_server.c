@@ -388,9 +388,8 @@ static bool accepted(struct crid_stream_server *srv, int fd)
 		close(fd);
 		return false;
 	}
-	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->conns, &srv->limits,
-				srv->head_timeout, &srv->n_tls_hs, serve_tls_inner, srv,
-				&err) < 0) {
+	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->conns, srv->head_timeout,
+				&srv->n_tls_hs, serve_tls_inner, srv, &err) < 0) {
 		crid_log_warn("streaming: %s", err.msg);
 		return false;
 	}

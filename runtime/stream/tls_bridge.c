@@ -24,6 +24,14 @@
 
 #define CHUNK 16384 /* one TLS record's payload at most */
 #define ROUNDS 64   /* reads per direction per event; the loop serves others between */
+/*
+ * After our close_notify, how long the client may keep its socket open.
+ * Short: the inner connection closed only after its own protocol's close
+ * (SPDY waited for the client's EOF, WebSocket for its close frame), so the
+ * client has everything; waiting longer would only hold the socket of a
+ * client that never closes (python3-websocket keeps it open).
+ */
+#define LINGER 5.0
 
 struct crid_tls {
 	SSL_CTX *ctx;
@@ -35,8 +43,7 @@ struct bridge {
 	SSL *ssl;
 	int fd, pfd; /* the client's socket; our end of the pair (-1 before the handshake) */
 	ev_io io, pio;
-	ev_timer timer; /* the handshake, then the wait for the client after our close_notify */
-	double finish_limit;
+	ev_timer timer; /* the handshake, then the linger after our close_notify */
 	size_t *handshaking;
 	crid_tls_serve_fn *serve;
 	void *user;
@@ -229,7 +236,7 @@ static void tls_shutdown(struct bridge *b)
 	b->shut_done = true;
 	shutdown(b->fd, SHUT_WR);
 	if (!b->client_eof) {
-		ev_timer_set(&b->timer, b->finish_limit, 0.);
+		ev_timer_set(&b->timer, LINGER, 0.);
 		ev_timer_start(b->loop->ev, &b->timer);
 	}
 }
@@ -364,9 +371,8 @@ static void bridge_abort(struct crid_stream_conn *c)
 }
 
 int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
-			struct crid_stream_conns *list, const struct crid_stream_limits *limits,
-			double handshake_limit, size_t *handshaking, crid_tls_serve_fn *serve,
-			void *user, struct crid_err *err)
+			struct crid_stream_conns *list, double handshake_limit, size_t *handshaking,
+			crid_tls_serve_fn *serve, void *user, struct crid_err *err)
 {
 	struct bridge *b = crid_calloc(1, sizeof(*b));
 
@@ -386,7 +392,6 @@ int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
 	b->loop = loop;
 	b->fd = fd;
 	b->pfd = -1;
-	b->finish_limit = limits->finish;
 	b->handshaking = handshaking;
 	b->serve = serve;
 	b->user = user;
@@ -430,16 +435,16 @@ struct crid_tls *crid_tls_new(const char *cert, const char *key, struct crid_err
 	SSL_CTX_set_mode(tls->ctx, modes);
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(tls->ctx, cert) != 1) {
-		crid_err_set(err, EINVAL, "streaming tls certificate `%s`: %s", cert, ssl_why());
+		crid_err_set(err, 0, "streaming tls certificate `%s`: %s", cert, ssl_why());
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(tls->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		crid_err_set(err, EINVAL, "streaming tls key `%s`: %s", key, ssl_why());
+		crid_err_set(err, 0, "streaming tls key `%s`: %s", key, ssl_why());
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(tls->ctx) != 1) {
-		crid_err_set(err, EINVAL, "streaming tls key `%s` does not match certificate `%s`",
-			     key, cert);
+		crid_err_set(err, 0, "streaming tls key `%s` does not match certificate `%s`", key,
+			     cert);
 		ERR_clear_error();
 		goto fail;
 	}

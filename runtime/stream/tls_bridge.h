@@ -11,8 +11,8 @@
  * Bounded: each direction holds at most one TLS record's worth (16 KiB) that
  * the other side did not take yet, and that side is not read again until it
  * has. EOF from the client shuts the pair's write side; EOF from the inner
- * end sends close_notify and shuts the TCP write side; both done (or the
- * client silent for the finish limit after ours), the bridge closes.
+ * end sends close_notify and shuts the TCP write side; both done (or 5 s
+ * after ours if the client keeps its socket open), the bridge closes.
  *
  * Cost of a session: OpenSSL's per-connection state (the SSL object, ~6 KiB
  * with TLS 1.3 keys) plus its record buffers (~34 KiB in, ~17 KiB out) only
@@ -50,8 +50,7 @@ typedef void crid_tls_serve_fn(void *user, int fd);
  * counts itself in |*handshaking| until its handshake ends. -1 with |err|.
  */
 int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
-			struct crid_stream_conns *list, const struct crid_stream_limits *limits,
-			double handshake, size_t *handshaking, crid_tls_serve_fn *serve, void *user,
-			struct crid_err *err);
+			struct crid_stream_conns *list, double handshake, size_t *handshaking,
+			crid_tls_serve_fn *serve, void *user, struct crid_err *err);
 
 #endif
