@@ -251,6 +251,33 @@ class StreamTlsTests(CtrBase):
         self.assertFdsBack(self.fds0)
         self.assertEqual(self.streaming()["sessions"], 0)
 
+    def test_zzz_daemon_stop_with_tls_open(self):
+        """SIGTERM with a TLS session open (cat, idle) and a client stuck before its
+        handshake: both end, the daemon exits 0 (under ASan: nothing leaked), and the
+        restarted daemon serves TLS again."""
+        url = self.exec_url(["cat"], stdin=True)
+        conn, resp = SpdyConn.upgrade(url, ["v4.channel.k8s.io"], ssl_context=client_context())
+        self.assertIsNotNone(conn, "upgrade refused: %r" % (resp,))
+        ex = ExecSession(conn, stdin=True).open()
+        ex.send_stdin(b"x")
+        self.assertTrue(conn.wait_for(lambda: bytes(ex.s["stdout"].data) == b"x", 30))
+        silent = socket.create_connection(("127.0.0.1", self.port()), timeout=30)
+        self.channel.close()
+        rc = self.crid.stop()
+        self.assertEqual(rc, 0, "crid exit status with TLS sessions open\n" + self.crid.log(80))
+        self.assertTrue(conn.wait_closed(30), "the TLS session outlived the daemon")
+        conn.close()
+        try:
+            self.assertEqual(silent.recv(1), b"")
+        except ConnectionResetError:
+            pass
+        silent.close()
+        self.crid.start()
+        type(self).connect()
+        r = self.spdy_exec(["echo", "again"])
+        self.assertEqual(r["stdout"], b"again\n")
+        self.base_fds = self.daemon_fds()  # a new process: its own count
+
 
 class StreamTlsStartup(unittest.TestCase):
     """Bad TLS settings fail start-up with a message naming the file or key."""
