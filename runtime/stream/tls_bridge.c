@@ -433,6 +433,14 @@ struct crid_tls *crid_tls_new(const char *cert, const char *key, struct crid_err
 	SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(tls->ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(tls->ctx, modes);
+	/*
+	 * No resumption: every exec, attach or port-forward is a new connection
+	 * that a client seldom resumes, so a server cache (TLS 1.2 sessions)
+	 * would only hold memory after the connections are gone, and TLS 1.3
+	 * tickets would only cost a write.
+	 */
+	SSL_CTX_set_session_cache_mode(tls->ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(tls->ctx, 0);
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(tls->ctx, cert) != 1) {
 		crid_err_set(err, 0, "streaming tls certificate `%s`: %s", cert, ssl_why());

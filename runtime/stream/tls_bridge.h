@@ -14,10 +14,11 @@
  * end sends close_notify and shuts the TCP write side; both done (or 5 s
  * after ours if the client keeps its socket open), the bridge closes.
  *
- * Cost of a session: OpenSSL's per-connection state (the SSL object, ~6 KiB
- * with TLS 1.3 keys) plus its record buffers (~34 KiB in, ~17 KiB out) only
- * while data moves: SSL_MODE_RELEASE_BUFFERS frees them when idle; plus a
- * socket pair (two fds) and the bridge struct (~300 B).
+ * Cost of a session, on top of the plain one: an idle server SSL holds
+ * ~14 KiB (OpenSSL 3.0, TLS 1.3; heap measured over 200 handshakes), its
+ * ~32 KiB of record buffers allocated only while data moves
+ * (SSL_MODE_RELEASE_BUFFERS; 47 KiB idle without it); a socket pair (two
+ * more fds) and the bridge struct (~250 B).
  */
 #ifndef CRID_TLS_BRIDGE_H
 #define CRID_TLS_BRIDGE_H
