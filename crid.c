@@ -134,6 +134,8 @@ static int start_streaming(struct daemon_main *m, struct crid_err *err)
 		.ctrs = m->d.ctrs,
 		.pods = m->d.pods,
 		.idle_timeout = m->cfg.stream_idle_timeout,
+		.tls_cert = m->cfg.stream_tls_cert,
+		.tls_key = m->cfg.stream_tls_key,
 	};
 
 	m->d.stream = crid_stream_server_start(&m->loop, &o, err);

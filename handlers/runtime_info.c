@@ -125,16 +125,17 @@ static char *loop_json(struct crid_rpc *rpc)
 	return out;
 }
 
-/* The streaming server: {"url": its base, "sessions": open, "tokens": unused URLs}. */
+/* The streaming server: {"url": its base, "tls": bool, "sessions": open, "tokens": unused URLs}. */
 static char *streaming_json(struct crid_rpc *rpc)
 {
 	const struct crid_stream_server *srv = rpc->d->stream;
 	char *out = crid_arena_alloc(&rpc->arena, 160);
 
 	if (out && srv)
-		snprintf(out, 160, "{\"url\":\"%s\",\"sessions\":%zu,\"tokens\":%zu}",
-			 crid_stream_server_base(srv), crid_stream_server_sessions(srv),
-			 crid_stream_server_tokens(srv));
+		snprintf(out, 160, "{\"url\":\"%s\",\"tls\":%s,\"sessions\":%zu,\"tokens\":%zu}",
+			 crid_stream_server_base(srv),
+			 crid_stream_server_tls(srv) ? "true" : "false",
+			 crid_stream_server_sessions(srv), crid_stream_server_tokens(srv));
 	else if (out)
 		snprintf(out, 160, "{}");
 	return out;

@@ -317,7 +317,7 @@ void crid_config_free(struct crid_config *cfg)
 		&cfg->runroot,	       &cfg->log_level,	      &cfg->default_runtime,
 		&cfg->cgroup_manager,  &cfg->seccomp_profile, &cfg->cni_config_dir,
 		&cfg->registries_conf, &cfg->auth_file,	      &cfg->stream_address,
-		&cfg->certs_dir,
+		&cfg->certs_dir,       &cfg->stream_tls_cert, &cfg->stream_tls_key,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -360,6 +360,8 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	r |= dup_opt(&dst->auth_file, src->auth_file);
 	r |= dup_opt(&dst->certs_dir, src->certs_dir);
 	r |= dup_opt(&dst->stream_address, src->stream_address);
+	r |= dup_opt(&dst->stream_tls_cert, src->stream_tls_cert);
+	r |= dup_opt(&dst->stream_tls_key, src->stream_tls_key);
 	r |= strv_copy(&dst->default_capabilities, (const char *const *)src->default_capabilities.v,
 		       src->default_capabilities.n);
 	r |= strv_copy(&dst->cni_plugin_dirs, (const char *const *)src->cni_plugin_dirs.v,
@@ -411,6 +413,8 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	r |= dup_opt(&cfg->auth_file, "");
 	r |= dup_opt(&cfg->certs_dir, DEFAULT_CERTS_DIR);
 	r |= dup_opt(&cfg->stream_address, DEFAULT_STREAM_ADDRESS);
+	r |= dup_opt(&cfg->stream_tls_cert, "");
+	r |= dup_opt(&cfg->stream_tls_key, "");
 	r |= strv_copy(&cfg->default_capabilities, default_caps, nullv_len(default_caps));
 	r |= strv_copy(&cfg->cni_plugin_dirs, default_plugin_dirs, nullv_len(default_plugin_dirs));
 	for (size_t i = 0; r == 0 && i < sizeof(default_runtimes) / sizeof(default_runtimes[0]);
@@ -864,6 +868,8 @@ static const struct field stream_fields[] = {
 	{ "address", apply_string, CFG(stream_address), check_ip, 0, 0, NULL },
 	{ "port", apply_int, CFG(stream_port), NULL, 0, 65535, NULL },
 	{ "idle_timeout", apply_int, CFG(stream_idle_timeout), NULL, 1, 7 * 24 * 3600, NULL },
+	{ "tls_cert", apply_string, CFG(stream_tls_cert), check_opt_abs_path, 0, 0, NULL },
+	{ "tls_key", apply_string, CFG(stream_tls_key), check_opt_abs_path, 0, 0, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -1005,6 +1011,8 @@ enum {
 	OPT_CGROUP_MANAGER,
 	OPT_STREAM_ADDRESS,
 	OPT_STREAM_PORT,
+	OPT_STREAM_TLS_CERT,
+	OPT_STREAM_TLS_KEY,
 	OPT_VERSION,
 };
 
@@ -1022,6 +1030,8 @@ static const struct option long_opts[] = {
 	{ "cgroup-manager", required_argument, NULL, OPT_CGROUP_MANAGER },
 	{ "stream-address", required_argument, NULL, OPT_STREAM_ADDRESS },
 	{ "stream-port", required_argument, NULL, OPT_STREAM_PORT },
+	{ "stream-tls-cert", required_argument, NULL, OPT_STREAM_TLS_CERT },
+	{ "stream-tls-key", required_argument, NULL, OPT_STREAM_TLS_KEY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -1187,6 +1197,10 @@ static int apply_flag(struct crid_config *cfg, int opt, const char *val, bool *r
 		return flag_str(&cfg->stream_address, opt, val, check_ip, err);
 	case OPT_STREAM_PORT:
 		return flag_port(cfg, val, err);
+	case OPT_STREAM_TLS_CERT:
+		return flag_str(&cfg->stream_tls_cert, opt, val, check_opt_abs_path, err);
+	case OPT_STREAM_TLS_KEY:
+		return flag_str(&cfg->stream_tls_key, opt, val, check_opt_abs_path, err);
 	default:
 		return 0; /* --config, --help, --version: handled by scan_args() */
 	}
@@ -1315,6 +1329,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		{ "crid.image.auth_file", cfg->auth_file, check_opt_abs_path },
 		{ "crid.image.certs_dir", cfg->certs_dir, check_abs_path },
 		{ "crid.stream.address", cfg->stream_address, check_ip },
+		{ "crid.stream.tls_cert", cfg->stream_tls_cert, check_opt_abs_path },
+		{ "crid.stream.tls_key", cfg->stream_tls_key, check_opt_abs_path },
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
@@ -1342,6 +1358,11 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 				    "`max_image_unpacked_bytes` must be 1 or more");
 	if (cfg->stream_port < 0 || cfg->stream_port > 65535)
 		return invalid(err, "`crid.stream.port` must be between 0 and 65535");
+	if (!*cfg->stream_tls_cert != !*cfg->stream_tls_key)
+		return invalid(err,
+			       "`crid.stream.%s` must be set too: TLS needs both `tls_cert` "
+			       "and `tls_key`",
+			       *cfg->stream_tls_cert ? "tls_key" : "tls_cert");
 	if (validate_runtimes(cfg, err) < 0 || validate_registries(cfg, err) < 0)
 		return -1;
 	return 0;
@@ -1380,6 +1401,8 @@ const char *crid_config_usage(void)
 	       "  --stream-address ADDR     exec/attach/port-forward server address\n"
 	       "                            (default: " DEFAULT_STREAM_ADDRESS ")\n"
 	       "  --stream-port PORT        its port, 0 = any free port (default: 0)\n"
+	       "  --stream-tls-cert FILE    PEM certificate: serve it over TLS (https)\n"
+	       "  --stream-tls-key FILE     its PEM private key (both or neither)\n"
 	       "  -h, --help                print this help and exit\n"
 	       "  --version                 print the version and exit\n";
 }

@@ -74,6 +74,8 @@ struct crid_config {
 	char *stream_address;
 	int stream_port;	 /* 0 = pick a free port */
 	int stream_idle_timeout; /* seconds a session may pass without a byte either way */
+	char *stream_tls_cert;	 /* PEM certificate (chain) for the streaming server, "" = no TLS */
+	char *stream_tls_key;	 /* its PEM private key; both set or neither */
 };
 
 /* What crid_config_from_args() asks main to do. */

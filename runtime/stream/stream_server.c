@@ -29,6 +29,7 @@
 #include "runtime/stream/spdy_conn.h"
 #include "runtime/stream/stream_tokens.h"
 #include "runtime/stream/stream_upgrade.h"
+#include "runtime/stream/tls_bridge.h"
 #include "runtime/stream/ws_conn.h"
 
 #define HEAD_TIMEOUT 10.0   /* the whole request head, from accept */
@@ -73,8 +74,10 @@ struct crid_stream_server {
 	struct crid_stream_limits limits;
 	struct hs *hs;
 	size_t n_hs;
+	struct crid_tls *tls; /* NULL: plain HTTP */
+	size_t n_tls_hs;      /* TLS handshakes in progress (tls_bridge.c counts them) */
 	double head_timeout;
-	char base[80]; /* http://<address>:<port> */
+	char base[80]; /* http[s]://<address>:<port> */
 };
 
 /* ---- the connection before the upgrade ---- */
@@ -361,6 +364,38 @@ static bool hs_new(struct crid_stream_server *srv, int fd)
 
 /* ---- the listener ---- */
 
+/* A client socket, accepted or the inner end of a TLS bridge: its request head comes next. */
+static void serve_client(struct crid_stream_server *srv, int fd)
+{
+	if (!hs_new(srv, fd))
+		crid_log_warn("streaming: %zu connections in their handshake, closing new ones",
+			      srv->n_hs);
+}
+
+static void serve_tls_inner(void *user, int fd)
+{
+	serve_client(user, fd);
+}
+
+/* False when |fd| was refused (too many handshakes, no memory): it is closed. */
+static bool accepted(struct crid_stream_server *srv, int fd)
+{
+	struct crid_err err;
+
+	if (!srv->tls)
+		return hs_new(srv, fd);
+	if (srv->n_hs + srv->n_tls_hs >= MAX_HANDSHAKES) {
+		close(fd);
+		return false;
+	}
+	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->conns, srv->head_timeout,
+				&srv->n_tls_hs, serve_tls_inner, srv, &err) < 0) {
+		crid_log_warn("streaming: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
 static void accept_resume_cb(struct ev_loop *ev, ev_timer *w, int revents)
 {
 	struct crid_stream_server *srv = w->data;
@@ -379,10 +414,10 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			if (!hs_new(srv, fd) && !refused++)
+			if (!accepted(srv, fd) && !refused++)
 				crid_log_warn("streaming: %zu connections in their handshake, "
 					      "closing new ones",
-					      srv->n_hs);
+					      srv->n_hs + srv->n_tls_hs);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -434,8 +469,8 @@ static int listen_on(struct crid_stream_server *srv, const char *address, int po
 	if (getsockname(srv->fd, (struct sockaddr *)&ss, &sl) < 0)
 		return crid_err_set(err, errno, "streaming server address");
 	port = ntohs(v6 ? in6->sin6_port : in4->sin_port);
-	snprintf(srv->base, sizeof(srv->base), "http://%s%s%s:%d", v6 ? "[" : "", address,
-		 v6 ? "]" : "", port);
+	snprintf(srv->base, sizeof(srv->base), "%s://%s%s%s:%d", srv->tls ? "https" : "http",
+		 v6 ? "[" : "", address, v6 ? "]" : "", port);
 	return 0;
 }
 
@@ -498,12 +533,10 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 	srv->head_timeout = test_override("CRID_TEST_STREAM_HEADER_TIMEOUT", HEAD_TIMEOUT);
 	crid_stream_tokens_init(&srv->tokens, CRID_STREAM_MAX_TOKENS,
 				test_override("CRID_TEST_STREAM_TOKEN_TTL", CRID_STREAM_TOKEN_TTL));
-	if (listen_on(srv, o->address, o->port, err) < 0) {
-		if (srv->fd >= 0)
-			close(srv->fd);
-		crid_free(srv);
-		return NULL;
-	}
+	if (o->tls_cert && *o->tls_cert && !(srv->tls = crid_tls_new(o->tls_cert, o->tls_key, err)))
+		goto fail;
+	if (listen_on(srv, o->address, o->port, err) < 0)
+		goto fail;
 	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
 	srv->accept_io.data = srv;
 	ev_timer_init(&srv->accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
@@ -512,6 +545,13 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 	srv->sweep.data = srv;
 	ev_io_start(loop->ev, &srv->accept_io);
 	return srv;
+
+fail:
+	if (srv->fd >= 0)
+		close(srv->fd);
+	crid_tls_free(srv->tls);
+	crid_free(srv);
+	return NULL;
 }
 
 int crid_stream_server_url(struct crid_stream_server *srv, struct crid_stream_req *req, char *url,
@@ -533,6 +573,11 @@ int crid_stream_server_url(struct crid_stream_server *srv, struct crid_stream_re
 const char *crid_stream_server_base(const struct crid_stream_server *srv)
 {
 	return srv->base;
+}
+
+bool crid_stream_server_tls(const struct crid_stream_server *srv)
+{
+	return srv->tls != NULL;
 }
 
 size_t crid_stream_server_sessions(const struct crid_stream_server *srv)
@@ -566,5 +611,6 @@ void crid_stream_server_stop(struct crid_stream_server *srv)
 			crid_stream_conns_unlink(c);
 	}
 	crid_stream_tokens_clear(&srv->tokens);
+	crid_tls_free(srv->tls);
 	crid_free(srv);
 }

@@ -12,6 +12,7 @@
 #ifndef CRID_STREAM_SERVER_H
 #define CRID_STREAM_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "reactor/err.h"
@@ -31,9 +32,11 @@ struct crid_stream_server_opts {
 	struct crid_ctrs *ctrs;
 	struct crid_pods *pods;
 	double idle_timeout; /* seconds without a byte either way; 0 = 4 h */
+	/* PEM files: both set, the server speaks TLS (tls_bridge.h); NULL or "": plain HTTP */
+	const char *tls_cert, *tls_key;
 };
 
-/* Listens; NULL with |err| when the address cannot be bound. */
+/* Listens; NULL with |err| when the address cannot be bound or the TLS files not used. */
 struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 						    const struct crid_stream_server_opts *o,
 						    struct crid_err *err);
@@ -41,14 +44,17 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 /*
  * Caches |req| (taken over on success) under a new single-use token and
  * writes the session's fully qualified URL,
- * `http://<address>:<port>/<kind>/<token>`, to |url|. -1 with |err|:
+ * `http[s]://<address>:<port>/<kind>/<token>`, to |url|. -1 with |err|:
  * EAGAIN when CRID_STREAM_MAX_TOKENS are in flight.
  */
 int crid_stream_server_url(struct crid_stream_server *srv, struct crid_stream_req *req, char *url,
 			   size_t size, struct crid_err *err);
 
-/* `http://<address>:<port>`, the URLs' base (an IPv6 address in brackets). */
+/* `http[s]://<address>:<port>`, the URLs' base (an IPv6 address in brackets). */
 const char *crid_stream_server_base(const struct crid_stream_server *srv);
+
+/* True when the server speaks TLS. */
+bool crid_stream_server_tls(const struct crid_stream_server *srv);
 
 /* Open sessions (connections past the handshake) and unused tokens, for Status and tests. */
 size_t crid_stream_server_sessions(const struct crid_stream_server *srv);

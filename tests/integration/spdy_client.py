@@ -22,6 +22,7 @@ import json
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 import urllib.parse
@@ -148,10 +149,14 @@ class SpdyConn:
     # -- the HTTP/1.1 upgrade ------------------------------------------------
 
     @classmethod
-    def upgrade(cls, url, protocols, method="POST", timeout=10.0, extra_headers=None):
-        """Connects and upgrades. Returns (conn or None, (status, headers, body))."""
+    def upgrade(cls, url, protocols, method="POST", timeout=10.0, extra_headers=None,
+                ssl_context=None):
+        """Connects (through TLS with |ssl_context|: an https URL) and upgrades.
+        Returns (conn or None, (status, headers, body))."""
         u = urllib.parse.urlsplit(url)
         sock = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(sock, server_hostname=u.hostname)
         path = u.path + ("?" + u.query if u.query else "")
         lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s" % u.netloc,
                  "Connection: Upgrade", "Upgrade: SPDY/3.1"]
@@ -221,11 +226,16 @@ class SpdyConn:
         """Reads what arrives within |timeout|; False when nothing came (or EOF)."""
         if self.eof:
             return False
-        r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
-        if not r:
-            return False
+        # a TLS socket may hold decrypted bytes select() cannot see
+        pending = getattr(self.sock, "pending", None)
+        if not (pending and pending()):
+            r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+            if not r:
+                return False
         try:
             b = self.sock.recv(65536)
+        except ssl.SSLWantReadError:  # a TLS record not complete yet
+            return True
         except (ConnectionResetError, BlockingIOError):
             b = b""
         if not b:

@@ -59,6 +59,8 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 	SAME_STR(auth_file)
 	SAME_STR(certs_dir)
 	SAME_STR(stream_address)
+	SAME_STR(stream_tls_cert)
+	SAME_STR(stream_tls_key)
 #undef SAME_STR
 	if (a->log_size_max != b->log_size_max)
 		return "log_size_max";
@@ -175,8 +177,9 @@ static void test_defaults(void)
 		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
 	      "[crid.image] defaults");
 	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0 &&
-		  c.stream_idle_timeout == 4 * 3600,
-	      "[crid.stream] defaults");
+		  c.stream_idle_timeout == 4 * 3600 && str_eq(c.stream_tls_cert, "") &&
+		  str_eq(c.stream_tls_key, ""),
+	      "[crid.stream] defaults (no TLS)");
 	CHECK(crid_config_validate(&c, &err) == 0, "defaults validate");
 	CHECK(crid_config_find_runtime(&c, "") == &c.runtimes[0] &&
 		  crid_config_find_runtime(&c, NULL) == &c.runtimes[0] &&
@@ -217,6 +220,8 @@ static void test_example(void)
 	set(&c.stream_address, "::1");
 	c.stream_port = 1;
 	c.stream_idle_timeout = 1;
+	set(&c.stream_tls_cert, "/c.pem");
+	set(&c.stream_tls_key, "/k.pem");
 	CHECK(crid_config_load_file(&c, "config.example.toml", &err) == 0,
 	      "config.example.toml loads (%s)", err.msg);
 	set(&d.config_path, "config.example.toml");
@@ -251,7 +256,8 @@ static void test_overrides(void)
 		  "[crid.image.registries.\"127.0.0.1:5000\"]\ninsecure = true\n"
 		  "[crid.image.registries.'docker.io']\nca_file = \"/etc/ca.pem\"\n"
 		  "mirrors = [\"m1.example.com/lib\", \"m2.example.com\"]\n"
-		  "[crid.stream]\nport = 65535\naddress = \"::1\"\nidle_timeout = 60\n",
+		  "[crid.stream]\nport = 65535\naddress = \"::1\"\nidle_timeout = 60\n"
+		  "tls_cert = \"/etc/crid/tls.crt\"\ntls_key = \"/etc/crid/tls.key\"\n",
 		  &err);
 	CHECK(rc == 0, "override document loads (%s)", rc ? err.msg : "");
 	CHECK(str_eq(c.listen, "/run/other.sock") && str_eq(c.root, d.root) &&
@@ -277,7 +283,20 @@ static void test_overrides(void)
 	CHECK(c.stream_port == 65535 && str_eq(c.stream_address, "::1") &&
 		  c.stream_idle_timeout == 60,
 	      "stream port, address and idle timeout");
+	CHECK(str_eq(c.stream_tls_cert, "/etc/crid/tls.crt") &&
+		  str_eq(c.stream_tls_key, "/etc/crid/tls.key"),
+	      "stream tls_cert and tls_key");
 	CHECK(crid_config_validate(&c, &err) == 0, "overridden config validates (%s)", err.msg);
+	set(&c.stream_tls_key, "");
+	CHECK(crid_config_validate(&c, &err) < 0 &&
+		  strstr(err.msg, "`crid.stream.tls_key` must be set too"),
+	      "tls_cert without tls_key: %s", err.msg);
+	set(&c.stream_tls_key, "/etc/crid/tls.key");
+	set(&c.stream_tls_cert, "");
+	CHECK(crid_config_validate(&c, &err) < 0 &&
+		  strstr(err.msg, "`crid.stream.tls_cert` must be set too"),
+	      "tls_key without tls_cert: %s", err.msg);
+	set(&c.stream_tls_cert, "/etc/crid/tls.crt");
 	rc = load(&c,
 		  "[crid.image.registries.\"docker.io\"]\ninsecure = true\n"
 		  "[crid.runtime.runtimes]\nyouki = { runtime_path = \"/usr/bin/youki\" }\n",
@@ -310,6 +329,8 @@ static const struct bad bad_docs[] = {
 	  "t.toml:2:8: `crid.stream.port` must be between 0 and 65535" },
 	{ "[crid.stream]\nidle_timeout = 0\n",
 	  "t.toml:2:16: `crid.stream.idle_timeout` must be between 1 and 604800" },
+	{ "[crid.stream]\ntls_cert = \"tls.crt\"\n",
+	  "t.toml:2:12: `crid.stream.tls_cert` must be an absolute path" },
 	{ "[crid.stream]\nport = -1\n",
 	  "t.toml:2:8: `crid.stream.port` must be between 0 and 65535" },
 	{ "[crid.stream]\nport = \"80\"\n",
@@ -519,13 +540,15 @@ static void test_args(void)
 	rc = run(&c, &action, &err, "--root", "/r", "--runroot", "/rr", "--log-level", "DEBUG",
 		 "--registries-conf", "/etc/containers/registries.conf", "--cni-config-dir", "/cni",
 		 "--default-runtime", "runc", "--cgroup-manager", "systemd", "--stream-address",
-		 "0.0.0.0", "--stream-port", "10010", NULL);
+		 "0.0.0.0", "--stream-port", "10010", "--stream-tls-cert", "/t.crt",
+		 "--stream-tls-key", "/t.key", NULL);
 	CHECK(rc == 0 && str_eq(c.root, "/r") && str_eq(c.runroot, "/rr") &&
 		  str_eq(c.log_level, "debug") &&
 		  str_eq(c.registries_conf, "/etc/containers/registries.conf") &&
 		  str_eq(c.cni_config_dir, "/cni") && str_eq(c.default_runtime, "runc") &&
 		  str_eq(c.cgroup_manager, "systemd") && str_eq(c.stream_address, "0.0.0.0") &&
-		  c.stream_port == 10010,
+		  c.stream_port == 10010 && str_eq(c.stream_tls_cert, "/t.crt") &&
+		  str_eq(c.stream_tls_key, "/t.key"),
 	      "every other flag (%s)", rc ? err.msg : "");
 	CHECK(crid_config_validate(&c, &err) == 0, "flag config validates");
 	crid_config_free(&c);
@@ -551,6 +574,9 @@ static const struct bad_args bad_args[] = {
 	{ { "--root", "rel" }, "flag `--root`: `rel` must be an absolute path" },
 	{ { "--runroot", "" }, "flag `--runroot`: `` must not be empty" },
 	{ { "--listen", "x.sock" }, "flag `--listen`: `x.sock` must be an absolute path" },
+	{ { "--stream-tls-cert", "c.pem" },
+	  "flag `--stream-tls-cert`: `c.pem` must be an absolute" },
+	{ { "--stream-tls-key", "k.pem" }, "flag `--stream-tls-key`: `k.pem` must be an absolute" },
 	{ { "--stream-address", "localhost" }, "flag `--stream-address`: `localhost` must be an" },
 	{ { "--default-runtime", "A" }, "flag `--default-runtime`: `A` must be a lowercase" },
 	{ { "--cni-plugin-dir", "bin" }, "flag `--cni-plugin-dir`: `bin` must be an absolute" },

@@ -1,0 +1,57 @@
+/*
+ * Optional TLS for the streaming server (`[crid.stream] tls_cert`,
+ * `tls_key`). The bridge terminates TLS on the loop and hands the server a
+ * plain socket, as ws_tunnel.c does for the SPDY-over-WebSocket tunnel: the
+ * accepted TCP socket does a non-blocking handshake (bounded in time), then
+ * one end of a socket pair goes to the HTTP/1.1 front exactly as an accepted
+ * client socket would, and the bridge copies bytes both ways between
+ * SSL_read/SSL_write and its end of the pair. So the HTTP, SPDY and
+ * WebSocket code never sees TLS.
+ *
+ * Bounded: each direction holds at most one TLS record's worth (16 KiB) that
+ * the other side did not take yet, and that side is not read again until it
+ * has. EOF from the client shuts the pair's write side; EOF from the inner
+ * end sends close_notify and shuts the TCP write side; both done (or 5 s
+ * after ours if the client keeps its socket open), the bridge closes.
+ *
+ * Cost of a session, on top of the plain one: an idle server SSL holds
+ * ~14 KiB (OpenSSL 3.0, TLS 1.3; heap measured over 200 handshakes), its
+ * ~32 KiB of record buffers allocated only while data moves
+ * (SSL_MODE_RELEASE_BUFFERS; 47 KiB idle without it); a socket pair (two
+ * more fds) and the bridge struct (~250 B).
+ */
+#ifndef CRID_TLS_BRIDGE_H
+#define CRID_TLS_BRIDGE_H
+
+#include <stddef.h>
+
+#include "reactor/err.h"
+#include "reactor/loop.h"
+#include "runtime/stream/stream_conn.h"
+
+struct crid_tls; /* the server's certificate and settings (an SSL_CTX) */
+
+/*
+ * Loads the PEM certificate chain |cert| and the private key |key| (TLS 1.2
+ * and later). NULL with |err| naming the file that could not be used, or
+ * the mismatch.
+ */
+struct crid_tls *crid_tls_new(const char *cert, const char *key, struct crid_err *err);
+void crid_tls_free(struct crid_tls *tls);
+
+/* The inner end of a bridge whose handshake succeeded, for the server to serve. */
+typedef void crid_tls_serve_fn(void *user, int fd);
+
+/*
+ * Takes the accepted socket |fd| (non-blocking; closed by the bridge from
+ * now on, also on failure) and starts the handshake; |handshake| seconds
+ * for it to complete. Once it has, calls |serve| with the inner end (the
+ * callee owns that fd). Links itself into |list| (the server's shutdown
+ * aborts it; a TLS session counts twice there, as a tunnelled one) and
+ * counts itself in |*handshaking| until its handshake ends. -1 with |err|.
+ */
+int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
+			struct crid_stream_conns *list, double handshake, size_t *handshaking,
+			crid_tls_serve_fn *serve, void *user, struct crid_err *err);
+
+#endif
