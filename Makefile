@@ -44,6 +44,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
@@ -155,25 +156,26 @@ fuzzers: $(FUZZ_BIN)
 
 # Builds the libFuzzer targets (clang) into build-fuzz/fuzz/.
 fuzz:
-	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzzers
+	$(MAKE) -j$(NPROC) BUILD=build-fuzz FUZZ=1 fuzzers
 
 # Runs every fuzz target for a short while from its seed corpus (part of `make test`).
 fuzz-smoke: fuzz
 	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
 		mkdir -p build-fuzz/corpus/$$n; \
 		seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
-		echo "== $$n ($${FUZZ_SECONDS:-15} s)"; \
-		if ! $$f -max_total_time=$${FUZZ_SECONDS:-15} -print_final_stats=0 \
+		echo "== $$n ($${FUZZ_SECONDS:-8} s)"; \
+		if ! $$f -max_total_time=$${FUZZ_SECONDS:-8} -print_final_stats=0 \
 			build-fuzz/corpus/$$n $$seeds >build-fuzz/$$n.log 2>&1; then \
 			tail -n 40 build-fuzz/$$n.log; echo "$$n: FAILED (crash input above)"; exit 1; fi; \
 		grep -E '^Done [0-9]+ runs' build-fuzz/$$n.log; done
 
+# The builds use every core (the tests themselves run one at a time: they time real processes).
 test: deps
 	$(MAKE) format-check
 	$(MAKE) include-check
-	$(MAKE) all
+	$(MAKE) -j$(NPROC) all
 	$(MAKE) check
-	$(MAKE) BUILD=build-asan SAN=1 all
+	$(MAKE) -j$(NPROC) BUILD=build-asan SAN=1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) BUILD=build-asan SAN=1 check
 	$(MAKE) fuzz-smoke
