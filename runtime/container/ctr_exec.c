@@ -222,7 +222,7 @@ static int open_stream(struct crid_exec_op *op, struct stream *s, int *write_end
 }
 
 char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc, bool tty,
-		       struct crid_err *err)
+		       uint16_t width, uint16_t height, struct crid_err *err)
 {
 	char path[PATH_MAX], *config, *out = NULL;
 	size_t len, out_len;
@@ -233,7 +233,8 @@ char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc,
 	}
 	if (crid_statefile_read(path, 4u << 20, &config, &len, err) < 0)
 		return NULL;
-	if (crid_oci_spec_exec_process(config, argv, argc, tty, &out, &out_len, err) < 0)
+	if (crid_oci_spec_exec_process_sized(config, argv, argc, tty, width, height, &out, &out_len,
+					     err) < 0)
 		out = NULL;
 	crid_free(config);
 	return out;
@@ -366,7 +367,7 @@ struct crid_exec_op *crid_ctr_exec_sync(struct crid_ctrs *ctrs, struct crid_cont
 	op = exec_new(ctrs, c, done, user, err);
 	if (!op)
 		return NULL;
-	op->process = ctr_exec_process(op->bundle, argv, argc, false, err);
+	op->process = ctr_exec_process(op->bundle, argv, argc, false, 0, 0, err);
 	if (!op->process)
 		goto fail;
 	if (timeout > 0) {

@@ -87,9 +87,12 @@ void ctr_exec_enqueue(struct crid_loop *loop, struct ctr_exec_wait *w);
 /* Takes |w| out of the queue (not queued is fine). */
 void ctr_exec_unqueue(struct ctr_exec_wait *w);
 
-/* The OCI process object of |argv| run in the container of |bundle| (its config.json). */
+/*
+ * The OCI process object of |argv| run in the container of |bundle| (its
+ * config.json); a terminal's first size when |width| and |height| are set.
+ */
 char *ctr_exec_process(const char *bundle, const char *const *argv, size_t argc, bool tty,
-		       struct crid_err *err);
+		       uint16_t width, uint16_t height, struct crid_err *err);
 
 /*
  * Streaming (ctr_stream.c): the init exited and the log drains its last

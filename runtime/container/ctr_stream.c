@@ -240,7 +240,8 @@ static struct crid_ctr_exec *exec_new(struct crid_ctrs *ctrs, const struct crid_
 	}
 	if (ctr_runtime_of(ctrs, c->runtime_handler, &x->rt, err) < 0 ||
 	    exec_stdio(x, o, err) < 0 ||
-	    !(x->process = ctr_exec_process(x->bundle, o->argv, o->argc, o->tty, err)))
+	    !(x->process =
+		  ctr_exec_process(x->bundle, o->argv, o->argc, o->tty, o->width, o->height, err)))
 		goto fail;
 	return x;
 fail:

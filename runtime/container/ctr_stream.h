@@ -30,6 +30,7 @@ struct crid_ctr_exec_opts {
 	const char *const *argv;
 	size_t argc;
 	bool tty, stdin, stdout, stderr; /* tty excludes stderr */
+	uint16_t width, height;		 /* tty: its first size (0: 80x24) */
 };
 
 struct crid_ctr_exec_cbs {

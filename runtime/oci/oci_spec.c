@@ -1367,6 +1367,13 @@ static void gen_exec_env(yajl_gen g, yajl_val env, bool tty)
 int crid_oci_spec_exec_process(const char *config_json, const char *const *argv, size_t argc,
 			       bool tty, char **out, size_t *len, struct crid_err *err)
 {
+	return crid_oci_spec_exec_process_sized(config_json, argv, argc, tty, 0, 0, out, len, err);
+}
+
+int crid_oci_spec_exec_process_sized(const char *config_json, const char *const *argv, size_t argc,
+				     bool tty, uint16_t width, uint16_t height, char **out,
+				     size_t *len, struct crid_err *err)
+{
 	static const char *const kept[] = { "cwd",	    "user",
 					    "capabilities", "noNewPrivileges",
 					    "rlimits",	    "apparmorProfile",
@@ -1393,6 +1400,16 @@ int crid_oci_spec_exec_process(const char *config_json, const char *const *argv,
 	yajl_gen_map_open(g);
 	G("terminal");
 	yajl_gen_bool(g, tty);
+	if (tty && width && height) {
+		/* the runtime sizes the terminal before the process runs: no 80x24 first screen */
+		G("consoleSize");
+		yajl_gen_map_open(g);
+		G("height");
+		yajl_gen_integer(g, height);
+		G("width");
+		yajl_gen_integer(g, width);
+		yajl_gen_map_close(g);
+	}
 	gen_strs(g, "args", argv, argc);
 	gen_exec_env(g, crid_oci_get(proc, "env", yajl_t_any), tty);
 	for (size_t i = 0; i < NELEM(kept); i++) {

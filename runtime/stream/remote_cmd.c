@@ -43,6 +43,15 @@
 #include "runtime/stream/fd_writer.h"
 #include "runtime/stream/term_size.h"
 
+/*
+ * A tty exec waits this long for the client's first size before it starts:
+ * the size goes into the process's consoleSize, so the runtime sizes the
+ * terminal before the program runs (applied after the start, a program that
+ * reads its size at once, a shell drawing its prompt, saw 80x24). client-go
+ * sends it right after creating its streams.
+ */
+#define FIRST_SIZE_WAIT 0.25
+
 /* One read from a process's pipe; the connection copies it into its queue. */
 #define RCMD_READ_MAX (32u << 10)
 
@@ -68,6 +77,8 @@ struct rcmd {
 	struct crid_term_size_parser resize;
 	uint16_t want_w, want_h; /* a size that came before the terminal */
 	bool want_size;
+	bool size_wait;	      /* a tty exec waits for the client's first size */
+	ev_timer size_wait_w; /* ...at most FIRST_SIZE_WAIT */
 
 	bool started;	   /* the connection's start() came */
 	bool x_started;	   /* exec: started() came */
@@ -110,6 +121,7 @@ static void reap_cb(struct crid_before_sleep *hook)
 {
 	struct rcmd *r = (struct rcmd *)((char *)hook - offsetof(struct rcmd, reap));
 
+	ev_timer_stop(r->loop->ev, &r->size_wait_w);
 	out_close(r, &r->out);
 	out_close(r, &r->err);
 	crid_fd_writer_destroy(&r->in);
@@ -292,6 +304,8 @@ static void stdin_closed(void *user)
 
 /* ---- exec ---- */
 
+static void exec_start(struct rcmd *r);
+
 static void apply_size(struct rcmd *r, uint16_t w, uint16_t h)
 {
 	struct winsize ws = { .ws_row = h, .ws_col = w };
@@ -305,6 +319,8 @@ static void apply_size(struct rcmd *r, uint16_t w, uint16_t h)
 	if (r->master < 0) {
 		/* the terminal is not there yet: the last size waits for it */
 		r->want_w = w, r->want_h = h, r->want_size = true;
+		if (r->size_wait)
+			exec_start(r);
 		return;
 	}
 	if (ioctl(r->master, TIOCSWINSZ, &ws) < 0)
@@ -367,8 +383,21 @@ static const struct crid_ctr_exec_cbs exec_cbs = {
 	.exited = exec_exited,
 };
 
+/* No size came in time: the terminal starts at 80x24, resized when one comes. */
+static void size_wait_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct rcmd *r = w->data;
+
+	(void)ev;
+	(void)revents;
+	if (r->size_wait && !r->gone && !r->ended)
+		exec_start(r);
+}
+
 static void exec_start(struct rcmd *r)
 {
+	r->size_wait = false;
+	ev_timer_stop(r->loop->ev, &r->size_wait_w);
 	struct crid_ctr_exec_opts o = {
 		.argv = (const char *const *)r->req->argv,
 		.argc = r->req->argc,
@@ -376,6 +405,8 @@ static void exec_start(struct rcmd *r)
 		.stdin = r->req->stdin,
 		.stdout = r->req->stdout,
 		.stderr = r->req->stderr && !r->req->tty,
+		.width = r->want_size ? r->want_w : 0,
+		.height = r->want_size ? r->want_h : 0,
 	};
 	struct crid_err err;
 
@@ -443,10 +474,14 @@ static void on_start(struct crid_stream_session *s)
 	struct rcmd *r = of(s);
 
 	r->started = true;
-	if (r->req->kind == CRID_STREAM_ATTACH)
+	if (r->req->kind == CRID_STREAM_ATTACH) {
 		attach_start(r);
-	else
+	} else if (r->req->tty && s->conn->version >= 3 && !r->want_size) {
+		r->size_wait = true; /* a resize stream exists: its first size comes next */
+		ev_timer_start(r->loop->ev, &r->size_wait_w);
+	} else {
 		exec_start(r);
+	}
 }
 
 static void on_data(struct crid_stream_session *s, unsigned chan, const uint8_t *buf, size_t len)
@@ -522,6 +557,8 @@ struct crid_stream_session *crid_remote_cmd_new(struct crid_loop *loop, struct c
 	}
 	r->s.ops = &rcmd_ops;
 	r->loop = loop;
+	ev_timer_init(&r->size_wait_w, size_wait_cb, FIRST_SIZE_WAIT, 0.);
+	r->size_wait_w.data = r;
 	r->ctrs = ctrs;
 	r->req = req;
 	r->master = -1;

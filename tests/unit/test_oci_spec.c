@@ -982,6 +982,16 @@ static void test_misc(void)
 			  !strstr(term + 5, "TERM="),
 		      "tty exec: terminal, the env kept, one TERM (%s)", env);
 	}
+	CHECK(p && !J(p, "consoleSize"), "tty exec without a size: no consoleSize");
+	yajl_tree_free(p);
+	crid_free(out);
+	CHECK(crid_oci_spec_exec_process_sized(s.json, argv, 2, true, 101, 33, &out, &len, &err) ==
+		  0,
+	      "sized tty exec process: %s", err.msg);
+	p = yajl_tree_parse(out, NULL, 0);
+	CHECK(p && YAJL_GET_INTEGER(J(p, "consoleSize", "width")) == 101 &&
+		  YAJL_GET_INTEGER(J(p, "consoleSize", "height")) == 33,
+	      "sized tty exec: consoleSize 101x33 (%s)", out);
 	yajl_tree_free(p);
 	crid_free(out);
 	out = NULL; /* the message's argument may be read before the call */
