@@ -6,6 +6,7 @@
 #define CRID_CTR_INTERNAL_H
 
 #include "reactor/op.h"
+#include "reactor/trace.h"
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/oci/oci_runtime.h"
@@ -35,6 +36,8 @@ struct crid_ctr_op {
 	uint8_t *encoded;
 	size_t encoded_len;
 	int init_fds[3]; /* create: the container's side of its stdio, closed once created */
+	bool was_queued; /* waited behind another operation of the container */
+	struct crid_trace trace;
 };
 
 /* The exit watch of one container, from create until its exit is recorded. */

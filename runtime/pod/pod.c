@@ -24,6 +24,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/op.h"
+#include "reactor/trace.h"
 
 /* Pinning namespaces is a fork, an unshare and a few mounts; this only bounds a wedged child. */
 #define PIN_TIMEOUT 30.0
@@ -45,6 +46,8 @@ struct crid_pod_op {
 	struct crid_pod_ns_op *pin;
 	char short_id[13]; /* for logs, after the record is gone */
 	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
+	bool was_queued;   /* waited behind another operation of the pod */
+	struct crid_trace trace;
 	/* run only */
 	char **sysctls;
 	size_t n_sysctls;
@@ -74,6 +77,7 @@ static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *s
 	if (!op)
 		return NULL;
 	crid_op_init(&op->base, kind);
+	crid_trace_begin(&op->trace);
 	op->pods = pods;
 	op->sb = sb;
 	if (sb)
@@ -88,6 +92,15 @@ static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *s
 static const char *kind_name(enum op_kind k)
 {
 	static const char *const names[] = { "run", "stop", "remove", "undo" };
+
+	return names[k];
+}
+
+/* The RPC an operation answers, for its trace line (an undo is recovery's own). */
+static const char *rpc_name(enum op_kind k)
+{
+	static const char *const names[] = { "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox",
+					     "RecoverPodSandbox" };
 
 	return names[k];
 }
@@ -112,6 +125,7 @@ static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
 	if (alive)
 		alive->op = NULL;
 	op->pods->running_ops--;
+	crid_trace_log(&op->trace, rpc_name(op->base.kind), "pod", op->short_id);
 	crid_op_answer(&op->base, deliver, result);
 	op_free(op);
 	if (!next)
@@ -212,6 +226,7 @@ static void teardown_deleted(void *user, int status, struct crid_cni_result *res
 
 	(void)res;
 	op->cni = NULL;
+	crid_trace_mark(&op->trace, "cni_del");
 	if (status < 0) {
 		crid_log_warn("pod %.12s: CNI DEL: %s", op->sb->id, err->msg);
 		op_fail(op, err);
@@ -227,6 +242,7 @@ static void teardown_deleted(void *user, int status, struct crid_cni_result *res
 			op_finish(op, op->sb);
 			return;
 		}
+		crid_trace_mark(&op->trace, "save");
 	}
 	teardown_released(op);
 }
@@ -257,9 +273,11 @@ static void teardown_start(struct crid_pod_op *op)
 		teardown_deleted(op, -1, NULL, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	fill_cni_pod(op, &p, ports);
 	op->cni = crid_cni_del(op->pods->loop, op->net, &p, sb->cni_result,
 			       op->pods->cfg->cni_timeout, teardown_deleted, op, &e);
+	crid_trace_mark(&op->trace, "cni_spawn");
 	if (!op->cni)
 		teardown_deleted(op, -1, NULL, &e);
 }
@@ -271,6 +289,7 @@ static void remove_files(struct crid_pod_op *op)
 
 	if (pod_dir(op, dir, sizeof(dir)) == 0 && crid_pod_files_remove(dir, &e) < 0)
 		op_fail(op, &e);
+	crid_trace_mark(&op->trace, "files");
 }
 
 /* After the network is gone: namespaces, then per kind, state or files and record. */
@@ -287,10 +306,12 @@ static void teardown_released(struct crid_pod_op *op)
 		return;
 	}
 	sb->ns.holder_pid = 0;
+	crid_trace_mark(&op->trace, "ns_release");
 	if (op->base.kind == OP_STOP) {
 		sb->state = CRID_SANDBOX_NOTREADY;
 		if (crid_sandbox_save(op->pods->store, sb, &e) < 0)
 			op_fail(op, &e);
+		crid_trace_mark(&op->trace, "save");
 		op_finish(op, sb);
 		return;
 	}
@@ -302,6 +323,7 @@ static void teardown_released(struct crid_pod_op *op)
 	}
 	if (crid_sandbox_delete(op->pods->store, sb, &e) < 0)
 		crid_log_warn("pod %s: %s", op->short_id, e.msg);
+	crid_trace_mark(&op->trace, "record");
 	op_finish(op, NULL);
 }
 
@@ -330,6 +352,7 @@ static void run_ready(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	crid_log_info("pod %.12s (%s/%s) ready%s%s", sb->id, sb->namespace, sb->name,
 		      sb->n_ips ? " at " : "", sb->n_ips ? sb->ips[0] : "");
 	op_finish(op, sb);
@@ -345,6 +368,7 @@ static void run_added(void *user, int status, struct crid_cni_result *res,
 	struct crid_err e;
 
 	op->cni = NULL;
+	crid_trace_mark(&op->trace, "cni_add");
 	if (status < 0) {
 		e = *err;
 		crid_err_wrap(&e, "CNI ADD of network `%s`", crid_cni_net_name(op->net));
@@ -369,6 +393,7 @@ static void run_added(void *user, int status, struct crid_cni_result *res,
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "hosts");
 	run_ready(op);
 }
 
@@ -404,6 +429,7 @@ static void start_add(struct crid_pod_op *op)
 	op->add_started = true;
 	op->cni = crid_cni_add(op->pods->loop, op->net, &p, op->pods->cfg->cni_timeout, run_added,
 			       op, &e);
+	crid_trace_mark(&op->trace, "cni_spawn");
 	if (!op->cni)
 		run_undo(op, &e);
 }
@@ -416,6 +442,7 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 	struct crid_err e;
 
 	op->pin = NULL;
+	crid_trace_mark(&op->trace, "pin");
 	if (status < 0) {
 		e = *err;
 		crid_err_wrap(&e, "pod namespaces");
@@ -461,6 +488,7 @@ static void run_start(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "cni_conf");
 	ns.dir = nsd;
 	if (ns.net || ns.ipc || ns.uts || ns.pid) {
 		op->pin = crid_pod_ns_pin(op->pods->loop, &ns, PIN_TIMEOUT, run_pinned, op, &e);
@@ -468,6 +496,7 @@ static void run_start(struct crid_pod_op *op)
 			run_undo(op, &e);
 			return;
 		}
+		crid_trace_mark(&op->trace, "pin_spawn");
 	}
 	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
 		if (op->pin)
@@ -476,6 +505,7 @@ static void run_start(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	if (!op->pin)
 		run_pinned(op, 0, &sb->ns, NULL);
 }
@@ -484,6 +514,7 @@ static void containers_down(void *arg, int status, const struct crid_err *err)
 {
 	struct crid_pod_op *op = arg;
 
+	crid_trace_mark(&op->trace, "ctrs_down");
 	if (status < 0) {
 		op_fail(op, err);
 		op_finish(op, op->sb);
@@ -496,6 +527,8 @@ static void op_start(struct crid_pod_op *op)
 {
 	struct crid_pods *pods = op->pods;
 
+	if (op->was_queued)
+		crid_trace_mark(&op->trace, "queued");
 	switch (op->base.kind) {
 	case OP_RUN:
 		run_start(op);
@@ -607,6 +640,7 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 		op_free(op);
 		return NULL;
 	}
+	crid_trace_mark(&op->trace, "record");
 	/* The record is first written once namespaces exist; a crash before that leaves only
 	 * an orphan directory under the run dir, which the next start removes. */
 	if (create_files(pods, sb, spec, err) < 0) {
@@ -614,6 +648,7 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 		op_free(op);
 		return NULL;
 	}
+	crid_trace_mark(&op->trace, "files");
 	sb->op = op;
 	pods->running_ops++;
 	run_start(op);
@@ -652,6 +687,7 @@ static struct crid_pod_op *join_or_queue(struct crid_pods *pods, struct crid_san
 		return op;
 	}
 	crid_op_append(&sb->op->base, &op->base);
+	op->was_queued = true;
 	pods->running_ops++;
 	return op;
 }
