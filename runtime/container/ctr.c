@@ -146,7 +146,8 @@ static const char *rpc_name(enum op_kind k)
 {
 	static const char *const names[] = {
 		"CreateContainer", "StartContainer",	       "StopContainer",
-		"RemoveContainer", "UpdateContainerResources", "UndoCreateContainer"
+		"RemoveContainer", "UpdateContainerResources", "UndoCreateContainer",
+		"RetireContainer"
 	};
 
 	return names[k];
@@ -178,7 +179,8 @@ static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 		struct crid_ctr_op *after = ctr_op(crid_op_unqueue(&next->base));
 		struct crid_err e;
 
-		if (next->base.kind != OP_STOP && next->base.kind != OP_REMOVE)
+		if (next->base.kind != OP_STOP && next->base.kind != OP_REMOVE &&
+		    next->base.kind != OP_RETIRE)
 			op_fail(next, (crid_err_cause(&e, ENOENT, "container %s was removed",
 						      next->short_id),
 				       &e));
@@ -203,11 +205,16 @@ static struct crid_ctr_op *submit(struct crid_ctr_op *op, struct crid_err *err)
 	return op;
 }
 
-/* A stop is satisfied by a running or queued stop or removal; a removal only by one. */
+/*
+ * A stop is satisfied by a running or queued stop, retirement or removal; a
+ * retirement by one or by a removal; a removal only by one.
+ */
 static bool joins(const struct crid_op *cand, bool running, int kind)
 {
 	(void)running;
-	return cand->kind == kind || (kind == OP_STOP && cand->kind == OP_REMOVE);
+	if (cand->kind == kind || (kind != OP_REMOVE && cand->kind == OP_REMOVE))
+		return true;
+	return kind == OP_STOP && cand->kind == OP_RETIRE;
 }
 
 static struct crid_ctr_op *join(struct crid_container *c, enum op_kind kind, crid_ctr_done_fn done,
@@ -1087,6 +1094,18 @@ struct crid_ctr_op *crid_ctr_start(struct crid_ctrs *ctrs, struct crid_container
 /* ---- stop ---- */
 
 static void remove_after_stop(struct crid_ctr_op *op);
+static void retire_after_stop(struct crid_ctr_op *op);
+
+/* The container is down: a stop ends, a retirement or removal goes on. */
+static void after_stop(struct crid_ctr_op *op)
+{
+	if (op->base.kind == OP_REMOVE)
+		remove_after_stop(op);
+	else if (op->base.kind == OP_RETIRE)
+		retire_after_stop(op);
+	else
+		op_finish(op, op->c);
+}
 
 /* The exit was recorded: finish the stop (or go on with the removal) waiting on it. */
 static void wake_stoppers(struct crid_container *c)
@@ -1097,10 +1116,7 @@ static void wake_stoppers(struct crid_container *c)
 		return;
 	crid_trace_mark(&op->trace, "exit");
 	op->waiting_exit = false;
-	if (op->base.kind == OP_REMOVE)
-		remove_after_stop(op);
-	else
-		op_finish(op, c);
+	after_stop(op);
 }
 
 static void kill_grace_over(struct ev_loop *ev, ev_timer *t, int revents)
@@ -1205,10 +1221,7 @@ static void stop_run(struct crid_ctr_op *op)
 	struct crid_container *c = op->c;
 
 	if ((c->state != CRID_CTR_RUNNING && c->state != CRID_CTR_CREATED) || !c->watch) {
-		if (op->base.kind == OP_REMOVE)
-			remove_after_stop(op);
-		else
-			op_finish(op, c);
+		after_stop(op);
 		return;
 	}
 	op->waiting_exit = true;
@@ -1249,6 +1262,71 @@ struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container 
 	return submit(op, err);
 }
 
+/* ---- retire ---- */
+
+static void retired(void *user, int status, const char *out, size_t len, const struct crid_err *err)
+{
+	struct crid_ctr_op *op = user;
+	struct crid_container *c = op->c;
+	char bundle[PATH_MAX], layer[PATH_MAX];
+	struct crid_err e;
+
+	(void)out, (void)len;
+	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_delete");
+	if (status < 0) {
+		op_fail(op, err);
+		op_finish(op, c);
+		return;
+	}
+	if (paths(op->ctrs, c, bundle, layer) == 0 && crid_rootfs_unmount(layer, &e) < 0) {
+		op_fail(op, &e);
+		op_finish(op, c);
+		return;
+	}
+	crid_trace_mark(&op->trace, "unmount");
+	c->retired = true;
+	op_finish(op, c);
+}
+
+static void retire_after_stop(struct crid_ctr_op *op)
+{
+	struct crid_oci_runtime rt;
+	struct crid_err e;
+
+	if (op->timer_on) {
+		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
+		op->timer_on = false;
+	}
+	resend_stop(op);
+	if (op->c->retired) {
+		op_finish(op, op->c);
+		return;
+	}
+	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
+		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
+					   CRID_RUNTIME_TIMEOUT, retired, op, &e);
+	crid_trace_mark(&op->trace, "rt_spawn");
+	if (!op->call)
+		retired(op, -1, NULL, 0, &e);
+}
+
+struct crid_ctr_op *crid_ctr_retire(struct crid_ctrs *ctrs, struct crid_container *c,
+				    crid_ctr_done_fn done, void *user, struct crid_err *err)
+{
+	struct crid_ctr_op *op = join(c, OP_RETIRE, done, user);
+
+	if (op)
+		return op;
+	op = ctr_op_new(ctrs, c, OP_RETIRE, done, user);
+	if (!op) {
+		crid_err_set(err, ENOMEM, "container operation");
+		return NULL;
+	}
+	op->timeout = 0;
+	return submit(op, err);
+}
+
 /* ---- remove ---- */
 
 static void removed(void *user, int status, const char *out, size_t len, const struct crid_err *err)
@@ -1284,6 +1362,10 @@ static void remove_after_stop(struct crid_ctr_op *op)
 		op->timer_on = false;
 	}
 	resend_stop(op);
+	if (op->c->retired) { /* the pod's stop deleted it from the runtime already */
+		removed(op, 0, NULL, 0, NULL);
+		return;
+	}
 	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
 					   CRID_RUNTIME_TIMEOUT, removed, op, &e);
@@ -1381,6 +1463,7 @@ static void op_start(struct crid_ctr_op *op)
 		break;
 	case OP_STOP:
 	case OP_REMOVE:
+	case OP_RETIRE:
 		stop_run(op);
 		break;
 	case OP_UPDATE:

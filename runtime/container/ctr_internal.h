@@ -14,7 +14,8 @@
 /* A runtime call (create, start, delete...) still running after this is wedged. */
 #define CRID_RUNTIME_TIMEOUT 120.0
 
-enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO };
+/* OP_RETIRE: a stop that then deletes the container from the runtime and unmounts its root. */
+enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO, OP_RETIRE };
 
 /* A container operation: the machine of reactor/op (kind, waiters, queue, status), then its steps. */
 struct crid_ctr_op {

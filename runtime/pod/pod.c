@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/op.h"
@@ -47,6 +48,8 @@ struct crid_pod_op {
 	char short_id[13]; /* for logs, after the record is gone */
 	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
 	bool was_queued;   /* waited behind another operation of the pod */
+	bool wait_ctrs;	   /* stop, remove: the containers' second round still runs */
+	bool wait_net;	   /* stop, remove: CNI DEL (and its record) still runs */
 	struct crid_trace trace;
 	/* run only */
 	char **sysctls;
@@ -218,6 +221,30 @@ static void fill_cni_pod(struct crid_pod_op *op, struct crid_cni_pod *p,
 
 static void teardown_released(struct crid_pod_op *op);
 
+/*
+ * The network's branch (CNI DEL) and the containers' second round (runtime
+ * delete, unmounts) run side by side; the namespaces go once both ended. A
+ * stop or removal that failed on either branch ends there (kubelet retries;
+ * the record says what is still owed); an undone run goes on regardless.
+ */
+static void teardown_join(struct crid_pod_op *op)
+{
+	if (op->wait_ctrs || op->wait_net)
+		return;
+	crid_debug_point("pod-teardown-joined");
+	if (op->base.status < 0 && (op->base.kind == OP_STOP || op->base.kind == OP_REMOVE)) {
+		op_finish(op, op->sb);
+		return;
+	}
+	teardown_released(op);
+}
+
+static void net_done(struct crid_pod_op *op)
+{
+	op->wait_net = false;
+	teardown_join(op);
+}
+
 static void teardown_deleted(void *user, int status, struct crid_cni_result *res,
 			     const struct crid_err *err)
 {
@@ -229,22 +256,16 @@ static void teardown_deleted(void *user, int status, struct crid_cni_result *res
 	crid_trace_mark(&op->trace, "cni_del");
 	if (status < 0) {
 		crid_log_warn("pod %.12s: CNI DEL: %s", op->sb->id, err->msg);
-		op_fail(op, err);
-		if (op->base.kind == OP_STOP || op->base.kind == OP_REMOVE) {
-			op_finish(op, op->sb); /* kubelet retries the stop; DEL is still owed */
-			return;
-		}
+		op_fail(op, err); /* a stop ends failed: kubelet retries it; DEL is still owed */
 	} else {
 		op->sb->net = CRID_NET_RELEASED;
 		if (op->base.kind != OP_RUN && op->base.kind != OP_UNDO &&
-		    crid_sandbox_save(op->pods->store, op->sb, &e) < 0) {
+		    crid_sandbox_save(op->pods->store, op->sb, &e) < 0)
 			op_fail(op, &e);
-			op_finish(op, op->sb);
-			return;
-		}
-		crid_trace_mark(&op->trace, "save");
+		else
+			crid_trace_mark(&op->trace, "save");
 	}
-	teardown_released(op);
+	net_done(op);
 }
 
 /* Runs CNI DEL when one is owed (ADD started and no DEL confirmed), then goes on. */
@@ -255,13 +276,14 @@ static void teardown_start(struct crid_pod_op *op)
 	struct crid_cni_pod p;
 	struct crid_err e;
 
+	op->wait_net = true;
 	if (sb->net != CRID_NET_ADDING && sb->net != CRID_NET_UP && sb->net != CRID_NET_DELETING) {
-		teardown_released(op);
+		net_done(op);
 		return;
 	}
 	if (!sb->cni_net) {
 		sb->net = CRID_NET_RELEASED;
-		teardown_released(op);
+		net_done(op);
 		return;
 	}
 	crid_cni_net_free(op->net);
@@ -510,17 +532,48 @@ static void run_start(struct crid_pod_op *op)
 		run_pinned(op, 0, &sb->ns, NULL);
 }
 
-static void containers_down(void *arg, int status, const struct crid_err *err)
+/* Every container of the pod has exited: the network goes while they are cleaned up. */
+static void ctrs_exited(void *arg, int status, const struct crid_err *err)
+{
+	struct crid_pod_op *op = arg;
+
+	crid_trace_mark(&op->trace, "ctrs_exit");
+	if (status < 0) {
+		op_fail(op, err); /* no DEL: the stop ends once the containers' side is done */
+		return;
+	}
+	crid_debug_point("pod-teardown-exited");
+	teardown_start(op);
+}
+
+/* The containers' second round ended (retired or removed, or skipped after a failure). */
+static void ctrs_done(void *arg, int status, const struct crid_err *err)
 {
 	struct crid_pod_op *op = arg;
 
 	crid_trace_mark(&op->trace, "ctrs_down");
-	if (status < 0) {
+	op->wait_ctrs = false;
+	if (status < 0)
 		op_fail(op, err);
-		op_finish(op, op->sb);
+	teardown_join(op);
+}
+
+/*
+ * A pod-level PID namespace dies with its holder, every process of every
+ * container at once: without this, a container's init killed alone leaves
+ * its children (reparented to the holder) holding its stdio, and its exit
+ * is recorded only when the log's drain times out.
+ */
+static void kill_pid_namespace(struct crid_pod_op *op)
+{
+	char dir[4096];
+	struct crid_err e;
+
+	if (op->sb->ns.holder_pid <= 0 || ns_dir(op, dir, sizeof(dir)) < 0)
 		return;
-	}
-	teardown_start(op);
+	if (crid_pod_ns_kill(dir, op->sb->ns.holder_pid, &e) < 0)
+		crid_log_warn("pod %s: %s", op->short_id, e.msg);
+	crid_trace_mark(&op->trace, "kill_pidns");
 }
 
 static void op_start(struct crid_pod_op *op)
@@ -535,9 +588,13 @@ static void op_start(struct crid_pod_op *op)
 		break;
 	case OP_STOP:
 	case OP_REMOVE:
+		kill_pid_namespace(op);
 		if (pods->containers_down) {
+			static const struct crid_pod_down_cbs cbs = { ctrs_exited, ctrs_done };
+
+			op->wait_ctrs = true;
 			pods->containers_down(pods->containers_user, op->sb,
-					      op->base.kind == OP_REMOVE, containers_down, op);
+					      op->base.kind == OP_REMOVE, &cbs, op);
 			break;
 		}
 		teardown_start(op);
@@ -818,7 +875,9 @@ static void recover_one(struct crid_pods *pods, struct crid_sandbox *sb)
 		}
 		return;
 	}
-	if (sb->net == CRID_NET_DELETING) {
+	/* READY with the network released: killed between DEL and the namespaces */
+	if (sb->net == CRID_NET_DELETING ||
+	    (sb->state == CRID_SANDBOX_READY && sb->net == CRID_NET_RELEASED)) {
 		crid_log_info("recovery: pod %.12s was being stopped: finishing", sb->id);
 		kill_orphan_plugins(sb);
 		crid_pod_stop(pods, sb, recovered, NULL, &e);
