@@ -21,6 +21,9 @@
 #   BENCH_ROUNDS     pull rounds (3)
 #   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other)
 #   BENCH_ARGS       more crid-bench flags for every scenario
+#   BENCH_TRACE      1: crid logs at debug level and podstart reports its per-step trace
+#                    (reactor/trace.h) per phase; default 1 unless rpc, relist or churn run
+#                    (one log line per call would weigh on their sub-millisecond calls)
 #   BENCH_EXEC_ARGS  more bench/exec.py flags (--calls --sessions --mbytes --rounds)
 set -euo pipefail
 
@@ -29,6 +32,10 @@ REPO=$PWD
 BUILD=${CRID_BUILD:-build}
 SCENARIOS=${BENCH_SCENARIOS:-rpc podstart density relist pull churn exec}
 ENDPOINTS=${BENCH_ENDPOINTS:-crid containerd}
+if [ -z "${BENCH_TRACE:-}" ]; then
+	BENCH_TRACE=1
+	for s in $SCENARIOS; do case $s in rpc | relist | churn) BENCH_TRACE=0 ;; esac; done
+fi
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$REPO/bench/results/$STAMP
 TMP=$(mktemp -d /tmp/crid-bench.XXXXXX)
@@ -36,6 +43,7 @@ FIX=$REPO/tests/fixtures
 PIDS=()
 BRIDGES=(cbench-ctd0 cbench-crid0 cbench-floor0)
 EP_ARGS=()
+TRACE_ARGS=()
 CONTAINERD_UP=false
 
 log() { echo "bench: $*" >&2; }
@@ -118,7 +126,7 @@ start_crid() {
 	bridge_conflist crid-bench cbench-crid0 10.201.0.0/16 "$TMP/crid/ipam" \
 		>"$TMP/crid/cni/10-bench.conflist"
 	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
-		--runroot "$TMP/crid/run" --log-level warn \
+		--runroot "$TMP/crid/run" --log-level "$([ "$BENCH_TRACE" = 1 ] && echo debug || echo warn)" \
 		--cni-config-dir "$TMP/crid/cni" --cni-plugin-dir /usr/lib/cni \
 		--insecure-registry "$REGISTRY" >"$TMP/crid.log" 2>&1 &
 	CRID_PID=$!
@@ -211,6 +219,7 @@ main() {
 	if [[ " $ENDPOINTS " == *" crid "* ]]; then
 		start_crid || exit 1
 		EP_ARGS+=(--endpoint "crid=unix://$TMP/crid/crid.sock" --pid "crid=$CRID_PID")
+		if [ "$BENCH_TRACE" = 1 ]; then TRACE_ARGS=(--trace-log "crid=$TMP/crid.log"); fi
 	fi
 	if [[ " $ENDPOINTS " == *" containerd "* ]]; then
 		if ! command -v containerd >/dev/null; then
@@ -234,7 +243,7 @@ main() {
 		--rounds "${BENCH_ROUNDS:-3}")
 	for s in $SCENARIOS; do
 		log "=== $s"
-		local args=("$s" "${EP_ARGS[@]}" --json "$RESULTS/$s.json")
+		local args=("$s" "${EP_ARGS[@]}" "${TRACE_ARGS[@]}" --json "$RESULTS/$s.json")
 		if [ "$s" = exec ]; then
 			exec_scenario "$s" || rc=1
 			continue
