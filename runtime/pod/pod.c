@@ -249,7 +249,6 @@ static void teardown_deleted(void *user, int status, struct crid_cni_result *res
 			     const struct crid_err *err)
 {
 	struct crid_pod_op *op = user;
-	struct crid_err e;
 
 	(void)res;
 	op->cni = NULL;
@@ -258,12 +257,14 @@ static void teardown_deleted(void *user, int status, struct crid_cni_result *res
 		crid_log_warn("pod %.12s: CNI DEL: %s", op->sb->id, err->msg);
 		op_fail(op, err); /* a stop ends failed: kubelet retries it; DEL is still owed */
 	} else {
+		/*
+		 * Not saved here: the record still says DELETING until the stop's
+		 * NOTREADY save (or the removal's delete) right after the join, one
+		 * fsync instead of two. A crash in between only runs DEL again at
+		 * the next start, which CNI plugins must accept (spec: DEL of what
+		 * is already gone succeeds; host-local frees by container ID).
+		 */
 		op->sb->net = CRID_NET_RELEASED;
-		if (op->base.kind != OP_RUN && op->base.kind != OP_UNDO &&
-		    crid_sandbox_save(op->pods->store, op->sb, &e) < 0)
-			op_fail(op, &e);
-		else
-			crid_trace_mark(&op->trace, "save");
 	}
 	net_done(op);
 }
