@@ -22,6 +22,8 @@ void crid_handle_stop_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *
 void crid_handle_remove_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc,
+					      const ProtobufCMessage *request);
 
 /* container.c, container_status.c */
 void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
