@@ -16,6 +16,9 @@ void crid_handle_image_status(struct crid_rpc *rpc, const ProtobufCMessage *requ
 void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/* checkpoint.c */
+void crid_handle_checkpoint_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 /* sandbox.c */
 void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_stop_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);

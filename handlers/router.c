@@ -64,6 +64,7 @@ static const struct implemented runtime_methods[] = {
 	{ "ListContainerStats", crid_handle_list_container_stats, 1 },
 	{ "PodSandboxStats", crid_handle_pod_sandbox_stats, 1 },
 	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
+	{ "CheckpointContainer", crid_handle_checkpoint_container, 0 },
 };
 
 /* The ImageService methods crid implements. */
