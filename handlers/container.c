@@ -135,7 +135,11 @@ static int check_rro(struct crid_rpc *rpc, const struct crid_sandbox *sb,
 	    crid_rt_probe_get(rpc->d->rt_features, sb->runtime_handler);
 
 	for (size_t i = 0; i < s->n_mounts; i++) {
-		if (!s->mounts[i].recursive_readonly || f->rro)
+		const struct crid_ctr_mount *m = &s->mounts[i];
+
+		/* not readonly or not private: the spec builder names what is wrong */
+		if (!m->recursive_readonly || f->rro || !m->readonly ||
+		    m->propagation != CRID_PROPAGATION_PRIVATE)
 			continue;
 		crid_rpc_fail(rpc, CRID_GRPC_FAILED_PRECONDITION,
 			      "mounts[%zu].recursive_read_only: runtime handler `%s` cannot make "
