@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
@@ -216,8 +217,9 @@ void crid_rt_probe_free(struct crid_rt_probe *p)
 
 		if (e->running) {
 			crid_child_kill(&e->child, SIGKILL);
-			/* the pidfd watcher goes with the loop; the child is reaped by init */
+			/* teardown, off the serving path: a SIGKILLed child is reaped at once */
 			close(crid_child_detach(&e->child));
+			waitpid(e->child.pid, NULL, 0);
 		}
 		if (e->out_fd >= 0)
 			close(e->out_fd);

@@ -57,7 +57,7 @@ struct crid_rt_probe *crid_rt_probe_start(struct crid_loop *loop, const struct c
  */
 const struct crid_rt_features *crid_rt_probe_get(const struct crid_rt_probe *p, const char *name);
 
-/* Kills children still running and frees everything. NULL is a no-op. */
+/* Kills and reaps children still running, frees everything. NULL is a no-op. */
 void crid_rt_probe_free(struct crid_rt_probe *p);
 
 #endif
