@@ -570,7 +570,7 @@ void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc, const Protob
 	struct crid_err err;
 	bool gone;
 
-	sb = lookup(rpc, req->pod_sandbox_id, &gone);
+	sb = crid_sandbox_lookup(rpc, req->pod_sandbox_id, &gone);
 	if (!sb && !gone)
 		return;
 	if (gone || sb->state == CRID_SANDBOX_CREATING) {
