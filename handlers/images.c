@@ -220,7 +220,9 @@ static Runtime__V1__FilesystemUsage *container_fs(struct crid_rpc *rpc, int64_t 
 	     v && n--; v++) {
 		uint64_t bytes = 0, inodes = 0;
 
-		if (crid_container_layer(ctrs->store, *v, layer, sizeof(layer)) < 0)
+		/* a container still being created may have no layer yet: nothing to measure */
+		if ((*v)->state == CRID_CTR_CREATING ||
+		    crid_container_layer(ctrs->store, *v, layer, sizeof(layer)) < 0)
 			continue;
 		strncat(layer, "/upper", sizeof(layer) - strlen(layer) - 1);
 		crid_du_cache_get(ctrs->du, layer, CTR_FS_MAX_AGE, &bytes, &inodes);
