@@ -127,10 +127,7 @@ deps:
 # Starts the daemon with its defaults. A node with no CNI configuration gets
 # crid's default bridge network, so pods are networked with no manual step.
 run: deps all
-	@mkdir -p /etc/cni/net.d
-	@ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1 || \
-		{ install -m 0644 cni/10-crid-bridge.conflist /etc/cni/net.d/ && \
-		  echo "make run: installed cni/10-crid-bridge.conflist into /etc/cni/net.d"; }
+	@dist/cni-default.sh /etc/cni/net.d cni/10-crid-bridge.conflist
 	exec $(BUILD)/crid $(CRID_FLAGS)
 
 unit: $(UNIT_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper

@@ -155,6 +155,11 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		return -1;
 	if (crid_log_level_parse(m->cfg.log_level, &level) == 0)
 		crid_log_set_level(level);
+	crid_log_info("crid %s starting: config file %s%s%s, log level %s", CRID_VERSION,
+		      m->cfg.config_path[0] ? "`" : "",
+		      m->cfg.config_path[0] ? m->cfg.config_path
+					    : "none (built-in defaults and flags)",
+		      m->cfg.config_path[0] ? "`" : "", m->cfg.log_level);
 	raise_fd_limit();
 	if (crid_mkdir_p(m->cfg.root, 0700, err) < 0 || crid_mkdir_p(m->cfg.runroot, 0700, err) < 0)
 		return -1;
