@@ -226,11 +226,11 @@ uninstall:
 # fakeroot; lintian checks it when installed).
 deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
-	git ls-files -z | xargs -0 cp --parents -t $(BUILD)/deb/src
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(BUILD)/deb/src
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || \
 		{ tail -n 40 ../build.log; exit 1; }
 	@ls $(BUILD)/deb/*.deb
-	@if command -v lintian >/dev/null; then lintian --info $(BUILD)/deb/*.changes; fi
+	@if command -v lintian >/dev/null; then lintian -I --pedantic $(BUILD)/deb/*.changes; fi
 
 # Builds the package, unpacks it into a temporary root and runs the daemon from it.
 deb-test: deb
