@@ -188,6 +188,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR ?= $(PREFIX)/share/doc/crid
 DESTDIR ?=
 MAN_PAGES := man/crid.8 man/crid.toml.5 man/cridctl.1
 
@@ -196,7 +197,7 @@ MAN_PAGES := man/crid.8 man/crid.toml.5 man/cridctl.1
 install: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/crid $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/crid
+		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/crid $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BUILD)/crid $(BUILD)/cridctl $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/crid-pinns $(BUILD)/crid-keeper $(DESTDIR)$(LIBEXECDIR)/crid/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/crid.service.in \
@@ -205,6 +206,7 @@ install: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	install -m 0644 man/crid.toml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/crid.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 dist/cridctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/cridctl
+	install -m 0644 examples/pod.yaml examples/container.yaml $(DESTDIR)$(DOCDIR)/examples/
 	@# an operator's configuration is never overwritten
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/crid/crid.toml ]; then \
 		echo "make install: keeping $(DESTDIR)$(SYSCONFDIR)/crid/crid.toml"; \
@@ -218,8 +220,9 @@ uninstall:
 		$(DESTDIR)$(LIBEXECDIR)/crid/crid-pinns $(DESTDIR)$(LIBEXECDIR)/crid/crid-keeper \
 		$(DESTDIR)$(UNITDIR)/crid.service $(DESTDIR)$(MANDIR)/man1/cridctl.1 \
 		$(DESTDIR)$(MANDIR)/man5/crid.toml.5 $(DESTDIR)$(MANDIR)/man8/crid.8 \
-		$(DESTDIR)$(COMPLETIONDIR)/cridctl
-	-rmdir $(DESTDIR)$(LIBEXECDIR)/crid 2>/dev/null
+		$(DESTDIR)$(COMPLETIONDIR)/cridctl $(DESTDIR)$(DOCDIR)/examples/pod.yaml \
+		$(DESTDIR)$(DOCDIR)/examples/container.yaml
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/crid $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 	@echo "make uninstall: left $(SYSCONFDIR)/crid/crid.toml, $(SYSCONFDIR)/cni/net.d and /var/lib/crid in place"
 
 # crid_$(VERSION)_amd64.deb with debhelper, into $(BUILD)/deb/ (needs debhelper,

@@ -64,6 +64,8 @@ class InstallTree(unittest.TestCase):
             "/usr/local/share/man/man5/crid.toml.5": 0o644,
             "/usr/local/share/man/man1/cridctl.1": 0o644,
             "/usr/local/share/bash-completion/completions/cridctl": 0o644,
+            "/usr/local/share/doc/crid/examples/pod.yaml": 0o644,
+            "/usr/local/share/doc/crid/examples/container.yaml": 0o644,
             "/etc/crid/crid.toml": 0o644,
             "/etc/cni/net.d/10-crid-bridge.conflist": 0o644,
         }
