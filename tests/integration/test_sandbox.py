@@ -44,12 +44,20 @@ def conflist(name, bridge, subnet, data_dir, plugin="bridge", extra=()):
     return json.dumps({"cniVersion": "1.0.0", "name": name, "plugins": plugins})
 
 
+# pods' log directories: private to this run, removed by the module's tearDownModule
+LOG_ROOT = "/tmp/crid-it-logs-%d" % os.getpid()
+
+
+def tearDownModule():
+    shutil.rmtree(LOG_ROOT, ignore_errors=True)
+
+
 def pod_config(name, uid=None, namespace="default", attempt=0, hostname=None, **kw):
     c = api_pb2.PodSandboxConfig(
         metadata=api_pb2.PodSandboxMetadata(name=name, uid=uid or "uid-" + name,
                                             namespace=namespace, attempt=attempt),
         hostname=hostname if hostname is not None else name,
-        log_directory="/tmp/crid-it-logs/" + name,
+        log_directory=os.path.join(LOG_ROOT, name),
         labels=kw.pop("labels", {"app": name}),
         annotations=kw.pop("annotations", {"note": "crid test"}))
     for k, v in kw.items():
@@ -473,6 +481,14 @@ class SandboxHangingPlugin(SandboxBase):
             super().start_daemon(extra_conf, plugin)
         finally:
             Crid.__init__ = orig
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "conf", None):
+                os.unlink(cls.conf)
 
     def test_hanging_plugin_times_out(self):
         t0 = time.monotonic()
