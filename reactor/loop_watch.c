@@ -163,6 +163,11 @@ void crid_loop_watch_disarm(double busy_s)
 	timer_settime(w.timer, 0, &zero, NULL);
 	if (!w.fired)
 		return;
+	/* fired between the caller's clock read and this disarm: not a long iteration */
+	if (busy_s * 1e9 < (double)w.arm.it_value.tv_sec * 1e9 + (double)w.arm.it_value.tv_nsec) {
+		w.fired = 0;
+		return;
+	}
 	/* frames[0] is the handler and [1] the signal trampoline: the interrupted code follows */
 	for (int i = 2; i < w.n_frames && len + 1 < sizeof(line); i++) {
 		frame_name(w.frames[i], name, sizeof(name));
