@@ -51,7 +51,7 @@ struct crid_metric crid_m_loop_class =
 	    "class");
 struct crid_metric crid_m_pull_bytes =
     COUNTER("crid_image_pulls_bytes_total",
-	    "Bytes of layer and config blobs downloaded by image pulls, by registry.", "registry");
+	    "Bytes of layer blobs downloaded by image pulls (as sent: compressed), by registry.", "registry");
 struct crid_metric crid_m_pull_success = COUNTER(
     "crid_image_pulls_success_total", "Successful image pulls, by registry.", "registry");
 struct crid_metric crid_m_pull_failure = COUNTER(
@@ -77,15 +77,12 @@ struct crid_metric crid_m_oci_latency =
     HISTOGRAM("crid_oci_runtime_latency_seconds",
 	      "Latency in seconds of OCI runtime calls, by operation (create, start, kill...).",
 	      rpc_bounds, "operation");
-struct crid_metric crid_m_fd_store =
-    GAUGE("crid_fd_store_entries", "File descriptors crid holds in its fd store.", NULL);
 
 static struct crid_metric *const catalog[] = {
 	&crid_m_ops,	      &crid_m_ops_errors,    &crid_m_ops_latency, &crid_m_loop_iter,
 	&crid_m_loop_iter_max, &crid_m_loop_class,    &crid_m_pull_bytes,  &crid_m_pull_success,
 	&crid_m_pull_failure, &crid_m_pull_duration, &crid_m_layer_reuse, &crid_m_containers,
 	&crid_m_oom,	      &crid_m_exec_sessions, &crid_m_cni_latency, &crid_m_oci_latency,
-	&crid_m_fd_store,
 };
 
 int crid_metrics_scrape(enum crid_metrics_format fmt, char **out, size_t *len)
@@ -145,4 +142,12 @@ void crid_metrics_since(struct crid_metric *m, double t0, const char *l0)
 {
 	if (crid_metrics_on && t0 > 0)
 		crid_metric_observe(m, ev_time() - t0, l0, NULL);
+}
+
+void crid_metrics_pull_end(const char *registry, double t0, bool ok)
+{
+	if (!crid_metrics_on)
+		return;
+	crid_metric_inc(ok ? &crid_m_pull_success : &crid_m_pull_failure, registry, NULL);
+	crid_metrics_since(&crid_m_pull_duration, t0, registry);
 }

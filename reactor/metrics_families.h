@@ -22,8 +22,6 @@ extern struct crid_metric crid_m_pull_bytes, crid_m_pull_success, crid_m_pull_fa
 extern struct crid_metric crid_m_containers, crid_m_oom, crid_m_exec_sessions;
 /* CNI ADD/DEL {operation}, OCI runtime calls {operation} */
 extern struct crid_metric crid_m_cni_latency, crid_m_oci_latency;
-/* fds held in the fd store */
-extern struct crid_metric crid_m_fd_store;
 
 /* Callback classes of the loop whose time crid_metrics_loop_class() adds up. */
 enum crid_loop_class {
@@ -49,6 +47,9 @@ void crid_metrics_call_end(const char *operation, const char *status, double sta
 
 /* Observes the seconds since |t0| (from crid_metrics_clock()) in histogram |m| for |l0|. */
 void crid_metrics_since(struct crid_metric *m, double t0, const char *l0);
+
+/* An image pull from |registry| ended, started at |t0| (crid_metrics_clock()). */
+void crid_metrics_pull_end(const char *registry, double t0, bool ok);
 
 /* Runs the collectors and encodes the whole catalog (see crid_metrics_encode()). */
 int crid_metrics_scrape(enum crid_metrics_format fmt, char **out, size_t *len);

@@ -26,6 +26,7 @@
 
 #include "io/cri_log.h"
 #include "io/utf8.h"
+#include "reactor/metrics_families.h"
 #include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -410,6 +411,8 @@ static void finalize_exit(struct exit_watch *w)
 	c->finished_at = crid_wall_ns();
 	c->exit_code = w->status_known ? w->status : 255;
 	set_str(&c->reason, exit_reason(ctrs, c, w));
+	if (c->reason && strcmp(c->reason, "OOMKilled") == 0)
+		crid_metric_inc(&crid_m_oom, NULL, NULL);
 	if (!w->status_known)
 		set_str(&c->message, "the exit status was lost: crid was down when the container "
 				     "exited and this kernel keeps none for it");
