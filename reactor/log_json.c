@@ -109,6 +109,28 @@ static bool key_char(char c)
 	       c == '_' || c == '-' || c == '.';
 }
 
+/*
+ * The quote ending a value that began before |p|: the first one at the end
+ * of the message or before ` key=`. The text format prints values as they
+ * are (`msg="container "x" not found"`), so a quote inside is no end.
+ */
+static const char *closing_quote(const char *p)
+{
+	for (; (p = strchr(p, '"')); p++) {
+		const char *k = p + 2;
+
+		if (p[1] == '\0')
+			return p;
+		if (p[1] != ' ')
+			continue;
+		while (key_char(*k))
+			k++;
+		if (k > p + 2 && *k == '=')
+			return p;
+	}
+	return NULL;
+}
+
 /* The `key=value` tokens of |msg|, each appended as a field. */
 static void pairs(char *buf, size_t cap, size_t *len, const char *msg)
 {
@@ -128,9 +150,7 @@ static void pairs(char *buf, size_t cap, size_t *len, const char *msg)
 		}
 		key_len = (size_t)(p - key);
 		val = ++p;
-		if (*val == '"' && (end = strstr(val + 1, "\" ")) == NULL)
-			end = val[1] && p[strlen(p) - 1] == '"' ? p + strlen(p) - 1 : NULL;
-		if (*val == '"' && end) {
+		if (*val == '"' && (end = closing_quote(val + 1))) {
 			val++;
 			p = end + 1;
 		} else {
