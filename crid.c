@@ -35,7 +35,7 @@ struct daemon_main {
 	struct crid_daemon d;
 	struct crid_grpc_server *server;
 	struct crid_metrics_http *metrics; /* --enable-metrics */
-	struct crid_state_lock lock; /* root and runroot: kept across the SIGHUP re-exec */
+	struct crid_state_lock lock;	   /* root and runroot: kept across the SIGHUP re-exec */
 	ev_timer grace;
 	int stopping;
 	int reexec; /* SIGHUP: after the graceful shutdown, exec the binary again in place */
@@ -157,13 +157,14 @@ static int start_metrics(struct daemon_main *m, struct crid_err *err)
 	crid_metrics_enable(true);
 	if (crid_ctr_metrics_register(m->d.ctrs) < 0)
 		return crid_err_set(err, ENOSPC, "metrics collectors");
-	m->metrics = crid_metrics_http_start(&m->loop, m->cfg.metrics_host, m->cfg.metrics_port,
-					     err);
+	m->metrics =
+	    crid_metrics_http_start(&m->loop, m->cfg.metrics_host, m->cfg.metrics_port, err);
 	if (!m->metrics)
 		return -1;
 	crid_log_info("metrics on http://%s%s%s:%d/metrics",
 		      strchr(m->cfg.metrics_host, ':') ? "[" : "", m->cfg.metrics_host,
-		      strchr(m->cfg.metrics_host, ':') ? "]" : "", crid_metrics_http_port(m->metrics));
+		      strchr(m->cfg.metrics_host, ':') ? "]" : "",
+		      crid_metrics_http_port(m->metrics));
 	return 0;
 }
 

@@ -226,8 +226,7 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 }
 
 /* Fills |ss| for |address|:|port|; -1 when |address| is no IP literal. */
-static int sockaddr_for(const char *address, int port, struct sockaddr_storage *ss,
-			socklen_t *sl)
+static int sockaddr_for(const char *address, int port, struct sockaddr_storage *ss, socklen_t *sl)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;

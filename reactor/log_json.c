@@ -54,7 +54,11 @@ size_t crid_log_json_escape(char *dst, size_t cap, const char *s, size_t n, int 
 		if (p[i] == '"' || p[i] == '\\') {
 			esc[0] = '\\', esc[1] = (char)p[i], len = 2;
 		} else if (p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
-			esc[0] = '\\', esc[1] = p[i] == '\n' ? 'n' : p[i] == '\t' ? 't' : 'r', len = 2;
+			esc[0] = '\\',
+			esc[1] = p[i] == '\n'	? 'n'
+				 : p[i] == '\t' ? 't'
+						: 'r',
+			len = 2;
 		} else if (p[i] < 0x20) {
 			len = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
 		} else if ((take = utf8_len(p + i, n - i)) == 0) {
@@ -171,7 +175,8 @@ size_t crid_log_json_line(char *buf, size_t cap, const char *time, const char *l
 	int cut = 0;
 
 	/* |time| and |level| are the logger's own ASCII: 40 bytes at most */
-	len += (size_t)snprintf(buf, cap, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", time, level);
+	len +=
+	    (size_t)snprintf(buf, cap, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", time, level);
 	len += crid_log_json_escape(buf + len, cap - len - 3, msg, strlen(msg), &cut);
 	buf[len++] = '"';
 	pairs(buf, cap, &len, msg);

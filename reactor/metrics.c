@@ -50,7 +50,8 @@ const struct crid_metric_series *crid_metric_find(const struct crid_metric *m, c
 	for (size_t i = 0; i < m->n_series; i++) {
 		const struct crid_metric_series *s = &m->series[i];
 
-		if ((nl < 1 || label_eq(s->labels[0], l0)) && (nl < 2 || label_eq(s->labels[1], l1)))
+		if ((nl < 1 || label_eq(s->labels[0], l0)) &&
+		    (nl < 2 || label_eq(s->labels[1], l1)))
 			return s;
 	}
 	return NULL;

@@ -10,40 +10,42 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const double rpc_bounds[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-				     0.005,   0.01,	0.025,	 0.05,	 0.1,	0.25,
-				     0.5,     1,	2.5,	 5,	 10,	30 };
+				     0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+				     0.5,     1,      2.5,     5,      10,    30 };
 static const double loop_bounds[] = { 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005,
 				      0.01,    0.05,	0.1,	0.5,	1 };
 static const double pull_bounds[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600 };
 
 #define COUNTER(n, h, ...)                                                                         \
-	{ .name = n, .help = h, .type = CRID_METRIC_COUNTER, .label_names = { __VA_ARGS__ } }
-#define GAUGE(n, h, ...) { .name = n, .help = h, .type = CRID_METRIC_GAUGE, .label_names = { __VA_ARGS__ } }
+	{                                                                                          \
+		.name = n, .help = h, .type = CRID_METRIC_COUNTER, .label_names = { __VA_ARGS__ }  \
+	}
+#define GAUGE(n, h, ...)                                                                           \
+	{                                                                                          \
+		.name = n, .help = h, .type = CRID_METRIC_GAUGE, .label_names = { __VA_ARGS__ }    \
+	}
 #define HISTOGRAM(n, h, b, ...)                                                                    \
-	{ .name = n,                                                                               \
-	  .help = h,                                                                               \
-	  .type = CRID_METRIC_HISTOGRAM,                                                           \
-	  .label_names = { __VA_ARGS__ },                                                          \
-	  .bounds = b,                                                                             \
-	  .n_bounds = N(b) }
+	{                                                                                          \
+		.name = n, .help = h, .type = CRID_METRIC_HISTOGRAM,                               \
+		.label_names = { __VA_ARGS__ }, .bounds = b, .n_bounds = N(b)                      \
+	}
 
-struct crid_metric crid_m_ops = COUNTER(
-    "crid_operations_total", "Cumulative number of CRI operations by operation and status.",
-    "operation", "status");
+struct crid_metric crid_m_ops =
+    COUNTER("crid_operations_total", "Cumulative number of CRI operations by operation and status.",
+	    "operation", "status");
 struct crid_metric crid_m_ops_errors =
     COUNTER("crid_operations_errors_total",
-	    "Cumulative number of CRI operations that failed, by operation and status.", "operation",
-	    "status");
+	    "Cumulative number of CRI operations that failed, by operation and status.",
+	    "operation", "status");
 struct crid_metric crid_m_ops_latency =
     HISTOGRAM("crid_operations_latency_seconds",
 	      "Latency in seconds of CRI operations, by operation and status.", rpc_bounds,
 	      "operation", "status");
-struct crid_metric crid_m_loop_iter =
-    HISTOGRAM("crid_loop_iteration_seconds",
-	      "Time the event loop spent running callbacks per iteration (not waiting).",
-	      loop_bounds, NULL);
-struct crid_metric crid_m_loop_iter_max = GAUGE(
-    "crid_loop_iteration_max_seconds", "The longest event loop iteration since start.", NULL);
+struct crid_metric crid_m_loop_iter = HISTOGRAM(
+    "crid_loop_iteration_seconds",
+    "Time the event loop spent running callbacks per iteration (not waiting).", loop_bounds, NULL);
+struct crid_metric crid_m_loop_iter_max =
+    GAUGE("crid_loop_iteration_max_seconds", "The longest event loop iteration since start.", NULL);
 struct crid_metric crid_m_loop_class =
     COUNTER("crid_loop_callback_seconds_total",
 	    "Time the event loop spent in callbacks, by class: signal, child (exits seen on "
@@ -51,11 +53,12 @@ struct crid_metric crid_m_loop_class =
 	    "class");
 struct crid_metric crid_m_pull_bytes =
     COUNTER("crid_image_pulls_bytes_total",
-	    "Bytes of layer blobs downloaded by image pulls (as sent: compressed), by registry.", "registry");
-struct crid_metric crid_m_pull_success = COUNTER(
-    "crid_image_pulls_success_total", "Successful image pulls, by registry.", "registry");
-struct crid_metric crid_m_pull_failure = COUNTER(
-    "crid_image_pulls_failure_total", "Failed image pulls, by registry.", "registry");
+	    "Bytes of layer blobs downloaded by image pulls (as sent: compressed), by registry.",
+	    "registry");
+struct crid_metric crid_m_pull_success =
+    COUNTER("crid_image_pulls_success_total", "Successful image pulls, by registry.", "registry");
+struct crid_metric crid_m_pull_failure =
+    COUNTER("crid_image_pulls_failure_total", "Failed image pulls, by registry.", "registry");
 struct crid_metric crid_m_pull_duration =
     HISTOGRAM("crid_image_pulls_duration_seconds", "Duration of image pulls, by registry.",
 	      pull_bounds, "registry");
@@ -64,25 +67,23 @@ struct crid_metric crid_m_layer_reuse =
 	    "Layers a pull did not download because the store or a running pull had them.", NULL);
 struct crid_metric crid_m_containers =
     GAUGE("crid_containers", "Containers known to crid, by CRI state.", "state");
-struct crid_metric crid_m_oom = COUNTER("crid_containers_oom_total",
-					 "Containers that exited killed by the OOM killer.", NULL);
-struct crid_metric crid_m_exec_sessions =
-    COUNTER("crid_exec_sessions_total", "Exec processes started (ExecSync and streaming Exec).",
-	    "kind");
-struct crid_metric crid_m_cni_latency =
-    HISTOGRAM("crid_cni_latency_seconds",
-	      "Latency in seconds of CNI plugin chains, by operation (ADD, DEL).", rpc_bounds,
-	      "operation");
+struct crid_metric crid_m_oom =
+    COUNTER("crid_containers_oom_total", "Containers that exited killed by the OOM killer.", NULL);
+struct crid_metric crid_m_exec_sessions = COUNTER(
+    "crid_exec_sessions_total", "Exec processes started (ExecSync and streaming Exec).", "kind");
+struct crid_metric crid_m_cni_latency = HISTOGRAM(
+    "crid_cni_latency_seconds", "Latency in seconds of CNI plugin chains, by operation (ADD, DEL).",
+    rpc_bounds, "operation");
 struct crid_metric crid_m_oci_latency =
     HISTOGRAM("crid_oci_runtime_latency_seconds",
 	      "Latency in seconds of OCI runtime calls, by operation (create, start, kill...).",
 	      rpc_bounds, "operation");
 
 static struct crid_metric *const catalog[] = {
-	&crid_m_ops,	      &crid_m_ops_errors,    &crid_m_ops_latency, &crid_m_loop_iter,
+	&crid_m_ops,	       &crid_m_ops_errors,    &crid_m_ops_latency, &crid_m_loop_iter,
 	&crid_m_loop_iter_max, &crid_m_loop_class,    &crid_m_pull_bytes,  &crid_m_pull_success,
-	&crid_m_pull_failure, &crid_m_pull_duration, &crid_m_layer_reuse, &crid_m_containers,
-	&crid_m_oom,	      &crid_m_exec_sessions, &crid_m_cni_latency, &crid_m_oci_latency,
+	&crid_m_pull_failure,  &crid_m_pull_duration, &crid_m_layer_reuse, &crid_m_containers,
+	&crid_m_oom,	       &crid_m_exec_sessions, &crid_m_cni_latency, &crid_m_oci_latency,
 };
 
 int crid_metrics_scrape(enum crid_metrics_format fmt, char **out, size_t *len)

@@ -69,8 +69,10 @@ static void put_escaped(struct out *o, const char *s, bool quote)
 	const char *run = s;
 
 	for (; *s; s++) {
-		const char *esc = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" :
-			quote && *s == '"' ? "\\\"" : NULL;
+		const char *esc = *s == '\\'	       ? "\\\\"
+				  : *s == '\n'	       ? "\\n"
+				  : quote && *s == '"' ? "\\\""
+						       : NULL;
 
 		if (!esc)
 			continue;
@@ -169,7 +171,9 @@ static void put_histogram(struct out *o, const struct crid_metric *m,
 
 static const char *type_name(enum crid_metric_type t)
 {
-	return t == CRID_METRIC_COUNTER ? "counter" : t == CRID_METRIC_GAUGE ? "gauge" : "histogram";
+	return t == CRID_METRIC_COUNTER ? "counter"
+	       : t == CRID_METRIC_GAUGE ? "gauge"
+					: "histogram";
 }
 
 /* `# HELP`/`# TYPE` lines; OpenMetrics names a counter family without `_total`. */
@@ -231,8 +235,8 @@ int crid_metrics_encode(struct crid_metric *const *fams, size_t n, enum crid_met
 const char *crid_metrics_content_type(enum crid_metrics_format fmt)
 {
 	return fmt == CRID_METRICS_OPENMETRICS
-		       ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-		       : "text/plain; version=0.0.4; charset=utf-8";
+		   ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+		   : "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* True when the media range [p, p+n) names OpenMetrics and its q is not 0. */

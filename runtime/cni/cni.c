@@ -94,7 +94,7 @@ struct crid_cni_op {
 	struct out_buf out, errb;
 	ev_timer timer;
 	double timeout;
-	bool finished; /* done called or cancelled: only waiting to reap */
+	bool finished;	/* done called or cancelled: only waiting to reap */
 	double started; /* crid_metrics_clock() at the start: the CNI latency metric */
 	crid_cni_done_fn done;
 	void *user;

@@ -4,8 +4,7 @@
 #include "reactor/metrics_families.h"
 
 /* Indexed by enum crid_ctr_state; the CRI's names, lower-case, as CRI-O's labels are. */
-static const char *const state_names[] = { "created", "running", "exited", "unknown",
-					   "creating" };
+static const char *const state_names[] = { "created", "running", "exited", "unknown", "creating" };
 
 static void collect(void *user)
 {

@@ -18,18 +18,19 @@ static void test_escape(void)
 		{ "a\"b\\c", "a\\\"b\\\\c" },
 		{ "l1\nl2\tt\r", "l1\\nl2\\tt\\r" },
 		{ "\x01\x1f\x7f", "\\u0001\\u001f\x7f" },
-		{ "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80" },
+		{ "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80",
+		  "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80" },
 		{ "bad\xff\xc3(", "bad\\ufffd\\ufffd(" },
-		{ "\xc0\xaf", "\\ufffd\\ufffd" },		 /* overlong */
+		{ "\xc0\xaf", "\\ufffd\\ufffd" },	     /* overlong */
 		{ "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd" }, /* surrogate */
-		{ "cut\xe2\x80", "cut\\ufffd\\ufffd" },	 /* truncated sequence */
+		{ "cut\xe2\x80", "cut\\ufffd\\ufffd" },	     /* truncated sequence */
 	};
 	char out[128];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int cut = 0;
-		size_t n = crid_log_json_escape(out, sizeof(out), cases[i].in, strlen(cases[i].in),
-						&cut);
+		size_t n =
+		    crid_log_json_escape(out, sizeof(out), cases[i].in, strlen(cases[i].in), &cut);
 
 		CHECK(!cut && n == strlen(cases[i].want) && memcmp(out, cases[i].want, n) == 0,
 		      "escape case %zu: `%.*s`", i, (int)n, out);

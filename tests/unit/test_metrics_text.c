@@ -19,36 +19,39 @@ static struct crid_metric ops = { .name = "t_ops_total",
 				  .help = "Calls by op\nand \\status.",
 				  .type = CRID_METRIC_COUNTER,
 				  .label_names = { "op", "status" } };
-static struct crid_metric temp = { .name = "t_temp", .help = "A gauge.", .type = CRID_METRIC_GAUGE };
+static struct crid_metric temp = { .name = "t_temp",
+				   .help = "A gauge.",
+				   .type = CRID_METRIC_GAUGE };
 static struct crid_metric lat = { .name = "t_lat_seconds",
 				  .help = "Latency.",
 				  .type = CRID_METRIC_HISTOGRAM,
 				  .label_names = { "op" },
 				  .bounds = bounds,
 				  .n_bounds = 3 };
-static struct crid_metric idle = { .name = "t_idle_total", .help = "Never.", .type = CRID_METRIC_COUNTER };
+static struct crid_metric idle = { .name = "t_idle_total",
+				   .help = "Never.",
+				   .type = CRID_METRIC_COUNTER };
 
 static struct crid_metric *const all[] = { &ops, &temp, &lat, &idle };
 
-static const char want_text[] =
-    "# HELP t_ops_total Calls by op\\nand \\\\status.\n"
-    "# TYPE t_ops_total counter\n"
-    "t_ops_total{op=\"Version\",status=\"OK\"} 3\n"
-    "t_ops_total{op=\"a\\\"b\\\\c\\nd\",status=\"NotFound\"} 1\n"
-    "# HELP t_temp A gauge.\n"
-    "# TYPE t_temp gauge\n"
-    "t_temp -2.5\n"
-    "# HELP t_lat_seconds Latency.\n"
-    "# TYPE t_lat_seconds histogram\n"
-    "t_lat_seconds_bucket{op=\"x\",le=\"0.001\"} 1\n"
-    "t_lat_seconds_bucket{op=\"x\",le=\"0.5\"} 1\n"
-    "t_lat_seconds_bucket{op=\"x\",le=\"2\"} 2\n"
-    "t_lat_seconds_bucket{op=\"x\",le=\"+Inf\"} 3\n"
-    "t_lat_seconds_sum{op=\"x\"} 11.0005\n"
-    "t_lat_seconds_count{op=\"x\"} 3\n"
-    "# HELP t_idle_total Never.\n"
-    "# TYPE t_idle_total counter\n"
-    "t_idle_total 0\n";
+static const char want_text[] = "# HELP t_ops_total Calls by op\\nand \\\\status.\n"
+				"# TYPE t_ops_total counter\n"
+				"t_ops_total{op=\"Version\",status=\"OK\"} 3\n"
+				"t_ops_total{op=\"a\\\"b\\\\c\\nd\",status=\"NotFound\"} 1\n"
+				"# HELP t_temp A gauge.\n"
+				"# TYPE t_temp gauge\n"
+				"t_temp -2.5\n"
+				"# HELP t_lat_seconds Latency.\n"
+				"# TYPE t_lat_seconds histogram\n"
+				"t_lat_seconds_bucket{op=\"x\",le=\"0.001\"} 1\n"
+				"t_lat_seconds_bucket{op=\"x\",le=\"0.5\"} 1\n"
+				"t_lat_seconds_bucket{op=\"x\",le=\"2\"} 2\n"
+				"t_lat_seconds_bucket{op=\"x\",le=\"+Inf\"} 3\n"
+				"t_lat_seconds_sum{op=\"x\"} 11.0005\n"
+				"t_lat_seconds_count{op=\"x\"} 3\n"
+				"# HELP t_idle_total Never.\n"
+				"# TYPE t_idle_total counter\n"
+				"t_idle_total 0\n";
 
 static void record(void)
 {
@@ -78,8 +81,8 @@ static void test_text(void)
 
 	record();
 	CHECK(crid_metrics_encode(all, 4, CRID_METRICS_TEXT, &out, &len) == 0, "text encodes");
-	CHECK(out && len == strlen(want_text) && strcmp(out, want_text) == 0, "text byte-exact:\n%s",
-	      out ? out : "(null)");
+	CHECK(out && len == strlen(want_text) && strcmp(out, want_text) == 0,
+	      "text byte-exact:\n%s", out ? out : "(null)");
 	crid_free(out);
 }
 
@@ -99,8 +102,9 @@ static void test_openmetrics(void)
 
 static void test_numbers(void)
 {
-	static struct crid_metric g = { .name = "g", .help = "h", .type = CRID_METRIC_GAUGE,
-					.label_names = { "k" } };
+	static struct crid_metric g = {
+		.name = "g", .help = "h", .type = CRID_METRIC_GAUGE, .label_names = { "k" }
+	};
 	struct crid_metric *one[] = { &g };
 	char *out = NULL;
 	size_t len;
@@ -156,8 +160,9 @@ static void test_negotiate(void)
 
 static void test_series_cap(void)
 {
-	static struct crid_metric many = { .name = "m_total", .help = "h",
-					   .type = CRID_METRIC_COUNTER, .label_names = { "k" } };
+	static struct crid_metric many = {
+		.name = "m_total", .help = "h", .type = CRID_METRIC_COUNTER, .label_names = { "k" }
+	};
 	char k[16];
 
 	for (int i = 0; i < CRID_METRIC_MAX_SERIES + 10; i++) {
