@@ -42,19 +42,30 @@ static size_t n_labels(const struct crid_metric *m)
 	return n;
 }
 
-const struct crid_metric_series *crid_metric_find(const struct crid_metric *m, const char *l0,
-						  const char *l1)
+static bool matches(const struct crid_metric_series *s, size_t nl, const char *l0, const char *l1)
+{
+	return (nl < 1 || label_eq(s->labels[0], l0)) && (nl < 2 || label_eq(s->labels[1], l1));
+}
+
+/* The index of the series for |l0|, |l1|, or n_series: the last hit first, then in order. */
+static size_t series_index(const struct crid_metric *m, const char *l0, const char *l1)
 {
 	size_t nl = n_labels(m);
 
-	for (size_t i = 0; i < m->n_series; i++) {
-		const struct crid_metric_series *s = &m->series[i];
+	if (m->last < m->n_series && matches(&m->series[m->last], nl, l0, l1))
+		return m->last;
+	for (size_t i = 0; i < m->n_series; i++)
+		if (i != m->last && matches(&m->series[i], nl, l0, l1))
+			return i;
+	return m->n_series;
+}
 
-		if ((nl < 1 || label_eq(s->labels[0], l0)) &&
-		    (nl < 2 || label_eq(s->labels[1], l1)))
-			return s;
-	}
-	return NULL;
+const struct crid_metric_series *crid_metric_find(const struct crid_metric *m, const char *l0,
+						  const char *l1)
+{
+	size_t i = series_index(m, l0, l1);
+
+	return i < m->n_series ? &m->series[i] : NULL;
 }
 
 static void series_free(struct crid_metric_series *s)
@@ -97,9 +108,13 @@ fail:
 
 static struct crid_metric_series *series_get(struct crid_metric *m, const char *l0, const char *l1)
 {
-	struct crid_metric_series *s = (struct crid_metric_series *)crid_metric_find(m, l0, l1);
+	size_t i = series_index(m, l0, l1);
 
-	return s ? s : series_new(m, l0, l1);
+	if (i < m->n_series) {
+		m->last = i;
+		return &m->series[i];
+	}
+	return series_new(m, l0, l1);
 }
 
 void crid_metric_add(struct crid_metric *m, double v, const char *l0, const char *l1)
@@ -130,6 +145,18 @@ void crid_metric_max(struct crid_metric *m, double v, const char *l0, const char
 		s->value = v;
 }
 
+void crid_metric_histogram_set(struct crid_metric *m, const uint64_t *buckets, uint64_t count,
+			       double sum, const char *l0, const char *l1)
+{
+	struct crid_metric_series *s;
+
+	if (!crid_metrics_on || !(s = series_get(m, l0, l1)))
+		return;
+	memcpy(s->buckets, buckets, m->n_bounds * sizeof(*buckets));
+	s->count = count;
+	s->value = sum;
+}
+
 void crid_metric_observe(struct crid_metric *m, double v, const char *l0, const char *l1)
 {
 	struct crid_metric_series *s;
@@ -151,7 +178,7 @@ void crid_metric_clear(struct crid_metric *m)
 		series_free(&m->series[i]);
 	crid_free(m->series);
 	m->series = NULL;
-	m->n_series = m->cap = 0;
+	m->n_series = m->cap = m->last = 0;
 }
 
 int crid_metrics_add_collector(crid_metrics_collect_fn *fn, void *user)

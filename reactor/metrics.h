@@ -49,6 +49,7 @@ struct crid_metric {
 	size_t n_bounds;
 	struct crid_metric_series *series;
 	size_t n_series, cap;
+	size_t last; /* the series found last: checked first (a hook usually hits the same one) */
 };
 
 /* Whether recording is on (set once at start by crid_metrics_enable()). */
@@ -69,6 +70,14 @@ void crid_metric_set(struct crid_metric *m, double v, const char *l0, const char
 
 /* Raises a gauge's series to |v| when |v| is larger (a maximum). */
 void crid_metric_max(struct crid_metric *m, double v, const char *l0, const char *l1);
+
+/*
+ * Sets a histogram's series to |count| observations summing to |sum|, with
+ * |buckets| (n_bounds of them, per bucket, not cumulative): for a hook that
+ * keeps its own histogram on a hotter path and hands it over at scrapes.
+ */
+void crid_metric_histogram_set(struct crid_metric *m, const uint64_t *buckets, uint64_t count,
+			       double sum, const char *l0, const char *l1);
 
 /* Counts |v| into a histogram's bucket, sum and count. */
 void crid_metric_observe(struct crid_metric *m, double v, const char *l0, const char *l1);

@@ -158,6 +158,25 @@ static void test_negotiate(void)
 	      "text content type");
 }
 
+static void test_histogram_set(void)
+{
+	static struct crid_metric h = { .name = "h_seconds",
+					.help = "h",
+					.type = CRID_METRIC_HISTOGRAM,
+					.bounds = bounds,
+					.n_bounds = 3 };
+	const uint64_t b[3] = { 4, 0, 1 };
+	const struct crid_metric_series *s;
+
+	crid_metric_observe(&h, 0.1, NULL, NULL);
+	crid_metric_histogram_set(&h, b, 6, 12.5, NULL, NULL);
+	s = crid_metric_find(&h, NULL, NULL);
+	CHECK(h.n_series == 1 && s && s->count == 6 && s->value == 12.5 && s->buckets[0] == 4 &&
+		  s->buckets[1] == 0 && s->buckets[2] == 1,
+	      "histogram_set replaces buckets, count and sum");
+	crid_metric_clear(&h);
+}
+
 static void test_series_cap(void)
 {
 	static struct crid_metric many = {
@@ -205,6 +224,7 @@ int main(void)
 	test_openmetrics();
 	test_numbers();
 	test_negotiate();
+	test_histogram_set();
 	test_series_cap();
 	test_alloc_failures();
 	for (size_t i = 0; i < 4; i++)
