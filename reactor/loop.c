@@ -82,7 +82,7 @@ static void run_hooks(struct crid_loop *loop)
 static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 {
 	struct crid_loop *loop = w->data;
-	double busy = 0, t0;
+	double busy = 0, t0 = 0;
 
 	(void)revents;
 	if (loop->woke > 0) {
@@ -95,7 +95,8 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 		/* the first round would count start-up as one iteration: it only sets the base */
 		double cpu = loop->last_cpu > 0 ? now_cpu - loop->last_cpu : 0;
 
-		busy = ev_time() - loop->woke;
+		t0 = ev_time(); /* the hooks start now: one clock read for both */
+		busy = t0 - loop->woke;
 		loop->last_cpu = now_cpu;
 		if (busy > loop->max_busy)
 			loop->max_busy = busy;
@@ -103,9 +104,9 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 			loop->max_busy_cpu = cpu;
 	}
 	(void)ev;
-	t0 = crid_metrics_clock();
 	run_hooks(loop);
-	if (t0 > 0) /* hooks run after the busy time above is taken: an iteration is both */
+	/* hooks run after the busy time above is taken: an iteration is both */
+	if (crid_metrics_on && t0 > 0)
 		crid_metrics_loop_iteration(busy, ev_time() - t0);
 }
 
