@@ -135,12 +135,11 @@ static bool is(const char *s, size_t n, const char *lit)
 
 static void route(struct conn *c, const struct crid_http1_req *req)
 {
-	size_t path_len = strcspn(req->path, "?");
+	const char *query = memchr(req->path, '?', req->path_len); /* the path is no C string */
+	size_t path_len = query ? (size_t)(query - req->path) : req->path_len;
 	bool get = is(req->method, req->method_len, "GET");
 	bool head = is(req->method, req->method_len, "HEAD");
 
-	if (path_len > req->path_len)
-		path_len = req->path_len;
 	if (!is(req->path, path_len, "/metrics"))
 		reply_error(c, 404, NULL, "not found: the metrics are at /metrics\n");
 	else if (!get && !head)

@@ -293,6 +293,9 @@ class MetricsTest(CtrBase):
             self.assertEqual(status, want, raw[:60])
             if want == 405:
                 self.assertEqual(headers.get("allow"), "GET, HEAD")
+        status, _, body = http(self.port, b"GET /metrics?x=1 HTTP/1.0\r\n\r\n")
+        self.assertEqual(status, 200)
+        self.assertIn(b"# TYPE crid_operations_total counter", body)
         status, headers, body = http(self.port, b"HEAD /metrics HTTP/1.1\r\n\r\n")
         self.assertEqual((status, body), (200, b""))
         self.assertGreater(int(headers["content-length"]), 1000)
