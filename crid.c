@@ -15,11 +15,14 @@
 #include "handlers/pull.h"
 #include "handlers/sandbox.h"
 #include "io/grpc_server.h"
+#include "io/metrics_http.h"
 #include "io/sd_notify.h"
 #include "io/unix_listener.h"
 #include "reactor/helper_path.h"
 #include "reactor/log.h"
+#include "reactor/metrics_families.h"
 #include "reactor/pidfd.h"
+#include "runtime/container/ctr_metrics.h"
 #include "runtime/oci/rt_features.h"
 #include "runtime/state/state_lock.h"
 #include "runtime/state/statefile.h"
@@ -35,7 +38,8 @@ struct daemon_main {
 	struct crid_host host;
 	struct crid_daemon d;
 	struct crid_grpc_server *server;
-	struct crid_state_lock lock; /* root and runroot: kept across the SIGHUP re-exec */
+	struct crid_metrics_http *metrics; /* --enable-metrics */
+	struct crid_state_lock lock;	   /* root and runroot: kept across the SIGHUP re-exec */
 	ev_timer grace;
 	int stopping;
 	int reexec; /* SIGHUP: after the graceful shutdown, exec the binary again in place */
@@ -188,6 +192,25 @@ static int socket_group(const char *path, const char *group, struct crid_err *er
 	return 0;
 }
 
+/* The Prometheus endpoint and what feeds it, when --enable-metrics asks for them. */
+static int start_metrics(struct daemon_main *m, struct crid_err *err)
+{
+	if (!m->cfg.enable_metrics)
+		return 0;
+	crid_metrics_enable(true);
+	if (crid_ctr_metrics_register(m->d.ctrs) < 0)
+		return crid_err_set(err, ENOSPC, "metrics collectors");
+	m->metrics =
+	    crid_metrics_http_start(&m->loop, m->cfg.metrics_host, m->cfg.metrics_port, err);
+	if (!m->metrics)
+		return -1;
+	crid_log_info("metrics on http://%s%s%s:%d/metrics",
+		      strchr(m->cfg.metrics_host, ':') ? "[" : "", m->cfg.metrics_host,
+		      strchr(m->cfg.metrics_host, ':') ? "]" : "",
+		      crid_metrics_http_port(m->metrics));
+	return 0;
+}
+
 static int setup(struct daemon_main *m, struct crid_err *err)
 {
 	const char *dirs[] = { m->cfg.root, m->cfg.runroot };
@@ -198,6 +221,7 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		return -1;
 	if (crid_log_level_parse(m->cfg.log_level, &level) == 0)
 		crid_log_set_level(level);
+	crid_log_set_format(m->cfg.log_format);
 	crid_log_info("crid %s starting: config file %s%s%s, log level %s", CRID_VERSION,
 		      m->cfg.config_path[0] ? "`" : "",
 		      m->cfg.config_path[0] ? m->cfg.config_path
@@ -235,7 +259,7 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	if (crid_pull_init(&m->d, err) < 0 || crid_sandbox_handlers_init(&m->d, err) < 0 ||
 	    crid_container_handlers_init(&m->d, err) < 0)
 		return -1;
-	if (start_streaming(m, err) < 0)
+	if (start_streaming(m, err) < 0 || start_metrics(m, err) < 0)
 		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
 	fd = crid_unix_listen(m->cfg.listen, (mode_t)m->cfg.listen_mode, err);
@@ -255,6 +279,10 @@ static void teardown(struct daemon_main *m)
 		crid_grpc_server_free(m->server);
 		unlink(m->cfg.listen);
 	}
+	crid_metrics_http_stop(m->metrics);
+	m->metrics = NULL;
+	if (m->d.ctrs)
+		crid_ctr_metrics_unregister(m->d.ctrs);
 	/* sessions first: they hold containers' streams and pods' sockets */
 	crid_stream_server_stop(m->d.stream);
 	m->d.stream = NULL;
@@ -276,6 +304,7 @@ static void teardown(struct daemon_main *m)
 	crid_node_state_free(&m->d.node);
 	crid_cni_watch_free(m->d.cni);
 	crid_host_free(&m->host);
+	crid_metrics_reset();
 	crid_config_free(&m->cfg);
 	crid_helper_dir_set(NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "reactor/metrics_families.h"
 
 /* Request temporaries beyond this are refused: requests are capped at 16 MiB on the wire. */
 #define RPC_ARENA_LIMIT (64u << 20)
@@ -182,6 +183,8 @@ static void log_end(struct crid_rpc *rpc, int status, const char *msg)
 	double dur;
 	enum crid_log_level level = rpc->method->quiet ? CRID_LOG_DEBUG : CRID_LOG_INFO;
 
+	crid_metrics_call_end(rpc->method->name, crid_grpc_status_name(status),
+			      crid_grpc_call_started(rpc->call), status != CRID_GRPC_OK);
 	if (status == CRID_GRPC_INTERNAL || status == CRID_GRPC_UNKNOWN)
 		level = CRID_LOG_WARN;
 	if (!crid_log_enabled(level))

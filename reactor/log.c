@@ -1,4 +1,5 @@
 #include "reactor/log.h"
+#include "reactor/log_json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 static enum crid_log_level current = CRID_LOG_INFO;
+static int json_format;
 
 static const char *const names[] = { "error", "warn", "info", "debug", "trace" };
 
@@ -36,9 +38,30 @@ void crid_log_set_level(enum crid_log_level level)
 	current = level;
 }
 
+int crid_log_set_format(const char *name)
+{
+	if (strcmp(name, "text") && strcmp(name, "json"))
+		return -1;
+	json_format = strcmp(name, "json") == 0;
+	return 0;
+}
+
 int crid_log_enabled(enum crid_log_level level)
 {
 	return level <= current;
+}
+
+/* The same event as one JSON object: the message first, then the line around it. */
+static void write_json(const char *line, size_t time_len, enum crid_log_level level,
+		       const char *msg)
+{
+	char time[40], out[8192];
+	size_t n;
+
+	snprintf(time, sizeof(time), "%.*s", (int)time_len, line);
+	n = crid_log_json_line(out, sizeof(out), time, crid_log_level_name(level), msg);
+	if (write(STDERR_FILENO, out, n) < 0)
+		return; /* nowhere left to report a failing stderr */
 }
 
 void crid_log(enum crid_log_level level, const char *fmt, ...)
@@ -46,7 +69,7 @@ void crid_log(enum crid_log_level level, const char *fmt, ...)
 	char line[2048];
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
+	size_t n, time_len;
 	int r;
 	va_list ap;
 
@@ -57,10 +80,15 @@ void crid_log(enum crid_log_level level, const char *fmt, ...)
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, ".%06ldZ %s ", ts.tv_nsec / 1000,
 		     crid_log_level_name(level));
+	time_len = n + 8; /* through the `Z` */
 	n += r > 0 ? (size_t)r : 0;
 	va_start(ap, fmt);
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
+	if (json_format) {
+		write_json(line, time_len, level, line + n);
+		return;
+	}
 	if (r > 0)
 		n += (size_t)r;
 	if (n > sizeof(line) - 2)

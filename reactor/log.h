@@ -2,6 +2,8 @@
  * Leveled logging, one line per event on stderr:
  *   2026-11-23T14:30:00.123456Z info rpc=Version dur=12us ...
  * Lines are written with a single write(2) so they never interleave.
+ * `--log-format json` writes the same event as one JSON object per line
+ * instead (reactor/log_json.h).
  */
 #ifndef CRID_LOG_H
 #define CRID_LOG_H
@@ -19,6 +21,9 @@ int crid_log_level_parse(const char *name, enum crid_log_level *out);
 const char *crid_log_level_name(enum crid_log_level level);
 
 void crid_log_set_level(enum crid_log_level level);
+
+/* "text" (the default) or "json"; -1 for any other name. */
+int crid_log_set_format(const char *name);
 int crid_log_enabled(enum crid_log_level level);
 
 void crid_log(enum crid_log_level level, const char *fmt, ...)

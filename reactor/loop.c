@@ -9,6 +9,7 @@
 
 #include "reactor/log.h"
 #include "reactor/loop_watch.h"
+#include "reactor/metrics_families.h"
 
 /* Hook runs per iteration before the rest wait (see run_hooks). */
 #define HOOK_RUNS_MAX 100000
@@ -27,8 +28,11 @@ static void signal_cb(struct ev_loop *ev, ev_io *w, int revents)
 
 		if (n != (ssize_t)sizeof(si))
 			return; /* EAGAIN: drained */
+		double t0 = crid_metrics_clock();
+
 		if (loop->on_signal)
 			loop->on_signal(loop, (int)si.ssi_signo, loop->signal_user);
+		crid_metrics_loop_class(CRID_LOOP_SIGNAL, t0);
 	}
 }
 
@@ -79,6 +83,7 @@ static void run_hooks(struct crid_loop *loop)
 static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 {
 	struct crid_loop *loop = w->data;
+	double busy = 0, t0 = 0;
 
 	(void)revents;
 	if (loop->woke > 0) {
@@ -87,11 +92,12 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 		 * previous read is this iteration's: the thread uses next to none
 		 * while it sleeps in epoll_wait.
 		 */
-		double busy = ev_time() - loop->woke;
 		double now_cpu = thread_cpu();
 		/* the first round would count start-up as one iteration: it only sets the base */
 		double cpu = loop->last_cpu > 0 ? now_cpu - loop->last_cpu : 0;
 
+		t0 = ev_time(); /* the hooks start now: one clock read for both */
+		busy = t0 - loop->woke;
 		loop->last_cpu = now_cpu;
 		crid_loop_watch_disarm(busy);
 		if (busy > loop->max_busy)
@@ -101,6 +107,9 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 	}
 	(void)ev;
 	run_hooks(loop);
+	/* hooks run after the busy time above is taken: an iteration is both */
+	if (crid_metrics_on && t0 > 0)
+		crid_metrics_loop_iteration(busy, ev_time() - t0);
 }
 
 static void check_cb(struct ev_loop *ev, ev_check *w, int revents)

@@ -1,5 +1,6 @@
 #include "reactor/spawn.h"
 
+#include "reactor/metrics_families.h"
 #include "reactor/pidfd.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@ static char *const empty_env[] = { NULL };
 static void pidfd_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_child *child = w->data;
+	double t0 = crid_metrics_clock();
 	int status = 255;
 
 	(void)revents;
@@ -34,6 +36,7 @@ static void pidfd_cb(struct ev_loop *ev, ev_io *w, int revents)
 	close(child->pidfd);
 	child->pidfd = -1;
 	child->on_exit(child, status, child->user);
+	crid_metrics_loop_class(CRID_LOOP_CHILD, t0);
 }
 
 static int setup_file_actions(posix_spawn_file_actions_t *fa, const struct crid_spawn_opts *o)

@@ -30,6 +30,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "reactor/metrics_families.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
@@ -93,7 +94,8 @@ struct crid_cni_op {
 	struct out_buf out, errb;
 	ev_timer timer;
 	double timeout;
-	bool finished; /* done called or cancelled: only waiting to reap */
+	bool finished;	/* done called or cancelled: only waiting to reap */
+	double started; /* crid_metrics_clock() at the start: the CNI latency metric */
 	crid_cni_done_fn done;
 	void *user;
 };
@@ -698,6 +700,7 @@ static void finish(struct crid_cni_op *op, int status, struct crid_cni_result *r
 	op->finished = true;
 	if (err)
 		crid_cni_sanitize_utf8(err->msg);
+	crid_metrics_since(&crid_m_cni_latency, op->started, op->del ? "DEL" : "ADD");
 	op->done(op->user, status, res, err);
 	if (!op->child_live)
 		op_free(op);
@@ -1070,6 +1073,7 @@ static struct crid_cni_op *op_start(struct crid_loop *loop, const struct crid_cn
 	op->net = net;
 	op->del = del;
 	op->timeout = timeout;
+	op->started = crid_metrics_clock();
 	op->done = done;
 	op->user = user;
 	op->out.fd = op->errb.fd = -1;

@@ -39,6 +39,8 @@
 #define DEFAULT_MAX_IMAGE_UNPACKED_BYTES (256ll << 30) /* CRID_IMAGE_DEFAULT_MAX_BYTES */
 #define DEFAULT_CNI_PLUGIN_DIRS "/opt/cni/bin", "/usr/lib/cni"
 #define DEFAULT_STREAM_ADDRESS "127.0.0.1"
+#define DEFAULT_METRICS_HOST "127.0.0.1"
+#define DEFAULT_METRICS_PORT 9090
 
 /* A config file is a few KiB; anything near this is a mistake or an attack. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -118,6 +120,11 @@ static const char *check_log_level(const char *s)
 
 	return crid_log_level_parse(s, &level) < 0 ? "must be error, warn, info, debug or trace"
 						   : NULL;
+}
+
+static const char *check_log_format(const char *s)
+{
+	return strcmp(s, "text") && strcmp(s, "json") ? "must be text or json" : NULL;
 }
 
 static const char *check_cgroup_manager(const char *s)
@@ -330,7 +337,8 @@ void crid_config_free(struct crid_config *cfg)
 		&cfg->cgroup_manager,  &cfg->seccomp_profile, &cfg->cni_config_dir,
 		&cfg->registries_conf, &cfg->auth_file,	      &cfg->stream_address,
 		&cfg->certs_dir,       &cfg->stream_tls_cert, &cfg->stream_tls_key,
-		&cfg->listen_group,    &cfg->helper_dir,
+		&cfg->listen_group,    &cfg->helper_dir,      &cfg->log_format,
+		&cfg->metrics_host,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -378,6 +386,8 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	r |= dup_opt(&dst->listen_group, src->listen_group);
 	r |= dup_opt(&dst->helper_dir, src->helper_dir);
 	dst->listen_mode = src->listen_mode;
+	r |= dup_opt(&dst->log_format, src->log_format);
+	r |= dup_opt(&dst->metrics_host, src->metrics_host);
 	r |= strv_copy(&dst->default_capabilities, (const char *const *)src->default_capabilities.v,
 		       src->default_capabilities.n);
 	r |= strv_copy(&dst->cni_plugin_dirs, (const char *const *)src->cni_plugin_dirs.v,
@@ -404,6 +414,8 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	dst->stream_port = src->stream_port;
 	dst->stream_idle_timeout = src->stream_idle_timeout;
 	dst->cni_timeout = src->cni_timeout;
+	dst->enable_metrics = src->enable_metrics;
+	dst->metrics_port = src->metrics_port;
 	if (r) {
 		crid_config_free(dst);
 		return -1;
@@ -434,6 +446,8 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	r |= dup_opt(&cfg->listen_group, "");
 	r |= dup_opt(&cfg->helper_dir, "");
 	cfg->listen_mode = 0660;
+	r |= dup_opt(&cfg->log_format, "text");
+	r |= dup_opt(&cfg->metrics_host, DEFAULT_METRICS_HOST);
 	r |= strv_copy(&cfg->default_capabilities, default_caps, nullv_len(default_caps));
 	r |= strv_copy(&cfg->cni_plugin_dirs, default_plugin_dirs, nullv_len(default_plugin_dirs));
 	for (size_t i = 0; r == 0 && i < sizeof(default_runtimes) / sizeof(default_runtimes[0]);
@@ -448,6 +462,7 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	cfg->stream_port = 0;
 	cfg->stream_idle_timeout = 4 * 3600;
 	cfg->cni_timeout = 60;
+	cfg->metrics_port = DEFAULT_METRICS_PORT;
 	if (r) {
 		crid_config_free(cfg);
 		return crid_err_set(err, ENOMEM, "config defaults");
@@ -892,11 +907,19 @@ static const struct field stream_fields[] = {
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 
+static const struct field metrics_fields[] = {
+	{ "enable_metrics", apply_bool, CFG(enable_metrics), NULL, 0, 0, NULL },
+	{ "metrics_host", apply_string, CFG(metrics_host), check_ip, 0, 0, NULL },
+	{ "metrics_port", apply_int, CFG(metrics_port), NULL, 0, 65535, NULL },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL },
+};
+
 static const struct field crid_fields[] = {
 	{ "listen", apply_string, CFG(listen), check_socket_path, 0, 0, NULL },
 	{ "root", apply_string, CFG(root), check_abs_path, 0, 0, NULL },
 	{ "runroot", apply_string, CFG(runroot), check_abs_path, 0, 0, NULL },
 	{ "log_level", apply_log_level, CFG(log_level), NULL, 0, 0, NULL },
+	{ "log_format", apply_string, CFG(log_format), check_log_format, 0, 0, NULL },
 	{ "log_size_max", apply_llong, CFG(log_size_max), NULL, -1, LLONG_MAX, NULL },
 	{ "listen_group", apply_string, CFG(listen_group), check_group, 0, 0, NULL },
 	{ "listen_mode", apply_int, CFG(listen_mode), NULL, 0, 0777, NULL },
@@ -905,6 +928,7 @@ static const struct field crid_fields[] = {
 	{ "network", apply_section, 0, NULL, 0, 0, network_fields },
 	{ "image", apply_section, 0, NULL, 0, 0, image_fields },
 	{ "stream", apply_section, 0, NULL, 0, 0, stream_fields },
+	{ "metrics", apply_section, 0, NULL, 0, 0, metrics_fields },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -1035,6 +1059,10 @@ enum {
 	OPT_STREAM_PORT,
 	OPT_STREAM_TLS_CERT,
 	OPT_STREAM_TLS_KEY,
+	OPT_LOG_FORMAT,
+	OPT_ENABLE_METRICS,
+	OPT_METRICS_HOST,
+	OPT_METRICS_PORT,
 	OPT_VERSION,
 };
 
@@ -1054,6 +1082,10 @@ static const struct option long_opts[] = {
 	{ "stream-port", required_argument, NULL, OPT_STREAM_PORT },
 	{ "stream-tls-cert", required_argument, NULL, OPT_STREAM_TLS_CERT },
 	{ "stream-tls-key", required_argument, NULL, OPT_STREAM_TLS_KEY },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "enable-metrics", no_argument, NULL, OPT_ENABLE_METRICS },
+	{ "metrics-host", required_argument, NULL, OPT_METRICS_HOST },
+	{ "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -1165,14 +1197,14 @@ static int flag_log_level(struct crid_config *cfg, const char *val, struct crid_
 	return 0;
 }
 
-static int flag_port(struct crid_config *cfg, const char *val, struct crid_err *err)
+static int flag_port(int *dst, int opt, const char *val, struct crid_err *err)
 {
 	size_t n = strlen(val);
 	long port;
 
 	if (n == 0 || n > 5 || strspn(val, "0123456789") != n || (port = atol(val)) > 65535)
-		return flag_invalid(OPT_STREAM_PORT, val, "must be a port number (0-65535)", err);
-	cfg->stream_port = (int)port;
+		return flag_invalid(opt, val, "must be a port number (0-65535)", err);
+	*dst = (int)port;
 	return 0;
 }
 
@@ -1218,11 +1250,20 @@ static int apply_flag(struct crid_config *cfg, int opt, const char *val, bool *r
 	case OPT_STREAM_ADDRESS:
 		return flag_str(&cfg->stream_address, opt, val, check_ip, err);
 	case OPT_STREAM_PORT:
-		return flag_port(cfg, val, err);
+		return flag_port(&cfg->stream_port, opt, val, err);
 	case OPT_STREAM_TLS_CERT:
 		return flag_str(&cfg->stream_tls_cert, opt, val, check_opt_abs_path, err);
 	case OPT_STREAM_TLS_KEY:
 		return flag_str(&cfg->stream_tls_key, opt, val, check_opt_abs_path, err);
+	case OPT_LOG_FORMAT:
+		return flag_str(&cfg->log_format, opt, val, check_log_format, err);
+	case OPT_ENABLE_METRICS:
+		cfg->enable_metrics = true;
+		return 0;
+	case OPT_METRICS_HOST:
+		return flag_str(&cfg->metrics_host, opt, val, check_ip, err);
+	case OPT_METRICS_PORT:
+		return flag_port(&cfg->metrics_port, opt, val, err);
 	default:
 		return 0; /* --config, --help, --version: handled by scan_args() */
 	}
@@ -1355,6 +1396,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		{ "crid.stream.address", cfg->stream_address, check_ip },
 		{ "crid.stream.tls_cert", cfg->stream_tls_cert, check_opt_abs_path },
 		{ "crid.stream.tls_key", cfg->stream_tls_key, check_opt_abs_path },
+		{ "crid.log_format", cfg->log_format, check_log_format },
+		{ "crid.metrics.metrics_host", cfg->metrics_host, check_ip },
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
@@ -1382,6 +1425,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 				    "`max_image_unpacked_bytes` must be 1 or more");
 	if (cfg->stream_port < 0 || cfg->stream_port > 65535)
 		return invalid(err, "`crid.stream.port` must be between 0 and 65535");
+	if (cfg->metrics_port < 0 || cfg->metrics_port > 65535)
+		return invalid(err, "`crid.metrics.metrics_port` must be between 0 and 65535");
 	if (!*cfg->stream_tls_cert != !*cfg->stream_tls_key)
 		return invalid(err,
 			       "`crid.stream.%s` must be set too: TLS needs both `tls_cert` "
@@ -1409,6 +1454,8 @@ const char *crid_config_usage(void)
 	       "                            (default: " DEFAULT_RUNROOT ")\n"
 	       "  --log-level LEVEL         error, warn, info, debug or trace\n"
 	       "                            (default: " DEFAULT_LOG_LEVEL ")\n"
+	       "  --log-format FORMAT       text or json (one JSON object per line)\n"
+	       "                            (default: text)\n"
 	       "  --default-runtime NAME    runtime handler for pods without a RuntimeClass\n"
 	       "                            (default: " DEFAULT_RUNTIME ")\n"
 	       "  --cgroup-manager NAME     cgroupfs or systemd (default: " DEFAULT_CGROUP_MANAGER
@@ -1427,6 +1474,9 @@ const char *crid_config_usage(void)
 	       "  --stream-port PORT        its port, 0 = any free port (default: 0)\n"
 	       "  --stream-tls-cert FILE    PEM certificate: serve it over TLS (https)\n"
 	       "  --stream-tls-key FILE     its PEM private key (both or neither)\n"
+	       "  --enable-metrics          serve Prometheus metrics at /metrics\n"
+	       "  --metrics-host ADDR       their address (default: " DEFAULT_METRICS_HOST ")\n"
+	       "  --metrics-port PORT       their port, 0 = any free port (default: 9090)\n"
 	       "  -h, --help                print this help and exit\n"
 	       "  --version                 print the version and exit\n";
 }

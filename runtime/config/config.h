@@ -43,6 +43,7 @@ struct crid_config {
 	char *root;		/* persistent state */
 	char *runroot;		/* state that does not survive a reboot */
 	char *log_level;	/* error|warn|info|debug|trace */
+	char *log_format;	/* "text" or "json" (one object per line) */
 	long long log_size_max; /* bytes per container log before rotation, -1 = no limit */
 	char *listen_group;	/* group owning the socket: a name or a gid, "" = crid's */
 	int listen_mode;	/* the socket's permission bits (0660) */
@@ -79,6 +80,11 @@ struct crid_config {
 	int stream_idle_timeout; /* seconds a session may pass without a byte either way */
 	char *stream_tls_cert;	 /* PEM certificate (chain) for the streaming server, "" = no TLS */
 	char *stream_tls_key;	 /* its PEM private key; both set or neither */
+
+	/* [crid.metrics] */
+	bool enable_metrics; /* serve Prometheus metrics */
+	char *metrics_host;  /* address of the metrics endpoint */
+	int metrics_port;    /* its port, 0 = pick a free port */
 };
 
 /* What crid_config_from_args() asks main to do. */

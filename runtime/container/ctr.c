@@ -30,6 +30,7 @@
 #include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "reactor/metrics_families.h"
 #include "reactor/pidfd.h"
 #include "runtime/image/image_names.h"
 #include "runtime/oci/oci_runtime.h"
@@ -432,6 +433,8 @@ static void finalize_exit(struct exit_watch *w)
 	c->finished_at = crid_wall_ns();
 	c->exit_code = w->status_known ? w->status : 255;
 	set_str(&c->reason, exit_reason(ctrs, c, w));
+	if (c->reason && strcmp(c->reason, "OOMKilled") == 0)
+		crid_metric_inc(&crid_m_oom, NULL, NULL);
 	if (!w->status_known)
 		set_str(&c->message, "the exit status was lost: crid was down when the container "
 				     "exited and this kernel keeps none for it");

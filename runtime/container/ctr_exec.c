@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reactor/metrics_families.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/container/ctr_internal.h"
@@ -245,6 +246,7 @@ static int spawn(struct crid_exec_op *op, struct crid_err *err)
 {
 	struct crid_oci_stdio stdio = { -1, op->out_w, op->err_w };
 
+	crid_metric_inc(&crid_m_exec_sessions, "sync", NULL);
 	op->proc = crid_exec_proc_start(op->ctrs->loop, &op->rt, op->id, op->bundle, op->process,
 					&stdio, exec_exited, op, err);
 	close(op->out_w); /* the exec'd process holds its own copies */

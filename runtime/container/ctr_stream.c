@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "io/cri_log.h"
+#include "reactor/metrics_families.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/container/ctr_internal.h"
@@ -152,6 +153,7 @@ static int exec_spawn(struct crid_ctr_exec *x, struct crid_err *err)
 	struct crid_loop *loop = x->ctrs->loop;
 	struct crid_oci_stdio stdio = { x->theirs[0], x->theirs[1], x->theirs[2] };
 
+	crid_metric_inc(&crid_m_exec_sessions, "stream", NULL);
 	if (x->tty)
 		x->proc =
 		    crid_exec_proc_start_tty(loop, &x->rt, x->id, x->bundle, x->ctrs->cfg->runroot,

@@ -32,6 +32,7 @@
 #include "io/http_client.h"
 #include "io/layer_stream.h"
 #include "io/registry_auth.h"
+#include "reactor/metrics_families.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
@@ -148,6 +149,7 @@ struct op {
 	ev_timer kick;	/* the first step runs from the loop, not from crid_pull_start */
 	int needs_pump; /* a layer it waited for is done: pump from the loop */
 	int plain;	/* insecure endpoint answered in plain HTTP, not TLS */
+	double started; /* crid_metrics_clock() at the start: the pull duration metric */
 };
 
 struct crid_puller {
@@ -478,6 +480,7 @@ static void deliver(const struct crid_op *a, crid_op_fn done, void *user, void *
 static void op_complete(struct op *op, int status, const char *id, const struct crid_err *err)
 {
 	op_unlink(op); /* a waiter's callback may start a new pull of the same reference */
+	crid_metrics_pull_end(op->ref.domain, op->started, status >= 0);
 	if (status < 0) {
 		crid_op_fail(&op->async, err);
 		crid_log_info("pull %s failed: %s", op->key, err->msg);
@@ -1042,6 +1045,7 @@ static int layer_body(void *user, const char *data, size_t len)
 	if (rc < 0)
 		return -1;
 	j->got += len;
+	crid_metric_add(&crid_m_pull_bytes, (double)len, j->op->ref.domain, NULL);
 	p->budget -= (long)consumed;
 	if (rc == 1)
 		return hold_input(j, (const uint8_t *)data + consumed, len - consumed) < 0 ? -1 : 1;
@@ -1456,6 +1460,7 @@ static int pump_one(struct op *op, size_t i)
 
 	if (l) {
 		j->state = JOB_DONE; /* another pull brought it in */
+		crid_metric_inc(&crid_m_layer_reuse, NULL, NULL);
 		op->done_jobs++;
 		return count_stored(op, i, l);
 	}
@@ -1782,6 +1787,7 @@ struct crid_op_waiter *crid_pull_start(struct crid_puller *p, const char *image,
 	p->ops = op;
 	p->n_ops++;
 	crid_log_info("pull %s: started", key);
+	op->started = crid_metrics_clock();
 	/* From the loop, so that |done| never runs before we return. */
 	ev_timer_init(&op->kick, kick_cb, 0., 0.);
 	op->kick.data = op;

@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
+#include "reactor/metrics_families.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
 #include "runtime/oci/console.h"
@@ -69,6 +70,7 @@ struct crid_oci_call {
 	ev_timer timer;
 	int out_fd, err_fd;
 	enum verb verb;
+	double started; /* crid_metrics_clock() at the spawn: the call latency metric */
 	bool exited, timed_out, out_overflow;
 	int status;
 	double timeout;
@@ -362,6 +364,7 @@ static void finish(struct crid_oci_call *c)
 	}
 	if (c->out)
 		c->out[c->out_len] = '\0';
+	crid_metrics_since(&crid_m_oci_latency, c->started, verb_names[c->verb]);
 	c->done(c->user, status, c->out ? c->out : "", c->out_len, status < 0 ? &err : NULL);
 	call_free(c);
 }
@@ -558,6 +561,7 @@ static int spawn_call(struct crid_oci_call *c, const struct crid_oci_runtime *rt
 		o.stdout_fd = out[1], o.stderr_fd = errp[1];
 	}
 	r = crid_spawn(c->loop, &c->child, &o, exit_cb, c, err);
+	c->started = crid_metrics_clock();
 	if (!stdio) {
 		close(out[1]), close(errp[1]);
 		if (r < 0) {

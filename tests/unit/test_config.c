@@ -63,7 +63,13 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 	SAME_STR(stream_tls_key)
 	SAME_STR(listen_group)
 	SAME_STR(helper_dir)
+	SAME_STR(log_format)
+	SAME_STR(metrics_host)
 #undef SAME_STR
+	if (a->enable_metrics != b->enable_metrics)
+		return "enable_metrics";
+	if (a->metrics_port != b->metrics_port)
+		return "metrics_port";
 	if (a->log_size_max != b->log_size_max)
 		return "log_size_max";
 	if (a->listen_mode != b->listen_mode)
@@ -226,6 +232,10 @@ static void test_example(void)
 	c.stream_idle_timeout = 1;
 	set(&c.stream_tls_cert, "/c.pem");
 	set(&c.stream_tls_key, "/k.pem");
+	set(&c.log_format, "json");
+	c.enable_metrics = true;
+	set(&c.metrics_host, "::1");
+	c.metrics_port = 1;
 	CHECK(crid_config_load_file(&c, "config.example.toml", &err) == 0,
 	      "config.example.toml loads (%s)", err.msg);
 	set(&d.config_path, "config.example.toml");
@@ -581,6 +591,28 @@ static void test_args(void)
 	      "every other flag (%s)", rc ? err.msg : "");
 	CHECK(crid_config_validate(&c, &err) == 0, "flag config validates");
 	crid_config_free(&c);
+	CHECK(!d.enable_metrics && str_eq(d.metrics_host, "127.0.0.1") && d.metrics_port == 9090 &&
+		  str_eq(d.log_format, "text"),
+	      "metrics off on 127.0.0.1:9090, text logs by default");
+	rc = run(&c, &action, &err, "--enable-metrics", "--metrics-host", "::1", "--metrics-port",
+		 "0", "--log-format", "json", NULL);
+	CHECK(rc == 0 && c.enable_metrics && str_eq(c.metrics_host, "::1") && c.metrics_port == 0 &&
+		  str_eq(c.log_format, "json"),
+	      "metrics and log format flags (%s)", rc ? err.msg : "");
+	crid_config_free(&c);
+	crid_config_init_defaults(&c, &err);
+	rc = load(&c,
+		  "[crid]\nlog_format = \"json\"\n[crid.metrics]\nenable_metrics = true\n"
+		  "metrics_port = 19090\nmetrics_host = \"0.0.0.0\"\n",
+		  &err);
+	CHECK(rc == 0 && c.enable_metrics && c.metrics_port == 19090 &&
+		  str_eq(c.metrics_host, "0.0.0.0") && str_eq(c.log_format, "json"),
+	      "[crid.metrics] and log_format from TOML");
+	crid_config_free(&c);
+	crid_config_init_defaults(&c, &err);
+	rc = load(&c, "[crid]\nlog_format = \"xml\"\n", &err);
+	CHECK(rc < 0 && strstr(err.msg, "must be text or json"), "log_format xml refused");
+	crid_config_free(&c);
 	crid_config_free(&d);
 }
 
@@ -596,6 +628,9 @@ static const struct bad_args bad_args[] = {
 	{ { "--listen" }, "flag `--listen` needs a value" },
 	{ { "--root", "/r", "extra" }, "unexpected argument `extra`" },
 	{ { "--stream-port", "70000" }, "flag `--stream-port`: `70000` must be a port number" },
+	{ { "--metrics-port", "70000" }, "flag `--metrics-port`: `70000` must be a port number" },
+	{ { "--metrics-host", "localhost" }, "flag `--metrics-host`: `localhost` must be an" },
+	{ { "--log-format", "xml" }, "flag `--log-format`: `xml` must be text or json" },
 	{ { "--stream-port", "8o" }, "flag `--stream-port`: `8o` must be a port number" },
 	{ { "--stream-port", "" }, "flag `--stream-port`: `` must be a port number" },
 	{ { "--log-level", "loud" }, "flag `--log-level`: `loud` must be error, warn" },
