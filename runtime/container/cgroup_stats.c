@@ -359,7 +359,7 @@ bool crid_cgroup_oom_killed(const struct crid_host *host, const char *path)
 static bool parse_netdev_line(const char *l, struct crid_net_stats *st)
 {
 	const char *colon = strchr(l, ':'), *nl = strchr(l, '\n');
-	uint64_t v[11];
+	uint64_t v[12] = { 0 };
 	const char *s;
 	char *end;
 
@@ -370,9 +370,12 @@ static bool parse_netdev_line(const char *l, struct crid_net_stats *st)
 	if (colon == l || (size_t)(colon - l) >= sizeof(st->name))
 		return false;
 	s = colon + 1;
-	for (int i = 0; i < 11; i++) {
+	for (int i = 0; i < 12; i++) {
 		while (*s == ' ')
 			s++;
+		/* the 12th field (tx drop) only for the metrics: a line without it still counts */
+		if (i == 11 && (*s < '0' || *s > '9'))
+			break;
 		if (*s < '0' || *s > '9')
 			return false;
 		errno = 0;
@@ -388,6 +391,10 @@ static bool parse_netdev_line(const char *l, struct crid_net_stats *st)
 	st->rx_errors = v[2];
 	st->tx_bytes = v[8];
 	st->tx_errors = v[10];
+	st->rx_packets = v[1];
+	st->rx_dropped = v[3];
+	st->tx_packets = v[9];
+	st->tx_dropped = v[11];
 	return true;
 }
 

@@ -60,6 +60,7 @@ bool crid_cgroup_oom_killed_at(const char *root, enum crid_cgroup_mode mode, con
 struct crid_net_stats {
 	char name[16];
 	uint64_t rx_bytes, rx_errors, tx_bytes, tx_errors;
+	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
 };
 
 /*
