@@ -381,3 +381,55 @@ class MetricsRunc(CtrBase):
                                  timeout=60)
         self.assertNotIn(pod, [p.pod_sandbox_id for p in self.list_metrics()])
         self.assertIn(self.shared()[0], [p.pod_sandbox_id for p in self.list_metrics()])
+
+    def test_pod_cgroup_parent(self):
+        """A pod with a cgroup parent: its own series are that cgroup's (labels id, POD, "")."""
+        parent = "/crid-metrics-%d" % os.getpid()
+        self.addCleanup(remove_cgroup, parent)
+        name = self.uniq("cgpod")
+        cfg = api_pb2.PodSandboxConfig(
+            metadata=api_pb2.PodSandboxMetadata(name=name, uid="uid-" + name,
+                                                namespace="ctr-test"),
+            hostname=name, log_directory=os.path.join(self.log_root, name))
+        cfg.linux.cgroup_parent = parent
+        pod = self.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(
+            config=cfg, runtime_handler=self.runtime), timeout=60).pod_sandbox_id
+        self.addCleanup(self.remove_pod, pod)
+        self.pod_cfgs = getattr(self, "pod_cfgs", {})
+        self.pod_cfgs[pod] = cfg
+        cid = self.run_ctr(pod, "inner", image="sleep", memory=64 << 20)
+        self.assertTrue(self.cgroup_path(cid).startswith(parent + "/"))
+        read = expected_v2 if V2 else expected_v1
+        for attempt in range(3):
+            before = read(parent)
+            entry = self.pod_entry(pod)
+            after = read(parent)
+            got = by_key(entry.metrics)
+            bad = []
+            for key in set(before) | set(after):
+                lo, hi = sorted((before.get(key, -1), after.get(key, -1)))
+                v = got[key].value.value if key in got else None
+                if v is None or not lo <= v <= hi:
+                    bad.append("%s: %s, files %d..%d" % (key, v, lo, hi))
+            if not bad or attempt == 2:
+                break
+            time.sleep(0.5)
+        self.assertEqual(bad, [])
+        # pids.current counts the descendants; cgroup.procs only the cgroup's own
+        self.assertGreaterEqual(got[("container_threads",)].value.value, 1)
+        self.assertEqual(got[("container_processes",)].value.value, 0)
+        for m in entry.metrics:
+            self.assertEqual(list(m.label_values[:3]), [pod, "POD", ""], m.name)
+        self.assertEqual([c.container_id for c in entry.container_metrics], [cid])
+
+
+def remove_cgroup(path):
+    """rmdir the test's cgroup parent (and nothing else) in every hierarchy holding it."""
+    roots = [CG] if V2 else [os.path.join(CG, d) for d in os.listdir(CG)]
+    for r in roots:
+        d = r + path
+        if os.path.isdir(d) and not os.path.islink(r):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
