@@ -11,6 +11,7 @@
  */
 #include "handlers/metrics.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@
 #include "runtime/container/cgroup_stats.h"
 
 #define MAX_IFACES 16
+#define N_FS 4		   /* container_fs_* series per container */
+#define LAYER_MAX_AGE 10.0 /* writable layers are measured at most this often (du walks them) */
 #define NS_PER_S 1000000000ULL
 
 enum labels { L_BASE, L_CPU, L_FAILURE, L_IFACE };
@@ -52,6 +55,10 @@ enum {
 	D_CFS_PERIODS,
 	D_CFS_THROTTLED_PERIODS,
 	D_CFS_THROTTLED_SECONDS,
+	D_FS_INODES_FREE,
+	D_FS_INODES_TOTAL,
+	D_FS_LIMIT_BYTES,
+	D_FS_USAGE_BYTES,
 	D_MEM_CACHE,
 	D_MEM_RSS,
 	D_MEM_KERNEL,
@@ -100,6 +107,11 @@ static const struct desc descs[D_COUNT] = {
 	[D_CFS_THROTTLED_SECONDS] = { "container_cpu_cfs_throttled_seconds_total",
 				      "Total time duration the container has been throttled.",
 				      L_BASE },
+	[D_FS_INODES_FREE] = { "container_fs_inodes_free", "Number of free inodes.", L_BASE },
+	[D_FS_INODES_TOTAL] = { "container_fs_inodes_total", "Total number of inodes.", L_BASE },
+	[D_FS_LIMIT_BYTES] = { "container_fs_limit_bytes", "Filesystem limit in bytes.", L_BASE },
+	[D_FS_USAGE_BYTES] = { "container_fs_usage_bytes", "Current filesystem usage in bytes.",
+			       L_BASE },
 	[D_MEM_CACHE] = { "container_memory_cache", "Number of bytes of page cache memory.",
 			  L_BASE },
 	[D_MEM_RSS] = { "container_memory_rss", "Size of RSS in bytes.", L_BASE },
@@ -329,6 +341,29 @@ static void add_network(struct mlist *l, const struct crid_net_stats *ifs, size_
 	}
 }
 
+/*
+ * The writable layer: its filesystem's capacity, and its bytes once the du
+ * cache measured them (the first call starts the measurement, off the loop).
+ */
+static void add_fs(struct mlist *l, struct crid_ctrs *ctrs, struct crid_container *c)
+{
+	char layer[PATH_MAX];
+	struct crid_fs_capacity cap;
+	uint64_t bytes, inodes;
+
+	if (crid_container_layer(ctrs->store, c, layer, sizeof(layer)) != 0 ||
+	    strlen(layer) + sizeof("/upper") > sizeof(layer))
+		return;
+	strcat(layer, "/upper");
+	if (crid_fs_capacity_read(layer, &cap, NULL) == 0) {
+		add(l, D_FS_INODES_FREE, GAUGE, cap.inodes_free, NULL, NULL);
+		add(l, D_FS_INODES_TOTAL, GAUGE, cap.inodes, NULL, NULL);
+		add(l, D_FS_LIMIT_BYTES, GAUGE, cap.bytes, NULL, NULL);
+	}
+	if (crid_du_cache_get_known(ctrs->du, layer, LAYER_MAX_AGE, &bytes, &inodes))
+		add(l, D_FS_USAGE_BYTES, GAUGE, bytes, NULL, NULL);
+}
+
 /* *out NULL when the container's cgroup is gone since it was listed; -1 when out of memory. */
 static int container_metrics(struct crid_rpc *rpc, struct crid_container *c,
 			     Runtime__V1__ContainerMetrics **out)
@@ -341,10 +376,11 @@ static int container_metrics(struct crid_rpc *rpc, struct crid_container *c,
 	if (crid_cgroup_metrics_read(rpc->d->ctrs->host, c->cgroups_path, &cg, NULL) < 0)
 		return 0;
 	cm = crid_arena_alloc(&rpc->arena, sizeof(*cm));
-	if (!cm || !mlist_init(&l, rpc, N_CG_ROWS + 1, c->id, c->name, c->image))
+	if (!cm || !mlist_init(&l, rpc, N_CG_ROWS + 1 + N_FS, c->id, c->name, c->image))
 		return -1;
 	runtime__v1__container_metrics__init(cm);
 	add_cgroup(&l, &cg);
+	add_fs(&l, rpc->d->ctrs, c);
 	add_last_seen(&l);
 	if (l.oom)
 		return -1;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "runtime/container/cgroup_stats.h"
@@ -345,4 +346,16 @@ int crid_cgroup_metrics_read(const struct crid_host *host, const char *path,
 	const char *root = v2 && host->cgroup2_mount[0] ? host->cgroup2_mount : CRID_CGROUP_ROOT;
 
 	return crid_cgroup_metrics_read_at(root, host->cgroup_mode, path, out, err);
+}
+
+int crid_fs_capacity_read(const char *dir, struct crid_fs_capacity *out, struct crid_err *err)
+{
+	struct statvfs st;
+
+	if (statvfs(dir, &st) < 0)
+		return crid_err_set(err, errno, "statvfs `%s`", dir);
+	out->bytes = (uint64_t)st.f_blocks * st.f_frsize;
+	out->inodes = st.f_files;
+	out->inodes_free = st.f_ffree;
+	return 0;
 }

@@ -2,8 +2,9 @@
  * The cgroup figures behind the CRI metrics (ListPodSandboxMetrics): what
  * cAdvisor publishes as container_cpu_*, container_memory_*,
  * container_spec_*, container_processes/threads and container_oom_events,
- * read from one cgroup's files on v1 (and hybrid) or v2. Small bounded reads,
- * safe on the loop. Pure figures: names and units of the published metrics
+ * read from one cgroup's files on v1 (and hybrid) or v2, and the capacity of
+ * the filesystem holding a writable layer (container_fs_*). Small bounded
+ * reads and one statvfs, safe on the loop. Pure figures: names and units of the published metrics
  * live in handlers/metrics.c.
  */
 #ifndef CRID_CGROUP_METRICS_H
@@ -75,5 +76,14 @@ int crid_cgroup_metrics_read(const struct crid_host *host, const char *path,
  */
 int crid_cgroup_metrics_read_at(const char *root, enum crid_cgroup_mode mode, const char *path,
 				struct crid_cgroup_metrics *out, struct crid_err *err);
+
+/* The filesystem holding a directory, as cAdvisor's container_fs_{limit_bytes,inodes_*}. */
+struct crid_fs_capacity {
+	uint64_t bytes; /* f_blocks * f_frsize */
+	uint64_t inodes, inodes_free;
+};
+
+/* statvfs(|dir|). errno of statvfs on failure. */
+int crid_fs_capacity_read(const char *dir, struct crid_fs_capacity *out, struct crid_err *err);
 
 #endif

@@ -498,6 +498,7 @@ struct du_entry {
 	enum du_phase phase;
 	bool orphan; /* forgotten while in flight: freed when its child exits */
 	bool bytes_ok;
+	bool known; /* a byte measurement succeeded once: |bytes| is a figure */
 	int out_fd; /* read end of the child's stdout */
 	struct crid_child child;
 };
@@ -718,8 +719,10 @@ static void du_exited(struct crid_child *child, int status, void *user)
 			return;
 		ok = false;
 	}
-	if (e->bytes_ok)
+	if (e->bytes_ok) {
 		e->bytes = e->new_bytes;
+		e->known = true;
+	}
 	if (ok)
 		e->inodes = v;
 	/* A failure counts as a measurement too: the next try waits max_age, no respawn storm. */
@@ -783,6 +786,16 @@ void crid_du_cache_get(struct crid_du_cache *c, const char *dir, double max_age,
 	else
 		c->queue = e;
 	c->queue_tail = e;
+}
+
+bool crid_du_cache_get_known(struct crid_du_cache *c, const char *dir, double max_age,
+			     uint64_t *bytes, uint64_t *inodes)
+{
+	struct du_entry *e;
+
+	crid_du_cache_get(c, dir, max_age, bytes, inodes);
+	e = *find_slot(c, dir);
+	return e && e->known;
 }
 
 void crid_du_cache_forget(struct crid_du_cache *c, const char *dir)

@@ -31,6 +31,10 @@ WANT = {
     "container_cpu_cfs_periods_total": (COUNTER, ()),
     "container_cpu_cfs_throttled_periods_total": (COUNTER, ()),
     "container_cpu_cfs_throttled_seconds_total": (COUNTER, ()),
+    "container_fs_inodes_free": (GAUGE, ()),
+    "container_fs_inodes_total": (GAUGE, ()),
+    "container_fs_limit_bytes": (GAUGE, ()),
+    "container_fs_usage_bytes": (GAUGE, ()),
     "container_memory_cache": (GAUGE, ()),
     "container_memory_rss": (GAUGE, ()),
     "container_memory_kernel_usage": (GAUGE, ()),
@@ -216,7 +220,8 @@ class MetricsRunc(CtrBase):
         if getattr(type(self), "shared_pod", None):
             return type(self).shared_pod, type(self).shared_ctr
         pod = self.run_pod("metrics", cleanup=False)
-        cfg = self.ctr_config("busy", script="while :; do :; done & exec sleep 600",
+        cfg = self.ctr_config("busy", script="dd if=/dev/zero of=/blob bs=1M count=6 2>/dev/null; "
+                              "while :; do :; done & exec sleep 600",
                               memory=96 << 20, cpu_shares=256)
         cfg.linux.resources.cpu_period = 100000
         cfg.linux.resources.cpu_quota = 20000
@@ -266,10 +271,11 @@ class MetricsRunc(CtrBase):
         seen = {m.name for m in entry.metrics}
         for c in entry.container_metrics:
             seen |= {m.name for m in c.metrics}
-        absent = {n for n in WANT if n.startswith("container_network")}
+        absent = {n for n in WANT if n.startswith(("container_network", "container_fs"))}
         absent.add("container_last_seen")
         lacking = {n for n in WANT if n not in absent and not any(k[0] == n for k in exp)}
-        self.assertEqual(set(WANT) - seen, lacking,
+        # the layer's bytes come once du measured them: test_writable_layer waits for them
+        self.assertEqual(set(WANT) - seen - {"container_fs_usage_bytes"}, lacking,
                          "described but never filled (host lacks: %s)" % sorted(lacking))
         for m in list(entry.metrics) + [m for c in entry.container_metrics for m in c.metrics]:
             self.assertIn(m.name, by_name)
@@ -293,7 +299,8 @@ class MetricsRunc(CtrBase):
                 v = got[key].value.value if key in got else None
                 if v is None or not lo <= v <= hi:
                     bad.append("%s: %s, files %d..%d" % (key, v, lo, hi))
-            extra = set(got) - set(before) - {("container_last_seen",)}
+            extra = {k for k in set(got) - set(before)
+                     if k[0] != "container_last_seen" and not k[0].startswith("container_fs")}
             if not bad or attempt == 2:
                 break
             time.sleep(0.5)  # a gauge moved up and back between the readings: read again
@@ -381,6 +388,42 @@ class MetricsRunc(CtrBase):
                                  timeout=60)
         self.assertNotIn(pod, [p.pod_sandbox_id for p in self.list_metrics()])
         self.assertIn(self.shared()[0], [p.pod_sandbox_id for p in self.list_metrics()])
+
+    def test_writable_layer(self):
+        pod, cid = self.shared()
+        pid = json.loads(self.status(cid, verbose=True).info["info"])["pid"]
+        upper = None
+        with open("/proc/%d/mountinfo" % pid) as f:
+            for line in f:
+                pre, post = line.split(" - ", 1)
+                if pre.split()[4] == "/":
+                    upper = [o[9:] for o in post.split()[2].split(",")
+                             if o.startswith("upperdir=")][0]
+        self.assertTrue(upper and os.path.isdir(upper), "the container's upperdir")
+        du = lambda: int(subprocess.run(["du", "-s", "-B1", "-x", upper], capture_output=True,
+                                        text=True).stdout.split()[0])
+        deadline = time.monotonic() + 30
+        while True:  # the first call starts `du`; a later one has its figure
+            got = by_key(self.pod_entry(pod).container_metrics[0].metrics)
+            used = got.get(("container_fs_usage_bytes",))
+            if used and used.value.value >= 6 << 20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertIsNotNone(used, "container_fs_usage_bytes never came")
+        self.assertGreaterEqual(used.value.value, 6 << 20)
+        self.assertEqual(used.value.value, du(), "du -s -B1 -x of the upperdir")
+        for attempt in range(3):
+            before = os.statvfs(upper)
+            got = by_key(self.pod_entry(pod).container_metrics[0].metrics)
+            after = os.statvfs(upper)
+            free = got[("container_fs_inodes_free",)].value.value
+            if min(before.f_ffree, after.f_ffree) <= free <= max(before.f_ffree, after.f_ffree):
+                break
+        self.assertTrue(min(before.f_ffree, after.f_ffree) <= free <=
+                        max(before.f_ffree, after.f_ffree), "inodes free %d" % free)
+        self.assertEqual(got[("container_fs_inodes_total",)].value.value, before.f_files)
+        self.assertEqual(got[("container_fs_limit_bytes",)].value.value,
+                         before.f_blocks * before.f_frsize)
 
     def test_pod_cgroup_parent(self):
         """A pod with a cgroup parent: its own series are that cgroup's (labels id, POD, "")."""
