@@ -3,8 +3,9 @@
  * v1 and v2 fixture trees (files as the kernel writes them), the
  * conversions (ticks and usec to ns, weight to shares, "max" and limits over
  * 2^62 to 0), figures left out when their file is missing, ENOENT for a
- * missing cgroup; /proc/net/dev's packet and drop columns; then, as root on
- * a v1 host, the daemon's own memory cgroup read against its files.
+ * missing cgroup; /proc/net/dev's packet and drop columns; the filesystem
+ * capacity against statvfs; the du cache's "known" flag around a real
+ * measurement; then, on a v1 host, this test's own memory cgroup.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -12,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "reactor/loop.h"
 #include "runtime/container/cgroup_metrics.h"
 #include "runtime/container/cgroup_stats.h"
 #include "tap.h"
@@ -343,6 +346,74 @@ static void test_real_v1(void)
 	free(rel);
 }
 
+static void test_fs_capacity(void)
+{
+	struct crid_fs_capacity cap;
+	struct crid_err err;
+	struct statvfs st;
+
+	CHECK(crid_fs_capacity_read(tmp, &cap, &err) == 0 && statvfs(tmp, &st) == 0 &&
+		  cap.bytes == (uint64_t)st.f_blocks * st.f_frsize && cap.inodes == st.f_files,
+	      "capacity and inodes of the filesystem of `%s`", tmp);
+	crid_err_clear(&err);
+	CHECK(crid_fs_capacity_read("/no/such/dir", &cap, &err) < 0 && err.code == ENOENT,
+	      "missing dir: ENOENT (%s)", err.msg);
+}
+
+static void on_signal(struct crid_loop *loop, int signo, void *user)
+{
+	(void)loop;
+	(void)signo;
+	(void)user;
+}
+
+/* Runs the loop until |dir| has a figure (du's two children ran); false after ~10 s. */
+static bool wait_known(struct crid_loop *loop, struct crid_du_cache *c, const char *dir)
+{
+	uint64_t b, in;
+
+	for (int i = 0; i < 1000; i++) {
+		if (crid_du_cache_get_known(c, dir, 3600, &b, &in))
+			return true;
+		ev_run(loop->ev, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_du_known(void)
+{
+	char dir[PATH_MAX], f[PATH_MAX + 8];
+	struct crid_loop loop;
+	struct crid_du_cache *c;
+	struct crid_err err;
+	uint64_t b = 1, in = 1;
+
+	snprintf(dir, sizeof(dir), "%s/layer", tmp);
+	put(dir, NULL, "", "f", "some bytes\n");
+	if (crid_loop_init(&loop, on_signal, NULL, &err) < 0) {
+		tap_skip("du known", err.msg);
+		return;
+	}
+	c = crid_du_cache_new(&loop);
+	CHECK(c && !crid_du_cache_get_known(c, dir, 3600, &b, &in) && b == 0,
+	      "not known before the first measurement, 0s given");
+	CHECK(c && wait_known(&loop, c, dir), "known once du measured it");
+	crid_du_cache_get_known(c, dir, 3600, &b, &in);
+	CHECK(b > 0 && in == 2, "the figures (%llu bytes, %llu inodes)", (unsigned long long)b,
+	      (unsigned long long)in);
+	snprintf(f, sizeof(f), "%s/gone", tmp);
+	CHECK(c && !crid_du_cache_get_known(c, f, 3600, &b, &in), "a missing dir: not known");
+	for (int i = 0; c && i < 300; i++) { /* du of the missing dir fails; then still unknown */
+		ev_run(loop.ev, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	CHECK(c && !crid_du_cache_get_known(c, f, 3600, &b, &in) && b == 0,
+	      "a failed measurement leaves it unknown");
+	crid_du_cache_free(c);
+	crid_loop_destroy(&loop);
+}
+
 int main(void)
 {
 	snprintf(tmp, sizeof(tmp), "/tmp/crid-cgmetrics-XXXXXX");
@@ -351,6 +422,8 @@ int main(void)
 	test_v1();
 	test_v2();
 	test_netdev_columns();
+	test_fs_capacity();
+	test_du_known();
 	test_real_v1();
 	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
