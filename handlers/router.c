@@ -47,6 +47,7 @@ static const struct implemented runtime_methods[] = {
 	{ "RemovePodSandbox", crid_handle_remove_pod_sandbox, 0 },
 	{ "PodSandboxStatus", crid_handle_pod_sandbox_status, 1 },
 	{ "ListPodSandbox", crid_handle_list_pod_sandbox, 1 },
+	{ "UpdatePodSandboxResources", crid_handle_update_pod_sandbox_resources, 0 },
 	{ "CreateContainer", crid_handle_create_container, 0 },
 	{ "StartContainer", crid_handle_start_container, 0 },
 	{ "StopContainer", crid_handle_stop_container, 0 },
@@ -66,6 +67,7 @@ static const struct implemented runtime_methods[] = {
 	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
 	{ "ListMetricDescriptors", crid_handle_list_metric_descriptors, 1 },
 	{ "ListPodSandboxMetrics", crid_handle_list_pod_sandbox_metrics, 1 },
+	{ "CheckpointContainer", crid_handle_checkpoint_container, 0 },
 };
 
 /* The ImageService methods crid implements. */

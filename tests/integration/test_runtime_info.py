@@ -44,6 +44,8 @@ IMPLEMENTED = {
     (RUNTIME_SERVICE, "ListPodSandboxStats"),
     (RUNTIME_SERVICE, "ListMetricDescriptors"),
     (RUNTIME_SERVICE, "ListPodSandboxMetrics"),
+    (RUNTIME_SERVICE, "UpdatePodSandboxResources"),
+    (RUNTIME_SERVICE, "CheckpointContainer"),
     (IMAGE_SERVICE, "PullImage"),
     (IMAGE_SERVICE, "ListImages"),
     (IMAGE_SERVICE, "ImageStatus"),
