@@ -19,6 +19,8 @@
 #include "proto/api.pb-c.h"
 #include "runtime/container/cgroup_metrics.h"
 #include "runtime/container/cgroup_stats.h"
+#include "runtime/image/image_names.h"
+#include "runtime/image/image_store.h"
 
 #define MAX_IFACES 16
 #define N_FS 4		   /* container_fs_* series per container */
@@ -309,8 +311,8 @@ static bool mlist_init(struct mlist *l, struct crid_rpc *rpc, size_t cap, const 
 	l->cap = cap;
 	l->v = crid_arena_alloc(&rpc->arena, sizeof(*l->v) * (cap ? cap : 1));
 	l->base[0] = id;
-	l->base[1] = name;
-	l->base[2] = image;
+	l->base[1] = name ? name : "";
+	l->base[2] = image ? image : "";
 	l->ts = crid_wall_ns();
 	return l->v != NULL;
 }
@@ -364,6 +366,17 @@ static void add_fs(struct mlist *l, struct crid_ctrs *ctrs, struct crid_containe
 		add(l, D_FS_USAGE_BYTES, GAUGE, bytes, NULL, NULL);
 }
 
+/* The image label as cAdvisor and CRI-O give it: a name (the first repo tag), not the id. */
+static const char *image_name(struct crid_rpc *rpc, const struct crid_container *c)
+{
+	struct crid_image *img = rpc->d->images && c->image_ref
+				     ? crid_image_store_find(rpc->d->images, c->image_ref)
+				     : NULL;
+	const char *tag = img ? crid_image_names_repo_tag(img) : NULL;
+
+	return tag ? tag : c->image;
+}
+
 /* *out NULL when the container's cgroup is gone since it was listed; -1 when out of memory. */
 static int container_metrics(struct crid_rpc *rpc, struct crid_container *c,
 			     Runtime__V1__ContainerMetrics **out)
@@ -376,7 +389,7 @@ static int container_metrics(struct crid_rpc *rpc, struct crid_container *c,
 	if (crid_cgroup_metrics_read(rpc->d->ctrs->host, c->cgroups_path, &cg, NULL) < 0)
 		return 0;
 	cm = crid_arena_alloc(&rpc->arena, sizeof(*cm));
-	if (!cm || !mlist_init(&l, rpc, N_CG_ROWS + 1 + N_FS, c->id, c->name, c->image))
+	if (!cm || !mlist_init(&l, rpc, N_CG_ROWS + 1 + N_FS, c->id, c->name, image_name(rpc, c)))
 		return -1;
 	runtime__v1__container_metrics__init(cm);
 	add_cgroup(&l, &cg);

@@ -223,6 +223,7 @@ class MetricsRunc(CtrBase):
         cfg = self.ctr_config("busy", script="dd if=/dev/zero of=/blob bs=1M count=6 2>/dev/null; "
                               "while :; do :; done & exec sleep 600",
                               memory=96 << 20, cpu_shares=256)
+        cfg.image.image = self.images["busybox"]  # by id, as kubelet names it
         cfg.linux.resources.cpu_period = 100000
         cfg.linux.resources.cpu_quota = 20000
         cid = self.create(pod, cfg)
@@ -306,9 +307,12 @@ class MetricsRunc(CtrBase):
             time.sleep(0.5)  # a gauge moved up and back between the readings: read again
         self.assertEqual(bad, [])
         self.assertEqual(extra, set(), "figures with no file behind them")
+        # the image label is a name, as ContainerStatus gives it (the first repo tag), though
+        # the container was created by image id
+        image = self.status(cid).status.image.image
+        self.assertEqual(image, self.ctr_config("busy").image.image)
         for m in entry.container_metrics[0].metrics:
-            self.assertEqual(list(m.label_values[:3]),
-                             [cid, "busy", self.ctr_config("busy").image.image], m.name)
+            self.assertEqual(list(m.label_values[:3]), [cid, "busy", image], m.name)
             self.assertEqual(m.metric_type, WANT[m.name][0], m.name)
             self.assertTrue(t0 <= m.timestamp <= t1, m.name)
         seen = got[("container_last_seen",)].value.value
