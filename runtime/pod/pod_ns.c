@@ -558,6 +558,17 @@ static void kill_pid_namespace(const char *pinned)
 	closedir(d);
 }
 
+int crid_pod_ns_kill(const char *dir, pid_t holder_pid, struct crid_err *err)
+{
+	char path[PATH_MAX];
+
+	if (holder_pid <= 0)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/pid", dir) >= (int)sizeof(path))
+		return crid_err_set(err, ENAMETOOLONG, "namespace dir `%s`", dir);
+	return kill_holder(path, holder_pid, err);
+}
+
 int crid_pod_ns_release(const char *dir, pid_t holder_pid, struct crid_err *err)
 {
 	char path[PATH_MAX];
