@@ -5,8 +5,11 @@ container metric checked against the cgroup file it comes from, read here at
 the same time (before and after the call: a counter lies between the two
 readings); counters monotonic between two calls; the pod's network counters
 against /proc/net/dev inside its netns, moving after traffic from the
-container; label values, types and timestamps; a stopped pod disappearing.
-One daemon and one pod with a CPU-capped busy container shared by the tests."""
+container; label values (the image a name though the container was made by
+id), types and timestamps; container_fs_* against statvfs and du of the
+container's upperdir; a pod cgroup parent's figures as the pod's own series;
+a stopped pod disappearing. One daemon and one pod with a CPU-capped busy
+container shared by the tests."""
 import json
 import os
 import subprocess
