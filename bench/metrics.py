@@ -1,124 +1,178 @@
 #!/usr/bin/python3
-"""The cost of --enable-metrics, measured against crid itself.
+"""The `metrics` scenario: what kubelet's stats polling costs, against any CRI endpoints.
 
-    CRID_BUILD=build bench/metrics.py [--calls 10000] [--pods 500] [--scrapes 200]
+    bench/metrics.py --endpoint crid=unix:///run/crid.sock \\
+                     --endpoint containerd=unix://... \\
+                     --image REGISTRY/crid-test/busybox:latest [--pods 20] [--calls 60] \\
+                     [--rounds 3] [--json out.json]
 
-1. Two daemons of the same binary, one with `--enable-metrics`, one without;
-   `crid-bench rpc` runs Version round trips against both in alternating
-   rounds (so load drifts on a shared machine hit both alike) and prints the
-   p50 of each; the ratio on/off is the cost of the RPC path's hooks.
-2. --pods sandboxes (host network: no CNI, sandbox-only) on the metrics
-   daemon, then --scrapes scrapes of /metrics, timed from the client (connect
-   to the last byte, Python's own overhead included): median, p99 and bytes.
-
-Everything it starts is stopped and its temp dir removed at the end.
+bench/run.sh runs it as the scenario `metrics` (BENCH_SCENARIOS=metrics).
+Per endpoint, --pods pods with one sleeping container each; then, rounds
+interleaving the endpoints, the calls kubelet makes for /metrics/cadvisor and
+the summary API: ListPodSandboxMetrics (PodAndContainerStatsFromCRI; an
+endpoint answering UNIMPLEMENTED is noted and not asked again),
+ListPodSandboxStats and ListContainerStats: round-trip latency and the size
+of the reply, and with --pid the daemon's CPU time per call (utime+stime,
+batch of calls / calls). Pods get a cgroup parent under /bench-metrics-<endpoint>-<pid>,
+as kubelet gives them one, removed at the end. An error answer (UNIMPLEMENTED
+included) is noted and the call not made again on that endpoint.
 """
 import argparse
+import json
 import os
-import re
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from crid_fixture import Crid  # noqa: E402
+from crid_fixture import grpc  # noqa: E402  (puts the generated stubs on sys.path)
 
 import api_pb2  # noqa: E402
 import api_pb2_grpc  # noqa: E402
 
-BUILD = os.environ.get("CRID_BUILD", "build")
+POD_NS = "bench-metrics"
+CALLS = (
+    ("list_pod_sandbox_metrics", "ListPodSandboxMetrics", api_pb2.ListPodSandboxMetricsRequest),
+    ("list_pod_sandbox_stats", "ListPodSandboxStats", api_pb2.ListPodSandboxStatsRequest),
+    ("list_container_stats", "ListContainerStats", api_pb2.ListContainerStatsRequest),
+)
 
 
-def scrape(port):
-    t0 = time.perf_counter()
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-    data = b""
-    while True:
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    dt = time.perf_counter() - t0
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head[:100]
-    return dt, len(body)
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))] if v else 0.0
 
 
-def rpc_compare(on, off, calls):
-    out = subprocess.run([os.path.join(REPO, BUILD, "crid-bench"), "rpc",
-                          "--endpoint", "metrics-off=" + off.target(),
-                          "--endpoint", "metrics-on=" + on.target(),
-                          "-n", str(calls), "-c", "1,100"],
-                         check=True, capture_output=True, text=True)
-    print(out.stdout)
+class Endpoint:
+    def __init__(self, name, target, image, pid):
+        self.name, self.image, self.pid = name, image, pid
+        self.chan = grpc.insecure_channel(target)
+        self.rt = api_pb2_grpc.RuntimeServiceStub(self.chan)
+        self.img = api_pb2_grpc.ImageServiceStub(self.chan)
+        self.pods, self.res, self.notes = [], {}, {}
+        self.cgroup_parent = "/bench-metrics-%s-%d" % (name, os.getpid())
+
+    def setup(self, n):
+        self.img.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image=self.image)),
+                           timeout=300)
+        for i in range(n):
+            name = "metrics-%s-%d-%d" % (self.name, os.getpid(), i)
+            cfg = api_pb2.PodSandboxConfig(
+                metadata=api_pb2.PodSandboxMetadata(name=name, uid="uid-" + name,
+                                                    namespace=POD_NS),
+                hostname="bench", log_directory="/tmp/%s-logs" % name)
+            # as kubelet: a pod cgroup (containerd's pod stats fail without one)
+            cfg.linux.cgroup_parent = self.cgroup_parent + "/" + name
+            pod = self.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(config=cfg),
+                                        timeout=120).pod_sandbox_id
+            self.pods.append(pod)
+            c = api_pb2.ContainerConfig(metadata=api_pb2.ContainerMetadata(name="main"),
+                                        image=api_pb2.ImageSpec(image=self.image),
+                                        log_path="main.log")
+            c.command.extend(["/bin/sh", "-c", "exec sleep 3600"])
+            cid = self.rt.CreateContainer(api_pb2.CreateContainerRequest(
+                pod_sandbox_id=pod, config=c, sandbox_config=cfg), timeout=120).container_id
+            self.rt.StartContainer(api_pb2.StartContainerRequest(container_id=cid), timeout=120)
+
+    def teardown(self):
+        for pod in self.pods:
+            self.rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id=pod),
+                                   timeout=120)
+            self.rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=pod),
+                                     timeout=120)
+        remove_cgroups(self.cgroup_parent)
+
+    def call(self, key, method, req, n):
+        if key in self.notes:
+            return
+        fn = getattr(self.rt, method)
+        cpu0 = daemon_cpu_ms(self.pid)
+        for _ in range(n):
+            t = time.monotonic()
+            try:
+                r = fn(req(), timeout=30)
+            except grpc.RpcError as e:
+                self.notes[key] = "%s: %s" % (e.code().name, e.details()[:80])
+                return
+            self.res.setdefault(key + "_ms", []).append((time.monotonic() - t) * 1e3)
+            self.res.setdefault(key + "_kib", []).append(r.ByteSize() / 1024.0)
+        if self.pid:  # the daemon's own CPU per call: what load on the machine does not inflate
+            self.res.setdefault(key + "_cpu_ms", []).append((daemon_cpu_ms(self.pid) - cpu0) / n)
 
 
-def run_pods(crid, n):
-    ch = crid.channel()
-    rt = api_pb2_grpc.RuntimeServiceStub(ch)
-    for i in range(n):
-        name = "mbench-%d" % i
-        cfg = api_pb2.PodSandboxConfig(
-            metadata=api_pb2.PodSandboxMetadata(name=name, uid="u-" + name, namespace="mbench"),
-            linux=api_pb2.LinuxPodSandboxConfig(security_context=api_pb2.LinuxSandboxSecurityContext(
-                namespace_options=api_pb2.NamespaceOption(network=api_pb2.NODE))))
-        rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(config=cfg), timeout=60)
-    n_pods = len(rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(), timeout=30).items)
-    ch.close()
-    return n_pods
+def daemon_cpu_ms(pid):
+    """utime + stime of |pid| in ms (0 without a pid)."""
+    if not pid:
+        return 0.0
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def remove_cgroups(parent):
+    """rmdir the pod cgroups the bench made under |parent|, deepest first, in every hierarchy."""
+    root = "/sys/fs/cgroup"
+    tops = [root] if os.path.exists(root + "/cgroup.controllers") else \
+        [os.path.join(root, d) for d in os.listdir(root) if not os.path.islink(os.path.join(root, d))]
+    for top in tops:
+        for dirpath, _, _ in sorted(os.walk(top + parent), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
+def summary(ep):
+    out = {k: {"p50": statistics.median(v), "p99": pct(v, 99), "n": len(v)}
+           for k, v in sorted(ep.res.items())}
+    out.update({k: {"note": v} for k, v in ep.notes.items()})
+    return out
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--calls", type=int, default=10000)
-    ap.add_argument("--pods", type=int, default=500)
-    ap.add_argument("--scrapes", type=int, default=200)
-    a = ap.parse_args()
-    on = Crid(name="on", extra_args=["--enable-metrics", "--metrics-port", "0",
-                                     "--log-level", "info"])
-    off = Crid(tmpdir=on.tmp, name="off", socket_path=os.path.join(on.tmp, "off.sock"),
-               extra_args=["--log-level", "info"])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--endpoint", action="append", required=True, help="name=unix://socket")
+    p.add_argument("--pid", action="append", default=[],
+                   help="name=pid: the daemon's CPU per call (containerd: its shims not counted)")
+    p.add_argument("--image", required=True)
+    p.add_argument("--pods", type=int, default=20)
+    p.add_argument("--calls", type=int, default=60)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json")
+    args = p.parse_args()
+    pids = dict(x.split("=", 1) for x in args.pid)
+    eps = [Endpoint(n, t.replace("unix://", "unix:"), args.image, int(pids.get(n, 0)))
+           for n, t in (x.split("=", 1) for x in args.endpoint)]
     try:
-        on.start()
-        off.start()
-        line = on.wait_for_log(r"metrics on http://127\.0\.0\.1:(\d+)/", timeout=5)
-        port = int(re.search(r":(\d+)/", line).group(1))
-        print("== Version round trips, metrics off (baseline) vs on, interleaved rounds")
-        rpc_compare(on, off, a.calls)
-        t0 = time.monotonic()
-        n = run_pods(on, a.pods)
-        print("== %d sandboxes (host network) started in %.1fs" % (n, time.monotonic() - t0))
-        scrape(port)  # warm
-        times, size = [], 0
-        for _ in range(a.scrapes):
-            dt, size = scrape(port)
-            times.append(dt)
-        times.sort()
-        print("== scrape at %d pods: %d bytes, median %.0f us, p99 %.0f us (%d scrapes, "
-              "client-side wall incl. connect)" % (n, size, statistics.median(times) * 1e6,
-                                                   times[int(len(times) * 0.99) - 1] * 1e6,
-                                                   len(times)))
+        for ep in eps:
+            ep.setup(args.pods)
+        for _ in range(args.rounds):  # interleaved: drifts in the machine's load hit all alike
+            for ep in eps:
+                for key, method, req in CALLS:
+                    ep.call(key, method, req, args.calls // args.rounds)
     finally:
-        for c in (on, off):
-            try:
-                if c.alive():
-                    c.remove_all_pods()
-            except Exception:
-                pass
-        for c in (off, on):
-            c.kill()
-            for pid in c.keeper_pids():
-                os.kill(pid, signal.SIGKILL)
-        on.unmount_leftovers()
-        shutil.rmtree(on.tmp, ignore_errors=True)
+        for ep in eps:
+            ep.teardown()
+    res = {ep.name: summary(ep) for ep in eps}
+    base = eps[0].name
+    print("metrics: %d pods with one container each, endpoints interleaved; x = ratio to %s\n"
+          % (args.pods, base))
+    print("%-32s %-12s %10s %10s %8s" % ("series", "endpoint", "p50", "p99", "x p50"))
+    for k in sorted({k for r in res.values() for k in r}):
+        for ep in eps:
+            r = res[ep.name].get(k)
+            if r and "note" in r:
+                print("%-32s %-12s %s" % (k, ep.name, r["note"]))
+            elif r:
+                b = res[base].get(k, {}).get("p50")
+                print("%-32s %-12s %10.2f %10.2f %8s" % (k, ep.name, r["p50"], r["p99"],
+                                                         "%.2f" % (r["p50"] / b) if b else "-"))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"scenario": "metrics", "params": vars(args), "endpoints": res}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

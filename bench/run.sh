@@ -28,6 +28,8 @@
 #                    (reactor/trace.h) per phase; default 1 unless rpc, relist or churn run
 #                    (one log line per call would weigh on their sub-millisecond calls)
 #   BENCH_EXEC_ARGS  more bench/exec.py flags (--calls --sessions --mbytes --rounds)
+#   BENCH_METRICS_ARGS  more bench/metrics.py flags (--pods --calls --rounds); the metrics
+#                    scenario (stats and CRI metrics lists) runs only when named
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -200,14 +202,18 @@ fixtures() {
 EOT
 }
 
-# The exec scenario is Python (bench/exec.py): its SPDY client is the test suite's.
+# The exec and metrics scenarios are Python (bench/<name>.py): exec's SPDY client is the
+# test suite's.
 exec_scenario() {
 	local py=$BUILD/py
 	mkdir -p "$py"
 	/usr/bin/python3 -m grpc_tools.protoc -Iproto --python_out="$py" --grpc_python_out="$py" \
 		proto/api.proto || return 1
-	CRID_PY=$py /usr/bin/python3 bench/exec.py "${EP_ARGS[@]}" --image "$REGISTRY/crid-test/busybox:latest" \
-		--json "$RESULTS/$1.json" ${BENCH_EXEC_ARGS:-} | tee "$RESULTS/$1.txt" &
+	local extra=${BENCH_EXEC_ARGS:-}
+	[ "$1" = metrics ] && extra=${BENCH_METRICS_ARGS:-}
+	# shellcheck disable=SC2086 # the extra args are a list of flags
+	CRID_PY=$py /usr/bin/python3 "bench/$1.py" "${EP_ARGS[@]}" --image "$REGISTRY/crid-test/busybox:latest" \
+		--json "$RESULTS/$1.json" $extra | tee "$RESULTS/$1.txt" &
 	wait $!
 }
 
@@ -251,7 +257,7 @@ main() {
 	for s in $SCENARIOS; do
 		log "=== $s"
 		local args=("$s" "${EP_ARGS[@]}" "${TRACE_ARGS[@]}" --json "$RESULTS/$s.json")
-		if [ "$s" = exec ]; then
+		if [ "$s" = exec ] || [ "$s" = metrics ]; then
 			exec_scenario "$s" || rc=1
 			continue
 		elif [ "$s" = rpc ]; then

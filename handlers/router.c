@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "handlers/methods.h"
+#include "handlers/metrics.h"
 #include "handlers/pull.h"
 #include "handlers/request_check.h"
 #include "proto/api.pb-c.h"
@@ -65,6 +66,8 @@ static const struct implemented runtime_methods[] = {
 	{ "ListContainerStats", crid_handle_list_container_stats, 1 },
 	{ "PodSandboxStats", crid_handle_pod_sandbox_stats, 1 },
 	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
+	{ "ListMetricDescriptors", crid_handle_list_metric_descriptors, 1 },
+	{ "ListPodSandboxMetrics", crid_handle_list_pod_sandbox_metrics, 1 },
 	{ "CheckpointContainer", crid_handle_checkpoint_container, 0 },
 };
 

@@ -359,7 +359,7 @@ bool crid_cgroup_oom_killed(const struct crid_host *host, const char *path)
 static bool parse_netdev_line(const char *l, struct crid_net_stats *st)
 {
 	const char *colon = strchr(l, ':'), *nl = strchr(l, '\n');
-	uint64_t v[11];
+	uint64_t v[12] = { 0 };
 	const char *s;
 	char *end;
 
@@ -370,9 +370,12 @@ static bool parse_netdev_line(const char *l, struct crid_net_stats *st)
 	if (colon == l || (size_t)(colon - l) >= sizeof(st->name))
 		return false;
 	s = colon + 1;
-	for (int i = 0; i < 11; i++) {
+	for (int i = 0; i < 12; i++) {
 		while (*s == ' ')
 			s++;
+		/* the 12th field (tx drop) only for the metrics: a line without it still counts */
+		if (i == 11 && (*s < '0' || *s > '9'))
+			break;
 		if (*s < '0' || *s > '9')
 			return false;
 		errno = 0;
@@ -388,6 +391,10 @@ static bool parse_netdev_line(const char *l, struct crid_net_stats *st)
 	st->rx_errors = v[2];
 	st->tx_bytes = v[8];
 	st->tx_errors = v[10];
+	st->rx_packets = v[1];
+	st->rx_dropped = v[3];
+	st->tx_packets = v[9];
+	st->tx_dropped = v[11];
 	return true;
 }
 
@@ -491,6 +498,7 @@ struct du_entry {
 	enum du_phase phase;
 	bool orphan; /* forgotten while in flight: freed when its child exits */
 	bool bytes_ok;
+	bool known; /* a byte measurement succeeded once: |bytes| is a figure */
 	int out_fd; /* read end of the child's stdout */
 	struct crid_child child;
 };
@@ -711,8 +719,10 @@ static void du_exited(struct crid_child *child, int status, void *user)
 			return;
 		ok = false;
 	}
-	if (e->bytes_ok)
+	if (e->bytes_ok) {
 		e->bytes = e->new_bytes;
+		e->known = true;
+	}
 	if (ok)
 		e->inodes = v;
 	/* A failure counts as a measurement too: the next try waits max_age, no respawn storm. */
@@ -776,6 +786,16 @@ void crid_du_cache_get(struct crid_du_cache *c, const char *dir, double max_age,
 	else
 		c->queue = e;
 	c->queue_tail = e;
+}
+
+bool crid_du_cache_get_known(struct crid_du_cache *c, const char *dir, double max_age,
+			     uint64_t *bytes, uint64_t *inodes)
+{
+	struct du_entry *e;
+
+	crid_du_cache_get(c, dir, max_age, bytes, inodes);
+	e = *find_slot(c, dir);
+	return e && e->known;
 }
 
 void crid_du_cache_forget(struct crid_du_cache *c, const char *dir)

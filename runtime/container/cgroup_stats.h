@@ -60,6 +60,7 @@ bool crid_cgroup_oom_killed_at(const char *root, enum crid_cgroup_mode mode, con
 struct crid_net_stats {
 	char name[16];
 	uint64_t rx_bytes, rx_errors, tx_bytes, tx_errors;
+	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
 };
 
 /*
@@ -90,6 +91,13 @@ struct crid_du_cache *crid_du_cache_new(struct crid_loop *loop);
 void crid_du_cache_get(struct crid_du_cache *c, const char *dir, double max_age, uint64_t *bytes,
 		       uint64_t *inodes);
 void crid_du_cache_forget(struct crid_du_cache *c, const char *dir);
+
+/*
+ * As crid_du_cache_get(), and true once |dir| had a successful byte
+ * measurement: until then the figures are "not known yet", not zeros.
+ */
+bool crid_du_cache_get_known(struct crid_du_cache *c, const char *dir, double max_age,
+			     uint64_t *bytes, uint64_t *inodes);
 void crid_du_cache_free(struct crid_du_cache *c);
 
 #endif
