@@ -493,3 +493,8 @@ void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
 	crid_list_reply(rpc, (void *const *)all, n, &sandboxes, req->filter);
 }
+
+const struct crid_list_kind *crid_sandbox_list_kind(void)
+{
+	return &sandboxes;
+}
