@@ -341,12 +341,7 @@ static void plain_done(void *user, int status, struct crid_sandbox *sb, const st
 	crid_deferred_end(d);
 }
 
-/*
- * Finds the pod of a request's pod_sandbox_id (full or unique prefix).
- * Returns NULL after answering the call when it cannot go on; *gone is set
- * when no such pod exists (which stop and remove answer with OK).
- */
-static struct crid_sandbox *lookup(struct crid_rpc *rpc, const char *id, bool *gone)
+struct crid_sandbox *crid_sandbox_lookup(struct crid_rpc *rpc, const char *id, bool *gone)
 {
 	struct crid_sandbox *sb;
 	bool ambiguous;
@@ -379,7 +374,7 @@ static void stop_or_remove(struct crid_rpc *rpc, const char *id, bool remove)
 	struct crid_err err;
 	bool gone;
 
-	sb = lookup(rpc, id, &gone);
+	sb = crid_sandbox_lookup(rpc, id, &gone);
 	if (!sb && !gone)
 		return;
 	d = crid_deferred_new(rpc, abandon);
@@ -421,7 +416,7 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 	struct crid_sandbox *sb;
 	bool gone;
 
-	sb = lookup(rpc, req->pod_sandbox_id, &gone);
+	sb = crid_sandbox_lookup(rpc, req->pod_sandbox_id, &gone);
 	if (!sb && !gone)
 		return;
 	if (gone || sb->state == CRID_SANDBOX_CREATING) {
