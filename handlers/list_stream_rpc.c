@@ -32,8 +32,8 @@ struct id_source;
 
 /* One kind of record listed by id. */
 struct id_kind {
-	const char *prefix;			  /* before the 64 hex digits of a full id */
-	const char *(*hex_of)(const void *rec);	  /* the 64 hex digits */
+	const char *prefix;			/* before the 64 hex digits of a full id */
+	const char *(*hex_of)(const void *rec); /* the 64 hex digits */
 	void *(*find)(struct crid_daemon *d, const char *id); /* NULL when gone */
 	/* The entry of |rec|: its cached item, or one built into is->own. 0 or -1. */
 	int (*item)(struct id_source *is, void *rec, struct crid_rpc *rpc, const uint8_t **p,
@@ -131,9 +131,8 @@ static const struct crid_list_stream_source id_source = {
  * Streams the records all[0..n-1] that |listed| selects under |filter|, by
  * id (see the top of this file).
  */
-static void stream_ids(struct crid_rpc *rpc, const struct id_kind *kind, void *const *all,
-		       size_t n, bool (*listed)(const void *rec, const void *filter),
-		       const void *filter)
+static void stream_ids(struct crid_rpc *rpc, const struct id_kind *kind, void *const *all, size_t n,
+		       bool (*listed)(const void *rec, const void *filter), const void *filter)
 {
 	size_t count = 0;
 	struct id_source *is;
@@ -151,8 +150,8 @@ static void stream_ids(struct crid_rpc *rpc, const struct id_kind *kind, void *c
 		if (!listed(all[i], filter))
 			continue;
 		if (id_pack(kind->hex_of(all[i]), is->ids[is->n++]) < 0) {
-			crid_rpc_fail(rpc, CRID_GRPC_INTERNAL, "record id `%s` is not 64 hex digits",
-				      kind->hex_of(all[i]));
+			crid_rpc_fail(rpc, CRID_GRPC_INTERNAL,
+				      "record id `%s` is not 64 hex digits", kind->hex_of(all[i]));
 			crid_free(is);
 			return;
 		}
@@ -218,8 +217,8 @@ static int sandbox_item(struct id_source *is, void *rec, struct crid_rpc *rpc, c
 	return crid_list_item(crid_sandbox_list_kind(), rec, p, len);
 }
 
-static int container_item(struct id_source *is, void *rec, struct crid_rpc *rpc,
-			  const uint8_t **p, size_t *len)
+static int container_item(struct id_source *is, void *rec, struct crid_rpc *rpc, const uint8_t **p,
+			  size_t *len)
 {
 	(void)is;
 	(void)rpc;
@@ -234,8 +233,8 @@ static int container_stats_item(struct id_source *is, void *rec, struct crid_rpc
 	return own_item(is, st ? &st->base : NULL, rpc, p, len);
 }
 
-static int pod_stats_item(struct id_source *is, void *rec, struct crid_rpc *rpc,
-			  const uint8_t **p, size_t *len)
+static int pod_stats_item(struct id_source *is, void *rec, struct crid_rpc *rpc, const uint8_t **p,
+			  size_t *len)
 {
 	Runtime__V1__PodSandboxStats *st = crid_stats_pod(rpc, rec);
 
