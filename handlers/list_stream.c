@@ -33,17 +33,18 @@ static void stream_cancelled(struct crid_grpc_call *call, int status, void *user
 	stream_free(user);
 }
 
-/* Packs entries into the reserved |msg| until the next one would not fit; returns the bytes used. */
-static size_t pack(struct list_stream *s, uint8_t *msg, const uint8_t *p, size_t len, int *more)
+size_t crid_list_stream_pack(const struct crid_list_stream_source *src, void *state,
+			     struct crid_rpc *rpc, size_t max_msg, uint8_t *msg, const uint8_t *p,
+			     size_t len, int *more)
 {
 	size_t used = 0;
 
 	do {
 		memcpy(msg + used, p, len);
 		used += len;
-		s->src->advance(s->state);
-		*more = s->src->peek(s->state, &s->rpc, &p, &len);
-	} while (*more > 0 && used + len <= s->max_msg);
+		src->advance(state);
+		*more = src->peek(state, rpc, &p, &len);
+	} while (*more > 0 && used + len <= max_msg);
 	return used;
 }
 
@@ -68,7 +69,9 @@ static void stream_fill(struct crid_grpc_call *call, void *user)
 				      "out of memory for a message");
 			goto done;
 		}
-		crid_grpc_call_shrink(call, msg, pack(s, msg, p, len, &more));
+		len = crid_list_stream_pack(s->src, s->state, &s->rpc, s->max_msg, msg, p, len,
+					    &more);
+		crid_grpc_call_shrink(call, msg, len);
 	}
 	if (more > 0)
 		return; /* the rest when HTTP/2 has taken this message */

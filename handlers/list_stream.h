@@ -55,7 +55,19 @@ struct crid_list_stream_source {
 void crid_list_stream_start(struct crid_rpc *rpc, size_t max_msg,
 			    const struct crid_list_stream_source *src, void *state);
 
-/* The CRI methods (router.c). */
+/*
+ * One message's entries (the chunker's core, exported for its tests): with
+ * the first entry already peeked in (|p|, |len|), copies whole entries of
+ * |src| into |msg| (room for max(|max_msg|, |len|) bytes) while the total
+ * stays within |max_msg| (the first always goes in). Returns the bytes
+ * used; *more is what the last peek() said (1: an entry left for the next
+ * message, 0: none, -1: failed).
+ */
+size_t crid_list_stream_pack(const struct crid_list_stream_source *src, void *state,
+			     struct crid_rpc *rpc, size_t max_msg, uint8_t *msg, const uint8_t *p,
+			     size_t len, int *more);
+
+/* The CRI methods (handlers/list_stream_rpc.c, routed by router.c). */
 void crid_handle_stream_pod_sandboxes(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_stream_containers(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_stream_container_stats(struct crid_rpc *rpc, const ProtobufCMessage *request);
