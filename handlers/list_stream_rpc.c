@@ -121,7 +121,7 @@ static void id_free(void *state)
 	crid_free(is);
 }
 
-static const struct crid_list_stream_source id_source = {
+static const struct crid_list_stream_source by_id = {
 	.peek = id_peek,
 	.advance = id_advance,
 	.free = id_free,
@@ -156,7 +156,7 @@ static void stream_ids(struct crid_rpc *rpc, const struct id_kind *kind, void *c
 			return;
 		}
 	}
-	crid_list_stream_start(rpc, CRID_LIST_STREAM_MSG_MAX, &id_source, is);
+	crid_list_stream_start(rpc, CRID_LIST_STREAM_MSG_MAX, &by_id, is);
 }
 
 /* Encodes |msg| as field 1 into is->own; the arena's temporaries are dropped. */
