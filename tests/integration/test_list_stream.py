@@ -7,7 +7,7 @@ client against the real daemon:
   label selector, pod id, image), with real pods and runc containers;
 - 1,000 pod sandboxes (NotReady records written as a reboot leaves them and
   loaded at start: 1,000 RunPodSandbox calls take ~60 s here) arrive in
-  several messages of at most 64 KiB each, every pod once;
+  several messages of at most 32 KiB each, every pod once;
 - a client that stops reading (no WINDOW_UPDATE) holds one message in the
   daemon: its VmRSS stays flat while a 2 MiB list waits, other RPCs are
   served, and the list completes once the client reads again;
@@ -34,7 +34,7 @@ from ctr_fixture import CtrBase, setup_registry, teardown_registry
 from fd_check import settle_fds
 
 CODE = grpc.StatusCode
-BOUND = 64 << 10
+BOUND = 32 << 10
 RT = "/runtime.v1.RuntimeService/"
 
 
@@ -352,7 +352,7 @@ class StreamThousandPods(unittest.TestCase):
             self.assertLessEqual(len(st.data), 65535)
             grown = vm_rss_kib(self.crid.pid) - self.rss_fresh
             # the list is ~2 MiB: queued whole it would cost that plus its ~2 MiB of cached
-            # entries. What waits is one message of 64 KiB, the entries encoded so far
+            # entries. What waits is one message of 32 KiB, the entries encoded so far
             # (~64 KiB, cached for later lists), 32 KiB of snapshot ids and the connection's
             # buffers: ~270 KiB here, ~530 KiB under ASan (redzones, quarantine)
             self.assertLess(grown, 1024, "daemon grew %d KiB for a waiting stream" % grown)
