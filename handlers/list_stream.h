@@ -8,6 +8,7 @@
 #ifndef CRID_LIST_STREAM_H
 #define CRID_LIST_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,26 @@ void crid_list_stream_start(struct crid_rpc *rpc, size_t max_msg,
 size_t crid_list_stream_pack(const struct crid_list_stream_source *src, void *state,
 			     struct crid_rpc *rpc, size_t max_msg, uint8_t *msg, const uint8_t *p,
 			     size_t len, int *more);
+
+struct crid_sandbox;
+
+/* Builds one pod's entry in |rpc|'s arena; NULL when out of memory. */
+typedef ProtobufCMessage *(*crid_list_stream_build_fn)(struct crid_rpc *rpc,
+						       struct crid_sandbox *sb);
+
+/*
+ * A streamed list of one entry per pod sandbox, for Stream* methods beyond
+ * the five below (StreamPodSandboxMetrics): the pods |listed| selects under
+ * |filter| are decided now (their ids snapshotted, 32 bytes each); each
+ * pod's entry is built by |build| when its turn comes and sent as field 1
+ * of the response, CRID_LIST_STREAM_MSG_MAX bytes per message at most, with
+ * the back-pressure and cancellation of crid_list_stream_start(). A pod
+ * removed before its turn is skipped. |listed| must leave out pods still
+ * being created (CRID_SANDBOX_CREATING) if the List counterpart does.
+ */
+void crid_list_stream_sandboxes(struct crid_rpc *rpc,
+				bool (*listed)(const void *sb, const void *filter),
+				const void *filter, crid_list_stream_build_fn build);
 
 /* The CRI methods (handlers/list_stream_rpc.c, routed by router.c). */
 void crid_handle_stream_pod_sandboxes(struct crid_rpc *rpc, const ProtobufCMessage *request);

@@ -43,7 +43,8 @@ struct id_kind {
 struct id_source {
 	struct crid_daemon *d;
 	const struct id_kind *kind;
-	uint8_t *own; /* an entry encoded for this stream, until advance() */
+	crid_list_stream_build_fn build; /* the entries of crid_list_stream_sandboxes() */
+	uint8_t *own;			 /* an entry encoded for this stream, until advance() */
 	size_t own_len;
 	size_t n, next;
 	uint8_t ids[][ID_BYTES];
@@ -132,7 +133,8 @@ static const struct crid_list_stream_source by_id = {
  * id (see the top of this file).
  */
 static void stream_ids(struct crid_rpc *rpc, const struct id_kind *kind, void *const *all, size_t n,
-		       bool (*listed)(const void *rec, const void *filter), const void *filter)
+		       bool (*listed)(const void *rec, const void *filter), const void *filter,
+		       crid_list_stream_build_fn build)
 {
 	size_t count = 0;
 	struct id_source *is;
@@ -146,6 +148,7 @@ static void stream_ids(struct crid_rpc *rpc, const struct id_kind *kind, void *c
 	}
 	is->d = rpc->d;
 	is->kind = kind;
+	is->build = build;
 	for (size_t i = 0; i < n; i++) {
 		if (!listed(all[i], filter))
 			continue;
@@ -233,12 +236,17 @@ static int container_stats_item(struct id_source *is, void *rec, struct crid_rpc
 	return own_item(is, st ? &st->base : NULL, rpc, p, len);
 }
 
-static int pod_stats_item(struct id_source *is, void *rec, struct crid_rpc *rpc, const uint8_t **p,
-			  size_t *len)
+static ProtobufCMessage *pod_stats_build(struct crid_rpc *rpc, struct crid_sandbox *sb)
 {
-	Runtime__V1__PodSandboxStats *st = crid_stats_pod(rpc, rec);
+	Runtime__V1__PodSandboxStats *st = crid_stats_pod(rpc, sb);
 
-	return own_item(is, st ? &st->base : NULL, rpc, p, len);
+	return st ? &st->base : NULL;
+}
+
+static int built_item(struct id_source *is, void *rec, struct crid_rpc *rpc, const uint8_t **p,
+		      size_t *len)
+{
+	return own_item(is, is->build(rpc, rec), rpc, p, len);
 }
 
 static int image_item(struct id_source *is, void *rec, struct crid_rpc *rpc, const uint8_t **p,
@@ -253,8 +261,8 @@ static const struct id_kind sandboxes = { "", sandbox_hex, find_sandbox, sandbox
 static const struct id_kind containers = { "", container_hex, find_container, container_item };
 static const struct id_kind container_stats = { "", container_hex, find_container,
 						container_stats_item };
-static const struct id_kind pod_stats = { "", sandbox_hex, find_sandbox, pod_stats_item };
 static const struct id_kind images = { "sha256:", image_hex, find_image, image_item };
+static const struct id_kind built_sandboxes = { "", sandbox_hex, find_sandbox, built_item };
 
 /* ---- filters: the List counterparts' predicates ---- */
 
@@ -374,7 +382,7 @@ void crid_handle_stream_pod_sandboxes(struct crid_rpc *rpc, const ProtobufCMessa
 	if (check_pod_filter(rpc, req->filter) < 0)
 		return;
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
-	stream_ids(rpc, &sandboxes, (void *const *)all, n, sandbox_listed, req->filter);
+	stream_ids(rpc, &sandboxes, (void *const *)all, n, sandbox_listed, req->filter, NULL);
 }
 
 void crid_handle_stream_containers(struct crid_rpc *rpc, const ProtobufCMessage *request)
@@ -390,7 +398,7 @@ void crid_handle_stream_containers(struct crid_rpc *rpc, const ProtobufCMessage 
 	if (check_container_filter(rpc, req->filter) < 0)
 		return;
 	all = crid_container_list(rpc->d->ctrs->store, &n);
-	stream_ids(rpc, &containers, (void *const *)all, n, container_listed, req->filter);
+	stream_ids(rpc, &containers, (void *const *)all, n, container_listed, req->filter, NULL);
 }
 
 void crid_handle_stream_container_stats(struct crid_rpc *rpc, const ProtobufCMessage *request)
@@ -410,15 +418,13 @@ void crid_handle_stream_container_stats(struct crid_rpc *rpc, const ProtobufCMes
 				 (void *const *)f->label_selector) < 0))
 		return;
 	all = crid_container_list(rpc->d->ctrs->store, &n);
-	stream_ids(rpc, &container_stats, (void *const *)all, n, container_stats_listed, f);
+	stream_ids(rpc, &container_stats, (void *const *)all, n, container_stats_listed, f, NULL);
 }
 
 void crid_handle_stream_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__StreamPodSandboxStatsRequest *req = (const void *)request;
 	const Runtime__V1__PodSandboxStatsFilter *f = req->filter;
-	struct crid_sandbox *const *all;
-	size_t n;
 
 	if (!rpc->d->ctrs || !rpc->d->pods) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
@@ -428,8 +434,7 @@ void crid_handle_stream_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCM
 		  check_selector(rpc, "filter.label_selector", f->n_label_selector,
 				 (void *const *)f->label_selector) < 0))
 		return;
-	all = crid_sandbox_list(rpc->d->pods->store, &n);
-	stream_ids(rpc, &pod_stats, (void *const *)all, n, pod_stats_listed, f);
+	crid_list_stream_sandboxes(rpc, pod_stats_listed, f, pod_stats_build);
 }
 
 void crid_handle_stream_images(struct crid_rpc *rpc, const ProtobufCMessage *request)
@@ -447,5 +452,20 @@ void crid_handle_stream_images(struct crid_rpc *rpc, const ProtobufCMessage *req
 		all = only ? &only : NULL;
 		n = only ? 1 : 0;
 	}
-	stream_ids(rpc, &images, (void *const *)all, n, any, NULL);
+	stream_ids(rpc, &images, (void *const *)all, n, any, NULL, NULL);
+}
+
+void crid_list_stream_sandboxes(struct crid_rpc *rpc,
+				bool (*listed)(const void *sb, const void *filter),
+				const void *filter, crid_list_stream_build_fn build)
+{
+	struct crid_sandbox *const *all;
+	size_t n;
+
+	if (!rpc->d->pods) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+		return;
+	}
+	all = crid_sandbox_list(rpc->d->pods->store, &n);
+	stream_ids(rpc, &built_sandboxes, (void *const *)all, n, listed, filter, build);
 }
