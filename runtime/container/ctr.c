@@ -26,6 +26,7 @@
 
 #include "io/cri_log.h"
 #include "io/utf8.h"
+#include "runtime/container/cgroup_stats.h"
 #include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -444,6 +445,9 @@ static void remove_layer(struct crid_ctrs *ctrs, struct crid_container *c, const
 	char to[PATH_MAX];
 	struct crid_err e;
 
+	/* the stats and ImageFsInfo paths measure <layer>/upper: drop its cached figure */
+	if (ctrs->du && snprintf(to, sizeof(to), "%s/upper", layer) < (int)sizeof(to))
+		crid_du_cache_forget(ctrs->du, to);
 	if (crid_rootfs_unmount(layer, &e) < 0)
 		crid_log_warn("container %.12s: %s", c->id, e.msg);
 	if (ctr_subpath(to, crid_container_trash_dir(ctrs->store), c->id) < 0)

@@ -47,6 +47,8 @@ IMPLEMENTED = {
     (RUNTIME_SERVICE, "StreamContainerStats"),
     (RUNTIME_SERVICE, "StreamPodSandboxStats"),
     (IMAGE_SERVICE, "StreamImages"),
+    (RUNTIME_SERVICE, "UpdatePodSandboxResources"),
+    (RUNTIME_SERVICE, "CheckpointContainer"),
     (IMAGE_SERVICE, "PullImage"),
     (IMAGE_SERVICE, "ListImages"),
     (IMAGE_SERVICE, "ImageStatus"),
