@@ -12,6 +12,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format
 	libyajl-dev libh2o-dev libwslay-dev python3 python3-grpcio python3-websocket python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
 	crun runc containernetworking-plugins iproute2 iptables util-linux containerd gnuplot-nox procps \
 	docker-registry skopeo busybox-static curl python3-cryptography libcap-dev libseccomp-dev \
+	debhelper fakeroot lintian man-db groff-base \
 	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev openssl criu
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
@@ -127,10 +128,7 @@ deps:
 # Starts the daemon with its defaults. A node with no CNI configuration gets
 # crid's default bridge network, so pods are networked with no manual step.
 run: deps all
-	@mkdir -p /etc/cni/net.d
-	@ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1 || \
-		{ install -m 0644 cni/10-crid-bridge.conflist /etc/cni/net.d/ && \
-		  echo "make run: installed cni/10-crid-bridge.conflist into /etc/cni/net.d"; }
+	@dist/cni-default.sh /etc/cni/net.d cni/10-crid-bridge.conflist
 	exec $(BUILD)/crid $(CRID_FLAGS)
 
 unit: $(UNIT_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper
@@ -179,6 +177,67 @@ test: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) BUILD=build-asan SAN=1 check
 	$(MAKE) fuzz-smoke
+
+# ---- install, uninstall, Debian package (issue 15) ----
+# `make install` copies what `make all` built; run the build as yourself and
+# only this step as root. DESTDIR stages into a tree (packaging, tests).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR ?= $(PREFIX)/share/doc/crid
+DESTDIR ?=
+MAN_PAGES := man/crid.8 man/crid.toml.5 man/cridctl.1
+
+.PHONY: install uninstall deb deb-test
+
+install: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-pinns $(BUILD)/crid-keeper
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/crid $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/crid $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BUILD)/crid $(BUILD)/cridctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/crid-pinns $(BUILD)/crid-keeper $(DESTDIR)$(LIBEXECDIR)/crid/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/crid.service.in \
+		>$(DESTDIR)$(UNITDIR)/crid.service && chmod 0644 $(DESTDIR)$(UNITDIR)/crid.service
+	install -m 0644 man/cridctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/crid.toml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/crid.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 dist/cridctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/cridctl
+	install -m 0644 examples/pod.yaml examples/container.yaml $(DESTDIR)$(DOCDIR)/examples/
+	@# an operator's configuration is never overwritten
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/crid/crid.toml ]; then \
+		echo "make install: keeping $(DESTDIR)$(SYSCONFDIR)/crid/crid.toml"; \
+	else install -m 0644 config.example.toml $(DESTDIR)$(SYSCONFDIR)/crid/crid.toml; fi
+	dist/cni-default.sh $(DESTDIR)$(SYSCONFDIR)/cni/net.d cni/10-crid-bridge.conflist
+
+# Removes what install put in place, except the configuration files (an
+# operator's, maybe edited) and crid's state under /var/lib/crid.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/crid $(DESTDIR)$(BINDIR)/cridctl \
+		$(DESTDIR)$(LIBEXECDIR)/crid/crid-pinns $(DESTDIR)$(LIBEXECDIR)/crid/crid-keeper \
+		$(DESTDIR)$(UNITDIR)/crid.service $(DESTDIR)$(MANDIR)/man1/cridctl.1 \
+		$(DESTDIR)$(MANDIR)/man5/crid.toml.5 $(DESTDIR)$(MANDIR)/man8/crid.8 \
+		$(DESTDIR)$(COMPLETIONDIR)/cridctl $(DESTDIR)$(DOCDIR)/examples/pod.yaml \
+		$(DESTDIR)$(DOCDIR)/examples/container.yaml
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/crid $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "make uninstall: left $(SYSCONFDIR)/crid/crid.toml, $(SYSCONFDIR)/cni/net.d and /var/lib/crid in place"
+
+# crid_$(VERSION)_amd64.deb with debhelper, into $(BUILD)/deb/ (needs debhelper,
+# fakeroot; lintian checks it when installed).
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; exit 1; }
+	@ls $(BUILD)/deb/*.deb
+	@if command -v lintian >/dev/null; then lintian -I --pedantic $(BUILD)/deb/*.changes; fi
+
+# Builds the package, unpacks it into a temporary root and runs the daemon from it.
+deb-test: deb
+	CRID_DEB_DIR=$(abspath $(BUILD))/deb CRID_BUILD=$(BUILD) tests/integration/run.sh test_deb
 
 bench: deps all
 	bench/run.sh

@@ -3,6 +3,7 @@
  * supports, opens the CRI socket and runs the one loop until SIGTERM.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include "handlers/pull.h"
 #include "handlers/sandbox.h"
 #include "io/grpc_server.h"
+#include "io/sd_notify.h"
 #include "io/unix_listener.h"
+#include "reactor/helper_path.h"
 #include "reactor/log.h"
 #include "reactor/pidfd.h"
 #include "runtime/oci/rt_features.h"
@@ -57,8 +60,20 @@ static void grace_expired(struct ev_loop *ev, ev_timer *w, int revents)
 	crid_loop_stop(&m->loop);
 }
 
+/* systemd (Type=notify) learns our state; a failed send is only logged. */
+static void notify(const char *state)
+{
+	struct crid_err err;
+
+	crid_err_clear(&err);
+	if (crid_sd_notify(state, &err) < 0)
+		crid_log_warn("sd_notify %s: %s", state, err.msg);
+}
+
 static void begin_shutdown(struct daemon_main *m, int signo)
 {
+	/* a SIGHUP re-exec says READY=1 again from the new image (same pid) */
+	notify(m->reexec ? "RELOADING=1" : "STOPPING=1");
 	if (m->stopping++) {
 		crid_log_info("second %s: stopping now", strsignal(signo));
 		crid_grpc_server_abort(m->server);
@@ -146,6 +161,33 @@ static int start_streaming(struct daemon_main *m, struct crid_err *err)
 	return 0;
 }
 
+/*
+ * Gives the CRI socket to |group| (a name or a gid; "" = leave crid's), so
+ * its members may use it with listen_mode 0660. Name lookup may use NSS: at
+ * start, before the loop serves anything.
+ */
+static int socket_group(const char *path, const char *group, struct crid_err *err)
+{
+	struct group *g;
+	char *end;
+	gid_t gid;
+
+	if (!group[0])
+		return 0;
+	gid = (gid_t)strtoul(group, &end, 10);
+	if (*end) {
+		errno = 0;
+		g = getgrnam(group);
+		if (!g)
+			return crid_err_set(err, errno ? errno : ENOENT,
+					    "listen_group `%s`: no such group", group);
+		gid = g->gr_gid;
+	}
+	if (chown(path, (uid_t)-1, gid) < 0)
+		return crid_err_set(err, errno, "chown `%s` to group `%s`", path, group);
+	return 0;
+}
+
 static int setup(struct daemon_main *m, struct crid_err *err)
 {
 	const char *dirs[] = { m->cfg.root, m->cfg.runroot };
@@ -156,7 +198,14 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		return -1;
 	if (crid_log_level_parse(m->cfg.log_level, &level) == 0)
 		crid_log_set_level(level);
+	crid_log_info("crid %s starting: config file %s%s%s, log level %s", CRID_VERSION,
+		      m->cfg.config_path[0] ? "`" : "",
+		      m->cfg.config_path[0] ? m->cfg.config_path
+					    : "none (built-in defaults and flags)",
+		      m->cfg.config_path[0] ? "`" : "", m->cfg.log_level);
 	raise_fd_limit();
+	if (crid_helper_dir_set(m->cfg.helper_dir, err) < 0)
+		return -1;
 	if (crid_mkdir_p(m->cfg.root, 0700, err) < 0 || crid_mkdir_p(m->cfg.runroot, 0700, err) < 0)
 		return -1;
 	/* before anything reads a record: a second daemon would recover the same containers */
@@ -188,9 +237,13 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	if (start_streaming(m, err) < 0)
 		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
-	fd = crid_unix_listen(m->cfg.listen, 0660, err);
+	fd = crid_unix_listen(m->cfg.listen, (mode_t)m->cfg.listen_mode, err);
 	if (fd < 0)
 		return -1;
+	if (socket_group(m->cfg.listen, m->cfg.listen_group, err) < 0) {
+		close(fd);
+		return -1;
+	}
 	m->server = crid_grpc_server_new(&m->loop, fd, crid_handlers_dispatch, &m->d, err);
 	return m->server ? 0 : -1;
 }
@@ -222,6 +275,7 @@ static void teardown(struct daemon_main *m)
 	crid_cni_watch_free(m->d.cni);
 	crid_host_free(&m->host);
 	crid_config_free(&m->cfg);
+	crid_helper_dir_set(NULL, NULL);
 }
 
 int main(int argc, char **argv)
@@ -249,6 +303,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	} else {
 		crid_log_info("crid %s serving CRI runtime.v1 on `%s`", CRID_VERSION, m.cfg.listen);
+		notify("READY=1"); /* the socket listens: a client's connect succeeds from now */
 		crid_loop_run(&m.loop);
 		crid_log_info("stopped");
 	}

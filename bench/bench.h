@@ -65,6 +65,8 @@ struct crid_bench_result {
 	size_t n_curve;
 };
 
+struct crid_bench_trace_row;
+
 struct crid_bench_endpoint {
 	const char *name;
 	const char *address;
@@ -82,7 +84,10 @@ struct crid_bench_endpoint {
 	pthread_mutex_t lock; /* res and error[], from worker threads */
 	char **pods;	      /* sandbox ids alive (density, relist) */
 	size_t n_pods, cap_pods;
-	size_t seq; /* pod names handed out */
+	size_t seq;			    /* pod names handed out */
+	const char *trace_log;		    /* crid's debug log (--trace-log), NULL without */
+	struct crid_bench_trace_row *trace; /* per (phase, rpc, step) samples (bench/trace.c) */
+	size_t n_trace;
 };
 
 struct crid_bench_run {

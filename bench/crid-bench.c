@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/trace.h"
 #include "bench/pods.h"
 
 static void usage(FILE *f)
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 	    "  --oci-runtime PATH        OCI runtime of the floor (runc)\n"
 	    "  --cni-bin-dir DIR         CNI plugins (/usr/lib/cni)\n"
 	    "  --sandbox-only            pods without a container on every endpoint\n"
+	    "  --trace-log NAME=FILE     the debug log of endpoint NAME (crid): podstart\n"
+	    "                            reports its per-step trace lines per phase\n"
 	    "  -h, --help                show this help\n");
 }
 
@@ -127,6 +130,28 @@ static int add_endpoint(struct crid_bench_run *run, char *arg)
 	return 0;
 }
 
+/* --trace-log NAME=FILE options, applied with the pids once all endpoints are known. */
+static char *trace_logs[CRID_BENCH_MAX_ENDPOINTS];
+static size_t n_trace_logs;
+
+static int set_trace_logs(struct crid_bench_run *run)
+{
+	for (size_t i = 0; i < n_trace_logs; i++) {
+		struct crid_bench_endpoint *ep;
+		char *val;
+
+		if (split_pair(trace_logs[i], &val) < 0 || !(ep = find_ep(run, trace_logs[i]))) {
+			fprintf(stderr,
+				"crid-bench: bad --trace-log `%s`, want NAME=FILE of an "
+				"endpoint\n",
+				trace_logs[i]);
+			return -1;
+		}
+		ep->trace_log = val;
+	}
+	return 0;
+}
+
 /* --pid options are applied once all endpoints are known. */
 static int set_pids(struct crid_bench_run *run, char **pids, size_t n)
 {
@@ -171,6 +196,7 @@ enum {
 	OPT_OCI_RUNTIME,
 	OPT_CNI_BIN_DIR,
 	OPT_SANDBOX_ONLY,
+	OPT_TRACE_LOG,
 };
 
 static int parse_steps(struct crid_bench_run *run, char *list)
@@ -257,6 +283,11 @@ static int parse_opt(struct crid_bench_run *run, int opt, char *arg, char **pids
 			return -1;
 		pids[(*n_pids)++] = arg;
 		return 0;
+	case OPT_TRACE_LOG:
+		if (n_trace_logs == CRID_BENCH_MAX_ENDPOINTS)
+			return -1;
+		trace_logs[n_trace_logs++] = arg;
+		return 0;
 	case 'n':
 		return parse_size(arg, SIZE_MAX / 2, &run->calls) < 0 || !run->calls ? -1 : 0;
 	case 'c':
@@ -322,6 +353,7 @@ static int parse_args(struct crid_bench_run *run, int argc, char **argv)
 		{ "oci-runtime", required_argument, NULL, OPT_OCI_RUNTIME },
 		{ "cni-bin-dir", required_argument, NULL, OPT_CNI_BIN_DIR },
 		{ "sandbox-only", no_argument, NULL, OPT_SANDBOX_ONLY },
+		{ "trace-log", required_argument, NULL, OPT_TRACE_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -359,7 +391,7 @@ static int parse_args(struct crid_bench_run *run, int argc, char **argv)
 		fprintf(stderr, "crid-bench: no --endpoint given\n");
 		return -1;
 	}
-	return set_pids(run, pids, n_pids);
+	return set_pids(run, pids, n_pids) < 0 ? -1 : set_trace_logs(run);
 }
 
 static const char *socket_path(const char *address)
@@ -475,6 +507,7 @@ int main(int argc, char **argv)
 	} else {
 		crid_bench_summarize_all(&run);
 		crid_bench_report_scenario_table(&run, stdout);
+		crid_bench_trace_report(&run, stdout);
 		crid_bench_plots(&run);
 	}
 	return finish(&run);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bench/pods.h"
+#include "bench/trace.h"
 
 #define ROUND_PODS 10
 
@@ -64,7 +65,11 @@ static void run_phase(struct crid_bench_run *run, const struct phase *ph, bool w
 	size_t rounds = crid_bench_rounds(run->pods, round);
 	double wall[CRID_BENCH_MAX_ENDPOINTS] = { 0 };
 	size_t done[CRID_BENCH_MAX_ENDPOINTS] = { 0 };
+	long trace_from[CRID_BENCH_MAX_ENDPOINTS];
 	char name[64];
+
+	for (size_t e = 0; e < run->n_ep; e++) /* the daemon's trace lines of this phase */
+		trace_from[e] = crid_bench_trace_offset(&run->ep[e]);
 
 	for (size_t r = 0; r < rounds; r++) {
 		size_t k = crid_bench_round_calls(run->pods, round, r);
@@ -87,6 +92,8 @@ static void run_phase(struct crid_bench_run *run, const struct phase *ph, bool w
 		crid_bench_progress(run, r + 1 == rounds, "%s: round %zu/%zu (%zu pods each)",
 				    ph->name, r + 1, rounds, k);
 	}
+	for (size_t e = 0; e < run->n_ep; e++)
+		crid_bench_trace_collect(&run->ep[e], ph->name, trace_from[e]);
 	snprintf(name, sizeof(name), "%s.pods_per_s", ph->name);
 	for (size_t e = 0; e < run->n_ep; e++)
 		if (wall[e] > 0)

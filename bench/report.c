@@ -9,6 +9,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "bench/bench.h"
+#include "bench/trace.h"
 
 /* An endpoint that failed during phase |p| has no complete figures for it. */
 static bool phase_failed(const struct crid_bench_run *run, size_t e, size_t p)
@@ -394,6 +395,29 @@ static void j_result(yajl_gen g, const struct crid_bench_endpoint *ep,
 	yajl_gen_array_close(g);
 }
 
+/* crid's per-step timing (bench/trace.h), when its log was read. */
+static void j_trace(yajl_gen g, const struct crid_bench_endpoint *ep)
+{
+	if (!ep->n_trace)
+		return;
+	j_str(g, "trace");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < ep->n_trace; i++) {
+		const struct crid_bench_trace_row *r = &ep->trace[i];
+
+		yajl_gen_map_open(g);
+		j_key_str(g, "phase", r->phase);
+		j_key_str(g, "rpc", r->rpc);
+		j_key_str(g, "step", r->step);
+		j_key_num(g, "n", (double)r->sum.n, 0);
+		j_key_num(g, "p50", r->sum.p50, 3);
+		j_key_num(g, "p90", r->sum.p90, 3);
+		j_key_num(g, "mean", r->sum.mean, 3);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
 static void j_scenario_endpoint(yajl_gen g, const struct crid_bench_run *run, size_t e)
 {
 	const struct crid_bench_endpoint *ep = &run->ep[e];
@@ -414,6 +438,7 @@ static void j_scenario_endpoint(yajl_gen g, const struct crid_bench_run *run, si
 	j_mem(g, "memory_idle", ep->have_idle, &ep->idle);
 	j_mem(g, "memory_after", ep->have_after, &ep->after);
 	j_result(g, ep, e ? &run->ep[0] : NULL);
+	j_trace(g, ep);
 	yajl_gen_map_close(g);
 }
 

@@ -21,6 +21,12 @@
 #   BENCH_ROUNDS     pull rounds (3)
 #   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other)
 #   BENCH_ARGS       more crid-bench flags for every scenario
+#   BENCH_NET        0..13: this run's bridges cb<N>{crid,ctd,floor} and subnets 172.<18+N>.x
+#                    (default pid % 14: concurrent runs on one machine keep apart; the
+#                    integration tests use 10.x)
+#   BENCH_TRACE      1: crid logs at debug level and podstart reports its per-step trace
+#                    (reactor/trace.h) per phase; default 1 unless rpc, relist or churn run
+#                    (one log line per call would weigh on their sub-millisecond calls)
 #   BENCH_EXEC_ARGS  more bench/exec.py flags (--calls --sessions --mbytes --rounds)
 set -euo pipefail
 
@@ -29,13 +35,22 @@ REPO=$PWD
 BUILD=${CRID_BUILD:-build}
 SCENARIOS=${BENCH_SCENARIOS:-rpc podstart density relist pull churn exec}
 ENDPOINTS=${BENCH_ENDPOINTS:-crid containerd}
+if [ -z "${BENCH_TRACE:-}" ]; then
+	BENCH_TRACE=1
+	for s in $SCENARIOS; do case $s in rpc | relist | churn) BENCH_TRACE=0 ;; esac; done
+fi
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$REPO/bench/results/$STAMP
 TMP=$(mktemp -d /tmp/crid-bench.XXXXXX)
 FIX=$REPO/tests/fixtures
 PIDS=()
-BRIDGES=(cbench-ctd0 cbench-crid0 cbench-floor0)
+# Bridges and subnets of this run only: runs by other users of the machine keep theirs.
+NET=${BENCH_NET:-$(($$ % 14))}
+BR_CTD=cb${NET}ctd BR_CRID=cb${NET}crid BR_FLOOR=cb${NET}floor
+NET_CTD=172.$((18 + NET)).0.0/18 NET_CRID=172.$((18 + NET)).64.0/18 NET_FLOOR=172.$((18 + NET)).128.0/18
+BRIDGES=("$BR_CTD" "$BR_CRID" "$BR_FLOOR")
 EP_ARGS=()
+TRACE_ARGS=()
 CONTAINERD_UP=false
 
 log() { echo "bench: $*" >&2; }
@@ -115,10 +130,10 @@ EOT
 
 start_crid() {
 	mkdir -p "$TMP/crid/cni"
-	bridge_conflist crid-bench cbench-crid0 10.201.0.0/16 "$TMP/crid/ipam" \
+	bridge_conflist crid-bench "$BR_CRID" "$NET_CRID" "$TMP/crid/ipam" \
 		>"$TMP/crid/cni/10-bench.conflist"
 	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
-		--runroot "$TMP/crid/run" --log-level warn \
+		--runroot "$TMP/crid/run" --log-level "$([ "$BENCH_TRACE" = 1 ] && echo debug || echo warn)" \
 		--cni-config-dir "$TMP/crid/cni" --cni-plugin-dir /usr/lib/cni \
 		--insecure-registry "$REGISTRY" >"$TMP/crid.log" 2>&1 &
 	CRID_PID=$!
@@ -162,7 +177,7 @@ EOT
 
 start_containerd() {
 	mkdir -p "$TMP/containerd/cni"
-	bridge_conflist containerd-bench cbench-ctd0 10.200.0.0/16 "$TMP/containerd/ipam" \
+	bridge_conflist containerd-bench "$BR_CTD" "$NET_CTD" "$TMP/containerd/ipam" \
 		>"$TMP/containerd/cni/10-bench.conflist"
 	containerd_config >"$TMP/containerd/config.toml"
 	containerd --config "$TMP/containerd/config.toml" >"$TMP/containerd.log" 2>&1 &
@@ -181,7 +196,7 @@ fixtures() {
 	/usr/bin/python3 "$FIX/images.py" bundle "$TMP/floor-bundle" >&2
 	cat >"$TMP/floor-cni.conf" <<EOT
 { "cniVersion": "0.4.0", "name": "crid-bench-floor",
-  $(bridge_plugin cbench-floor0 10.202.0.0/16 "$TMP/floor-ipam") }
+  $(bridge_plugin "$BR_FLOOR" "$NET_FLOOR" "$TMP/floor-ipam") }
 EOT
 }
 
@@ -211,6 +226,7 @@ main() {
 	if [[ " $ENDPOINTS " == *" crid "* ]]; then
 		start_crid || exit 1
 		EP_ARGS+=(--endpoint "crid=unix://$TMP/crid/crid.sock" --pid "crid=$CRID_PID")
+		if [ "$BENCH_TRACE" = 1 ]; then TRACE_ARGS=(--trace-log "crid=$TMP/crid.log"); fi
 	fi
 	if [[ " $ENDPOINTS " == *" containerd "* ]]; then
 		if ! command -v containerd >/dev/null; then
@@ -234,7 +250,7 @@ main() {
 		--rounds "${BENCH_ROUNDS:-3}")
 	for s in $SCENARIOS; do
 		log "=== $s"
-		local args=("$s" "${EP_ARGS[@]}" --json "$RESULTS/$s.json")
+		local args=("$s" "${EP_ARGS[@]}" "${TRACE_ARGS[@]}" --json "$RESULTS/$s.json")
 		if [ "$s" = exec ]; then
 			exec_scenario "$s" || rc=1
 			continue

@@ -207,6 +207,24 @@ static int string_value(struct walk *w, yajl_val v, char **dst, const void *dflt
 	return field_err(w, "expected a string");
 }
 
+/*
+ * A bytes field (KeyValue.value, an env variable's value) from its text:
+ * crictl's files carry the value itself, not base64, so the string's bytes
+ * are the field's, as for string_value().
+ */
+static int bytes_value(struct walk *w, yajl_val v, ProtobufCBinaryData *dst)
+{
+	char *text = NULL;
+
+	if (string_value(w, v, &text, NULL) < 0)
+		return -1;
+	if (dst->data)
+		crid_free(dst->data);
+	dst->data = (uint8_t *)text;
+	dst->len = strlen(text);
+	return 0;
+}
+
 static int fill_message(struct walk *w, const ProtobufCMessageDescriptor *d, ProtobufCMessage *m,
 			yajl_val obj, int depth);
 
@@ -251,7 +269,7 @@ static int one_value(struct walk *w, const ProtobufCFieldDescriptor *f, yajl_val
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return new_message(w, f->descriptor, v, depth, dst);
 	case PROTOBUF_C_TYPE_BYTES:
-		return field_err(w, "bytes fields are not supported in config files");
+		return bytes_value(w, v, dst);
 	default:
 		return integer(w, f, v, dst);
 	}

@@ -93,6 +93,21 @@ struct crid_container *crid_container_handlers_find(struct crid_rpc *rpc, const 
 	return c;
 }
 
+/*
+ * One info line per created or started container, naming it as an operator
+ * knows it (CRI-O's "Created container <id>: <ns>/<pod>/<name>").
+ */
+static void log_ctr(struct crid_deferred *d, const char *what, const struct crid_container *c)
+{
+	const struct crid_sandbox *sb;
+	bool amb;
+
+	sb = crid_sandbox_find(d->rpc.d->ctrs->pods->store, c->sandbox_id, &amb);
+	crid_log_info("%s container %.12s: %s/%s/%s (attempt %u, pod %.12s, image %s)", what, c->id,
+		      sb ? sb->namespace : "?", sb ? sb->name : "?", c->name, c->attempt,
+		      c->sandbox_id, c->image);
+}
+
 /* ---- CreateContainer ---- */
 
 static void created(void *user, int status, struct crid_container *c, const struct crid_err *err)
@@ -106,6 +121,7 @@ static void created(void *user, int status, struct crid_container *c, const stru
 		    RUNTIME__V1__CREATE_CONTAINER_RESPONSE__INIT;
 
 		resp.container_id = c->id;
+		log_ctr(d, "created", c);
 		crid_rpc_reply(&d->rpc, &resp.base);
 	}
 	crid_deferred_end(d);
@@ -232,11 +248,13 @@ static void plain_done(void *user, int status, struct crid_container *c, const s
 	/* every one of these replies is an empty message: one encoding serves all */
 	Runtime__V1__StartContainerResponse empty = RUNTIME__V1__START_CONTAINER_RESPONSE__INIT;
 
-	(void)c;
-	if (status < 0)
+	if (status < 0) {
 		crid_rpc_fail(&d->rpc, crid_rpc_status(err->code), "%s", err->msg);
-	else
+	} else {
+		if (d->tag == TAG_START && c)
+			log_ctr(d, "started", c);
 		crid_rpc_reply(&d->rpc, &empty.base);
+	}
 	crid_deferred_end(d);
 }
 

@@ -91,6 +91,18 @@ static const char *check_opt_abs_path(const char *s)
 	return *s ? check_abs_path(s) : NULL;
 }
 
+/* A group name (as useradd(8) allows) or a numeric gid; "" = crid's own group. */
+static const char *check_group(const char *s)
+{
+	if (strlen(s) > 32)
+		return "is longer than 32 characters";
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return "must be a group name or a numeric gid";
+	return NULL;
+}
+
 static const char *check_socket_path(const char *s)
 {
 	const char *why = check_abs_path(s);
@@ -318,6 +330,7 @@ void crid_config_free(struct crid_config *cfg)
 		&cfg->cgroup_manager,  &cfg->seccomp_profile, &cfg->cni_config_dir,
 		&cfg->registries_conf, &cfg->auth_file,	      &cfg->stream_address,
 		&cfg->certs_dir,       &cfg->stream_tls_cert, &cfg->stream_tls_key,
+		&cfg->listen_group,    &cfg->helper_dir,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -362,6 +375,9 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	r |= dup_opt(&dst->stream_address, src->stream_address);
 	r |= dup_opt(&dst->stream_tls_cert, src->stream_tls_cert);
 	r |= dup_opt(&dst->stream_tls_key, src->stream_tls_key);
+	r |= dup_opt(&dst->listen_group, src->listen_group);
+	r |= dup_opt(&dst->helper_dir, src->helper_dir);
+	dst->listen_mode = src->listen_mode;
 	r |= strv_copy(&dst->default_capabilities, (const char *const *)src->default_capabilities.v,
 		       src->default_capabilities.n);
 	r |= strv_copy(&dst->cni_plugin_dirs, (const char *const *)src->cni_plugin_dirs.v,
@@ -415,6 +431,9 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	r |= dup_opt(&cfg->stream_address, DEFAULT_STREAM_ADDRESS);
 	r |= dup_opt(&cfg->stream_tls_cert, "");
 	r |= dup_opt(&cfg->stream_tls_key, "");
+	r |= dup_opt(&cfg->listen_group, "");
+	r |= dup_opt(&cfg->helper_dir, "");
+	cfg->listen_mode = 0660;
 	r |= strv_copy(&cfg->default_capabilities, default_caps, nullv_len(default_caps));
 	r |= strv_copy(&cfg->cni_plugin_dirs, default_plugin_dirs, nullv_len(default_plugin_dirs));
 	for (size_t i = 0; r == 0 && i < sizeof(default_runtimes) / sizeof(default_runtimes[0]);
@@ -879,6 +898,9 @@ static const struct field crid_fields[] = {
 	{ "runroot", apply_string, CFG(runroot), check_abs_path, 0, 0, NULL },
 	{ "log_level", apply_log_level, CFG(log_level), NULL, 0, 0, NULL },
 	{ "log_size_max", apply_llong, CFG(log_size_max), NULL, -1, LLONG_MAX, NULL },
+	{ "listen_group", apply_string, CFG(listen_group), check_group, 0, 0, NULL },
+	{ "listen_mode", apply_int, CFG(listen_mode), NULL, 0, 0777, NULL },
+	{ "helper_dir", apply_string, CFG(helper_dir), check_opt_abs_path, 0, 0, NULL },
 	{ "runtime", apply_section, 0, NULL, 0, 0, runtime_fields },
 	{ "network", apply_section, 0, NULL, 0, 0, network_fields },
 	{ "image", apply_section, 0, NULL, 0, 0, image_fields },
@@ -1321,6 +1343,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		{ "crid.root", cfg->root, check_abs_path },
 		{ "crid.runroot", cfg->runroot, check_abs_path },
 		{ "crid.log_level", cfg->log_level, check_log_level },
+		{ "crid.listen_group", cfg->listen_group, check_group },
+		{ "crid.helper_dir", cfg->helper_dir, check_opt_abs_path },
 		{ "crid.runtime.default_runtime", cfg->default_runtime, check_handler_name },
 		{ "crid.runtime.cgroup_manager", cfg->cgroup_manager, check_cgroup_manager },
 		{ "crid.runtime.seccomp_profile", cfg->seccomp_profile, check_opt_abs_path },

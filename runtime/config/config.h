@@ -44,6 +44,9 @@ struct crid_config {
 	char *runroot;		/* state that does not survive a reboot */
 	char *log_level;	/* error|warn|info|debug|trace */
 	long long log_size_max; /* bytes per container log before rotation, -1 = no limit */
+	char *listen_group;	/* group owning the socket: a name or a gid, "" = crid's */
+	int listen_mode;	/* the socket's permission bits (0660) */
+	char *helper_dir;	/* crid-pinns and crid-keeper, "" = found from the executable */
 
 	/* [crid.runtime] */
 	char *default_runtime; /* handler used when RuntimeClass is empty */

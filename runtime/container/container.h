@@ -61,6 +61,8 @@ struct crid_container {
 	bool is_child;	    /* our child (exit status by waitid) or adopted after a restart */
 	int out_fd, err_fd; /* read ends of the stdio FIFOs, -1 when closed */
 	int in_fd;	    /* write end of the stdin FIFO, -1 without one or once closed */
+	/* deleted from the runtime, root unmounted: a crash only makes remove redo both */
+	bool retired;
 	struct crid_ctr_attach *taps; /* attach sessions (runtime/container/ctr_stream.c) */
 	struct crid_ctr_exec *execs;  /* streaming execs running in it (ctr_stream.c) */
 	struct crid_cri_log *log;

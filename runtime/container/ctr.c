@@ -93,6 +93,7 @@ struct crid_ctr_op *ctr_op_new(struct crid_ctrs *ctrs, struct crid_container *c,
 	if (!op)
 		return NULL;
 	crid_op_init(&op->base, kind);
+	crid_trace_begin(&op->trace);
 	op->ctrs = ctrs;
 	op->c = c;
 	op->init_fds[0] = op->init_fds[1] = op->init_fds[2] = -1;
@@ -141,6 +142,18 @@ static void deliver(const struct crid_op *op, crid_op_fn done, void *user, void 
 				 op->status < 0 ? &op->err : NULL);
 }
 
+/* The RPC an operation answers, for its trace line (an undo is recovery's or create's own). */
+static const char *rpc_name(enum op_kind k)
+{
+	static const char *const names[] = {
+		"CreateContainer", "StartContainer",	       "StopContainer",
+		"RemoveContainer", "UpdateContainerResources", "UndoCreateContainer",
+		"RetireContainer"
+	};
+
+	return names[k];
+}
+
 static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 {
 	struct crid_ctr_op *next = ctr_op(crid_op_unqueue(&op->base));
@@ -150,6 +163,7 @@ static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 	resend_stop(op);
 	if (op->base.status < 0)
 		crid_log_info("container %s: %s", op->short_id, op->base.err.msg);
+	crid_trace_log(&op->trace, rpc_name(op->base.kind), "container", op->short_id);
 	if (alive)
 		alive->op = NULL;
 	crid_op_answer(&op->base, deliver, alive);
@@ -166,7 +180,8 @@ static void op_finish(struct crid_ctr_op *op, struct crid_container *alive)
 		struct crid_ctr_op *after = ctr_op(crid_op_unqueue(&next->base));
 		struct crid_err e;
 
-		if (next->base.kind != OP_STOP && next->base.kind != OP_REMOVE)
+		if (next->base.kind != OP_STOP && next->base.kind != OP_REMOVE &&
+		    next->base.kind != OP_RETIRE)
 			op_fail(next, (crid_err_cause(&e, ENOENT, "container %s was removed",
 						      next->short_id),
 				       &e));
@@ -187,14 +202,20 @@ static struct crid_ctr_op *submit(struct crid_ctr_op *op, struct crid_err *err)
 		return op;
 	}
 	crid_op_append(&c->op->base, &op->base);
+	op->was_queued = true;
 	return op;
 }
 
-/* A stop is satisfied by a running or queued stop or removal; a removal only by one. */
+/*
+ * A stop is satisfied by a running or queued stop, retirement or removal; a
+ * retirement by one or by a removal; a removal only by one.
+ */
 static bool joins(const struct crid_op *cand, bool running, int kind)
 {
 	(void)running;
-	return cand->kind == kind || (kind == OP_STOP && cand->kind == OP_REMOVE);
+	if (cand->kind == kind || (kind != OP_REMOVE && cand->kind == OP_REMOVE))
+		return true;
+	return kind == OP_STOP && cand->kind == OP_RETIRE;
 }
 
 static struct crid_ctr_op *join(struct crid_container *c, enum op_kind kind, crid_ctr_done_fn done,
@@ -466,18 +487,24 @@ static void release_image(struct crid_ctrs *ctrs, const struct crid_container *c
 		img->users--;
 }
 
-/* Everything of a container but its record; the record goes last. */
-static void dismantle(struct crid_ctrs *ctrs, struct crid_container *c)
+/* Everything of a container but its record; the record goes last. Marks |t| (may be NULL). */
+static void dismantle(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_trace *t)
 {
 	char bundle[PATH_MAX], layer[PATH_MAX];
+	struct crid_trace none = { 0 };
 
+	if (!t)
+		t = &none;
 	if (c->watch)
 		watch_free(c->watch);
 	close_tracking(c);
 	unstore_fds(ctrs, c);
+	crid_trace_mark(t, "fds");
 	if (paths(ctrs, c, bundle, layer) == 0) {
 		remove_layer(ctrs, c, layer);
+		crid_trace_mark(t, "unmount");
 		remove_bundle(bundle);
+		crid_trace_mark(t, "bundle");
 	}
 	release_image(ctrs, c);
 }
@@ -491,11 +518,13 @@ static void undo_deleted(void *user, int status, const char *out, size_t len,
 
 	(void)out, (void)len;
 	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_delete");
 	if (status < 0)
 		crid_log_warn("container %s: runtime delete: %s", op->short_id, err->msg);
-	dismantle(op->ctrs, c);
+	dismantle(op->ctrs, c, &op->trace);
 	if (crid_container_delete(op->ctrs->store, c, &e) < 0)
 		crid_log_warn("container %s: %s", op->short_id, e.msg);
+	crid_trace_mark(&op->trace, "record");
 	op_finish(op, NULL);
 }
 
@@ -591,6 +620,7 @@ static void created(void *user, int status, const char *out, size_t len, const s
 
 	(void)out, (void)len;
 	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_create");
 	for (int i = 0; i < 3; i++) { /* the container holds its own copies now */
 		if (op->init_fds[i] >= 0)
 			close(op->init_fds[i]);
@@ -606,13 +636,16 @@ static void created(void *user, int status, const char *out, size_t len, const s
 		ctr_undo_created(op);
 		return;
 	}
+	crid_trace_mark(&op->trace, "adopt");
 	c->state = CRID_CTR_CREATED;
 	if (crid_container_save(op->ctrs->store, c, &e) < 0) {
 		op_fail(op, &e);
 		ctr_undo_created(op);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	emit(op->ctrs, CRID_CTR_EVENT_CREATED, c);
+	crid_trace_mark(&op->trace, "event");
 	op_finish(op, c);
 }
 
@@ -787,12 +820,20 @@ static int prepare(struct crid_ctr_op *op, struct create_ctx *x, struct crid_oci
 		return crid_err_set(err, ENAMETOOLONG, "container paths");
 	if (crid_mkdir_p(bundle, 0700, err) < 0 || crid_mkdir_p(layer, 0700, err) < 0)
 		return -1;
+	crid_trace_mark(&op->trace, "dirs");
 	if (mount_root(ctrs, x->img, layer, err) < 0)
 		return crid_err_wrap(err, "root filesystem of image %s", x->img->id);
-	if (write_spec(ctrs, x, c, bundle, layer, err) < 0 ||
-	    make_stdio(op, bundle, stdio, err) < 0)
+	crid_trace_mark(&op->trace, "mount");
+	if (write_spec(ctrs, x, c, bundle, layer, err) < 0)
 		return -1;
-	return crid_container_save(ctrs->store, c, err);
+	crid_trace_mark(&op->trace, "spec");
+	if (make_stdio(op, bundle, stdio, err) < 0)
+		return -1;
+	crid_trace_mark(&op->trace, "fifos");
+	if (crid_container_save(ctrs->store, c, err) < 0)
+		return -1;
+	crid_trace_mark(&op->trace, "save");
+	return 0;
 }
 
 /*
@@ -929,8 +970,10 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 	struct crid_oci_runtime rt;
 	struct crid_container *c;
 	struct crid_ctr_op *op;
+	struct crid_trace t;
 	char bundle[PATH_MAX];
 
+	crid_trace_begin(&t);
 	if (find_parts(ctrs, &x, err) < 0)
 		return NULL;
 	c = crid_container_alloc(err);
@@ -951,11 +994,13 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 		op_free(op);
 		return NULL;
 	}
+	op->trace = t; /* from the lookups on */
+	crid_trace_mark(&op->trace, "record");
 	x.img->users++;
 	c->op = op;
 	if (prepare(op, &x, &stdio, err) < 0) {
 		/* nothing ran yet: take it apart here; the caller reports |err| */
-		dismantle(ctrs, c);
+		dismantle(ctrs, c, NULL);
 		crid_container_delete(ctrs->store, c, NULL);
 		op_free(op);
 		return NULL;
@@ -966,6 +1011,7 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 						 &c->out_fd, CRID_RUNTIME_TIMEOUT, created, op, err)
 			   : crid_oci_create(ctrs->loop, &rt, c->id, bundle, &stdio,
 					     CRID_RUNTIME_TIMEOUT, created, op, err);
+	crid_trace_mark(&op->trace, "rt_spawn");
 	if (!op->call) {
 		op_fail(op, err);
 		ctr_undo_created(op); /* may end |op| at once: the caller copes */
@@ -982,6 +1028,7 @@ static void started(void *user, int status, const char *out, size_t len, const s
 
 	(void)out, (void)len;
 	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_start");
 	if (status < 0) {
 		op_fail(op, err);
 		/* as CRI-O: the container is dead, and its status says why */
@@ -1001,8 +1048,11 @@ static void started(void *user, int status, const char *out, size_t len, const s
 	c->started_at = crid_start_mark_end(&op->start);
 	if (c->finished_at && c->started_at > c->finished_at) /* its exit was recorded first */
 		c->started_at = c->finished_at;
+	crid_trace_mark(&op->trace, "start_time");
 	save_or_log(op->ctrs, c);
+	crid_trace_mark(&op->trace, "save");
 	emit(op->ctrs, CRID_CTR_EVENT_STARTED, c);
+	crid_trace_mark(&op->trace, "event");
 	op_finish(op, c);
 }
 
@@ -1023,6 +1073,7 @@ static void start_run(struct crid_ctr_op *op)
 		crid_start_mark_begin(&op->start, &rt, c->id);
 		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id, CRID_RUNTIME_TIMEOUT, started,
 					  op, &e);
+		crid_trace_mark(&op->trace, "rt_spawn");
 		if (op->call)
 			crid_debug_point("ctr-start-sent");
 	}
@@ -1047,6 +1098,18 @@ struct crid_ctr_op *crid_ctr_start(struct crid_ctrs *ctrs, struct crid_container
 /* ---- stop ---- */
 
 static void remove_after_stop(struct crid_ctr_op *op);
+static void retire_after_stop(struct crid_ctr_op *op);
+
+/* The container is down: a stop ends, a retirement or removal goes on. */
+static void after_stop(struct crid_ctr_op *op)
+{
+	if (op->base.kind == OP_REMOVE)
+		remove_after_stop(op);
+	else if (op->base.kind == OP_RETIRE)
+		retire_after_stop(op);
+	else
+		op_finish(op, op->c);
+}
 
 /* The exit was recorded: finish the stop (or go on with the removal) waiting on it. */
 static void wake_stoppers(struct crid_container *c)
@@ -1055,11 +1118,9 @@ static void wake_stoppers(struct crid_container *c)
 
 	if (!op || !op->waiting_exit)
 		return;
+	crid_trace_mark(&op->trace, "exit");
 	op->waiting_exit = false;
-	if (op->base.kind == OP_REMOVE)
-		remove_after_stop(op);
-	else
-		op_finish(op, c);
+	after_stop(op);
 }
 
 static void kill_grace_over(struct ev_loop *ev, ev_timer *t, int revents)
@@ -1164,15 +1225,13 @@ static void stop_run(struct crid_ctr_op *op)
 	struct crid_container *c = op->c;
 
 	if ((c->state != CRID_CTR_RUNNING && c->state != CRID_CTR_CREATED) || !c->watch) {
-		if (op->base.kind == OP_REMOVE)
-			remove_after_stop(op);
-		else
-			op_finish(op, c);
+		after_stop(op);
 		return;
 	}
 	op->waiting_exit = true;
 	if (op->timeout <= 0 || c->state == CRID_CTR_CREATED) {
 		send_kill(op);
+		crid_trace_mark(&op->trace, "signal");
 		return;
 	}
 	if (!signal_if_caught(op)) {
@@ -1187,6 +1246,7 @@ static void stop_run(struct crid_ctr_op *op)
 	op->timer.data = op;
 	ev_timer_start(op->ctrs->loop->ev, &op->timer);
 	op->timer_on = true;
+	crid_trace_mark(&op->trace, "signal");
 }
 
 struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container *c,
@@ -1206,6 +1266,71 @@ struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container 
 	return submit(op, err);
 }
 
+/* ---- retire ---- */
+
+static void retired(void *user, int status, const char *out, size_t len, const struct crid_err *err)
+{
+	struct crid_ctr_op *op = user;
+	struct crid_container *c = op->c;
+	char bundle[PATH_MAX], layer[PATH_MAX];
+	struct crid_err e;
+
+	(void)out, (void)len;
+	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_delete");
+	if (status < 0) {
+		op_fail(op, err);
+		op_finish(op, c);
+		return;
+	}
+	if (paths(op->ctrs, c, bundle, layer) == 0 && crid_rootfs_unmount(layer, &e) < 0) {
+		op_fail(op, &e);
+		op_finish(op, c);
+		return;
+	}
+	crid_trace_mark(&op->trace, "unmount");
+	c->retired = true;
+	op_finish(op, c);
+}
+
+static void retire_after_stop(struct crid_ctr_op *op)
+{
+	struct crid_oci_runtime rt;
+	struct crid_err e;
+
+	if (op->timer_on) {
+		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
+		op->timer_on = false;
+	}
+	resend_stop(op);
+	if (op->c->retired) {
+		op_finish(op, op->c);
+		return;
+	}
+	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
+		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
+					   CRID_RUNTIME_TIMEOUT, retired, op, &e);
+	crid_trace_mark(&op->trace, "rt_spawn");
+	if (!op->call)
+		retired(op, -1, NULL, 0, &e);
+}
+
+struct crid_ctr_op *crid_ctr_retire(struct crid_ctrs *ctrs, struct crid_container *c,
+				    crid_ctr_done_fn done, void *user, struct crid_err *err)
+{
+	struct crid_ctr_op *op = join(c, OP_RETIRE, done, user);
+
+	if (op)
+		return op;
+	op = ctr_op_new(ctrs, c, OP_RETIRE, done, user);
+	if (!op) {
+		crid_err_set(err, ENOMEM, "container operation");
+		return NULL;
+	}
+	op->timeout = 0;
+	return submit(op, err);
+}
+
 /* ---- remove ---- */
 
 static void removed(void *user, int status, const char *out, size_t len, const struct crid_err *err)
@@ -1216,15 +1341,18 @@ static void removed(void *user, int status, const char *out, size_t len, const s
 
 	(void)out, (void)len;
 	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_delete");
 	if (status < 0) {
 		op_fail(op, err);
 		op_finish(op, c);
 		return;
 	}
-	dismantle(op->ctrs, c);
+	dismantle(op->ctrs, c, &op->trace);
 	emit(op->ctrs, CRID_CTR_EVENT_DELETED, c);
+	crid_trace_mark(&op->trace, "event");
 	if (crid_container_delete(op->ctrs->store, c, &e) < 0)
 		crid_log_warn("container %s: %s", op->short_id, e.msg);
+	crid_trace_mark(&op->trace, "record");
 	op_finish(op, NULL);
 }
 
@@ -1238,9 +1366,14 @@ static void remove_after_stop(struct crid_ctr_op *op)
 		op->timer_on = false;
 	}
 	resend_stop(op);
+	if (op->c->retired) { /* the pod's stop deleted it from the runtime already */
+		removed(op, 0, NULL, 0, NULL);
+		return;
+	}
 	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
 					   CRID_RUNTIME_TIMEOUT, removed, op, &e);
+	crid_trace_mark(&op->trace, "rt_spawn");
 	if (!op->call)
 		removed(op, -1, NULL, 0, &e);
 }
@@ -1326,12 +1459,15 @@ struct crid_ctr_op *crid_ctr_update(struct crid_ctrs *ctrs, struct crid_containe
 
 static void op_start(struct crid_ctr_op *op)
 {
+	if (op->was_queued)
+		crid_trace_mark(&op->trace, "queued");
 	switch (op->base.kind) {
 	case OP_START:
 		start_run(op);
 		break;
 	case OP_STOP:
 	case OP_REMOVE:
+	case OP_RETIRE:
 		stop_run(op);
 		break;
 	case OP_UPDATE:

@@ -96,6 +96,16 @@ struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container 
 				  long long timeout, crid_ctr_done_fn done, void *user,
 				  struct crid_err *err);
 
+/*
+ * Stops it at once (SIGKILL) if running, then deletes it from the runtime
+ * and unmounts its root, as a pod's stop does (containerd deletes the task
+ * at its exit too): the record, bundle and log stay for ContainerStatus and
+ * RemoveContainer. Both steps are idempotent, so a crash in between only
+ * makes the removal redo them. Joins a running removal.
+ */
+struct crid_ctr_op *crid_ctr_retire(struct crid_ctrs *ctrs, struct crid_container *c,
+				    crid_ctr_done_fn done, void *user, struct crid_err *err);
+
 /* Kills it if running, deletes it from the runtime, removes its files and record. */
 struct crid_ctr_op *crid_ctr_remove(struct crid_ctrs *ctrs, struct crid_container *c,
 				    crid_ctr_done_fn done, void *user, struct crid_err *err);

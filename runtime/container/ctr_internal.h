@@ -6,6 +6,7 @@
 #define CRID_CTR_INTERNAL_H
 
 #include "reactor/op.h"
+#include "reactor/trace.h"
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/oci/oci_runtime.h"
@@ -13,7 +14,8 @@
 /* A runtime call (create, start, delete...) still running after this is wedged. */
 #define CRID_RUNTIME_TIMEOUT 120.0
 
-enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO };
+/* OP_RETIRE: a stop that then deletes the container from the runtime and unmounts its root. */
+enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO, OP_RETIRE };
 
 /* A container operation: the machine of reactor/op (kind, waiters, queue, status), then its steps. */
 struct crid_ctr_op {
@@ -35,6 +37,8 @@ struct crid_ctr_op {
 	uint8_t *encoded;
 	size_t encoded_len;
 	int init_fds[3]; /* create: the container's side of its stdio, closed once created */
+	bool was_queued; /* waited behind another operation of the container */
+	struct crid_trace trace;
 };
 
 /* The exit watch of one container, from create until its exit is recorded. */

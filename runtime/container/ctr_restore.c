@@ -211,13 +211,26 @@ static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct
 
 /* ---- the pod's containers ---- */
 
+/*
+ * A pod's stop or removal takes its containers down in two rounds, each
+ * container's operation running at once beside the others': first every one
+ * is stopped (SIGKILL through its pidfd, the exits awaited on the loop),
+ * and the pod hears |exited| so its CNI DEL starts; then every one is
+ * retired (runtime delete, root unmounted) or removed, and the pod hears
+ * |done|. A failed first round skips the second.
+ */
 struct pod_down {
+	struct crid_ctrs *ctrs;
+	char sandbox_id[CRID_ID_LEN + 1];
+	bool remove, second;
 	size_t pending;
 	int status;
 	struct crid_err err;
-	void (*done)(void *arg, int status, const struct crid_err *err);
+	struct crid_pod_down_cbs cbs;
 	void *arg;
 };
+
+static void round_start(struct pod_down *d);
 
 static void one_down(void *user, int status, struct crid_container *c, const struct crid_err *err)
 {
@@ -228,41 +241,70 @@ static void one_down(void *user, int status, struct crid_container *c, const str
 		d->status = -1;
 		d->err = *err;
 	}
-	if (--d->pending == 0) {
-		d->done(d->arg, d->status, d->status < 0 ? &d->err : NULL);
-		crid_free(d);
+	if (--d->pending)
+		return;
+	if (!d->second) {
+		d->cbs.exited(d->arg, d->status, d->status < 0 ? &d->err : NULL);
+		d->second = true;
+		if (d->status == 0) {
+			round_start(d);
+			return;
+		}
+		d->status = 0; /* reported once, with |exited| */
 	}
+	d->cbs.done(d->arg, d->status, d->status < 0 ? &d->err : NULL);
+	crid_free(d);
 }
 
-static void containers_down(void *user, struct crid_sandbox *sb, bool remove,
-			    void (*done)(void *arg, int status, const struct crid_err *err),
-			    void *arg)
+/* One operation per container of the pod, all at once; one_down counts them in. */
+static void round_start(struct pod_down *d)
 {
-	struct crid_ctrs *ctrs = user;
-	size_t n = crid_ctrs_of_pod(ctrs, sb->id, NULL, 0);
+	struct crid_ctrs *ctrs = d->ctrs;
+	size_t n = crid_ctrs_of_pod(ctrs, d->sandbox_id, NULL, 0);
 	struct crid_container **v = crid_calloc(n + 1, sizeof(*v));
-	struct pod_down *d = crid_calloc(1, sizeof(*d));
 	struct crid_err e;
 
-	if (!v || !d) {
-		crid_free(v);
-		crid_free(d);
-		done(arg, -1, (crid_err_set(&e, ENOMEM, "pod containers"), &e));
-		return;
+	d->pending = 1; /* this loop's own, so no callback ends the round early */
+	if (!v) {
+		d->pending++;
+		one_down(d, -1, NULL, (crid_err_set(&e, ENOMEM, "pod containers"), &e));
 	}
-	crid_ctrs_of_pod(ctrs, sb->id, v, n);
-	d->done = done;
-	d->arg = arg;
-	d->pending = n + 1; /* one for this loop, so no callback ends it early */
+	n = v ? crid_ctrs_of_pod(ctrs, d->sandbox_id, v, n) : 0;
+	d->pending += n;
 	for (size_t i = 0; i < n; i++) {
-		struct crid_ctr_op *op = remove ? crid_ctr_remove(ctrs, v[i], one_down, d, &e)
-						: crid_ctr_stop(ctrs, v[i], 0, one_down, d, &e);
+		struct crid_ctr_op *op;
 
+		if (!d->second)
+			op = crid_ctr_stop(ctrs, v[i], 0, one_down, d, &e);
+		else if (d->remove)
+			op = crid_ctr_remove(ctrs, v[i], one_down, d, &e);
+		else
+			op = crid_ctr_retire(ctrs, v[i], one_down, d, &e);
 		if (!op)
 			one_down(d, -1, NULL, &e);
 	}
 	crid_free(v);
 	one_down(d, 0, NULL, NULL);
+}
+
+static void containers_down(void *user, struct crid_sandbox *sb, bool remove,
+			    const struct crid_pod_down_cbs *cbs, void *arg)
+{
+	struct pod_down *d = crid_calloc(1, sizeof(*d));
+	struct crid_err e;
+
+	if (!d) {
+		crid_err_set(&e, ENOMEM, "pod containers");
+		cbs->exited(arg, -1, &e);
+		cbs->done(arg, 0, NULL);
+		return;
+	}
+	d->ctrs = user;
+	memcpy(d->sandbox_id, sb->id, sizeof(d->sandbox_id));
+	d->remove = remove;
+	d->cbs = *cbs;
+	d->arg = arg;
+	round_start(d);
 }
 
 /* ---- start and end ---- */

@@ -868,6 +868,35 @@ static void got_config(struct op *op, const char *body, size_t len)
 	start_layers(op);
 }
 
+/* OpenSSL's words when the peer answered the ClientHello in something else than TLS. */
+static bool not_tls(const char *errmsg)
+{
+	return errmsg && strstr(errmsg, "wrong version number");
+}
+
+/*
+ * An insecure registry is tried with TLS (unverified) first, then in plain
+ * HTTP, as containers/image does (docker_client.go detectProperties). A
+ * loopback registry falls back only when it does not speak TLS at all: one
+ * that does is still verified (a wrong certificate stays an error).
+ */
+static bool plain_fallback(const struct crid_endpoint *e, int status, const char *errmsg)
+{
+	if (e->insecure)
+		return status == CRID_HTTP_ETLS || status == CRID_HTTP_EPROTO ||
+		       status == CRID_HTTP_ECONNECT;
+	return e->loopback && status == CRID_HTTP_ETLS && not_tls(errmsg);
+}
+
+/* What to do about a registry that speaks plain HTTP, appended to the error. */
+static const char *plain_hint(const char *errmsg)
+{
+	return not_tls(errmsg) ? " (the registry may speak plain HTTP: list it in "
+				 "[crid.image] insecure_registries or pass --insecure-registry "
+				 "HOST[:PORT])"
+			       : "";
+}
+
 static void doc_done(void *user, struct crid_http_request *r, int status, const char *errmsg,
 		     const char *body, size_t len)
 {
@@ -876,13 +905,8 @@ static void doc_done(void *user, struct crid_http_request *r, int status, const 
 	char hint[256];
 
 	op->req = NULL;
-	/*
-	 * An insecure registry is tried with TLS (unverified) first, then in
-	 * plain HTTP, as containers/image does (docker_client.go detectProperties).
-	 */
-	if (status < 0 && op->eps.v[op->ep].insecure && !op->plain && op->step == STEP_MANIFEST &&
-	    (status == CRID_HTTP_ETLS || status == CRID_HTTP_EPROTO ||
-	     status == CRID_HTTP_ECONNECT)) {
+	if (status < 0 && !op->plain && op->step == STEP_MANIFEST &&
+	    plain_fallback(&op->eps.v[op->ep], status, errmsg)) {
 		crid_log_debug("pull %s: %s: %s; trying plain HTTP", op->key,
 			       op->eps.v[op->ep].api_host, errmsg ? errmsg : "TLS failed");
 		op->plain = 1;
@@ -891,8 +915,8 @@ static void doc_done(void *user, struct crid_http_request *r, int status, const 
 		return;
 	}
 	if (status < 0) {
-		endpoint_failed(op, status == CRID_HTTP_ETOOBIG ? ENOSPC : EAGAIN, "%s: %s", what,
-				errmsg ? errmsg : "transfer failed");
+		endpoint_failed(op, status == CRID_HTTP_ETOOBIG ? ENOSPC : EAGAIN, "%s: %s%s", what,
+				errmsg ? errmsg : "transfer failed", plain_hint(errmsg));
 		return;
 	}
 	if (status == 401 && !op->auth_retried) {

@@ -571,6 +571,19 @@ static bool insecure_listed(const struct crid_registries *regs, const struct cri
 	return false;
 }
 
+/*
+ * localhost, 127.0.0.0/8 and ::1, with or without a port: Docker and containerd
+ * reach such a registry in plain HTTP without being told (a local test
+ * registry rarely has a certificate).
+ */
+static bool is_loopback(const char *host)
+{
+	size_t n = strcspn(host, ":");
+
+	return (n == 9 && strncmp(host, "localhost", 9) == 0) || in_cidr("127.0.0.0/8", host) ||
+	       in_cidr("::1/128", host);
+}
+
 static void find_ca(const struct crid_registries *regs, struct crid_endpoint *e)
 {
 	struct stat st;
@@ -613,6 +626,7 @@ static int add_endpoint(const struct crid_registries *regs, struct crid_endpoint
 	snprintf(e->api_host, sizeof(e->api_host), "%s", crid_image_ref_api_host(r.domain));
 	e->mirror = mirror;
 	e->insecure = insecure || insecure_listed(regs, e);
+	e->loopback = is_loopback(e->host);
 	find_ca(regs, e);
 	return 0;
 }

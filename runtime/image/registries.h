@@ -42,6 +42,7 @@ struct crid_endpoint {
 	char api_host[CRID_REF_NAME_MAX + 1]; /* where to connect: "registry-1.docker.io" */
 	char path[CRID_REF_NAME_MAX + 1];     /* repository on that host, after prefix rewrites */
 	bool insecure;			      /* plain HTTP allowed, TLS verification off */
+	bool loopback; /* localhost, 127.0.0.0/8 or ::1: plain HTTP when TLS is not spoken */
 	bool mirror;
 	char ca_file[PATH_MAX]; /* extra CA bundle, "" = system trust store only */
 };

@@ -21,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/op.h"
+#include "reactor/trace.h"
 
 /* Pinning namespaces is a fork, an unshare and a few mounts; this only bounds a wedged child. */
 #define PIN_TIMEOUT 30.0
@@ -45,6 +47,10 @@ struct crid_pod_op {
 	struct crid_pod_ns_op *pin;
 	char short_id[13]; /* for logs, after the record is gone */
 	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
+	bool was_queued;   /* waited behind another operation of the pod */
+	bool wait_ctrs;	   /* stop, remove: the containers' second round still runs */
+	bool wait_net;	   /* stop, remove: CNI DEL (and its record) still runs */
+	struct crid_trace trace;
 	/* run only */
 	char **sysctls;
 	size_t n_sysctls;
@@ -74,6 +80,7 @@ static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *s
 	if (!op)
 		return NULL;
 	crid_op_init(&op->base, kind);
+	crid_trace_begin(&op->trace);
 	op->pods = pods;
 	op->sb = sb;
 	if (sb)
@@ -88,6 +95,15 @@ static struct crid_pod_op *op_new(struct crid_pods *pods, struct crid_sandbox *s
 static const char *kind_name(enum op_kind k)
 {
 	static const char *const names[] = { "run", "stop", "remove", "undo" };
+
+	return names[k];
+}
+
+/* The RPC an operation answers, for its trace line (an undo is recovery's own). */
+static const char *rpc_name(enum op_kind k)
+{
+	static const char *const names[] = { "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox",
+					     "RecoverPodSandbox" };
 
 	return names[k];
 }
@@ -112,6 +128,7 @@ static void op_finish(struct crid_pod_op *op, struct crid_sandbox *alive)
 	if (alive)
 		alive->op = NULL;
 	op->pods->running_ops--;
+	crid_trace_log(&op->trace, rpc_name(op->base.kind), "pod", op->short_id);
 	crid_op_answer(&op->base, deliver, result);
 	op_free(op);
 	if (!next)
@@ -204,31 +221,52 @@ static void fill_cni_pod(struct crid_pod_op *op, struct crid_cni_pod *p,
 
 static void teardown_released(struct crid_pod_op *op);
 
+/*
+ * The network's branch (CNI DEL) and the containers' second round (runtime
+ * delete, unmounts) run side by side; the namespaces go once both ended. A
+ * stop or removal that failed on either branch ends there (kubelet retries;
+ * the record says what is still owed); an undone run goes on regardless.
+ */
+static void teardown_join(struct crid_pod_op *op)
+{
+	if (op->wait_ctrs || op->wait_net)
+		return;
+	crid_debug_point("pod-teardown-joined");
+	if (op->base.status < 0 && (op->base.kind == OP_STOP || op->base.kind == OP_REMOVE)) {
+		op_finish(op, op->sb);
+		return;
+	}
+	teardown_released(op);
+}
+
+static void net_done(struct crid_pod_op *op)
+{
+	op->wait_net = false;
+	teardown_join(op);
+}
+
 static void teardown_deleted(void *user, int status, struct crid_cni_result *res,
 			     const struct crid_err *err)
 {
 	struct crid_pod_op *op = user;
-	struct crid_err e;
 
 	(void)res;
 	op->cni = NULL;
+	crid_trace_mark(&op->trace, "cni_del");
 	if (status < 0) {
 		crid_log_warn("pod %.12s: CNI DEL: %s", op->sb->id, err->msg);
-		op_fail(op, err);
-		if (op->base.kind == OP_STOP || op->base.kind == OP_REMOVE) {
-			op_finish(op, op->sb); /* kubelet retries the stop; DEL is still owed */
-			return;
-		}
+		op_fail(op, err); /* a stop ends failed: kubelet retries it; DEL is still owed */
 	} else {
+		/*
+		 * Not saved here: the record still says DELETING until the stop's
+		 * NOTREADY save (or the removal's delete) right after the join, one
+		 * fsync instead of two. A crash in between only runs DEL again at
+		 * the next start, which CNI plugins must accept (spec: DEL of what
+		 * is already gone succeeds; host-local frees by container ID).
+		 */
 		op->sb->net = CRID_NET_RELEASED;
-		if (op->base.kind != OP_RUN && op->base.kind != OP_UNDO &&
-		    crid_sandbox_save(op->pods->store, op->sb, &e) < 0) {
-			op_fail(op, &e);
-			op_finish(op, op->sb);
-			return;
-		}
 	}
-	teardown_released(op);
+	net_done(op);
 }
 
 /* Runs CNI DEL when one is owed (ADD started and no DEL confirmed), then goes on. */
@@ -239,13 +277,14 @@ static void teardown_start(struct crid_pod_op *op)
 	struct crid_cni_pod p;
 	struct crid_err e;
 
+	op->wait_net = true;
 	if (sb->net != CRID_NET_ADDING && sb->net != CRID_NET_UP && sb->net != CRID_NET_DELETING) {
-		teardown_released(op);
+		net_done(op);
 		return;
 	}
 	if (!sb->cni_net) {
 		sb->net = CRID_NET_RELEASED;
-		teardown_released(op);
+		net_done(op);
 		return;
 	}
 	crid_cni_net_free(op->net);
@@ -257,9 +296,11 @@ static void teardown_start(struct crid_pod_op *op)
 		teardown_deleted(op, -1, NULL, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	fill_cni_pod(op, &p, ports);
 	op->cni = crid_cni_del(op->pods->loop, op->net, &p, sb->cni_result,
 			       op->pods->cfg->cni_timeout, teardown_deleted, op, &e);
+	crid_trace_mark(&op->trace, "cni_spawn");
 	if (!op->cni)
 		teardown_deleted(op, -1, NULL, &e);
 }
@@ -271,6 +312,7 @@ static void remove_files(struct crid_pod_op *op)
 
 	if (pod_dir(op, dir, sizeof(dir)) == 0 && crid_pod_files_remove(dir, &e) < 0)
 		op_fail(op, &e);
+	crid_trace_mark(&op->trace, "files");
 }
 
 /* After the network is gone: namespaces, then per kind, state or files and record. */
@@ -287,10 +329,12 @@ static void teardown_released(struct crid_pod_op *op)
 		return;
 	}
 	sb->ns.holder_pid = 0;
+	crid_trace_mark(&op->trace, "ns_release");
 	if (op->base.kind == OP_STOP) {
 		sb->state = CRID_SANDBOX_NOTREADY;
 		if (crid_sandbox_save(op->pods->store, sb, &e) < 0)
 			op_fail(op, &e);
+		crid_trace_mark(&op->trace, "save");
 		op_finish(op, sb);
 		return;
 	}
@@ -302,6 +346,7 @@ static void teardown_released(struct crid_pod_op *op)
 	}
 	if (crid_sandbox_delete(op->pods->store, sb, &e) < 0)
 		crid_log_warn("pod %s: %s", op->short_id, e.msg);
+	crid_trace_mark(&op->trace, "record");
 	op_finish(op, NULL);
 }
 
@@ -330,6 +375,7 @@ static void run_ready(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	crid_log_info("pod %.12s (%s/%s) ready%s%s", sb->id, sb->namespace, sb->name,
 		      sb->n_ips ? " at " : "", sb->n_ips ? sb->ips[0] : "");
 	op_finish(op, sb);
@@ -345,6 +391,7 @@ static void run_added(void *user, int status, struct crid_cni_result *res,
 	struct crid_err e;
 
 	op->cni = NULL;
+	crid_trace_mark(&op->trace, "cni_add");
 	if (status < 0) {
 		e = *err;
 		crid_err_wrap(&e, "CNI ADD of network `%s`", crid_cni_net_name(op->net));
@@ -369,6 +416,7 @@ static void run_added(void *user, int status, struct crid_cni_result *res,
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "hosts");
 	run_ready(op);
 }
 
@@ -404,6 +452,7 @@ static void start_add(struct crid_pod_op *op)
 	op->add_started = true;
 	op->cni = crid_cni_add(op->pods->loop, op->net, &p, op->pods->cfg->cni_timeout, run_added,
 			       op, &e);
+	crid_trace_mark(&op->trace, "cni_spawn");
 	if (!op->cni)
 		run_undo(op, &e);
 }
@@ -416,6 +465,7 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 	struct crid_err e;
 
 	op->pin = NULL;
+	crid_trace_mark(&op->trace, "pin");
 	if (status < 0) {
 		e = *err;
 		crid_err_wrap(&e, "pod namespaces");
@@ -461,6 +511,7 @@ static void run_start(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "cni_conf");
 	ns.dir = nsd;
 	if (ns.net || ns.ipc || ns.uts || ns.pid) {
 		op->pin = crid_pod_ns_pin(op->pods->loop, &ns, PIN_TIMEOUT, run_pinned, op, &e);
@@ -468,6 +519,7 @@ static void run_start(struct crid_pod_op *op)
 			run_undo(op, &e);
 			return;
 		}
+		crid_trace_mark(&op->trace, "pin_spawn");
 	}
 	if (crid_sandbox_save(op->pods->store, sb, &e) < 0) {
 		if (op->pin)
@@ -476,35 +528,74 @@ static void run_start(struct crid_pod_op *op)
 		run_undo(op, &e);
 		return;
 	}
+	crid_trace_mark(&op->trace, "save");
 	if (!op->pin)
 		run_pinned(op, 0, &sb->ns, NULL);
 }
 
-static void containers_down(void *arg, int status, const struct crid_err *err)
+/* Every container of the pod has exited: the network goes while they are cleaned up. */
+static void ctrs_exited(void *arg, int status, const struct crid_err *err)
 {
 	struct crid_pod_op *op = arg;
 
+	crid_trace_mark(&op->trace, "ctrs_exit");
 	if (status < 0) {
-		op_fail(op, err);
-		op_finish(op, op->sb);
+		op_fail(op, err); /* no DEL: the stop ends once the containers' side is done */
 		return;
 	}
+	crid_debug_point("pod-teardown-exited");
 	teardown_start(op);
+}
+
+/* The containers' second round ended (retired or removed, or skipped after a failure). */
+static void ctrs_done(void *arg, int status, const struct crid_err *err)
+{
+	struct crid_pod_op *op = arg;
+
+	crid_trace_mark(&op->trace, "ctrs_down");
+	op->wait_ctrs = false;
+	if (status < 0)
+		op_fail(op, err);
+	teardown_join(op);
+}
+
+/*
+ * A pod-level PID namespace dies with its holder, every process of every
+ * container at once: without this, a container's init killed alone leaves
+ * its children (reparented to the holder) holding its stdio, and its exit
+ * is recorded only when the log's drain times out.
+ */
+static void kill_pid_namespace(struct crid_pod_op *op)
+{
+	char dir[4096];
+	struct crid_err e;
+
+	if (op->sb->ns.holder_pid <= 0 || ns_dir(op, dir, sizeof(dir)) < 0)
+		return;
+	if (crid_pod_ns_kill(dir, op->sb->ns.holder_pid, &e) < 0)
+		crid_log_warn("pod %s: %s", op->short_id, e.msg);
+	crid_trace_mark(&op->trace, "kill_pidns");
 }
 
 static void op_start(struct crid_pod_op *op)
 {
 	struct crid_pods *pods = op->pods;
 
+	if (op->was_queued)
+		crid_trace_mark(&op->trace, "queued");
 	switch (op->base.kind) {
 	case OP_RUN:
 		run_start(op);
 		break;
 	case OP_STOP:
 	case OP_REMOVE:
+		kill_pid_namespace(op);
 		if (pods->containers_down) {
+			static const struct crid_pod_down_cbs cbs = { ctrs_exited, ctrs_done };
+
+			op->wait_ctrs = true;
 			pods->containers_down(pods->containers_user, op->sb,
-					      op->base.kind == OP_REMOVE, containers_down, op);
+					      op->base.kind == OP_REMOVE, &cbs, op);
 			break;
 		}
 		teardown_start(op);
@@ -607,6 +698,7 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 		op_free(op);
 		return NULL;
 	}
+	crid_trace_mark(&op->trace, "record");
 	/* The record is first written once namespaces exist; a crash before that leaves only
 	 * an orphan directory under the run dir, which the next start removes. */
 	if (create_files(pods, sb, spec, err) < 0) {
@@ -614,6 +706,7 @@ struct crid_pod_op *crid_pod_run(struct crid_pods *pods, const struct crid_pod_s
 		op_free(op);
 		return NULL;
 	}
+	crid_trace_mark(&op->trace, "files");
 	sb->op = op;
 	pods->running_ops++;
 	run_start(op);
@@ -652,6 +745,7 @@ static struct crid_pod_op *join_or_queue(struct crid_pods *pods, struct crid_san
 		return op;
 	}
 	crid_op_append(&sb->op->base, &op->base);
+	op->was_queued = true;
 	pods->running_ops++;
 	return op;
 }
@@ -782,7 +876,9 @@ static void recover_one(struct crid_pods *pods, struct crid_sandbox *sb)
 		}
 		return;
 	}
-	if (sb->net == CRID_NET_DELETING) {
+	/* READY with the network released: killed between DEL and the namespaces */
+	if (sb->net == CRID_NET_DELETING ||
+	    (sb->state == CRID_SANDBOX_READY && sb->net == CRID_NET_RELEASED)) {
 		crid_log_info("recovery: pod %.12s was being stopped: finishing", sb->id);
 		kill_orphan_plugins(sb);
 		crid_pod_stop(pods, sb, recovered, NULL, &e);

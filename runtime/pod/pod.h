@@ -25,6 +25,12 @@
 #include "runtime/pod/pod_files.h"
 #include "runtime/pod/sandbox.h"
 
+/* The pod's side of taking its containers down (struct crid_pods.containers_down). */
+struct crid_pod_down_cbs {
+	void (*exited)(void *arg, int status, const struct crid_err *err);
+	void (*done)(void *arg, int status, const struct crid_err *err);
+};
+
 struct crid_pods {
 	struct crid_loop *loop;
 	const struct crid_config *cfg;
@@ -33,13 +39,15 @@ struct crid_pods {
 	struct crid_sandbox_store *store;
 	unsigned running_ops;
 	/*
-	 * Set by the container side: stops (with |remove|, removes) every
-	 * container of |sb| and calls |done| once they are down; a stop or
-	 * removal of the pod goes on only after that.
+	 * Set by the container side: stops every container of |sb| at once
+	 * and calls cbs->exited when all have exited; then retires them
+	 * (runtime delete, root unmounted) or, with |remove|, removes them,
+	 * and calls cbs->done. Both are called once each, in that order (after
+	 * a failed |exited|, done's status is 0). The pod's CNI DEL runs
+	 * between the two, concurrently with the second round.
 	 */
 	void (*containers_down)(void *user, struct crid_sandbox *sb, bool remove,
-				void (*done)(void *arg, int status, const struct crid_err *err),
-				void *arg);
+				const struct crid_pod_down_cbs *cbs, void *arg);
 	void *containers_user;
 };
 

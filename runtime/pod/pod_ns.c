@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "reactor/log.h"
+#include "reactor/helper_path.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
 #include "runtime/state/statefile.h"
@@ -131,23 +132,7 @@ struct crid_pod_ns_op {
 
 static int find_pinns(char *path, size_t size, struct crid_err *err)
 {
-	const char *env = getenv("CRID_PINNS");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (env && env[0]) {
-		if (env[0] != '/' || snprintf(path, size, "%s", env) >= (int)size)
-			return crid_err_invalid(err, "$CRID_PINNS `%s` is not an absolute path",
-						env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return crid_err_set(err, errno, "readlink `/proc/self/exe`");
-	self[n] = '\0';
-	if (snprintf(path, size, "%s/crid-pinns", dirname(self)) >= (int)size)
-		return crid_err_set(err, ENAMETOOLONG, "crid-pinns next to `%s`", self);
-	return 0;
+	return crid_helper_path("crid-pinns", "CRID_PINNS", path, size, err);
 }
 
 static int ns_path(char *out, const char *dir, const char *name, struct crid_err *err)
@@ -556,6 +541,17 @@ static void kill_pid_namespace(const char *pinned)
 		close(pidfd);
 	}
 	closedir(d);
+}
+
+int crid_pod_ns_kill(const char *dir, pid_t holder_pid, struct crid_err *err)
+{
+	char path[PATH_MAX];
+
+	if (holder_pid <= 0)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/pid", dir) >= (int)sizeof(path))
+		return crid_err_set(err, ENAMETOOLONG, "namespace dir `%s`", dir);
+	return kill_holder(path, holder_pid, err);
 }
 
 int crid_pod_ns_release(const char *dir, pid_t holder_pid, struct crid_err *err)

@@ -71,6 +71,14 @@ void crid_pod_ns_op_cancel(struct crid_pod_ns_op *op);
  */
 int crid_pod_ns_release(const char *dir, pid_t holder_pid, struct crid_err *err);
 
+/*
+ * Kills the pod's PID namespace at once: its holder (when |holder_pid| > 0
+ * and it is still the process whose ns/pid is bound at <dir>/pid), whose
+ * death makes the kernel kill every process of the namespace. The pins stay
+ * for crid_pod_ns_release. Bounded, safe on the loop.
+ */
+int crid_pod_ns_kill(const char *dir, pid_t holder_pid, struct crid_err *err);
+
 /* True when |path| is a mounted namespace file (nsfs) — survives until a reboot. */
 bool crid_pod_ns_is_pinned(const char *path);
 

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reactor/helper_path.h"
 #include "reactor/mem.h"
 
 #define NAME_MAX_LEN 255
@@ -163,23 +164,7 @@ static int open_systemd(const char *path, struct crid_fd_store *s, struct crid_e
 /* $CRID_KEEPER, else crid-keeper next to the running executable. */
 static int keeper_path(char *path, size_t size, struct crid_err *err)
 {
-	const char *env = getenv("CRID_KEEPER");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (env && env[0]) {
-		if (env[0] != '/' || snprintf(path, size, "%s", env) >= (int)size)
-			return crid_err_invalid(err, "$CRID_KEEPER `%s` is not an absolute path",
-						env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return crid_err_set(err, errno, "readlink `/proc/self/exe`");
-	self[n] = '\0';
-	if (snprintf(path, size, "%s/crid-keeper", dirname(self)) >= (int)size)
-		return crid_err_set(err, ENAMETOOLONG, "crid-keeper next to `%s`", self);
-	return 0;
+	return crid_helper_path("crid-keeper", "CRID_KEEPER", path, size, err);
 }
 
 static int try_connect(const struct sockaddr_un *addr, int *out)

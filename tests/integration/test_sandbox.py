@@ -44,12 +44,20 @@ def conflist(name, bridge, subnet, data_dir, plugin="bridge", extra=()):
     return json.dumps({"cniVersion": "1.0.0", "name": name, "plugins": plugins})
 
 
+# pods' log directories: private to this run, removed by the module's tearDownModule
+LOG_ROOT = "/tmp/crid-it-logs-%d" % os.getpid()
+
+
+def tearDownModule():
+    shutil.rmtree(LOG_ROOT, ignore_errors=True)
+
+
 def pod_config(name, uid=None, namespace="default", attempt=0, hostname=None, **kw):
     c = api_pb2.PodSandboxConfig(
         metadata=api_pb2.PodSandboxMetadata(name=name, uid=uid or "uid-" + name,
                                             namespace=namespace, attempt=attempt),
         hostname=hostname if hostname is not None else name,
-        log_directory="/tmp/crid-it-logs/" + name,
+        log_directory=os.path.join(LOG_ROOT, name),
         labels=kw.pop("labels", {"app": name}),
         annotations=kw.pop("annotations", {"note": "crid test"}))
     for k, v in kw.items():
@@ -474,6 +482,14 @@ class SandboxHangingPlugin(SandboxBase):
         finally:
             Crid.__init__ = orig
 
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "conf", None):
+                os.unlink(cls.conf)
+
     def test_hanging_plugin_times_out(self):
         t0 = time.monotonic()
         with self.assertRaises(grpc.RpcError) as cm:
@@ -489,19 +505,27 @@ class SandboxKilledDuringRun(SandboxBase):
                                'exec %s/bridge' % CNI_PLUGIN_DIR)
 
     @staticmethod
-    def pid_holders():
+    def pid_holders(ppid):
+        """The PID holders whose parent is |ppid| (crid is a subreaper): other
+        modules' daemons running beside this one have holders of their own."""
         out = []
         for pid in os.listdir("/proc"):
             try:
-                with open("/proc/%s/comm" % pid) as f:
-                    if f.read().strip() == "crid-pod-pid":
-                        out.append(pid)
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
             except OSError:
-                pass
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            if comm == "crid-pod-pid" and int(stat[stat.rindex(")") + 2:].split()[1]) == ppid:
+                out.append(pid)
         return sorted(out)
 
+    @staticmethod
+    def alive(pids):
+        return [p for p in pids if os.path.exists("/proc/%s" % p)]
+
     def test_kill_during_cni_add(self):
-        holders = self.pid_holders()
+        holders = self.pid_holders(self.crid.pid)
         # a pod-level PID namespace: its holder's pid is not recorded yet when crid dies
         fut = self.rt.RunPodSandbox.future(
             api_pb2.RunPodSandboxRequest(config=pod_config("killed", pid=api_pb2.POD)),
@@ -511,6 +535,8 @@ class SandboxKilledDuringRun(SandboxBase):
             time.sleep(0.02)
         self.assertTrue(self.records(), "no record written before CNI ADD")
         time.sleep(0.5)  # inside the plugin's sleep
+        ours = sorted(set(self.pid_holders(self.crid.pid)) - set(holders))
+        self.assertTrue(ours, "the pod's PID holder is not running during CNI ADD")
         type(self).restart(kill=True)
         with self.assertRaises(grpc.RpcError):
             fut.result()
@@ -519,10 +545,9 @@ class SandboxKilledDuringRun(SandboxBase):
             time.sleep(0.1)
         self.assertNothingLeft()
         deadline = time.monotonic() + 5
-        while set(self.pid_holders()) - set(holders) and time.monotonic() < deadline:
+        while self.alive(ours) and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertEqual(set(self.pid_holders()) - set(holders), set(),
-                         "the pod's PID holder outlived the undo")
+        self.assertEqual(self.alive(ours), [], "the pod's PID holder outlived the undo")
         # the name is free again and the network works
         pid = self.run_pod(pod_config("killed"))
         self.assertEqual(self.status(pid).status.state, api_pb2.SANDBOX_READY)

@@ -61,9 +61,13 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 	SAME_STR(stream_address)
 	SAME_STR(stream_tls_cert)
 	SAME_STR(stream_tls_key)
+	SAME_STR(listen_group)
+	SAME_STR(helper_dir)
 #undef SAME_STR
 	if (a->log_size_max != b->log_size_max)
 		return "log_size_max";
+	if (a->listen_mode != b->listen_mode)
+		return "listen_mode";
 	if (a->stream_port != b->stream_port)
 		return "stream_port";
 	if (a->stream_idle_timeout != b->stream_idle_timeout)
@@ -318,6 +322,9 @@ struct bad {
 static const struct bad bad_docs[] = {
 	{ "foo = 1\n", "t.toml:1:1: unknown key `foo`" },
 	{ "[crid]\nlisten = 5\n", "t.toml:2:10: `crid.listen` must be a string, not integer" },
+	{ "[crid]\nlisten_mode = 0o1000\n", "t.toml:2:15: `crid.listen_mode`" },
+	{ "[crid]\nlisten_group = \"a b\"\n", "t.toml:2:16: `crid.listen_group`" },
+	{ "[crid]\nhelper_dir = \"rel/dir\"\n", "t.toml:2:14: `crid.helper_dir`" },
 	{ "[crid.runtime]\nfoo = 1\n", "t.toml:2:1: unknown key `crid.runtime.foo`" },
 	{ "[crid.foo]\n", "t.toml:1:7: unknown table `crid.foo`" },
 	{ "[crid]\nstream.port = 1\nstream.bogus = 2\n",
@@ -399,6 +406,28 @@ static const struct bad bad_docs[] = {
 	{ "[crid]\nlisten = \"/x\"\nlisten = \"/y\"\n", "t.toml:3:1: duplicate key `listen`" },
 	{ "[crid]\nlisten = /x\n", "t.toml:2:10: expected a value, found `/`" },
 };
+
+/* The socket's group and mode and the helpers' directory (issue 15). */
+static void test_node_keys(void)
+{
+	struct crid_config c;
+	struct crid_err err = { 0 };
+	int rc;
+
+	crid_config_init_defaults(&c, &err);
+	CHECK(c.listen_mode == 0660 && !strcmp(c.listen_group, "") && !strcmp(c.helper_dir, ""),
+	      "defaults: mode 0660, crid's group, helpers found from the executable");
+	rc = load(&c,
+		  "[crid]\nlisten_group = \"kube\"\nlisten_mode = 0o600\n"
+		  "helper_dir = \"/opt/crid/libexec\"\n",
+		  &err);
+	CHECK(rc == 0 && c.listen_mode == 0600 && !strcmp(c.listen_group, "kube") &&
+		  !strcmp(c.helper_dir, "/opt/crid/libexec"),
+	      "listen_group, listen_mode, helper_dir (%s)", rc ? err.msg : "ok");
+	rc = load(&c, "[crid]\nlisten_group = \"65534\"\n", &err);
+	CHECK(rc == 0 && !strcmp(c.listen_group, "65534"), "a numeric gid");
+	crid_config_free(&c);
+}
 
 static void test_errors(void)
 {
@@ -780,6 +809,7 @@ int main(void)
 	test_defaults();
 	test_example();
 	test_overrides();
+	test_node_keys();
 	test_errors();
 	test_files();
 	test_args();

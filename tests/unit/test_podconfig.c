@@ -251,6 +251,40 @@ static void test_load(void)
 	      "missing file: %s", err.msg);
 }
 
+/* envs[].value is a bytes field: crictl's files give the text itself (not base64). */
+static void test_env_values(void)
+{
+	static const char yaml[] = "metadata: {name: c}\n"
+				   "image: {image: busybox}\n"
+				   "envs:\n"
+				   "- {key: GREETING, value: hello world}\n"
+				   "- {key: COUNT, value: 3}\n"
+				   "- {key: EMPTY, value: \"\"}\n";
+	static const char json[] = "{\"metadata\": {\"name\": \"c\"}, \"envs\": "
+				   "[{\"key\": \"A\", \"value\": \"x=y\"}, "
+				   "{\"key\": \"B\", \"value\": [1]}]}";
+	ProtobufCMessage *m = NULL;
+	Runtime__V1__ContainerConfig *c;
+	struct crid_err err;
+	int rc;
+
+	rc = cridctl_config_parse("container config", "c.yaml", yaml, strlen(yaml),
+				  &runtime__v1__container_config__descriptor, &m, &err);
+	c = (Runtime__V1__ContainerConfig *)m;
+	CHECK(rc == 0 && c->n_envs == 3 && c->envs[0]->value.len == 11 &&
+		  memcmp(c->envs[0]->value.data, "hello world", 11) == 0 &&
+		  c->envs[1]->value.len == 1 && c->envs[1]->value.data[0] == '3' &&
+		  c->envs[2]->value.len == 0,
+	      "YAML envs[].value: the text's bytes (%s)", rc ? err.msg : "ok");
+	cridctl_config_free(m);
+	m = NULL;
+	rc = cridctl_config_parse("container config", "c.json", json, strlen(json),
+				  &runtime__v1__container_config__descriptor, &m, &err);
+	CHECK(rc < 0 && strstr(err.msg, "envs[1].value") && strstr(err.msg, "expected a string"),
+	      "a non-scalar value is refused naming the field: %s", rc < 0 ? err.msg : "parsed");
+	cridctl_config_free(m);
+}
+
 /* Every allocation of ours failing in turn: an error, never a crash or a leak. */
 static void test_alloc_failures(void)
 {
@@ -280,6 +314,7 @@ int main(void)
 	test_bad_content();
 	test_bad_syntax();
 	test_load();
+	test_env_values();
 	test_alloc_failures();
 	return tap_done();
 }

@@ -164,6 +164,26 @@ static void test_config(void)
 		  !strcmp(l.v[0].ca_file, "/etc/my-ca.pem"),
 	      "per-registry insecure and ca_file");
 	crid_endpoint_list_free(&l);
+	{
+		static const char *const loop[] = { "127.0.0.1:5000/a", "127.9.8.7/a",
+						    "[::1]:5000/a", "localhost:5000/a",
+						    "localhost/a" };
+		static const char *const not_loop[] = { "128.0.0.1:5000/a", "[::2]:5000/a",
+							"localhost.example.com/a", "docker.io/a" };
+
+		for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+			CHECK(resolve(regs, loop[i], &l, &err) == 0 && l.v[0].loopback &&
+				  !l.v[0].insecure,
+			      "%s: loopback (plain HTTP when it speaks no TLS), still verified",
+			      loop[i]);
+			crid_endpoint_list_free(&l);
+		}
+		for (size_t i = 0; i < sizeof(not_loop) / sizeof(not_loop[0]); i++) {
+			CHECK(resolve(regs, not_loop[i], &l, &err) == 0 && !l.v[0].loopback,
+			      "%s: not loopback", not_loop[i]);
+			crid_endpoint_list_free(&l);
+		}
+	}
 	CHECK(resolve(regs, "ghcr.io:443/a", &l, &err) == 0 &&
 		  !strncmp(l.v[0].ca_file, dir, strlen(dir)) &&
 		  strstr(l.v[0].ca_file, "/ghcr.io:443/ca.crt"),
