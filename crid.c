@@ -228,6 +228,7 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	m->d.rt_features = crid_rt_probe_start(&m->loop, &m->host);
 	if (crid_syncer_start(&m->loop, m->cfg.root, err) < 0 ||
 	    crid_image_store_open(m->cfg.root, &m->d.images, err) < 0 ||
+	    crid_image_store_track_usage(m->d.images, &m->loop, err) < 0 ||
 	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) <
 		0)
 		return -1;
@@ -268,6 +269,7 @@ static void teardown(struct daemon_main *m)
 		crid_trash_cleanup(&m->d.trash);
 	if (m->loop.ev)
 		ev_timer_stop(m->loop.ev, &m->grace);
+	crid_image_store_untrack_usage(m->d.images); /* kills a walk in flight: needs the loop */
 	crid_loop_destroy(&m->loop);
 	crid_image_store_close(m->d.images);
 	crid_handlers_cleanup();

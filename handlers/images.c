@@ -249,7 +249,7 @@ void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *req
 
 	(void)request;
 	clock_gettime(CLOCK_REALTIME, &now);
-	/* Counters kept by the store: no disk walk every 10 s. */
+	/* From memory: the store's last du walk and its writers' counters (image_usage.h). */
 	crid_image_store_usage(rpc->d->images, &bytes.value, &inodes.value);
 	fs_id.mountpoint = (char *)crid_image_store_dir(rpc->d->images);
 	usage.timestamp = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;

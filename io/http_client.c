@@ -198,31 +198,40 @@ static void kick_cb(struct ev_loop *ev, ev_timer *w, int revents)
 int crid_http_new(struct crid_loop *loop, struct crid_dns *dns, struct crid_http **out,
 		  struct crid_err *err)
 {
-	struct crid_http *h;
+	struct crid_http *h = crid_calloc(1, sizeof(*h));
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return crid_err_set(err, 0, "curl global init failed");
-	h = crid_calloc(1, sizeof(*h));
 	if (!h)
 		return crid_err_set(err, ENOMEM, "http client");
-	h->multi = curl_multi_init();
-	if (!h->multi) {
-		crid_free(h);
-		return crid_err_set(err, ENOMEM, "curl multi handle");
-	}
 	h->loop = loop;
 	h->dns = dns;
 	ev_init(&h->timer, timer_cb);
 	h->timer.data = h;
 	ev_init(&h->kick, kick_cb);
 	h->kick.data = h;
+	*out = h;
+	return 0;
+}
+
+/*
+ * The multi handle is made by the first request, not by crid_http_new():
+ * libcurl is loaded on first use (io/lazylib.h), and a daemon that never
+ * pulls never maps it.
+ */
+static int multi_ready(struct crid_http *h, struct crid_err *err)
+{
+	if (h->multi)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return crid_err_set(err, 0, "curl global init failed (is libcurl installed?)");
+	h->multi = curl_multi_init();
+	if (!h->multi)
+		return crid_err_set(err, ENOMEM, "curl multi handle");
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_fn);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
-	*out = h;
 	return 0;
 }
 
@@ -319,7 +328,8 @@ void crid_http_free(struct crid_http *h)
 	h->depth = 0;
 	while (h->requests)
 		destroy(h->requests);
-	curl_multi_cleanup(h->multi); /* may still report sockets to forget */
+	if (h->multi)
+		curl_multi_cleanup(h->multi); /* may still report sockets to forget */
 	while (h->socks)
 		sock_free(h, h->socks);
 	ev_timer_stop(h->loop->ev, &h->timer);
@@ -850,6 +860,8 @@ int crid_http_request_start(struct crid_http *h, const struct crid_http_req *req
 
 	if (!req->url || !cbs || !cbs->on_done)
 		return crid_err_set(err, EINVAL, "http request: url and on_done are required");
+	if (multi_ready(h, err) < 0)
+		return -1;
 	r = crid_calloc(1, sizeof(*r));
 	if (!r)
 		return crid_err_set(err, ENOMEM, "http request `%s`", req->url);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "reactor/log.h"
+#include "reactor/loop_watch.h"
 
 /* Hook runs per iteration before the rest wait (see run_hooks). */
 #define HOOK_RUNS_MAX 100000
@@ -92,6 +93,7 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 		double cpu = loop->last_cpu > 0 ? now_cpu - loop->last_cpu : 0;
 
 		loop->last_cpu = now_cpu;
+		crid_loop_watch_disarm(busy);
 		if (busy > loop->max_busy)
 			loop->max_busy = busy;
 		if (cpu > loop->max_busy_cpu)
@@ -108,6 +110,7 @@ static void check_cb(struct ev_loop *ev, ev_check *w, int revents)
 	(void)ev;
 	(void)revents;
 	loop->woke = ev_time();
+	crid_loop_watch_arm();
 }
 
 double crid_loop_max_busy_cpu(struct crid_loop *loop, int reset)
@@ -142,6 +145,7 @@ static int block_signals(sigset_t *set, struct crid_err *err)
 int crid_loop_init(struct crid_loop *loop, crid_signal_fn on_signal, void *user,
 		   struct crid_err *err)
 {
+	struct crid_err werr;
 	sigset_t set;
 
 	memset(loop, 0, sizeof(*loop));
@@ -170,6 +174,9 @@ int crid_loop_init(struct crid_loop *loop, crid_signal_fn on_signal, void *user,
 	ev_check_init(&loop->check, check_cb);
 	loop->check.data = loop;
 	ev_check_start(loop->ev, &loop->check);
+	/* at debug level, iterations over 2 ms are logged with what they were running */
+	if (crid_log_enabled(CRID_LOG_DEBUG) && crid_loop_watch_start(0.002, &werr) < 0)
+		crid_log_warn("%s", werr.msg);
 	/* None of these watchers alone should keep the loop alive. */
 	ev_unref(loop->ev);
 	ev_unref(loop->ev);
@@ -228,6 +235,7 @@ void crid_loop_destroy(struct crid_loop *loop)
 	ev_prepare_stop(loop->ev, &loop->prepare);
 	ev_timer_stop(loop->ev, &loop->hooks_kick);
 	ev_check_stop(loop->ev, &loop->check);
+	crid_loop_watch_stop();
 	ev_loop_destroy(loop->ev);
 	loop->ev = NULL;
 	if (loop->signal_fd >= 0)

@@ -17,6 +17,7 @@
 #include "io/layer_stream.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/image/image_usage.h"
 #include "runtime/state/statefile.h"
 
 #define RECORD_MAX (16u << 20) /* an image record embeds its config */
@@ -28,7 +29,8 @@ struct crid_image_store {
 	size_t n_layers;
 	struct crid_image **images; /* sorted by id */
 	size_t n_images;
-	uint64_t bytes, inodes;
+	uint64_t bytes, inodes;		/* the layers' own counts, kept by the writers below */
+	struct crid_image_usage *usage; /* disk usage for ImageFsInfo, once tracked */
 };
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
@@ -464,6 +466,7 @@ void crid_image_store_close(struct crid_image_store *s)
 {
 	if (!s)
 		return;
+	crid_image_usage_free(s->usage); /* normally untracked already, with the loop alive */
 	for (size_t i = 0; i < s->n_images; i++)
 		crid_image_free(s->images[i]);
 	crid_free(s->images);
@@ -557,6 +560,7 @@ int crid_image_store_commit_end(struct crid_image_store *s, const char *wrap,
 		crid_image_store_discard(s, wrap);
 		return -1;
 	}
+	crid_image_usage_changed(s->usage);
 	if (insert_layer(s, info) < 0)
 		return crid_err_set(err, ENOMEM,
 				    "layer index"); /* on disk: the next start has it */
@@ -705,6 +709,7 @@ int crid_image_store_add(struct crid_image_store *s, const struct crid_image *im
 		   strv_copy(&cur->digests, &img->digests) < 0) {
 		return crid_err_set(err, ENOMEM, "image %s", img->id);
 	}
+	crid_image_usage_changed(s->usage);
 	if (take_names(s, cur, &img->tags, err) < 0 || save_image(s, cur, err) < 0)
 		return -1;
 	return 0;
@@ -753,7 +758,7 @@ static int remove_whole(struct crid_image_store *s, struct crid_image *img, stru
 	return 0;
 }
 
-int crid_image_store_remove(struct crid_image_store *s, const char *name, struct crid_err *err)
+static int remove_name(struct crid_image_store *s, const char *name, struct crid_err *err)
 {
 	struct crid_image *img = crid_image_store_find(s, name);
 	int by_name;
@@ -772,16 +777,52 @@ int crid_image_store_remove(struct crid_image_store *s, const char *name, struct
 	return remove_whole(s, img, err);
 }
 
+int crid_image_store_remove(struct crid_image_store *s, const char *name, struct crid_err *err)
+{
+	int r = remove_name(s, name, err);
+
+	if (r == 0)
+		crid_image_usage_changed(s->usage);
+	return r;
+}
+
 struct crid_image *const *crid_image_store_list(const struct crid_image_store *s, size_t *n)
 {
 	*n = s->n_images;
 	return s->images;
 }
 
-void crid_image_store_usage(const struct crid_image_store *s, uint64_t *bytes, uint64_t *inodes)
+static void counters(void *user, uint64_t *bytes, uint64_t *inodes)
 {
+	const struct crid_image_store *s = user;
+
 	*bytes = s->bytes;
 	*inodes = s->inodes;
+}
+
+int crid_image_store_track_usage(struct crid_image_store *s, struct crid_loop *loop,
+				 struct crid_err *err)
+{
+	if (s->usage)
+		return 0;
+	s->usage = crid_image_usage_new(loop, s->dir, counters, s, err);
+	return s->usage ? 0 : -1;
+}
+
+void crid_image_store_untrack_usage(struct crid_image_store *s)
+{
+	if (!s)
+		return;
+	crid_image_usage_free(s->usage);
+	s->usage = NULL;
+}
+
+void crid_image_store_usage(const struct crid_image_store *s, uint64_t *bytes, uint64_t *inodes)
+{
+	if (s->usage)
+		crid_image_usage_get(s->usage, bytes, inodes);
+	else
+		counters((void *)s, bytes, inodes);
 }
 
 const char *crid_image_store_dir(const struct crid_image_store *s)

@@ -32,6 +32,8 @@
 #include "reactor/err.h"
 #include "runtime/config/config.h"
 
+struct crid_loop;
+
 #define CRID_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 
 struct crid_layer_info {
@@ -130,8 +132,22 @@ int crid_image_store_remove(struct crid_image_store *s, const char *name, struct
 /* Images in id order; |*n| set. Valid until the next change. */
 struct crid_image *const *crid_image_store_list(const struct crid_image_store *s, size_t *n);
 
-/* Unpacked bytes and inodes of every layer, kept current without walking the disk. */
+/*
+ * Disk usage of the store for ImageFsInfo, answered from memory: once
+ * tracked, a `du` child's last walk of layers/ and images/ carried forward
+ * by the writers' counters (runtime/image/image_usage.h); before, the
+ * layers' unpacked bytes and inodes alone.
+ */
 void crid_image_store_usage(const struct crid_image_store *s, uint64_t *bytes, uint64_t *inodes);
+
+/*
+ * Starts the walks on |loop| (the first one right away). Call
+ * crid_image_store_untrack_usage() while |loop| is still alive: it kills
+ * a walk in flight. Fails only when out of memory.
+ */
+int crid_image_store_track_usage(struct crid_image_store *s, struct crid_loop *loop,
+				 struct crid_err *err);
+void crid_image_store_untrack_usage(struct crid_image_store *s);
 
 /* `<root>/images`, the ImageFsInfo mountpoint. */
 const char *crid_image_store_dir(const struct crid_image_store *s);

@@ -20,6 +20,7 @@ import grpc
 import api_pb2
 import ctr_fixture
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
+from store_walk import wait_store_usage
 
 CODE = grpc.StatusCode
 GROUPS_IMAGE = "crid-test/groups:latest"
@@ -299,7 +300,11 @@ class RuntimeV1Runc(CtrBase):
         cid = self.run_ctr(pod, "writer", script="head -c 2097152 /dev/zero > /big; sync")
         self.addCleanup(self.remove, cid)
         self.wait_exited(cid)
-        img_before = img.used_bytes.value
+        # the image figure is the store's du walk after the pulls (store_walk.py): settled first
+        got, want = wait_store_usage(lambda: self.img.ImageFsInfo(
+            api_pb2.ImageFsInfoRequest(), timeout=10).image_filesystems[0], img.fs_id.mountpoint)
+        self.assertEqual(got, want)
+        img_before = got[0]
         end = time.monotonic() + 30
         while True:
             r = self.img.ImageFsInfo(api_pb2.ImageFsInfoRequest(), timeout=10)
