@@ -133,6 +133,8 @@ int crid_bench_rpc_run(struct crid_bench_run *run);
 int crid_bench_podstart_run(struct crid_bench_run *run);
 int crid_bench_density_run(struct crid_bench_run *run);
 int crid_bench_relist_run(struct crid_bench_run *run);
+/* relist's List vs Stream* pass on |ep|'s running pods (relist_stream.c). */
+void crid_bench_relist_stream(struct crid_bench_run *run, struct crid_bench_endpoint *ep);
 int crid_bench_pull_run(struct crid_bench_run *run);
 int crid_bench_churn_run(struct crid_bench_run *run);
 int crid_bench_cleanup_run(struct crid_bench_run *run);

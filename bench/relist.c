@@ -222,6 +222,7 @@ int crid_bench_relist_run(struct crid_bench_run *run)
 			crid_bench_set(ep, "ms/s", cpu[e] * 1000 / wall[e], "daemon_cpu_ms_per_s");
 		if (!crid_bench_failed(ep))
 			crid_bench_set(ep, "pods", (double)run->pods, "pods_running_before");
+		crid_bench_relist_stream(run, ep);
 		crid_bench_teardown(run, ep, run->parallel);
 		crid_bench_forget_pods(ep);
 	}

@@ -18,4 +18,9 @@ void crid_container_handlers_cleanup(struct crid_daemon *d);
 /* The container of |id| (full or unique prefix); NULL after failing |rpc| (NOT_FOUND...). */
 struct crid_container *crid_container_handlers_find(struct crid_rpc *rpc, const char *id);
 
+struct crid_list_kind;
+
+/* ListContainers' filter and pre-encoded items (handlers/list_reply.h), for the streamed list. */
+const struct crid_list_kind *crid_container_list_kind(void);
+
 #endif

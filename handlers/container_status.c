@@ -84,3 +84,8 @@ void crid_handle_list_containers(struct crid_rpc *rpc, const ProtobufCMessage *r
 	all = crid_container_list(rpc->d->ctrs->store, &n);
 	crid_list_reply(rpc, (void *const *)all, n, &containers, req->filter);
 }
+
+const struct crid_list_kind *crid_container_list_kind(void)
+{
+	return &containers;
+}

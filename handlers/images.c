@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "handlers/images.h"
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "runtime/container/cgroup_stats.h"
@@ -265,4 +266,17 @@ void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *req
 	resp.container_filesystems = ctr_list;
 	resp.n_container_filesystems = 1;
 	crid_rpc_reply(rpc, &resp.base);
+}
+
+/* ---- the streamed list's items (handlers/list_stream.c) ---- */
+
+Runtime__V1__Image *crid_images_item(struct crid_rpc *rpc, const struct crid_image *img)
+{
+	return to_cri(rpc, img);
+}
+
+int crid_images_lookup(struct crid_rpc *rpc, const char *field, const char *name,
+		       struct crid_image **img)
+{
+	return lookup(rpc, field, name, img);
 }

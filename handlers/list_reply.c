@@ -42,6 +42,11 @@ static int item_of(const struct crid_list_kind *kind, void *rec, const uint8_t *
 	return 0;
 }
 
+int crid_list_item(const struct crid_list_kind *kind, void *rec, const uint8_t **p, size_t *len)
+{
+	return item_of(kind, rec, p, len);
+}
+
 void crid_list_reply(struct crid_rpc *rpc, void *const *all, size_t n,
 		     const struct crid_list_kind *kind, const void *filter)
 {

@@ -33,6 +33,13 @@ struct crid_list_kind {
 };
 
 /*
+ * Record |rec|'s cached item (field 1: tag, length, bytes) in *p, *len,
+ * encoded first when the cache is empty; valid until the record changes.
+ * Returns -1 when out of memory.
+ */
+int crid_list_item(const struct crid_list_kind *kind, void *rec, const uint8_t **p, size_t *len);
+
+/*
  * Replies with the items of the records all[0..n-1] that |kind| lists under
  * |filter|, copied from their caches into one reserved buffer.
  */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handlers/list_stream.h"
 #include "handlers/methods.h"
 #include "handlers/metrics.h"
 #include "handlers/pull.h"
@@ -68,6 +69,10 @@ static const struct implemented runtime_methods[] = {
 	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
 	{ "ListMetricDescriptors", crid_handle_list_metric_descriptors, 1 },
 	{ "ListPodSandboxMetrics", crid_handle_list_pod_sandbox_metrics, 1 },
+	{ "StreamPodSandboxes", crid_handle_stream_pod_sandboxes, 1 },
+	{ "StreamContainers", crid_handle_stream_containers, 1 },
+	{ "StreamContainerStats", crid_handle_stream_container_stats, 1 },
+	{ "StreamPodSandboxStats", crid_handle_stream_pod_sandbox_stats, 1 },
 	{ "CheckpointContainer", crid_handle_checkpoint_container, 0 },
 };
 
@@ -78,6 +83,7 @@ static const struct implemented image_methods[] = {
 	{ "ImageStatus", crid_handle_image_status, 1 },
 	{ "RemoveImage", crid_handle_remove_image, 0 },
 	{ "ImageFsInfo", crid_handle_image_fs_info, 1 },
+	{ "StreamImages", crid_handle_stream_images, 1 },
 };
 
 /* Polling methods kubelet calls every second or so, even while unimplemented. */

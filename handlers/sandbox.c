@@ -601,3 +601,8 @@ void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc, const Protob
 	crid_log_info("pod sandbox %.12s: pod cgroup resources updated", sb->id);
 	crid_rpc_reply(rpc, &resp.base);
 }
+
+const struct crid_list_kind *crid_sandbox_list_kind(void)
+{
+	return &sandboxes;
+}

@@ -26,4 +26,9 @@ int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err);
 /* Frees every record; running operations are left to the next start's recovery. */
 void crid_sandbox_handlers_cleanup(struct crid_daemon *d);
 
+struct crid_list_kind;
+
+/* ListPodSandbox's filter and pre-encoded items (handlers/list_reply.h), for the streamed list. */
+const struct crid_list_kind *crid_sandbox_list_kind(void);
+
 #endif

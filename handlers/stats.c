@@ -10,6 +10,7 @@
 
 #include "handlers/container.h"
 #include "handlers/methods.h"
+#include "handlers/stats.h"
 #include "handlers/status_msg.h"
 #include "proto/api.pb-c.h"
 #include "runtime/container/cgroup_stats.h"
@@ -372,4 +373,28 @@ void crid_handle_list_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMes
 		return;
 	}
 	crid_rpc_reply(rpc, &resp.base);
+}
+
+/* ---- the streamed lists' items (handlers/list_stream.c) ---- */
+
+bool crid_stats_container_listed(const struct crid_container *c,
+				 const Runtime__V1__ContainerStatsFilter *filter)
+{
+	return container_listed(c, filter);
+}
+
+Runtime__V1__ContainerStats *crid_stats_container(struct crid_rpc *rpc, struct crid_container *c)
+{
+	return container_stats(rpc, c);
+}
+
+bool crid_stats_pod_listed(const struct crid_sandbox *sb,
+			   const Runtime__V1__PodSandboxStatsFilter *filter)
+{
+	return pod_listed(sb, filter);
+}
+
+Runtime__V1__PodSandboxStats *crid_stats_pod(struct crid_rpc *rpc, struct crid_sandbox *sb)
+{
+	return pod_stats(rpc, sb);
 }

@@ -56,6 +56,9 @@ struct crid_grpc_call {
 	double started;
 	crid_grpc_cancel_fn cancel_fn;
 	void *cancel_user;
+	crid_grpc_ready_fn ready_fn; /* a server-streaming producer, or NULL */
+	void *ready_user;
+	bool ready_wanted; /* queue drained and the stream may send: run ready_fn */
 };
 
 struct conn {
@@ -149,6 +152,7 @@ static void call_cancel(struct crid_grpc_call *call, int status)
 	crid_grpc_cancel_fn fn = call->cancel_fn;
 
 	call->cancel_fn = NULL;
+	call->ready_fn = NULL;
 	if (fn)
 		fn(call, status, call->cancel_user);
 }
@@ -229,6 +233,7 @@ void crid_grpc_call_finish(struct crid_grpc_call *call, int status, const char *
 		return;
 	call->finished = true;
 	call->cancel_fn = NULL;
+	call->ready_fn = NULL;
 	call->conn->srv->n_active--;
 	ev_timer_stop(call->conn->srv->loop->ev, &call->deadline_timer);
 	call->status = status;
@@ -276,6 +281,16 @@ uint8_t *crid_grpc_call_reserve(struct crid_grpc_call *call, size_t len)
 	return p + CRID_GRPC_PREFIX_LEN;
 }
 
+void crid_grpc_call_shrink(struct crid_grpc_call *call, uint8_t *msg, size_t len)
+{
+	size_t reserved = (size_t)(call->out + call->out_len - msg);
+
+	if (len >= reserved)
+		return;
+	call->out_len -= reserved - len;
+	crid_grpc_prefix_write(msg - CRID_GRPC_PREFIX_LEN, 0, (uint32_t)len);
+}
+
 int crid_grpc_call_send(struct crid_grpc_call *call, const void *msg, size_t len)
 {
 	uint8_t *p = crid_grpc_call_reserve(call, len);
@@ -291,6 +306,21 @@ void crid_grpc_call_on_cancel(struct crid_grpc_call *call, crid_grpc_cancel_fn f
 {
 	call->cancel_fn = fn;
 	call->cancel_user = user;
+}
+
+void crid_grpc_call_on_ready(struct crid_grpc_call *call, crid_grpc_ready_fn fn, void *user)
+{
+	call->ready_fn = fn;
+	call->ready_user = user;
+	if (!fn || call->finished || call->out_off != call->out_len)
+		return;
+	call->ready_wanted = true; /* the first messages: at the connection's next flush */
+	conn_schedule_flush(call->conn);
+}
+
+size_t crid_grpc_call_queued(const struct crid_grpc_call *call)
+{
+	return call->out_len - call->out_off;
 }
 
 double crid_grpc_call_deadline(const struct crid_grpc_call *call)
@@ -313,8 +343,11 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t
 	(void)session;
 	(void)stream_id;
 	(void)user_data;
-	if (avail == 0 && !call->finished)
+	if (avail == 0 && !call->finished) {
+		/* nghttp2 asks only while flow control lets the stream send: a producer's cue */
+		call->ready_wanted = call->ready_fn != NULL;
 		return NGHTTP2_ERR_DEFERRED;
+	}
 	if (length > avail)
 		length = avail;
 	memcpy(buf, call->out + call->out_off, length);
@@ -660,6 +693,24 @@ static int conn_gather(struct conn *c)
 	return 0;
 }
 
+/*
+ * Runs the ready callback of one call whose queue drained while its stream
+ * could send (outside nghttp2's callbacks, so the producer may reserve,
+ * resume and finish freely). Returns false when no call was waiting.
+ */
+static bool conn_run_ready(struct conn *c)
+{
+	for (struct crid_grpc_call *call = c->calls; call; call = call->next) {
+		if (!call->ready_wanted)
+			continue;
+		call->ready_wanted = false;
+		if (call->ready_fn && !call->finished && call->out_off == call->out_len)
+			call->ready_fn(call, call->ready_user);
+		return true;
+	}
+	return false;
+}
+
 /* Writes everything nghttp2 has to say; returns -1 when the connection must close. */
 static int conn_flush(struct conn *c)
 {
@@ -674,7 +725,8 @@ static int conn_flush(struct conn *c)
 		}
 		if (conn_gather(c) < 0)
 			return -1;
-		if (c->wlen == 0)
+		/* nothing left to send: producers whose streams can take more refill */
+		if (c->wlen == 0 && !conn_run_ready(c))
 			break;
 	}
 	ev_io_stop(c->srv->loop->ev, &c->wio);

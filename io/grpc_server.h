@@ -60,6 +60,25 @@ size_t crid_grpc_server_active_calls(const struct crid_grpc_server *srv);
 /* Registers the cancellation callback of the operation serving |call|. */
 void crid_grpc_call_on_cancel(struct crid_grpc_call *call, crid_grpc_cancel_fn fn, void *user);
 
+/*
+ * Server streaming with back-pressure. |fn| runs on the loop (from the
+ * connection's flush, never from inside a crid_grpc_call_* function) when
+ * the call's output queue is empty and the stream can send: at once after
+ * registration (the first messages), then each time HTTP/2 flow control
+ * and the socket have taken everything queued and the client's window
+ * still has room. The producer queues its next message(s) with
+ * crid_grpc_call_reserve()/send() or finishes the call; a call whose
+ * client stops reading is not asked again until it reads, so at most what
+ * one callback queues is buffered per call. Finish and cancellation clear
+ * it; |fn| must not free the server. NULL unregisters.
+ */
+typedef void (*crid_grpc_ready_fn)(struct crid_grpc_call *call, void *user);
+
+void crid_grpc_call_on_ready(struct crid_grpc_call *call, crid_grpc_ready_fn fn, void *user);
+
+/* Response bytes queued on the call and not yet taken by HTTP/2 (prefixes included). */
+size_t crid_grpc_call_queued(const struct crid_grpc_call *call);
+
 /* Absolute deadline in loop time (seconds), or 0 when the client sent none. */
 double crid_grpc_call_deadline(const struct crid_grpc_call *call);
 
@@ -72,6 +91,14 @@ double crid_grpc_call_started(const struct crid_grpc_call *call);
  * call's output queue would exceed its cap. Headers go out with the first.
  */
 uint8_t *crid_grpc_call_reserve(struct crid_grpc_call *call, size_t len);
+
+/*
+ * Shrinks the latest reservation, |msg| as crid_grpc_call_reserve()
+ * returned it, to its first |len| bytes (a message built in place whose
+ * size was known only afterwards). Only before the loop runs again: HTTP/2
+ * takes queued bytes when the connection flushes.
+ */
+void crid_grpc_call_shrink(struct crid_grpc_call *call, uint8_t *msg, size_t len);
 
 /* Copies one response message into the output queue. Returns 0 or -1 (queue full). */
 int crid_grpc_call_send(struct crid_grpc_call *call, const void *msg, size_t len);
