@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "handlers/container.h"
+#include "handlers/list_stream.h"
 #include "proto/api.pb-c.h"
 #include "runtime/container/cgroup_metrics.h"
 #include "runtime/container/cgroup_stats.h"
@@ -486,4 +487,27 @@ void crid_handle_list_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCM
 		return;
 	}
 	crid_rpc_reply(rpc, &resp.base);
+}
+
+static bool metrics_listed(const void *sb, const void *filter)
+{
+	(void)filter;
+	return ((const struct crid_sandbox *)sb)->state == CRID_SANDBOX_READY;
+}
+
+static ProtobufCMessage *metrics_build(struct crid_rpc *rpc, struct crid_sandbox *sb)
+{
+	Runtime__V1__PodSandboxMetrics *pm;
+
+	return pod_metrics(rpc, sb, &pm) < 0 ? NULL : &pm->base;
+}
+
+void crid_handle_stream_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	(void)request;
+	if (!rpc->d->ctrs || !rpc->d->pods) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+		return;
+	}
+	crid_list_stream_sandboxes(rpc, metrics_listed, NULL, metrics_build);
 }

@@ -17,4 +17,11 @@ void crid_handle_list_metric_descriptors(struct crid_rpc *rpc, const ProtobufCMe
  */
 void crid_handle_list_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/*
+ * The same entries as ListPodSandboxMetrics, streamed (handlers/list_stream.h):
+ * the ready pods are decided at the call, each pod's figures read when its
+ * turn comes, a pod removed in between is skipped.
+ */
+void crid_handle_stream_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 #endif

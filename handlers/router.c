@@ -69,6 +69,7 @@ static const struct implemented runtime_methods[] = {
 	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
 	{ "ListMetricDescriptors", crid_handle_list_metric_descriptors, 1 },
 	{ "ListPodSandboxMetrics", crid_handle_list_pod_sandbox_metrics, 1 },
+	{ "StreamPodSandboxMetrics", crid_handle_stream_pod_sandbox_metrics, 1 },
 	{ "StreamPodSandboxes", crid_handle_stream_pod_sandboxes, 1 },
 	{ "StreamContainers", crid_handle_stream_containers, 1 },
 	{ "StreamContainerStats", crid_handle_stream_container_stats, 1 },

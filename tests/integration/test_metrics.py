@@ -383,6 +383,32 @@ class MetricsRunc(CtrBase):
             key = ("container_network_%s_total" % name, "eth0")
             self.assertGreater(then[key], first[key], key)
 
+    def test_stream_matches_list(self):
+        """StreamPodSandboxMetrics: the pods, containers and series of ListPodSandboxMetrics
+        (values move between the two calls; names, labels and types do not)."""
+        pod, cid = self.shared()
+
+        def shape(entries):
+            out = {}
+            for p in entries:
+                series = sorted((m.name, tuple(m.label_values), m.metric_type) for m in p.metrics)
+                ctrs = sorted((c.container_id, tuple(sorted(
+                    (m.name, tuple(m.label_values), m.metric_type) for m in c.metrics)))
+                    for c in p.container_metrics)
+                self.assertNotIn(p.pod_sandbox_id, out, "pod listed twice")
+                out[p.pod_sandbox_id] = (series, ctrs)
+            return out
+
+        streamed = []
+        for msg in self.rt.StreamPodSandboxMetrics(api_pb2.StreamPodSandboxMetricsRequest(),
+                                                   timeout=10):
+            self.assertGreater(len(msg.pod_sandbox_metrics), 0, "an empty message")
+            streamed.extend(msg.pod_sandbox_metrics)
+        listed = shape(self.list_metrics())
+        self.assertIn(pod, listed)
+        self.assertIn(cid, [c for c, _ in listed[pod][1]])
+        self.assertEqual(shape(streamed), listed)
+
     def test_stopped_pod_disappears(self):
         pod = self.run_pod(cleanup=False)
         cid = self.run_ctr(pod, "short", image="sleep")
