@@ -48,6 +48,18 @@ struct crid_spawn_opts {
 int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
 	       crid_child_exit_fn on_exit, void *user, struct crid_err *err);
 
+/*
+ * As crid_spawn, the child entering the mount namespace |mnt_ns_fd| (setns)
+ * before exec, so the program sees that mount table (crun in
+ * runtime/oci/crun_ns.c's namespace); |mnt_ns_fd| < 0 is crid_spawn. The
+ * child is a clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) of its own: setns,
+ * stdio, exec, no shell and no second exec. Fails with the errno of setns or
+ * exec.
+ */
+int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
+		     const struct crid_spawn_opts *opts, int mnt_ns_fd, crid_child_exit_fn on_exit,
+		     void *user, struct crid_err *err);
+
 /* Sends |signo| through the pidfd (never to a recycled pid). */
 int crid_child_kill(struct crid_child *child, int signo);
 
