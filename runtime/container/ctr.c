@@ -218,6 +218,7 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 
 	if (!h)
 		return crid_err_set(err, EINVAL, "runtime handler `%s` is not configured", handler);
+	rt->mnt_ns_fd = -1;
 	for (size_t i = 0; i < ctrs->host->n_runtimes; i++) {
 		const struct crid_host_runtime *r = &ctrs->host->runtimes[i];
 
@@ -226,6 +227,7 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 		if (!r->usable)
 			return crid_err_set(err, EINVAL, "runtime handler `%s` is unusable: %s",
 					    h->name, r->why);
+		rt->mnt_ns_fd = r->mnt_ns_fd;
 	}
 	rt->name = h->name;
 	rt->path = h->runtime_path;

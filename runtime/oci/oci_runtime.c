@@ -557,7 +557,7 @@ static int spawn_call(struct crid_oci_call *c, const struct crid_oci_runtime *rt
 		}
 		o.stdout_fd = out[1], o.stderr_fd = errp[1];
 	}
-	r = crid_spawn(c->loop, &c->child, &o, exit_cb, c, err);
+	r = crid_spawn_in_ns(c->loop, &c->child, &o, rt->mnt_ns_fd, exit_cb, c, err);
 	if (!stdio) {
 		close(out[1]), close(errp[1]);
 		if (r < 0) {

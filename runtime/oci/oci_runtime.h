@@ -24,6 +24,7 @@ struct crid_oci_runtime {
 	const char *name; /* handler name, for messages */
 	const char *path; /* binary */
 	const char *root; /* --root; "" = the runtime's default */
+	int mnt_ns_fd;	  /* >= 0: every call runs in this mount namespace (crun_ns.h) */
 };
 
 /*
