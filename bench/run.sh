@@ -19,7 +19,8 @@
 #   BENCH_STEPS      density pod counts (100,500)
 #   BENCH_DURATION   churn and relist seconds per endpoint (30)
 #   BENCH_ROUNDS     pull rounds (3)
-#   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other)
+#   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other; add crid-runc
+#                    for a second crid whose default handler is runc)
 #   BENCH_ARGS       more crid-bench flags for every scenario
 #   BENCH_EXEC_ARGS  more bench/exec.py flags (--calls --sessions --mbytes --rounds)
 set -euo pipefail
@@ -34,7 +35,7 @@ RESULTS=$REPO/bench/results/$STAMP
 TMP=$(mktemp -d /tmp/crid-bench.XXXXXX)
 FIX=$REPO/tests/fixtures
 PIDS=()
-BRIDGES=(cbench-ctd0 cbench-crid0 cbench-floor0)
+BRIDGES=(cbench-ctd0 cbench-crid0 cbench-floor0 cbench-cridr0)
 EP_ARGS=()
 CONTAINERD_UP=false
 
@@ -113,17 +114,20 @@ bridge_conflist() {
 EOT
 }
 
+# start_crid [NAME BRIDGE SUBNET [crid flags...]]: crid (its default handler) by default.
 start_crid() {
-	mkdir -p "$TMP/crid/cni"
-	bridge_conflist crid-bench cbench-crid0 10.201.0.0/16 "$TMP/crid/ipam" \
-		>"$TMP/crid/cni/10-bench.conflist"
-	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
-		--runroot "$TMP/crid/run" --log-level warn \
-		--cni-config-dir "$TMP/crid/cni" --cni-plugin-dir /usr/lib/cni \
-		--insecure-registry "$REGISTRY" >"$TMP/crid.log" 2>&1 &
+	local name=${1:-crid} bridge=${2:-cbench-crid0} subnet=${3:-10.201.0.0/16}
+	shift 3 2>/dev/null || shift $#
+	mkdir -p "$TMP/$name/cni"
+	bridge_conflist crid-bench "$bridge" "$subnet" "$TMP/$name/ipam" \
+		>"$TMP/$name/cni/10-bench.conflist"
+	"$BUILD/crid" --listen "$TMP/$name/crid.sock" --root "$TMP/$name/root" \
+		--runroot "$TMP/$name/run" --log-level warn \
+		--cni-config-dir "$TMP/$name/cni" --cni-plugin-dir /usr/lib/cni \
+		--insecure-registry "$REGISTRY" "$@" >"$TMP/$name.log" 2>&1 &
 	CRID_PID=$!
 	PIDS+=("$CRID_PID")
-	wait_ready crid "$CRID_PID" "$TMP/crid/crid.sock" "$TMP/crid.log"
+	wait_ready "$name" "$CRID_PID" "$TMP/$name/crid.sock" "$TMP/$name.log"
 }
 
 # containerd as Debian ships it (1.6, CRI plugin), everything under $TMP/containerd.
@@ -211,6 +215,10 @@ main() {
 	if [[ " $ENDPOINTS " == *" crid "* ]]; then
 		start_crid || exit 1
 		EP_ARGS+=(--endpoint "crid=unix://$TMP/crid/crid.sock" --pid "crid=$CRID_PID")
+	fi
+	if [[ " $ENDPOINTS " == *" crid-runc "* ]]; then
+		start_crid crid-runc cbench-cridr0 10.203.0.0/16 --default-runtime runc || exit 1
+		EP_ARGS+=(--endpoint "crid-runc=unix://$TMP/crid-runc/crid.sock" --pid "crid-runc=$CRID_PID")
 	fi
 	if [[ " $ENDPOINTS " == *" containerd "* ]]; then
 		if ! command -v containerd >/dev/null; then

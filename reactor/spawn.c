@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -112,7 +113,7 @@ static int spawn_plain(const struct crid_spawn_opts *opts, pid_t *pid, struct cr
 
 struct ns_child {
 	const struct crid_spawn_opts *o;
-	int ns;
+	const struct crid_spawn_ns *ns;
 	char *const *envp;
 	volatile int err; /* errno of the step that failed, set by the child */
 };
@@ -166,7 +167,14 @@ __attribute__((no_sanitize_address)) static int ns_child_main(void *arg)
 	struct k_sigaction dfl = { SIG_DFL, 0, NULL, 0 };
 	unsigned long none = 0;
 
-	NS_SYSCALL(SYS_setns, a->ns, CLONE_NEWNS);
+	if (a->ns->fd >= 0) {
+		NS_SYSCALL(SYS_setns, a->ns->fd, CLONE_NEWNS);
+	} else {
+		NS_SYSCALL(SYS_unshare, CLONE_NEWNS);
+		/* private first: the detach must not propagate to the host's peers */
+		NS_SYSCALL(SYS_mount, NULL, a->ns->hide_parent, NULL, MS_REC | MS_PRIVATE, NULL);
+		NS_SYSCALL(SYS_umount2, a->ns->hide, MNT_DETACH);
+	}
 	for (int i = 0; i < 3; i++)
 		if (ns_child_fd(i, fds[i]) < 0)
 			goto fail;
@@ -183,8 +191,8 @@ fail:
 }
 
 /* clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): setns, stdio, exec; the pidfd comes with it. */
-static int spawn_in_ns(const struct crid_spawn_opts *opts, int ns, pid_t *pid, int *pidfd,
-		       struct crid_err *err)
+static int spawn_in_ns(const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
+		       pid_t *pid, int *pidfd, struct crid_err *err)
 {
 	struct ns_child a = { opts, ns, opts->envp ? opts->envp : empty_env, 0 };
 	sigset_t all, old;
@@ -210,20 +218,20 @@ static int spawn_in_ns(const struct crid_spawn_opts *opts, int ns, pid_t *pid, i
 int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
 	       crid_child_exit_fn on_exit, void *user, struct crid_err *err)
 {
-	return crid_spawn_in_ns(loop, child, opts, -1, on_exit, user, err);
+	return crid_spawn_in_ns(loop, child, opts, NULL, on_exit, user, err);
 }
 
 int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
-		     const struct crid_spawn_opts *opts, int mnt_ns_fd, crid_child_exit_fn on_exit,
-		     void *user, struct crid_err *err)
+		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
+		     crid_child_exit_fn on_exit, void *user, struct crid_err *err)
 {
 	int pidfd = -1;
 	pid_t pid;
 
 	memset(child, 0, sizeof(*child));
 	child->pidfd = -1;
-	if (mnt_ns_fd >= 0) {
-		if (spawn_in_ns(opts, mnt_ns_fd, &pid, &pidfd, err) < 0)
+	if (ns && (ns->fd >= 0 || ns->hide)) {
+		if (spawn_in_ns(opts, ns, &pid, &pidfd, err) < 0)
 			return -1;
 		watch(loop, child, pid, pidfd, on_exit, user);
 		return 0;

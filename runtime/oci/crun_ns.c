@@ -1,7 +1,7 @@
 /*
  * The mount namespace crun runs in on a hybrid cgroup host (crun_ns.h). All
  * of it runs once at start-up, before the loop: statfs, mount(2), one fork
- * whose child cuts the namespace and waits on a pipe while we pin it.
+ * whose child cuts the namespace and waits on a pipe while we open it.
  */
 #include "runtime/oci/crun_ns.h"
 
@@ -156,25 +156,6 @@ static int mount_of(const char *path, char *point, size_t size, bool *shared, st
 	return 0;
 }
 
-/* Mounts crid makes under |dir| later must reach the namespace: |dir| on a shared mount. */
-static int ensure_shared(const char *dir, struct crid_err *err)
-{
-	char real[PATH_MAX], point[PATH_MAX];
-	bool shared;
-
-	if (!realpath(dir, real))
-		return crid_err_set(err, errno, "resolve `%s`", dir);
-	if (mount_of(real, point, sizeof(point), &shared, err) < 0)
-		return -1;
-	if (shared)
-		return 0;
-	if (strcmp(point, real) != 0 && mount(real, real, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return crid_err_set(err, errno, "bind mount `%s` on itself", real);
-	if (mount(NULL, real, NULL, MS_SHARED, NULL) < 0)
-		return crid_err_set(err, errno, "make `%s` a shared mount", real);
-	return 0;
-}
-
 /* The pin's directory: a private mount, so the nsfs mount on it propagates nowhere. */
 static int private_dir(const char *dir, struct crid_err *err)
 {
@@ -227,9 +208,9 @@ static void __attribute__((noreturn)) cut_child(const char *unified, int ready, 
 	_exit(e ? 1 : 0);
 }
 
-static int cut(const char *pin, const char *unified, struct crid_err *err)
+int crid_crun_ns_open(const char *unified, struct crid_err *err)
 {
-	int ready[2], park[2], e = -1;
+	int ready[2], park[2], e = -1, fd = -1;
 	char path[64];
 	pid_t pid;
 
@@ -253,24 +234,36 @@ static int cut(const char *pin, const char *unified, struct crid_err *err)
 		crid_err_set(err, e, "new mount namespace without `%s`", unified);
 	} else {
 		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
-		if (mount(path, pin, NULL, MS_BIND, NULL) < 0)
-			crid_err_set(err, e = errno, "pin the mount namespace at `%s`", pin);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			crid_err_set(err, errno, "open `%s`", path);
 	}
 	close(ready[0]), close(park[1]);
 	if (pid > 0)
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-	return e ? -1 : 0;
+	return fd;
 }
 
-static int make_pin(struct crid_crun_ns *ns, const char *dir, const char *const *dirs, size_t n,
-		    struct crid_err *err)
+static int cut(const char *pin, const char *unified, struct crid_err *err)
+{
+	int fd = crid_crun_ns_open(unified, err);
+	char path[64];
+	int r = 0;
+
+	if (fd < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (mount(path, pin, NULL, MS_BIND, NULL) < 0)
+		r = crid_err_set(err, errno, "pin the mount namespace at `%s`", pin);
+	close(fd);
+	return r;
+}
+
+static int make_pin(struct crid_crun_ns *ns, const char *dir, struct crid_err *err)
 {
 	int fd;
 
-	for (size_t i = 0; i < n; i++)
-		if (ensure_shared(dirs[i], err) < 0)
-			return -1;
 	if (private_dir(dir, err) < 0)
 		return -1;
 	umount2(ns->pin, MNT_DETACH); /* whatever stale thing is there */
@@ -281,16 +274,14 @@ static int make_pin(struct crid_crun_ns *ns, const char *dir, const char *const 
 	return cut(ns->pin, ns->hidden, err);
 }
 
-int crid_crun_ns_prepare(struct crid_crun_ns *ns, const char *runroot, const char *const *dirs,
-			 size_t n, const char *unified, struct crid_err *err)
+int crid_crun_ns_prepare(struct crid_crun_ns *ns, const char *runroot, const char *unified,
+			 struct crid_err *err)
 {
-	char dir[PATH_MAX], point[PATH_MAX];
+	char dir[PATH_MAX];
 
 	memset(ns, 0, sizeof(*ns));
 	ns->fd = -1;
 	snprintf(ns->hidden, sizeof(ns->hidden), "%s", unified);
-	if (mount_of("/", point, sizeof(point), &ns->host_shared, err) < 0)
-		return -1;
 	if (!realpath(runroot, dir))
 		return crid_err_set(err, errno, "resolve `%s`", runroot);
 	if (snprintf(ns->pin, sizeof(ns->pin), "%s/crun-ns/mnt", dir) >= (int)sizeof(ns->pin))
@@ -300,7 +291,7 @@ int crid_crun_ns_prepare(struct crid_crun_ns *ns, const char *runroot, const cha
 	if (ns->reused)
 		return 0;
 	strcat(dir, "/crun-ns");
-	if (make_pin(ns, dir, dirs, n, err) < 0)
+	if (make_pin(ns, dir, err) < 0)
 		return -1;
 	ns->fd = open_pinned(ns->pin);
 	if (ns->fd < 0)

@@ -3,17 +3,19 @@
  * mount at /sys/fs/cgroup/unified has controllers ("cgroups in hybrid mode
  * not supported"), even with cgroups disabled, because it looks at that
  * mount. In a mount namespace where it is absent crun sees plain cgroup v1
- * and works. crid prepares that namespace once, pins it under its run dir
- * (an nsfs bind mount, as crid-pinns pins a pod's namespaces) so it
- * outlives a kill -9 and is reused on restart, and every crun call enters it
- * (crid_spawn_in_ns: one setns in the vfork child).
+ * and works. crid prepares that namespace once (a slave of the host's: /
+ * made rslave, then the cgroup2 mount detached), pins it under its run dir
+ * (an nsfs bind mount on a private bind mount of its own directory, so it
+ * propagates nowhere; as crid-pinns pins a pod's namespaces) so it outlives
+ * a kill -9 and is reused on restart, and crun's calls enter it with one
+ * setns in the vfork child (crid_spawn_in_ns).
  *
- * The namespace is a slave of the host (/ made rslave), so mounts made later
- * on shared host mounts propagate in. crid's own mounts (container rootfs
- * under root, pod namespaces and shm under runroot) are made so: root and
- * runroot become shared mounts before the namespace is cut (a bind mount on
- * itself when not a mount point yet). The pin lives on a private bind mount
- * of its own directory, so the nsfs mount propagates nowhere.
+ * Not create: a pinned namespace sees mounts made later on the host only
+ * where the host's mounts are shared (not `/` here), and a bidirectional
+ * volume's mounts could never reach the host through a slave. create runs
+ * in a fresh copy of the host's namespace instead (unshare in the vfork
+ * child, /sys/fs/cgroup made rprivate there, the cgroup2 mount detached):
+ * the container's own namespace is then cut from the host's as with runc.
  */
 #ifndef CRID_CRUN_NS_H
 #define CRID_CRUN_NS_H
@@ -34,13 +36,18 @@ struct crid_crun_ns {
 
 /*
  * Opens the namespace pinned at `<runroot>/crun-ns/mnt` when it is one
- * (nsfs, a mount namespace); otherwise makes |dirs| (n of them: crid's root
- * and runroot) shared mounts, cuts a new namespace without |unified| and
- * pins it there. Blocks for one short child: called at start-up, before
- * the loop runs. Fails (ns->fd -1) with the step that failed in |err|.
+ * (nsfs, a mount namespace); otherwise cuts a new one without |unified| and
+ * pins it there. Blocks for one short child: called at start-up, before the
+ * loop runs. Fails (ns->fd -1) with the step that failed in |err|.
  */
-int crid_crun_ns_prepare(struct crid_crun_ns *ns, const char *runroot, const char *const *dirs,
-			 size_t n, const char *unified, struct crid_err *err);
+int crid_crun_ns_prepare(struct crid_crun_ns *ns, const char *runroot, const char *unified,
+			 struct crid_err *err);
+
+/*
+ * A new mount namespace, a slave of ours, without |unified|, unpinned: its
+ * fd (O_CLOEXEC) or -1. Blocks for one short child (start-up, bench).
+ */
+int crid_crun_ns_open(const char *unified, struct crid_err *err);
 
 /* Closes the fd (the pin stays: the next run reuses it). */
 void crid_crun_ns_close(struct crid_crun_ns *ns);

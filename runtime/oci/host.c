@@ -311,6 +311,7 @@ static void check_runtime(const struct crid_host *h, struct crid_host_runtime *r
 	rt->usable = false;
 	rt->why[0] = '\0';
 	rt->mnt_ns_fd = -1;
+	rt->hide_mount = NULL;
 	rt->is_crun = strcmp(base_name(rt->path), "crun") == 0 ||
 		      (realpath(rt->path, real) && strcmp(base_name(real), "crun") == 0);
 	if (!rt->path[0]) {
@@ -332,8 +333,10 @@ static void check_runtime(const struct crid_host *h, struct crid_host_runtime *r
 			h->crun_ns_why[0] ? "; no mount namespace without it: " : "",
 			h->crun_ns_why);
 	} else {
-		if (rt->is_crun && crun_refuses(h))
+		if (rt->is_crun && crun_refuses(h)) {
 			rt->mnt_ns_fd = h->crun_ns.fd;
+			rt->hide_mount = h->cgroup2_mount;
+		}
 		rt->usable = true;
 	}
 }
@@ -450,25 +453,21 @@ static void log_crun_ns(const struct crid_host *h)
 			      h->crun_ns_why);
 		return;
 	}
-	crid_log_info("crun: runs in a mount namespace without `%s` (cgroup2 with %s), %s at `%s`",
+	crid_log_info("crun: runs in a mount namespace without `%s` (cgroup2 with %s), %s at `%s`; "
+		      "create in a fresh one each",
 		      h->crun_ns.hidden, h->cgroup2_controllers,
 		      h->crun_ns.reused ? "reused" : "pinned", h->crun_ns.pin);
-	if (!h->crun_ns.host_shared)
-		crid_log_warn("crun: the host's `/` is not a shared mount: mounts made after "
-			      "start-up outside crid's root and runroot do not reach crun's "
-			      "namespace (make `/` rshared, as systemd does, or use runc)");
 }
 
 int crid_host_prepare_crun(struct crid_host *h, const struct crid_config *cfg, struct crid_err *err)
 {
-	const char *dirs[] = { cfg->root, cfg->runroot };
 	struct crid_err e;
 
 	h->crun_ns_needed = crun_refuses(h) && any_crun(h);
 	if (!h->crun_ns_needed || h->crun_in_ns)
 		return 0;
 	crid_err_clear(&e);
-	if (crid_crun_ns_prepare(&h->crun_ns, cfg->runroot, dirs, 2, h->cgroup2_mount, &e) == 0)
+	if (crid_crun_ns_prepare(&h->crun_ns, cfg->runroot, h->cgroup2_mount, &e) == 0)
 		h->crun_in_ns = true;
 	else
 		snprintf(h->crun_ns_why, sizeof(h->crun_ns_why), "%s", e.msg);
@@ -531,9 +530,9 @@ static bool gen_crun_ns(yajl_gen g, const struct crid_host *h)
 		 yajl_gen_bool(g, h->crun_in_ns) || gen_str(g, "hiddenMount") ||
 		 gen_str(g, h->crun_ns_needed ? h->cgroup2_mount : "") || gen_str(g, "pin") ||
 		 gen_str(g, h->crun_in_ns ? ns->pin : "") || gen_str(g, "reused") ||
-		 yajl_gen_bool(g, h->crun_in_ns && ns->reused) || gen_str(g, "hostRootShared") ||
-		 yajl_gen_bool(g, ns->host_shared) || gen_str(g, "reason") ||
-		 gen_str(g, h->crun_ns_why) || yajl_gen_map_close(g));
+		 yajl_gen_bool(g, h->crun_in_ns && ns->reused) || gen_str(g, "create") ||
+		 gen_str(g, h->crun_in_ns ? "fresh namespace per create" : "") ||
+		 gen_str(g, "reason") || gen_str(g, h->crun_ns_why) || yajl_gen_map_close(g));
 }
 
 static bool gen_host(yajl_gen g, const struct crid_host *h)

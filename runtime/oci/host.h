@@ -27,9 +27,10 @@ struct crid_host_runtime {
 	char *name; /* handler name (owned copy) */
 	char *path; /* binary (owned copy) */
 	bool usable;
-	bool is_crun;	/* the binary, or what it resolves to, is named "crun" */
-	char why[1024]; /* why not usable; "" when usable */
-	int mnt_ns_fd;	/* every call runs in this mount namespace (crun_ns.h); -1: the host's */
+	bool is_crun;  /* the binary, or what it resolves to, is named "crun" */
+	char why[256]; /* why not usable; "" when usable */
+	int mnt_ns_fd; /* every call runs in this mount namespace (crun_ns.h); -1: the host's */
+	const char *hide_mount; /* and create in a fresh one without this (cgroup2_mount) */
 };
 
 struct crid_host {
@@ -70,8 +71,8 @@ int crid_host_detect(struct crid_host *h, const struct crid_config *cfg, struct 
 /*
  * When a crun handler is configured and this host makes crun refuse (hybrid,
  * controllers on the cgroup2 side), prepares or reuses the mount namespace
- * without that mount, pinned under |cfg|'s runroot, with root and runroot
- * made shared mounts (crun_ns.h), and checks the handlers again: crun is
+ * without that mount, pinned under |cfg|'s runroot (crun_ns.h; create gets
+ * a fresh one per call), and checks the handlers again: crun is
  * then usable and its calls run in the namespace. A failure leaves crun
  * unusable with the reason (and runc the default); it logs what it did once.
  * Mounts and one short child: call at start-up, before the loop runs. Fails

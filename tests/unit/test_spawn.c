@@ -159,7 +159,9 @@ static void test_mnt_ns(struct crid_loop *loop)
 	snprintf(script, sizeof(script), "test -e %s/marker && echo in; exit 7", dir);
 	struct crid_spawn_opts o = { "/bin/sh", argv, NULL, -1, p[1], -1 };
 
-	CHECK(crid_spawn_in_ns(loop, &child, &o, ns, on_exit_cb, &r, &err) == 0,
+	struct crid_spawn_ns in = { ns, NULL, NULL };
+
+	CHECK(crid_spawn_in_ns(loop, &child, &o, &in, on_exit_cb, &r, &err) == 0,
 	      "spawn in a namespace");
 	close(p[1]);
 	CHECK(child.pidfd >= 0 && child.pid > 0, "pidfd and pid of the namespaced child");
@@ -178,15 +180,34 @@ static void test_mnt_ns(struct crid_loop *loop)
 	struct crid_spawn_opts bad = { "/nonexistent/nope", nope, NULL, -1, -1, -1 };
 
 	crid_err_clear(&err);
-	CHECK(crid_spawn_in_ns(loop, &child, &bad, ns, on_exit_cb, NULL, &err) < 0 &&
+	CHECK(crid_spawn_in_ns(loop, &child, &bad, &in, on_exit_cb, NULL, &err) < 0 &&
 		  err.code == ENOENT,
 	      "exec failure in a namespace reported: %s", err.msg);
 	bad.path = "/bin/true", p[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	crid_err_clear(&err);
-	CHECK(crid_spawn_in_ns(loop, &child, &bad, p[0], on_exit_cb, NULL, &err) < 0 &&
+	struct crid_spawn_ns notns = { p[0], NULL, NULL };
+
+	CHECK(crid_spawn_in_ns(loop, &child, &bad, &notns, on_exit_cb, NULL, &err) < 0 &&
 		  err.code == EINVAL,
 	      "a non-namespace fd is refused: %s", err.msg);
 	close(p[0]);
+
+	/* hide: a fresh namespace without our tmpfs on |dir| */
+	struct crid_spawn_ns fresh = { -1, dir, "/" };
+
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0) {
+		snprintf(script, sizeof(script), "mountpoint -q %s || exit 9", dir);
+		r.done = 0, r.status = -1;
+		crid_err_clear(&err);
+		CHECK(crid_spawn_in_ns(loop, &child, &o, &fresh, on_exit_cb, &r, &err) == 0 &&
+			  run_to_exit(loop, &r) && r.status == 9,
+		      "hide: the child's fresh namespace lacks the mount %s", err.msg);
+		r.done = 0;
+		CHECK(crid_spawn(loop, &child, &o, on_exit_cb, &r, &err) == 0 &&
+			  run_to_exit(loop, &r) && r.status == 0,
+		      "and ours keeps it");
+		umount2(dir, MNT_DETACH);
+	}
 	close(ns), close(hold);
 	waitpid(holder, NULL, 0);
 	rmdir(dir);
