@@ -167,9 +167,11 @@ __attribute__((no_sanitize_address)) static int ns_child_main(void *arg)
 	struct k_sigaction dfl = { SIG_DFL, 0, NULL, 0 };
 	unsigned long none = 0;
 
+	if (a->ns->setsid)
+		NS_SYSCALL(SYS_setsid);
 	if (a->ns->fd >= 0) {
 		NS_SYSCALL(SYS_setns, a->ns->fd, CLONE_NEWNS);
-	} else {
+	} else if (a->ns->hide) {
 		NS_SYSCALL(SYS_unshare, CLONE_NEWNS);
 		/* private first: the detach must not propagate to the host's peers */
 		NS_SYSCALL(SYS_mount, NULL, a->ns->hide_parent, NULL, MS_REC | MS_PRIVATE, NULL);
@@ -230,7 +232,7 @@ int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
 
 	memset(child, 0, sizeof(*child));
 	child->pidfd = -1;
-	if (ns && (ns->fd >= 0 || ns->hide)) {
+	if (ns && (ns->fd >= 0 || ns->hide || ns->setsid)) {
 		if (spawn_in_ns(opts, ns, &pid, &pidfd, err) < 0)
 			return -1;
 		watch(loop, child, pid, pidfd, on_exit, user);

@@ -9,6 +9,7 @@
 #ifndef CRID_SPAWN_H
 #define CRID_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "reactor/loop.h"
@@ -59,6 +60,7 @@ struct crid_spawn_ns {
 	int fd;
 	const char *hide;
 	const char *hide_parent;
+	bool setsid; /* and the child leads a new session (its children's group) */
 };
 
 /*

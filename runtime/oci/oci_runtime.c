@@ -553,8 +553,14 @@ static const struct crid_spawn_ns *runtime_ns(const struct crid_oci_call *c,
 	ns->fd = -1;
 	ns->hide = NULL;
 	ns->hide_parent = "/sys/fs/cgroup";
+	/*
+	 * An exec's process must lead a process group crid can kill on a
+	 * timeout (exec_proc.c): runc makes it a session leader, crun leaves
+	 * it in its own group, which is then a session of crun's.
+	 */
+	ns->setsid = c->verb == V_EXEC;
 	if (rt->mnt_ns_fd < 0)
-		return NULL;
+		return ns->setsid ? ns : NULL;
 	if (c->verb == V_CREATE && rt->hide_mount)
 		ns->hide = rt->hide_mount;
 	else

@@ -159,7 +159,7 @@ static void test_mnt_ns(struct crid_loop *loop)
 	snprintf(script, sizeof(script), "test -e %s/marker && echo in; exit 7", dir);
 	struct crid_spawn_opts o = { "/bin/sh", argv, NULL, -1, p[1], -1 };
 
-	struct crid_spawn_ns in = { ns, NULL, NULL };
+	struct crid_spawn_ns in = { ns, NULL, NULL, false };
 
 	CHECK(crid_spawn_in_ns(loop, &child, &o, &in, on_exit_cb, &r, &err) == 0,
 	      "spawn in a namespace");
@@ -185,7 +185,7 @@ static void test_mnt_ns(struct crid_loop *loop)
 	      "exec failure in a namespace reported: %s", err.msg);
 	bad.path = "/bin/true", p[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	crid_err_clear(&err);
-	struct crid_spawn_ns notns = { p[0], NULL, NULL };
+	struct crid_spawn_ns notns = { p[0], NULL, NULL, false };
 
 	CHECK(crid_spawn_in_ns(loop, &child, &bad, &notns, on_exit_cb, NULL, &err) < 0 &&
 		  err.code == EINVAL,
@@ -193,16 +193,23 @@ static void test_mnt_ns(struct crid_loop *loop)
 	close(p[0]);
 
 	/* hide: a fresh namespace without our tmpfs on |dir| */
-	struct crid_spawn_ns fresh = { -1, dir, "/" };
+	struct crid_spawn_ns fresh = { -1, dir, "/", true };
 
 	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0) {
-		snprintf(script, sizeof(script), "mountpoint -q %s || exit 9", dir);
+		/* and setsid: it leads its own session */
+		snprintf(script, sizeof(script),
+			 "test \"$(cut -d' ' -f6 /proc/$$/stat)\" = $$ || exit 8; "
+			 "mountpoint -q %s || exit 9",
+			 dir);
 		r.done = 0, r.status = -1;
 		crid_err_clear(&err);
-		CHECK(crid_spawn_in_ns(loop, &child, &o, &fresh, on_exit_cb, &r, &err) == 0 &&
-			  run_to_exit(loop, &r) && r.status == 9,
-		      "hide: the child's fresh namespace lacks the mount %s", err.msg);
+		CHECK(
+		    crid_spawn_in_ns(loop, &child, &o, &fresh, on_exit_cb, &r, &err) == 0 &&
+			run_to_exit(loop, &r) && r.status == 9,
+		    "hide: the child's fresh namespace lacks the mount; setsid: leads a session %s",
+		    err.msg);
 		r.done = 0;
+		snprintf(script, sizeof(script), "mountpoint -q %s", dir);
 		CHECK(crid_spawn(loop, &child, &o, on_exit_cb, &r, &err) == 0 &&
 			  run_to_exit(loop, &r) && r.status == 0,
 		      "and ours keeps it");
