@@ -12,7 +12,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format
 	libyajl-dev libh2o-dev libwslay-dev python3 python3-grpcio python3-websocket python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
 	crun runc containernetworking-plugins iproute2 iptables util-linux containerd gnuplot-nox procps \
 	docker-registry skopeo busybox-static curl python3-cryptography libcap-dev libseccomp-dev \
-	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev openssl
+	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev openssl criu
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
 	-I. -I$(BUILD)

@@ -17,6 +17,7 @@
 #include "io/unix_listener.h"
 #include "reactor/log.h"
 #include "reactor/pidfd.h"
+#include "runtime/oci/rt_features.h"
 #include "runtime/state/state_lock.h"
 #include "runtime/state/statefile.h"
 #include "runtime/state/syncer.h"
@@ -175,6 +176,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 		return -1;
 	if (crid_loop_init(&m->loop, on_signal, m, err) < 0)
 		return -1;
+	/* NULL when out of memory: every handler feature then reads false */
+	m->d.rt_features = crid_rt_probe_start(&m->loop, &m->host);
 	if (crid_syncer_start(&m->loop, m->cfg.root, err) < 0 ||
 	    crid_image_store_open(m->cfg.root, &m->d.images, err) < 0 ||
 	    crid_trash_init(&m->d.trash, &m->loop, crid_image_store_trash_dir(m->d.images), err) <
@@ -205,6 +208,8 @@ static void teardown(struct daemon_main *m)
 	crid_pull_cleanup(&m->d);
 	crid_container_handlers_cleanup(&m->d);
 	crid_sandbox_handlers_cleanup(&m->d);
+	crid_rt_probe_free(m->d.rt_features);
+	m->d.rt_features = NULL;
 	if (m->loop.ev)
 		crid_syncer_stop();
 	if (m->d.trash.dir)

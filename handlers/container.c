@@ -22,6 +22,7 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/oci/rt_features.h"
 
 int crid_container_handlers_init(struct crid_daemon *d, struct crid_err *err)
 {
@@ -123,6 +124,33 @@ static const struct crid_ctr_env *annotations_for_spec(struct crid_rpc *rpc,
 	return v;
 }
 
+/*
+ * Kubelet asks for recursive_read_only only where Status said the handler
+ * has it; any other client gets a clear refusal instead of a silent "ro".
+ */
+static int check_rro(struct crid_rpc *rpc, const struct crid_sandbox *sb,
+		     const struct crid_ctr_spec *s)
+{
+	const struct crid_rt_features *f =
+	    crid_rt_probe_get(rpc->d->rt_features, sb->runtime_handler);
+
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct crid_ctr_mount *m = &s->mounts[i];
+
+		/* not readonly or not private: the spec builder names what is wrong */
+		if (!m->recursive_readonly || f->rro || !m->readonly ||
+		    m->propagation != CRID_PROPAGATION_PRIVATE)
+			continue;
+		crid_rpc_fail(rpc, CRID_GRPC_FAILED_PRECONDITION,
+			      "mounts[%zu].recursive_read_only: runtime handler `%s` cannot make "
+			      "recursive read-only mounts here (its `features` lacks rro or the "
+			      "kernel lacks mount_setattr)",
+			      i, sb->runtime_handler[0] ? sb->runtime_handler : "(default)");
+		return -1;
+	}
+	return 0;
+}
+
 void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__CreateContainerRequest *req = (const void *)request;
@@ -158,6 +186,8 @@ void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *
 		crid_rpc_fail(rpc, crid_rpc_status(err.code), "%s", err.msg);
 		return;
 	}
+	if (check_rro(rpc, sb, &spec) < 0)
+		return;
 	len = protobuf_c_message_get_packed_size(&c->base);
 	cr.config = crid_arena_alloc(&rpc->arena, len + 1);
 	if (!cr.config ||

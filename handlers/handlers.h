@@ -24,6 +24,7 @@ struct crid_ctrs;
 struct crid_puller;
 struct crid_event_subscriber;
 struct crid_stream_server;
+struct crid_rt_probe;
 
 /* Everything a handler may consult; owned by main, outlives every call. */
 struct crid_daemon {
@@ -39,6 +40,7 @@ struct crid_daemon {
 	struct crid_puller *puller;		   /* set by crid_pull_init() */
 	struct crid_event_subscriber *subscribers; /* GetContainerEvents streams (events.c) */
 	struct crid_stream_server *stream;	   /* Exec, Attach, PortForward URLs (crid.c) */
+	struct crid_rt_probe *rt_features;	   /* runtimes' `features` answers (crid.c) */
 };
 
 /* Builds the routing table once; returns -1 when out of memory. */

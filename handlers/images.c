@@ -1,5 +1,6 @@
 /*
- * ImageService: ListImages, ImageStatus, RemoveImage, ImageFsInfo. The work
+ * ImageService: ListImages, ImageStatus, RemoveImage, ImageFsInfo (the image
+ * store, and apart from it the containers' writable layers). The work
  * is the image store's (runtime/image/image_store.h, image_names.h);
  * PullImage is in handlers/pull.c.
  */
@@ -12,6 +13,8 @@
 
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
+#include "runtime/container/cgroup_stats.h"
+#include "runtime/container/ctr.h"
 #include "runtime/image/image_names.h"
 
 /* "1000", "1000:1000" -> uid; "app", "app:app" -> username; "" -> neither, as containerd. */
@@ -186,6 +189,53 @@ void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *requ
 	crid_rpc_reply(rpc, &resp.base);	  /* idempotent: removing an absent image is OK */
 }
 
+/* Writable layers are measured by `du` children at most this often (ContainerStats: 10 s). */
+#define CTR_FS_MAX_AGE 60.0
+
+/*
+ * The container filesystem, as CRI-O reports its container store apart
+ * from the image store: `<root>/containers` (runtime/container/container.c
+ * keeps every container's upper and work dir there) with the sum of the
+ * writable layers' last `du` figures (0 until measured).
+ */
+static Runtime__V1__FilesystemUsage *container_fs(struct crid_rpc *rpc, int64_t ts)
+{
+	Runtime__V1__FilesystemUsage *u = crid_arena_alloc(&rpc->arena, sizeof(*u));
+	Runtime__V1__FilesystemIdentifier *id = crid_arena_alloc(&rpc->arena, sizeof(*id));
+	Runtime__V1__UInt64Value *b = crid_arena_alloc(&rpc->arena, sizeof(*b));
+	Runtime__V1__UInt64Value *in = crid_arena_alloc(&rpc->arena, sizeof(*in));
+	struct crid_ctrs *ctrs = rpc->d->ctrs;
+	char dir[4096], layer[4096];
+	size_t n = 0;
+
+	if (!u || !id || !b || !in)
+		return NULL;
+	runtime__v1__filesystem_usage__init(u);
+	runtime__v1__filesystem_identifier__init(id);
+	runtime__v1__uint64_value__init(b);
+	runtime__v1__uint64_value__init(in);
+	snprintf(dir, sizeof(dir), "%s/containers", rpc->d->cfg->root);
+	id->mountpoint = crid_rpc_strdup(rpc, dir);
+	for (struct crid_container *const *v = ctrs ? crid_container_list(ctrs->store, &n) : NULL;
+	     v && n--; v++) {
+		uint64_t bytes = 0, inodes = 0;
+
+		/* a container still being created may have no layer yet: nothing to measure */
+		if ((*v)->state == CRID_CTR_CREATING ||
+		    crid_container_layer(ctrs->store, *v, layer, sizeof(layer)) < 0)
+			continue;
+		strncat(layer, "/upper", sizeof(layer) - strlen(layer) - 1);
+		crid_du_cache_get(ctrs->du, layer, CTR_FS_MAX_AGE, &bytes, &inodes);
+		b->value += bytes;
+		in->value += inodes;
+	}
+	u->timestamp = ts;
+	u->fs_id = id;
+	u->used_bytes = b;
+	u->inodes_used = in;
+	return id->mountpoint ? u : NULL;
+}
+
 void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	Runtime__V1__ImageFsInfoResponse resp = RUNTIME__V1__IMAGE_FS_INFO_RESPONSE__INIT;
@@ -193,7 +243,7 @@ void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *req
 	Runtime__V1__FilesystemIdentifier fs_id = RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
 	Runtime__V1__UInt64Value bytes = RUNTIME__V1__UINT64_VALUE__INIT;
 	Runtime__V1__UInt64Value inodes = RUNTIME__V1__UINT64_VALUE__INIT;
-	Runtime__V1__FilesystemUsage *list[1] = { &usage };
+	Runtime__V1__FilesystemUsage *list[1] = { &usage }, *ctr_list[1];
 	struct timespec now;
 
 	(void)request;
@@ -207,5 +257,12 @@ void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *req
 	usage.inodes_used = &inodes;
 	resp.image_filesystems = list;
 	resp.n_image_filesystems = 1;
+	ctr_list[0] = container_fs(rpc, usage.timestamp);
+	if (!ctr_list[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	resp.container_filesystems = ctr_list;
+	resp.n_container_filesystems = 1;
 	crid_rpc_reply(rpc, &resp.base);
 }

@@ -16,12 +16,17 @@ void crid_handle_image_status(struct crid_rpc *rpc, const ProtobufCMessage *requ
 void crid_handle_remove_image(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_image_fs_info(struct crid_rpc *rpc, const ProtobufCMessage *request);
 
+/* checkpoint.c */
+void crid_handle_checkpoint_container(struct crid_rpc *rpc, const ProtobufCMessage *request);
+
 /* sandbox.c */
 void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_stop_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_remove_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage *request);
 void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *request);
+void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc,
+					      const ProtobufCMessage *request);
 
 /* container.c, container_status.c */
 void crid_handle_create_container(struct crid_rpc *rpc, const ProtobufCMessage *request);

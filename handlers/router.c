@@ -46,6 +46,7 @@ static const struct implemented runtime_methods[] = {
 	{ "RemovePodSandbox", crid_handle_remove_pod_sandbox, 0 },
 	{ "PodSandboxStatus", crid_handle_pod_sandbox_status, 1 },
 	{ "ListPodSandbox", crid_handle_list_pod_sandbox, 1 },
+	{ "UpdatePodSandboxResources", crid_handle_update_pod_sandbox_resources, 0 },
 	{ "CreateContainer", crid_handle_create_container, 0 },
 	{ "StartContainer", crid_handle_start_container, 0 },
 	{ "StopContainer", crid_handle_stop_container, 0 },
@@ -63,6 +64,7 @@ static const struct implemented runtime_methods[] = {
 	{ "ListContainerStats", crid_handle_list_container_stats, 1 },
 	{ "PodSandboxStats", crid_handle_pod_sandbox_stats, 1 },
 	{ "ListPodSandboxStats", crid_handle_list_pod_sandbox_stats, 1 },
+	{ "CheckpointContainer", crid_handle_checkpoint_container, 0 },
 };
 
 /* The ImageService methods crid implements. */

@@ -14,6 +14,7 @@
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr.h"
 #include "runtime/image/image_pull.h"
+#include "runtime/oci/rt_features.h"
 #include "runtime/stream/stream_server.h"
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
@@ -234,6 +235,17 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 	return 0;
 }
 
+/* True only when the runtime's `features` and the kernel both say so (runtime/oci/rt_features.h). */
+static void fill_features(struct crid_rpc *rpc, const char *handler,
+			  Runtime__V1__RuntimeHandlerFeatures *f)
+{
+	const struct crid_rt_features *rf = crid_rt_probe_get(rpc->d->rt_features, handler);
+
+	f->recursive_read_only_mounts = rf->rro;
+	f->user_namespaces =
+	    false; /* crid creates no user namespaces yet (RunPodSandbox refuses) */
+}
+
 /* One entry per usable handler plus "" for the default, as kubelet reads runtime_handlers. */
 static int fill_handlers(struct crid_rpc *rpc, Runtime__V1__StatusResponse *resp)
 {
@@ -255,8 +267,8 @@ static int fill_handlers(struct crid_rpc *rpc, Runtime__V1__StatusResponse *resp
 		if (!h || !f)
 			return -1;
 		runtime__v1__runtime_handler__init(h);
-		/* Not yet supported: rro mounts and user namespaces come with containers. */
 		runtime__v1__runtime_handler_features__init(f);
+		fill_features(rpc, name, f);
 		h->name = (char *)name;
 		h->features = f;
 		v[n++] = h;
@@ -287,6 +299,8 @@ void crid_handle_status(struct crid_rpc *rpc, const ProtobufCMessage *request)
 	status.conditions = conds;
 	status.n_conditions = 2;
 	resp.status = &status;
+	/* Strict is honoured: runtime/oci/oci_user.c adds no group from the image's /etc/group */
+	features.supplemental_groups_policy = true;
 	resp.features = &features;
 	crid_rpc_reply(rpc, &resp.base);
 }

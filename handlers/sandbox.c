@@ -1,6 +1,7 @@
 /*
  * The pod sandbox RPCs: RunPodSandbox, StopPodSandbox, RemovePodSandbox,
- * PodSandboxStatus, ListPodSandbox; and the pod state on struct crid_daemon
+ * PodSandboxStatus, ListPodSandbox, UpdatePodSandboxResources (the pod
+ * cgroup, runtime/pod/pod_cgroup.h); and the pod state on struct crid_daemon
  * (d->pods). Requests are validated and translated into runtime/pod/pod.h
  * operations here; the status messages and list items are built by
  * handlers/status_msg.c, the verbose info by handlers/status_info.c.
@@ -26,6 +27,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/pod/pod.h"
+#include "runtime/pod/pod_cgroup.h"
 
 int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err)
 {
@@ -341,12 +343,7 @@ static void plain_done(void *user, int status, struct crid_sandbox *sb, const st
 	crid_deferred_end(d);
 }
 
-/*
- * Finds the pod of a request's pod_sandbox_id (full or unique prefix).
- * Returns NULL after answering the call when it cannot go on; *gone is set
- * when no such pod exists (which stop and remove answer with OK).
- */
-static struct crid_sandbox *lookup(struct crid_rpc *rpc, const char *id, bool *gone)
+struct crid_sandbox *crid_sandbox_lookup(struct crid_rpc *rpc, const char *id, bool *gone)
 {
 	struct crid_sandbox *sb;
 	bool ambiguous;
@@ -379,7 +376,7 @@ static void stop_or_remove(struct crid_rpc *rpc, const char *id, bool remove)
 	struct crid_err err;
 	bool gone;
 
-	sb = lookup(rpc, id, &gone);
+	sb = crid_sandbox_lookup(rpc, id, &gone);
 	if (!sb && !gone)
 		return;
 	d = crid_deferred_new(rpc, abandon);
@@ -421,7 +418,7 @@ void crid_handle_pod_sandbox_status(struct crid_rpc *rpc, const ProtobufCMessage
 	struct crid_sandbox *sb;
 	bool gone;
 
-	sb = lookup(rpc, req->pod_sandbox_id, &gone);
+	sb = crid_sandbox_lookup(rpc, req->pod_sandbox_id, &gone);
 	if (!sb && !gone)
 		return;
 	if (gone || sb->state == CRID_SANDBOX_CREATING) {
@@ -492,4 +489,115 @@ void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *
 	}
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
 	crid_list_reply(rpc, (void *const *)all, n, &sandboxes, req->filter);
+}
+
+/* ---- UpdatePodSandboxResources ---- */
+
+static bool cpuset_ok(const char *s)
+{
+	return strspn(s, "0123456789,-") == strlen(s);
+}
+
+/* Names the first bad field of |r| (under |what|: "resources" or "overhead"). */
+static int check_resources(struct crid_rpc *rpc, const char *what,
+			   const Runtime__V1__LinuxContainerResources *r)
+{
+	const char *field = NULL;
+
+	if (!r)
+		return 0;
+	if (r->cpu_shares < 0)
+		field = "cpu_shares: must not be negative";
+	else if (r->cpu_period < 0)
+		field = "cpu_period: must not be negative";
+	else if (r->cpu_quota < -1)
+		field = "cpu_quota: must be -1 (no limit), 0 (unchanged) or positive";
+	else if (r->memory_limit_in_bytes < 0)
+		field = "memory_limit_in_bytes: must not be negative";
+	else if (!cpuset_ok(r->cpuset_cpus))
+		field = "cpuset_cpus: not a CPU list";
+	else if (!cpuset_ok(r->cpuset_mems))
+		field = "cpuset_mems: not a node list";
+	if (!field)
+		return 0;
+	crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "%s.%s", what, field);
+	return -1;
+}
+
+/*
+ * The pod cgroup holds every container plus the pod overhead, as kubelet
+ * sizes it (pkg/kubelet/cm: pod limits = sum of containers + overhead). A
+ * setting the resources leave at 0 stays as it is; the overhead's CPU quota
+ * is rescaled to the resources' period before it is added.
+ */
+static void pod_limits(const Runtime__V1__LinuxContainerResources *r,
+		       const Runtime__V1__LinuxContainerResources *o, struct crid_pod_limits *l)
+{
+	const Runtime__V1__LinuxContainerResources none =
+	    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+
+	if (!r)
+		r = o, o = &none;
+	if (!o)
+		o = &none;
+	memset(l, 0, sizeof(*l));
+	l->cpu_period = r->cpu_period;
+	if (r->cpu_shares)
+		l->cpu_shares = r->cpu_shares + o->cpu_shares;
+	if (r->cpu_quota > 0) {
+		int64_t period = r->cpu_period > 0 ? r->cpu_period : 100000;
+		int64_t extra = o->cpu_quota > 0 ? o->cpu_quota : 0;
+
+		if (extra && o->cpu_period > 0 && o->cpu_period != period)
+			extra = extra * period / o->cpu_period;
+		l->cpu_quota = r->cpu_quota + extra;
+	} else {
+		l->cpu_quota = r->cpu_quota; /* 0: unchanged; -1: no limit */
+	}
+	if (r->memory_limit_in_bytes)
+		l->memory_limit = r->memory_limit_in_bytes + o->memory_limit_in_bytes;
+	l->cpuset_cpus = r->cpuset_cpus;
+	l->cpuset_mems = r->cpuset_mems;
+}
+
+void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc, const ProtobufCMessage *request)
+{
+	const Runtime__V1__UpdatePodSandboxResourcesRequest *req = (const void *)request;
+	Runtime__V1__UpdatePodSandboxResourcesResponse resp =
+	    RUNTIME__V1__UPDATE_POD_SANDBOX_RESOURCES_RESPONSE__INIT;
+	struct crid_pod_limits l;
+	struct crid_sandbox *sb;
+	struct crid_err err;
+	bool gone;
+
+	sb = crid_sandbox_lookup(rpc, req->pod_sandbox_id, &gone);
+	if (!sb && !gone)
+		return;
+	if (gone || sb->state == CRID_SANDBOX_CREATING) {
+		crid_rpc_fail(rpc, CRID_GRPC_NOT_FOUND, "pod_sandbox_id: pod sandbox %s not found",
+			      req->pod_sandbox_id);
+		return;
+	}
+	if (!req->resources && !req->overhead) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
+			      "resources: must be set (or overhead)");
+		return;
+	}
+	if (check_resources(rpc, "resources", req->resources) < 0 ||
+	    check_resources(rpc, "overhead", req->overhead) < 0)
+		return;
+	if (!sb->cgroup_parent || !sb->cgroup_parent[0]) {
+		crid_rpc_fail(rpc, CRID_GRPC_FAILED_PRECONDITION,
+			      "pod sandbox %s has no cgroup_parent: no pod cgroup to update",
+			      sb->id);
+		return;
+	}
+	pod_limits(req->resources, req->overhead, &l);
+	if (crid_pod_cgroup_apply(rpc->d->host, sb->cgroup_parent, &l, &err) < 0) {
+		crid_rpc_fail(rpc, crid_rpc_status(err.code), "pod sandbox %.12s: %s", sb->id,
+			      err.msg);
+		return;
+	}
+	crid_log_info("pod sandbox %.12s: pod cgroup resources updated", sb->id);
+	crid_rpc_reply(rpc, &resp.base);
 }

@@ -11,6 +11,7 @@
 
 #include "handlers/container.h"
 #include "handlers/methods.h"
+#include "handlers/sandbox.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
 #include "runtime/pod/pod.h"
@@ -149,22 +150,11 @@ void crid_handle_attach(struct crid_rpc *rpc, const ProtobufCMessage *request)
 static struct crid_sandbox *ready_pod(struct crid_rpc *rpc, const char *id)
 {
 	struct crid_sandbox *sb;
-	bool ambiguous;
+	bool gone;
 
-	if (!rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+	sb = crid_sandbox_lookup(rpc, id, &gone);
+	if (!sb && !gone)
 		return NULL;
-	}
-	if (!id[0]) {
-		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "pod_sandbox_id: must not be empty");
-		return NULL;
-	}
-	sb = crid_sandbox_find(rpc->d->pods->store, id, &ambiguous);
-	if (ambiguous) {
-		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
-			      "pod_sandbox_id: `%s` matches more than one pod sandbox", id);
-		return NULL;
-	}
 	if (!sb || sb->state == CRID_SANDBOX_CREATING) {
 		crid_rpc_fail(rpc, CRID_GRPC_NOT_FOUND, "pod sandbox %s not found", id);
 		return NULL;

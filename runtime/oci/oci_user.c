@@ -1,7 +1,8 @@
 /*
  * User resolution for the OCI spec. The rules follow containerd's WithUser /
  * WithAdditionalGIDs and CRI-O: run_as_user (numeric) wins, then
- * run_as_username, then the image's User; the gid is run_as_group, else the
+ * run_as_username, then the image's User, else root (uid 0, looked up in the
+ * image's /etc/passwd like any uid); the gid is run_as_group, else the
  * group named in the image's User, else the user's passwd entry, else 0.
  * With the Merge policy the groups listing the user in the image's
  * /etc/group are added, then supplemental_groups; Strict keeps only the latter.
@@ -244,6 +245,14 @@ static int resolve(struct idfiles *f, const struct crid_ctr_security *sec, const
 	} else if (img && *img) {
 		if (image_user(f, img, &pw, &have_pw, &have_gid, err) < 0)
 			return -1;
+	} else {
+		/* nobody named a user: root, looked up like any uid (containerd's "0", CRI-O's) */
+		if (load(f, false, err) < 0)
+			return -1;
+		have_pw = pw_find(f->passwd, NULL, 0, &pw);
+		pw.uid = 0;
+		if (!have_pw)
+			pw.gid = 0;
 	}
 	if (sec->has_run_as_group) {
 		if (check_id(sec->run_as_group, "run_as_group.value", err) < 0)

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Integration tests: drive the real crid daemon through independent gRPC/HTTP/2
 # clients (python3-grpcio with stubs generated here from proto/api.proto,
 # python-h2, hyperframe). Each tests/integration/test_*.py module starts its own
@@ -55,22 +55,33 @@ echo "integration: daemon $CRID_BIN ($("$CRID_BIN" --version 2>&1 | head -n 1))"
 echo "integration: python $("$PY" -c 'import sys, grpc, google.protobuf, h2; print(sys.version.split()[0], "grpcio", grpc.__version__, "protobuf", google.protobuf.__version__, "h2", h2.__version__)')"
 [ "$(id -u)" = 0 ] || echo "integration: not root: tests that need root will be skipped"
 
+# Modules run CRID_JOBS at a time (2 by default: most of a module's time is
+# spent waiting on processes, not on a core); those that time real processes
+# against each other run alone afterwards. Each module's output is printed
+# whole when it ends.
+JOBS=${CRID_JOBS:-2}
+SERIAL=${CRID_SERIAL_MODULES:-"test_bench test_ctr_timing test_exec_timeout test_tty"}
 total=0 passed=0 failed=0 errors=0 skipped=0 bad_modules=
 # private per run: several runs (build, build-asan, a colleague's) may overlap
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/crid-integration.XXXXXX") || exit 2
-for m in $modules; do
-	m=${m%.py}
-	echo
-	echo "=== $m"
-	out=$logdir/$m.out
+
+run_module() {
 	PYTHONPATH="$CRID_PY:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-		timeout -k 10 "$CRID_MODULE_TIMEOUT" "$PY" "$here/crid_fixture.py" "$m" 2>&1 | tee "$out"
+		timeout -k 10 "$CRID_MODULE_TIMEOUT" "$PY" "$here/crid_fixture.py" "$1" >"$logdir/$1.out" 2>&1
+	echo "$SECONDS" >"$logdir/$1.end"
+}
+
+report_module() {
+	local m=$1 out=$logdir/$1.out summary t p f e s
+	echo
+	echo "=== $m ($(($(cat "$logdir/$m.end") - $(cat "$logdir/$m.start"))) s)"
+	cat "$out"
 	summary=$(grep '^CRID-SUMMARY ' "$out" | tail -n 1)
 	if [ -z "$summary" ]; then
 		echo "integration: $m did not complete (crashed or timed out after ${CRID_MODULE_TIMEOUT}s)"
 		bad_modules="$bad_modules $m"
 		errors=$((errors + 1))
-		continue
+		return
 	fi
 	field() { echo "$summary" | sed "s/.* $1=\([0-9]*\).*/\1/"; }
 	t=$(field tests) p=$(field passed) f=$(field failed) e=$(field fixture_errors) s=$(field skipped)
@@ -79,6 +90,39 @@ for m in $modules; do
 	if [ "$f" != 0 ] || [ "$e" != 0 ]; then
 		bad_modules="$bad_modules $m"
 	fi
+}
+
+# Reports, in start order, every module that has ended.
+declare -a pending=()
+report_ended() {
+	local left=() m
+	for m in "${pending[@]}"; do
+		if [ -e "$logdir/$m.end" ]; then report_module "$m"; else left+=("$m"); fi
+	done
+	pending=("${left[@]}")
+}
+
+parallel= serial=
+for m in $modules; do
+	m=${m%.py}
+	case " $SERIAL " in *" $m "*) serial="$serial $m" ;; *) parallel="$parallel $m" ;; esac
+done
+for m in $parallel; do
+	while [ "$(jobs -pr | wc -l)" -ge "$JOBS" ]; do
+		wait -n
+		report_ended
+	done
+	echo "$SECONDS" >"$logdir/$m.start"
+	run_module "$m" &
+	pending+=("$m")
+done
+wait
+report_ended
+for m in $serial; do
+	echo "$SECONDS" >"$logdir/$m.start"
+	run_module "$m"
+	pending+=("$m")
+	report_ended
 done
 
 echo

@@ -42,6 +42,8 @@ IMPLEMENTED = {
     (RUNTIME_SERVICE, "ListContainerStats"),
     (RUNTIME_SERVICE, "PodSandboxStats"),
     (RUNTIME_SERVICE, "ListPodSandboxStats"),
+    (RUNTIME_SERVICE, "UpdatePodSandboxResources"),
+    (RUNTIME_SERVICE, "CheckpointContainer"),
     (IMAGE_SERVICE, "PullImage"),
     (IMAGE_SERVICE, "ListImages"),
     (IMAGE_SERVICE, "ImageStatus"),

@@ -24,6 +24,7 @@ import grpc
 
 import api_pb2
 import api_pb2_grpc
+import fd_check
 from crid_fixture import Crid, CridTestCase, is_root, version_ok
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
 
@@ -359,9 +360,10 @@ class StreamFront(_Checks, CridTestCase):
         deadline = time.monotonic() + HEADER_TIMEOUT + 5
         while self.fd_count() != self.fds and time.monotonic() < deadline:
             time.sleep(0.2)
-        self.assertEqual(self.fd_count(), self.fds, sorted(
-            os.readlink("/proc/%d/fd/%s" % (self.crid.pid, f))
-            for f in os.listdir("/proc/%d/fd" % self.crid.pid)))
+        n = self.fd_count()
+        if n != self.fds:
+            self.fail("daemon holds %d fds, %d before: %r"
+                      % (n, self.fds, fd_check.fd_targets(self.crid.pid)))
         self.assertEqual(streaming_info(self.rt)["sessions"], 0)
 
 

@@ -27,6 +27,7 @@ except ImportError:  # python3-websocket (make deps)
 
 import api_pb2
 import ctr_fixture
+import fd_check
 from crid_fixture import Crid, DaemonError
 from ctr_fixture import REPO, CtrBase, setup_registry, teardown_registry
 from spdy_client import ExecSession, SpdyConn, exit_code
@@ -117,12 +118,10 @@ class StreamTlsTests(CtrBase):
         return len(os.listdir("/proc/%d/fd" % self.crid.pid))
 
     def assertFdsBack(self, base, timeout=HEADER_TIMEOUT + 20):
-        deadline = time.monotonic() + timeout
-        while self.daemon_fds() > base and time.monotonic() < deadline:
-            time.sleep(0.1)
-        d = "/proc/%d/fd" % self.crid.pid
-        self.assertLessEqual(self.daemon_fds(), base, sorted(
-            os.readlink(os.path.join(d, f)) for f in os.listdir(d)))
+        n = fd_check.settle_fds(self.crid.pid, base, timeout)
+        if n > base:
+            self.fail("daemon holds %d fds, %d before: %r"
+                      % (n, base, fd_check.fd_targets(self.crid.pid)))
 
     def streaming(self):
         r = self.rt.Status(api_pb2.StatusRequest(verbose=True), timeout=10)

@@ -327,6 +327,26 @@ static const char *user_for(struct t *t)
 	return out;
 }
 
+/* No user named: root as the image's /etc/passwd has it, its groups merged unless Strict. */
+static void test_default_root_groups(void)
+{
+	static const char group[] = "root:x:0:\napp:x:1001:\naudio:x:29:app,web\nvideo:x:44:web\n"
+				    "staff:x:50:app\n";
+	char p[PATH_MAX];
+	const char *r;
+	struct t t;
+
+	snprintf(p, sizeof(p), "%s/etc/group", rootfs);
+	put(p, "root:x:0:\nwheel:x:10:daemon,root\nadm:x:4:root\n");
+	t_init(&t, "{}");
+	r = user_for(&t);
+	CHECK(strcmp(r, "0 0 [0 10 4]") == 0, "no user, Merge: root's image groups: %s", r);
+	t.spec.security.groups_policy = CRID_GROUPS_STRICT;
+	r = user_for(&t);
+	CHECK(strcmp(r, "0 0 [0]") == 0, "no user, Strict: none of them: %s", r);
+	put(p, group);
+}
+
 static void test_user(void)
 {
 	const int64_t supp[] = { 5000, 29 };
@@ -382,6 +402,7 @@ static void test_user(void)
 	t_init(&t, "{}");
 	r = user_for(&t);
 	CHECK(strcmp(r, "0 0 [0]") == 0, "no user at all: root: %s", r);
+	test_default_root_groups();
 }
 
 /* ---- capabilities ---- */
