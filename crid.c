@@ -235,7 +235,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	/* before anything reads a record: a second daemon would recover the same containers */
 	if (crid_state_lock_take(&m->lock, dirs, 2, err) < 0)
 		return -1;
-	if (crid_host_detect(&m->host, &m->cfg, err) < 0)
+	if (crid_host_detect(&m->host, &m->cfg, err) < 0 ||
+	    crid_host_prepare_crun(&m->host, &m->cfg, err) < 0)
 		return -1;
 	log_host(&m->host);
 	m->d.loop = &m->loop;

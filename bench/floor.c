@@ -2,10 +2,15 @@
  * The floor of pod start, measured in the same run as the runtimes: a bare
  * OCI runtime `run --detach` of the same rootfs (an OCI bundle prepared by
  * tests/fixtures/images.py bundle) and the CNI plugin's own ADD and DEL in a
- * fresh network namespace, both spawned directly.
+ * fresh network namespace, both spawned directly. The OCI floor is taken for
+ * runc (`--oci-runtime`: oci_run, oci_delete) and, where /usr/bin/crun is
+ * installed, for crun (crun_run, crun_delete): on a cgroup hybrid host
+ * through the same trick as crid's (runtime/oci/crun_ns.h), a mount
+ * namespace without the cgroup2 mount, cut once and entered by each call.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,10 @@
 #include <yajl/yajl_tree.h>
 
 #include "bench/pods.h"
+#include "runtime/oci/crun_ns.h"
+#include "runtime/oci/host.h"
+
+#define CRUN "/usr/bin/crun"
 
 extern char **environ;
 
@@ -48,41 +57,112 @@ static double timed(char *const argv[], char *const envp[], const char *in, int 
 	return (double)(crid_bench_now_ns() - t0) / 1e6;
 }
 
-static void floor_runtime(struct crid_bench_run *run, size_t seq)
+/* As run_cmd, the child entering mount namespace |ns| first (vfork: setns, stdio, exec). */
+static int run_in_ns(char *const argv[], int ns)
+{
+	pid_t pid;
+	int st;
+
+	pid = vfork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0 && dup2(fd, 0) >= 0 && dup2(fd, 1) >= 0 && dup2(fd, 2) >= 0 &&
+		    setns(ns, CLONE_NEWNS) == 0)
+			execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -errno;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static double timed_in(char *const argv[], int ns, int *status)
+{
+	uint64_t t0 = crid_bench_now_ns();
+
+	*status = ns >= 0 ? run_in_ns(argv, ns) : run_cmd(argv, NULL, NULL);
+	return (double)(crid_bench_now_ns() - t0) / 1e6;
+}
+
+/* One `run --detach` + `delete --force` of |bin|, recorded as |series|_run, _delete. */
+static void floor_oci(struct crid_bench_run *run, size_t seq, const char *bin, int ns,
+		      const char *series)
 {
 	struct crid_bench_endpoint *fl = &run->floor;
-	char id[64], root[128];
+	char id[64], root[128], name[32];
 	int st;
 	double ms;
 
 	snprintf(id, sizeof(id), "crid-bench-floor-%d-%zu", (int)getpid(), seq);
 	snprintf(root, sizeof(root), "/run/crid-bench-floor-%d", (int)getpid());
 	{
-		char *run_argv[] = {
-			(char *)run->oci_runtime,  "--root", root, "run", "--detach", "--bundle",
-			(char *)run->floor_bundle, id,	     NULL
-		};
+		char *run_argv[] = { (char *)bin,
+				     "--root",
+				     root,
+				     "run",
+				     "--detach",
+				     "--bundle",
+				     (char *)run->floor_bundle,
+				     id,
+				     NULL };
 
-		ms = timed(run_argv, NULL, NULL, &st);
+		ms = timed_in(run_argv, ns, &st);
 	}
 	if (st != 0) {
-		crid_bench_fail(fl, 0, "%s run --detach --bundle %s: exit status %d",
-				run->oci_runtime, run->floor_bundle, st);
+		crid_bench_fail(fl, 0, "%s run --detach --bundle %s: exit status %d", bin,
+				run->floor_bundle, st);
 		return;
 	}
-	crid_bench_record(fl, "oci_run", "ms", ms);
+	snprintf(name, sizeof(name), "%s_run", series);
+	crid_bench_record(fl, name, "ms", ms);
 	{
-		char *del_argv[] = {
-			(char *)run->oci_runtime, "--root", root, "delete", "--force", id, NULL
-		};
+		char *del_argv[] = { (char *)bin, "--root", root, "delete", "--force", id, NULL };
 
-		ms = timed(del_argv, NULL, NULL, &st);
+		ms = timed_in(del_argv, ns, &st);
 	}
+	snprintf(name, sizeof(name), "%s_delete", series);
 	if (st != 0)
-		crid_bench_fail(fl, 0, "%s delete --force %s: exit status %d", run->oci_runtime, id,
-				st);
+		crid_bench_fail(fl, 0, "%s delete --force %s: exit status %d", bin, id, st);
 	else
-		crid_bench_record(fl, "oci_delete", "ms", ms);
+		crid_bench_record(fl, name, "ms", ms);
+}
+
+/*
+ * crun's namespace: -1 (none needed) unless the host is hybrid with
+ * controllers on /sys/fs/cgroup/unified, where crun refuses to run.
+ */
+static int crun_ns(struct crid_bench_run *run)
+{
+	static int fd = -2;
+	struct crid_host h = { 0 };
+	struct crid_err err;
+
+	if (fd != -2)
+		return fd;
+	fd = -1;
+	crid_host_detect_cgroup_at(&h, CRID_CGROUP_ROOT, "/proc/self/mountinfo");
+	if (h.cgroup_mode != CRID_CGROUP_HYBRID || !h.cgroup2_controllers[0])
+		return fd;
+	fd = crid_crun_ns_open(h.cgroup2_mount, &err);
+	if (fd < 0)
+		crid_bench_fail(&run->floor, 0, "crun floor: %s", err.msg);
+	return fd;
+}
+
+static void floor_runtime(struct crid_bench_run *run, size_t seq)
+{
+	int ns;
+
+	floor_oci(run, seq, run->oci_runtime, -1, "oci");
+	if (run->floor.error[0] || access(CRUN, X_OK) != 0)
+		return;
+	ns = crun_ns(run);
+	if (!run->floor.error[0])
+		floor_oci(run, seq, CRUN, ns, "crun");
 }
 
 /* The plugin named by "type" in the conf file, or NULL. */

@@ -19,7 +19,8 @@
 #   BENCH_STEPS      density pod counts (100,500)
 #   BENCH_DURATION   churn and relist seconds per endpoint (30)
 #   BENCH_ROUNDS     pull rounds (3)
-#   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other)
+#   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other; add crid-runc
+#                    for a second crid whose default handler is runc)
 #   BENCH_ARGS       more crid-bench flags for every scenario
 #   BENCH_NET        0..13: this run's bridges cb<N>{crid,ctd,floor} and subnets 172.<18+N>.x
 #                    (default pid % 14: concurrent runs on one machine keep apart; the
@@ -48,9 +49,10 @@ FIX=$REPO/tests/fixtures
 PIDS=()
 # Bridges and subnets of this run only: runs by other users of the machine keep theirs.
 NET=${BENCH_NET:-$(($$ % 14))}
-BR_CTD=cb${NET}ctd BR_CRID=cb${NET}crid BR_FLOOR=cb${NET}floor
+BR_CTD=cb${NET}ctd BR_CRID=cb${NET}crid BR_FLOOR=cb${NET}floor BR_CRIDR=cb${NET}cridr
 NET_CTD=172.$((18 + NET)).0.0/18 NET_CRID=172.$((18 + NET)).64.0/18 NET_FLOOR=172.$((18 + NET)).128.0/18
-BRIDGES=("$BR_CTD" "$BR_CRID" "$BR_FLOOR")
+NET_CRIDR=172.$((18 + NET)).192.0/18
+BRIDGES=("$BR_CTD" "$BR_CRID" "$BR_FLOOR" "$BR_CRIDR")
 EP_ARGS=()
 TRACE_ARGS=()
 CONTAINERD_UP=false
@@ -130,17 +132,20 @@ bridge_conflist() {
 EOT
 }
 
+# start_crid [NAME BRIDGE SUBNET [crid flags...]]: crid (its default handler) by default.
 start_crid() {
-	mkdir -p "$TMP/crid/cni"
-	bridge_conflist crid-bench "$BR_CRID" "$NET_CRID" "$TMP/crid/ipam" \
-		>"$TMP/crid/cni/10-bench.conflist"
-	"$BUILD/crid" --listen "$TMP/crid/crid.sock" --root "$TMP/crid/root" \
-		--runroot "$TMP/crid/run" --log-level "$([ "$BENCH_TRACE" = 1 ] && echo debug || echo warn)" \
-		--cni-config-dir "$TMP/crid/cni" --cni-plugin-dir /usr/lib/cni \
-		--insecure-registry "$REGISTRY" >"$TMP/crid.log" 2>&1 &
+	local name=${1:-crid} bridge=${2:-$BR_CRID} subnet=${3:-$NET_CRID}
+	shift 3 2>/dev/null || shift $#
+	mkdir -p "$TMP/$name/cni"
+	bridge_conflist crid-bench "$bridge" "$subnet" "$TMP/$name/ipam" \
+		>"$TMP/$name/cni/10-bench.conflist"
+	"$BUILD/crid" --listen "$TMP/$name/crid.sock" --root "$TMP/$name/root" \
+		--runroot "$TMP/$name/run" --log-level "$([ "$BENCH_TRACE" = 1 ] && echo debug || echo warn)" \
+		--cni-config-dir "$TMP/$name/cni" --cni-plugin-dir /usr/lib/cni \
+		--insecure-registry "$REGISTRY" "$@" >"$TMP/$name.log" 2>&1 &
 	CRID_PID=$!
 	PIDS+=("$CRID_PID")
-	wait_ready crid "$CRID_PID" "$TMP/crid/crid.sock" "$TMP/crid.log"
+	wait_ready "$name" "$CRID_PID" "$TMP/$name/crid.sock" "$TMP/$name.log"
 }
 
 # containerd as Debian ships it (1.6, CRI plugin), everything under $TMP/containerd.
@@ -233,6 +238,10 @@ main() {
 		start_crid || exit 1
 		EP_ARGS+=(--endpoint "crid=unix://$TMP/crid/crid.sock" --pid "crid=$CRID_PID")
 		if [ "$BENCH_TRACE" = 1 ]; then TRACE_ARGS=(--trace-log "crid=$TMP/crid.log"); fi
+	fi
+	if [[ " $ENDPOINTS " == *" crid-runc "* ]]; then
+		start_crid crid-runc "$BR_CRIDR" "$NET_CRIDR" --default-runtime runc || exit 1
+		EP_ARGS+=(--endpoint "crid-runc=unix://$TMP/crid-runc/crid.sock" --pid "crid-runc=$CRID_PID")
 	fi
 	if [[ " $ENDPOINTS " == *" containerd "* ]]; then
 		if ! command -v containerd >/dev/null; then

@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -71,16 +73,26 @@ static int setup_attrs(posix_spawnattr_t *attr)
 	return r;
 }
 
-int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
-	       crid_child_exit_fn on_exit, void *user, struct crid_err *err)
+/* Watches |pidfd| (taken over) for the exit of |pid|. */
+static void watch(struct crid_loop *loop, struct crid_child *child, pid_t pid, int pidfd,
+		  crid_child_exit_fn on_exit, void *user)
+{
+	child->pidfd = pidfd;
+	child->pid = pid;
+	child->loop = loop;
+	child->on_exit = on_exit;
+	child->user = user;
+	ev_io_init(&child->watcher, pidfd_cb, child->pidfd, EV_READ);
+	child->watcher.data = child;
+	ev_io_start(loop->ev, &child->watcher);
+}
+
+static int spawn_plain(const struct crid_spawn_opts *opts, pid_t *pid, struct crid_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	pid_t pid;
 	int r;
 
-	memset(child, 0, sizeof(*child));
-	child->pidfd = -1;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return crid_err_set(err, ENOMEM, "spawn `%s`", opts->path);
 	if (posix_spawnattr_init(&attr) != 0) {
@@ -91,16 +103,149 @@ int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct cr
 	if (r == 0)
 		r = setup_attrs(&attr);
 	if (r == 0)
-		r = posix_spawn(&pid, opts->path, &fa, &attr, opts->argv,
+		r = posix_spawn(pid, opts->path, &fa, &attr, opts->argv,
 				opts->envp ? opts->envp : empty_env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0)
 		return crid_err_set(err, r, "spawn `%s`", opts->path);
+	return 0;
+}
 
+/* ---- a child in another mount namespace ---- */
+
+struct ns_child {
+	const struct crid_spawn_opts *o;
+	const struct crid_spawn_ns *ns;
+	char *const *envp;
+	volatile int err; /* errno of the step that failed, set by the child */
+};
+
+/* The kernel's struct sigaction for rt_sigaction (x86-64, arm64 layout). */
+struct k_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	unsigned long mask;
+};
+
+/*
+ * The child's stack. The parent is suspended until the child execs or exits
+ * (CLONE_VFORK) and the daemon has one thread, so one stack serves all.
+ */
+static char ns_stack[32 * 1024] __attribute__((aligned(64)));
+
+#define NS_SYSCALL(...)                                                                            \
+	do {                                                                                       \
+		if (syscall(__VA_ARGS__) < 0)                                                      \
+			goto fail;                                                                 \
+	} while (0)
+
+/* fd |i| of the child: |fd| (-1 = /dev/null), inheritable. */
+__attribute__((no_sanitize_address)) static int ns_child_fd(int i, int fd)
+{
+	long r;
+
+	if (fd == i)
+		return (int)syscall(SYS_fcntl, i, F_SETFD, 0);
+	if (fd >= 0)
+		return (int)syscall(SYS_dup3, fd, i, 0);
+	r = syscall(SYS_openat, AT_FDCWD, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
+	if (r < 0 || r == i)
+		return (int)r;
+	if (syscall(SYS_dup3, r, i, 0) < 0)
+		return -1;
+	return (int)syscall(SYS_close, r);
+}
+
+/*
+ * Runs on ns_stack sharing the daemon's memory: raw syscalls only (no libc
+ * state, no sanitizer interceptors), as glibc's posix_spawn child does.
+ */
+__attribute__((no_sanitize_address)) static int ns_child_main(void *arg)
+{
+	struct ns_child *a = arg;
+	const struct crid_spawn_opts *o = a->o;
+	const int fds[3] = { o->stdin_fd, o->stdout_fd, o->stderr_fd };
+	struct k_sigaction dfl = { SIG_DFL, 0, NULL, 0 };
+	unsigned long none = 0;
+
+	if (a->ns->setsid)
+		NS_SYSCALL(SYS_setsid);
+	if (a->ns->fd >= 0) {
+		NS_SYSCALL(SYS_setns, a->ns->fd, CLONE_NEWNS);
+	} else if (a->ns->hide) {
+		NS_SYSCALL(SYS_unshare, CLONE_NEWNS);
+		/* private first: the detach must not propagate to the host's peers */
+		NS_SYSCALL(SYS_mount, NULL, a->ns->hide_parent, NULL, MS_REC | MS_PRIVATE, NULL);
+		NS_SYSCALL(SYS_umount2, a->ns->hide, MNT_DETACH);
+	}
+	for (int i = 0; i < 3; i++)
+		if (ns_child_fd(i, fds[i]) < 0)
+			goto fail;
+	NS_SYSCALL(SYS_close_range, 3, ~0U, 0);
+	for (int s = 1; s <= 64; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(none));
+	NS_SYSCALL(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	syscall(SYS_execve, o->path, o->argv, a->envp);
+fail:
+	a->err = errno ? errno : EINVAL;
+	syscall(SYS_exit, 127);
+	return 127;
+}
+
+/* clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): setns, stdio, exec; the pidfd comes with it. */
+static int spawn_in_ns(const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
+		       pid_t *pid, int *pidfd, struct crid_err *err)
+{
+	struct ns_child a = { opts, ns, opts->envp ? opts->envp : empty_env, 0 };
+	sigset_t all, old;
+	siginfo_t si;
+
+	/* No handler may run on the child's stack before it reset them. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	*pid = clone(ns_child_main, ns_stack + sizeof(ns_stack),
+		     CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, pidfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (*pid < 0)
+		return crid_err_set(err, errno, "spawn `%s` (clone)", opts->path);
+	if (a.err == 0)
+		return 0;
+	/* It has exited already (vfork returns at exit or exec): this reaps at once. */
+	while (waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(*pidfd);
+	return crid_err_set(err, a.err, "spawn `%s` in mount namespace", opts->path);
+}
+
+int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
+	       crid_child_exit_fn on_exit, void *user, struct crid_err *err)
+{
+	return crid_spawn_in_ns(loop, child, opts, NULL, on_exit, user, err);
+}
+
+int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
+		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
+		     crid_child_exit_fn on_exit, void *user, struct crid_err *err)
+{
+	int pidfd = -1;
+	pid_t pid;
+
+	memset(child, 0, sizeof(*child));
+	child->pidfd = -1;
+	if (ns && (ns->fd >= 0 || ns->hide || ns->setsid)) {
+		if (spawn_in_ns(opts, ns, &pid, &pidfd, err) < 0)
+			return -1;
+		watch(loop, child, pid, pidfd, on_exit, user);
+		return 0;
+	}
+	if (spawn_plain(opts, &pid, err) < 0)
+		return -1;
 	/* The child stays a zombie until we wait for it, so its pid cannot be reused here. */
-	child->pidfd = pidfd_open(pid, 0);
-	if (child->pidfd < 0) {
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0) {
 		int e = errno;
 
 		kill(pid, SIGKILL);
@@ -109,14 +254,8 @@ int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct cr
 			crid_reap_orphans_soon(loop);
 		return crid_err_set(err, e, "pidfd_open %d", (int)pid);
 	}
-	fcntl(child->pidfd, F_SETFD, FD_CLOEXEC);
-	child->pid = pid;
-	child->loop = loop;
-	child->on_exit = on_exit;
-	child->user = user;
-	ev_io_init(&child->watcher, pidfd_cb, child->pidfd, EV_READ);
-	child->watcher.data = child;
-	ev_io_start(loop->ev, &child->watcher);
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	watch(loop, child, pid, pidfd, on_exit, user);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #ifndef CRID_SPAWN_H
 #define CRID_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "reactor/loop.h"
@@ -47,6 +48,30 @@ struct crid_spawn_opts {
  */
 int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
 	       crid_child_exit_fn on_exit, void *user, struct crid_err *err);
+
+/*
+ * The mount namespace of a child: |fd| >= 0 enters that one (setns); else,
+ * with |hide| set, a new one (unshare) where |hide_parent| is made rprivate
+ * and the mount |hide| is detached (crun on a cgroup hybrid host: a fresh
+ * copy of the host's mounts, peers of its shared ones, without the cgroup2
+ * mount); else the daemon's own.
+ */
+struct crid_spawn_ns {
+	int fd;
+	const char *hide;
+	const char *hide_parent;
+	bool setsid; /* and the child leads a new session (its children's group) */
+};
+
+/*
+ * As crid_spawn, the child in the mount namespace |ns| (NULL = the
+ * daemon's). The child is then a clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) of
+ * its own: setns or unshare, stdio, exec; no shell and no second exec.
+ * Fails with the errno of the namespace step or of exec.
+ */
+int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
+		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
+		     crid_child_exit_fn on_exit, void *user, struct crid_err *err);
 
 /* Sends |signo| through the pidfd (never to a recycled pid). */
 int crid_child_kill(struct crid_child *child, int signo);

@@ -241,6 +241,8 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 
 	if (!h)
 		return crid_err_set(err, EINVAL, "runtime handler `%s` is not configured", handler);
+	rt->mnt_ns_fd = -1;
+	rt->hide_mount = NULL;
 	for (size_t i = 0; i < ctrs->host->n_runtimes; i++) {
 		const struct crid_host_runtime *r = &ctrs->host->runtimes[i];
 
@@ -249,6 +251,8 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 		if (!r->usable)
 			return crid_err_set(err, EINVAL, "runtime handler `%s` is unusable: %s",
 					    h->name, r->why);
+		rt->mnt_ns_fd = r->mnt_ns_fd;
+		rt->hide_mount = r->hide_mount;
 	}
 	rt->name = h->name;
 	rt->path = h->runtime_path;

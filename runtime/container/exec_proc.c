@@ -140,15 +140,16 @@ static void exited(struct crid_exec_proc *p, int status, const struct crid_err *
  * SIGKILL to the group the process leads, through its pidfd: that names the
  * group by the kernel's pid object, never by a number that could be reused
  * (ESRCH when it leads no group or the group is empty), then to the process.
- * Kernels before 6.9 lack the flag: kill(-pgid) then, while the leader is
- * unreaped (its pid number cannot be reused before).
+ * Kernels before 6.9 lack the flag, and a process that leads no group (crun
+ * leaves it in the session crid made for crun): kill(-pgid) then, while the
+ * process is unreaped (a group with a member keeps its number).
  */
 static void signal_group(struct crid_exec_proc *p)
 {
 	if (p->pidfd < 0)
 		return;
 	if (pidfd_send_signal(p->pidfd, SIGKILL, NULL, PIDFD_SIGNAL_PROCESS_GROUP) < 0 &&
-	    errno == EINVAL && p->pgid > 0 && p->state == WATCHING)
+	    (errno == EINVAL || errno == ESRCH) && p->pgid > 0 && p->state == WATCHING)
 		kill(-p->pgid, SIGKILL);
 	pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
 }
@@ -234,7 +235,8 @@ static int adopt(struct crid_exec_proc *p, int *status, struct crid_err *err)
 		return -1;
 	}
 	fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
-	if (pgrp == p->pid && pgrp != getpgrp())
+	/* the group it leads (runc), or crun's own session's (crun leaves it in its group) */
+	if (pgrp != getpgrp())
 		p->pgid = pgrp;
 	p->state = WATCHING;
 	ev_io_init(&p->watch, readable, p->pidfd, EV_READ);

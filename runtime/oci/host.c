@@ -310,6 +310,8 @@ static void check_runtime(const struct crid_host *h, struct crid_host_runtime *r
 
 	rt->usable = false;
 	rt->why[0] = '\0';
+	rt->mnt_ns_fd = -1;
+	rt->hide_mount = NULL;
 	rt->is_crun = strcmp(base_name(rt->path), "crun") == 0 ||
 		      (realpath(rt->path, real) && strcmp(base_name(real), "crun") == 0);
 	if (!rt->path[0]) {
@@ -323,12 +325,18 @@ static void check_runtime(const struct crid_host *h, struct crid_host_runtime *r
 		set_why(rt->why, sizeof(rt->why), "`%s` is not a regular file", rt->path);
 	} else if (faccessat(AT_FDCWD, rt->path, X_OK, AT_EACCESS) < 0) {
 		set_why(rt->why, sizeof(rt->why), "`%s` is not executable", rt->path);
-	} else if (rt->is_crun && crun_refuses(h)) {
+	} else if (rt->is_crun && crun_refuses(h) && !h->crun_in_ns) {
 		set_why(rt->why, sizeof(rt->why),
 			"crun does not support cgroup hybrid mode (cgroup v1 + cgroup2 at `%s` "
-			"with controllers: %s)",
-			h->cgroup2_mount, h->cgroup2_controllers);
+			"with controllers: %s)%s%s",
+			h->cgroup2_mount, h->cgroup2_controllers,
+			h->crun_ns_why[0] ? "; no mount namespace without it: " : "",
+			h->crun_ns_why);
 	} else {
+		if (rt->is_crun && crun_refuses(h)) {
+			rt->mnt_ns_fd = h->crun_ns.fd;
+			rt->hide_mount = h->cgroup2_mount;
+		}
 		rt->usable = true;
 	}
 }
@@ -430,9 +438,47 @@ int crid_host_check_runtimes(struct crid_host *h, const struct crid_config *cfg,
 	return 0;
 }
 
+static bool any_crun(const struct crid_host *h)
+{
+	for (size_t i = 0; i < h->n_runtimes; i++)
+		if (h->runtimes[i].is_crun)
+			return true;
+	return false;
+}
+
+static void log_crun_ns(const struct crid_host *h)
+{
+	if (!h->crun_in_ns) {
+		crid_log_warn("crun: no mount namespace without `%s`: %s", h->cgroup2_mount,
+			      h->crun_ns_why);
+		return;
+	}
+	crid_log_info("crun: runs in a mount namespace without `%s` (cgroup2 with %s), %s at `%s`; "
+		      "create in a fresh one each",
+		      h->crun_ns.hidden, h->cgroup2_controllers,
+		      h->crun_ns.reused ? "reused" : "pinned", h->crun_ns.pin);
+}
+
+int crid_host_prepare_crun(struct crid_host *h, const struct crid_config *cfg, struct crid_err *err)
+{
+	struct crid_err e;
+
+	h->crun_ns_needed = crun_refuses(h) && any_crun(h);
+	if (!h->crun_ns_needed || h->crun_in_ns)
+		return 0;
+	crid_err_clear(&e);
+	if (crid_crun_ns_prepare(&h->crun_ns, cfg->runroot, h->cgroup2_mount, &e) == 0)
+		h->crun_in_ns = true;
+	else
+		snprintf(h->crun_ns_why, sizeof(h->crun_ns_why), "%s", e.msg);
+	log_crun_ns(h);
+	return crid_host_check_runtimes(h, cfg, err);
+}
+
 int crid_host_detect(struct crid_host *h, const struct crid_config *cfg, struct crid_err *err)
 {
 	memset(h, 0, sizeof(*h));
+	h->crun_ns.fd = -1;
 	crid_host_detect_cgroup_at(h, CRID_CGROUP_ROOT, "/proc/self/mountinfo");
 	detect_caps(h);
 	return crid_host_check_runtimes(h, cfg, err);
@@ -440,8 +486,12 @@ int crid_host_detect(struct crid_host *h, const struct crid_config *cfg, struct 
 
 void crid_host_free(struct crid_host *h)
 {
-	if (h)
-		free_runtimes(h);
+	if (!h)
+		return;
+	free_runtimes(h);
+	if (h->crun_in_ns)
+		crid_crun_ns_close(&h->crun_ns);
+	h->crun_in_ns = false;
 }
 
 static yajl_gen_status gen_str(yajl_gen g, const char *s)
@@ -470,6 +520,21 @@ static bool gen_runtimes(yajl_gen g, const struct crid_host *h)
 	return yajl_gen_array_close(g) == yajl_gen_status_ok;
 }
 
+/* How crun is run here: the namespace trick, when the host needs it. */
+static bool gen_crun_ns(yajl_gen g, const struct crid_host *h)
+{
+	const struct crid_crun_ns *ns = &h->crun_ns;
+
+	return !(yajl_gen_map_open(g) || gen_str(g, "needed") ||
+		 yajl_gen_bool(g, h->crun_ns_needed) || gen_str(g, "active") ||
+		 yajl_gen_bool(g, h->crun_in_ns) || gen_str(g, "hiddenMount") ||
+		 gen_str(g, h->crun_ns_needed ? h->cgroup2_mount : "") || gen_str(g, "pin") ||
+		 gen_str(g, h->crun_in_ns ? ns->pin : "") || gen_str(g, "reused") ||
+		 yajl_gen_bool(g, h->crun_in_ns && ns->reused) || gen_str(g, "create") ||
+		 gen_str(g, h->crun_in_ns ? "fresh namespace per create" : "") ||
+		 gen_str(g, "reason") || gen_str(g, h->crun_ns_why) || yajl_gen_map_close(g));
+}
+
 static bool gen_host(yajl_gen g, const struct crid_host *h)
 {
 	char cap[24];
@@ -484,7 +549,8 @@ static bool gen_host(yajl_gen g, const struct crid_host *h)
 		 gen_str(g, "capSysResource") || yajl_gen_bool(g, h->has_cap_sys_resource) ||
 		 gen_str(g, "defaultRuntime") || gen_str(g, h->default_runtime) ||
 		 gen_str(g, "defaultRuntimeReason") || gen_str(g, h->default_why) ||
-		 gen_str(g, "runtimes") || !gen_runtimes(g, h) || yajl_gen_map_close(g));
+		 gen_str(g, "crunMountNamespace") || !gen_crun_ns(g, h) || gen_str(g, "runtimes") ||
+		 !gen_runtimes(g, h) || yajl_gen_map_close(g));
 }
 
 char *crid_host_info_json(const struct crid_host *h)

@@ -13,6 +13,7 @@
 
 #include "reactor/err.h"
 #include "runtime/config/config.h"
+#include "runtime/oci/crun_ns.h"
 
 #define CRID_CGROUP_ROOT "/sys/fs/cgroup"
 
@@ -28,6 +29,8 @@ struct crid_host_runtime {
 	bool usable;
 	bool is_crun;  /* the binary, or what it resolves to, is named "crun" */
 	char why[256]; /* why not usable; "" when usable */
+	int mnt_ns_fd; /* every call runs in this mount namespace (crun_ns.h); -1: the host's */
+	const char *hide_mount; /* and create in a fresh one without this (cgroup2_mount) */
 };
 
 struct crid_host {
@@ -47,6 +50,14 @@ struct crid_host {
 	 * or, with default_runtime NULL, each handler's reason: "crun: ...; runc: ...".
 	 */
 	char default_why[512];
+	/*
+	 * crun on a host it refuses (crun_refuses): crun_ns_needed; crun_in_ns
+	 * once crid_host_prepare_crun pinned the namespace (crun_ns.fd), else
+	 * crun_ns_why says what failed.
+	 */
+	bool crun_ns_needed, crun_in_ns;
+	struct crid_crun_ns crun_ns;
+	char crun_ns_why[512];
 };
 
 /*
@@ -56,6 +67,19 @@ struct crid_host {
  * when out of memory. Free with crid_host_free(), also after a failure.
  */
 int crid_host_detect(struct crid_host *h, const struct crid_config *cfg, struct crid_err *err);
+
+/*
+ * When a crun handler is configured and this host makes crun refuse (hybrid,
+ * controllers on the cgroup2 side), prepares or reuses the mount namespace
+ * without that mount, pinned under |cfg|'s runroot (crun_ns.h; create gets
+ * a fresh one per call), and checks the handlers again: crun is
+ * then usable and its calls run in the namespace. A failure leaves crun
+ * unusable with the reason (and runc the default); it logs what it did once.
+ * Mounts and one short child: call at start-up, before the loop runs. Fails
+ * only when out of memory.
+ */
+int crid_host_prepare_crun(struct crid_host *h, const struct crid_config *cfg,
+			   struct crid_err *err);
 
 /* "v1", "hybrid", "v2". */
 const char *crid_cgroup_mode_name(enum crid_cgroup_mode mode);

@@ -543,9 +543,38 @@ static size_t global_args(const struct crid_oci_call *c, const struct crid_oci_r
 	return i;
 }
 
+/*
+ * Where the runtime runs: the host's namespace, or for crun on a hybrid host
+ * its pinned one; create in a fresh copy of the host's, so it sees the
+ * mounts made since the pin (volumes, their shared binds) and bidirectional
+ * propagation reaches the host through peers, not a slave.
+ */
+static const struct crid_spawn_ns *runtime_ns(const struct crid_oci_call *c,
+					      const struct crid_oci_runtime *rt,
+					      struct crid_spawn_ns *ns)
+{
+	ns->fd = -1;
+	ns->hide = NULL;
+	ns->hide_parent = "/sys/fs/cgroup";
+	/*
+	 * An exec's process must lead a process group crid can kill on a
+	 * timeout (exec_proc.c): runc makes it a session leader, crun leaves
+	 * it in its own group, which is then a session of crun's.
+	 */
+	ns->setsid = c->verb == V_EXEC;
+	if (rt->mnt_ns_fd < 0)
+		return ns->setsid ? ns : NULL;
+	if (c->verb == V_CREATE && rt->hide_mount)
+		ns->hide = rt->hide_mount;
+	else
+		ns->fd = rt->mnt_ns_fd;
+	return ns;
+}
+
 static int spawn_call(struct crid_oci_call *c, const struct crid_oci_runtime *rt, char **argv,
 		      const struct crid_oci_stdio *stdio, struct crid_err *err)
 {
+	struct crid_spawn_ns ns;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, r;
 	struct crid_spawn_opts o = { rt->path, argv, runtime_env, -1, -1, -1 };
 
@@ -560,7 +589,7 @@ static int spawn_call(struct crid_oci_call *c, const struct crid_oci_runtime *rt
 		}
 		o.stdout_fd = out[1], o.stderr_fd = errp[1];
 	}
-	r = crid_spawn(c->loop, &c->child, &o, exit_cb, c, err);
+	r = crid_spawn_in_ns(c->loop, &c->child, &o, runtime_ns(c, rt, &ns), exit_cb, c, err);
 	c->started = crid_metrics_clock();
 	if (!stdio) {
 		close(out[1]), close(errp[1]);

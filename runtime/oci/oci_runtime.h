@@ -24,6 +24,13 @@ struct crid_oci_runtime {
 	const char *name; /* handler name, for messages */
 	const char *path; /* binary */
 	const char *root; /* --root; "" = the runtime's default */
+	/*
+	 * crun on a cgroup hybrid host (crun_ns.h): >= 0, calls run in this
+	 * mount namespace; create, which needs the host's mounts as they are
+	 * now, in a fresh one without |hide_mount| (under /sys/fs/cgroup).
+	 */
+	int mnt_ns_fd;
+	const char *hide_mount;
 };
 
 /*

@@ -277,7 +277,7 @@ static int setup(struct crid_err *err)
 	const char *dirs[] = { cfg.root, cfg.runroot };
 
 	if (crid_config_validate(&cfg, err) < 0 || crid_state_lock_take(&lock, dirs, 2, err) < 0 ||
-	    crid_host_detect(&host, &cfg, err) < 0)
+	    crid_host_detect(&host, &cfg, err) < 0 || crid_host_prepare_crun(&host, &cfg, err) < 0)
 		return -1;
 	d.loop = &loop;
 	d.cfg = &cfg;

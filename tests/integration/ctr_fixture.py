@@ -402,8 +402,14 @@ class CtrBase(unittest.TestCase):
     # -- leftovers ------------------------------------------------------------------
 
     def mounts_under(self, path):
+        """Mounts below |path|, but for the daemon's own: the pinned mount namespace crun
+        runs in on a cgroup hybrid host (<runroot>/crun-ns, kept for the daemon's life
+        and the next one's)."""
+        pin = os.path.join(self.crid.runroot, "crun-ns")
         with open("/proc/self/mountinfo") as f:
-            return [ln.split()[4] for ln in f if ln.split()[4].startswith(path + "/")]
+            points = [ln.split()[4] for ln in f]
+        return [m for m in points if m.startswith(path + "/")
+                and m != pin and not m.startswith(pin + "/")]
 
     def assertNothingLeft(self):
         items = self.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers

@@ -180,8 +180,14 @@ class _Tests:
     def test_env_not_utf8(self):
         raw = b"\xff\xfe-a\x80"
         script = "printf '%s' \"$BIN\" | od -An -tx1 | tr -s ' \\n' ' '; echo; echo \"$TXT\""
-        pod, cid, st = self.run_to_exit("env", script=script,
-                                        envs=[("BIN", raw), ("TXT", "h\u00e9llo".encode())])
+        try:
+            pod, cid, st = self.run_to_exit("env", script=script,
+                                            envs=[("BIN", raw), ("TXT", "h\u00e9llo".encode())])
+        except grpc.RpcError as e:
+            if self.runtime == "crun" and "error loading config.json" in e.details():
+                self.skipTest("crun 1.8 refuses a config.json with invalid UTF-8 (its yajl "
+                              "validates strings): %s" % e.details())
+            raise
         got = self.log_lines(pod, "env")
         self.assertEqual(got[1], "h\u00e9llo".encode())
         want = " ".join("%02x" % b for b in raw)
@@ -316,7 +322,8 @@ class _Tests:
             cid = self.create(pod, cfg)
         except grpc.RpcError as e:  # runc create execs it: the error names it and the cause
             self.assertIn("/no/such/cmd", e.details())
-            self.assertIn("no such file or directory", e.details())
+            # runc says it as Go does, crun as strerror(3) does ("No such ...")
+            self.assertIn("no such file or directory", e.details().lower())
             return
         with self.assertRaises(grpc.RpcError) as cm:
             self.start(cid)

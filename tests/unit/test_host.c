@@ -14,6 +14,7 @@
 
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/oci/crun_ns.h"
 #include "runtime/oci/host.h"
 #include "tap.h"
 
@@ -298,6 +299,22 @@ static void test_check_runtimes(void)
 		 h.runtimes[0].why);
 	CHECK(eq(h.default_runtime, "runc") && eq(h.default_why, want),
 	      "check: default falls back to runc and says why");
+	h.crun_in_ns = true,
+	h.crun_ns.fd = 77; /* a namespace fd, as crid_host_prepare_crun leaves */
+	crid_host_check_runtimes(&h, &f.cfg, &err);
+	CHECK(h.runtimes[0].usable && h.runtimes[0].mnt_ns_fd == 77 &&
+		  eq(h.runtimes[0].hide_mount, UNIFIED) && h.runtimes[1].mnt_ns_fd == -1 &&
+		  !h.runtimes[1].hide_mount && eq(h.default_runtime, "crun") &&
+		  eq(h.default_why, ""),
+	      "check: crun in its mount namespace: usable, the default, its calls there");
+	h.crun_in_ns = false, h.crun_ns.fd = -1;
+	snprintf(h.crun_ns_why, sizeof(h.crun_ns_why), "pin: Operation not permitted");
+	crid_host_check_runtimes(&h, &f.cfg, &err);
+	CHECK(!h.runtimes[0].usable && h.runtimes[0].mnt_ns_fd == -1 &&
+		  strstr(h.runtimes[0].why,
+			 "; no mount namespace without it: pin: Operation not permitted") &&
+		  eq(h.default_runtime, "runc"),
+	      "check: no namespace: crun unusable saying why, runc the default");
 
 	/* Same config on other layouts: crun is fine. */
 	crid_host_free(&h);
@@ -342,6 +359,37 @@ static void test_check_runtimes(void)
 	      "check: nothing usable is not an error; default NULL with reasons");
 	crid_host_free(&h);
 	crid_host_free(&h);
+}
+
+/* crun_ns.c's pure part: which mount holds a path, and is it shared. */
+static void test_crun_ns_mount_of(void)
+{
+	const char *mi =
+	    "26 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+	    "30 26 0:27 / /sys/fs/cgroup rw,relatime shared:5 - tmpfs tmpfs rw\n"
+	    "40 30 0:37 / /sys/fs/cgroup/unified rw master:7 - cgroup2 cgroup2 rw\n"
+	    "44 26 254:0 /a\\040b /run/a\\040b rw shared:1 master:2 - ext4 /dev/vda rw\n"
+	    "45 26 254:0 /x /run/ab rw - ext4 /dev/vda rw\n";
+	char point[PATH_MAX];
+	bool shared = true;
+
+	CHECK(crid_crun_ns_mount_of(mi, "/var/lib/x", point, sizeof(point), &shared) &&
+		  eq(point, "/") && !shared,
+	      "mount_of: a path on / only: /, private");
+	CHECK(crid_crun_ns_mount_of(mi, "/sys/fs/cgroup/memory", point, sizeof(point), &shared) &&
+		  eq(point, "/sys/fs/cgroup") && shared,
+	      "mount_of: the longest containing mount point, shared");
+	CHECK(crid_crun_ns_mount_of(mi, "/sys/fs/cgroup/unified", point, sizeof(point), &shared) &&
+		  eq(point, "/sys/fs/cgroup/unified") && !shared,
+	      "mount_of: the mount point itself; master: is not shared");
+	CHECK(crid_crun_ns_mount_of(mi, "/run/a b/c", point, sizeof(point), &shared) &&
+		  eq(point, "/run/a b") && shared,
+	      "mount_of: octal escapes undone");
+	CHECK(crid_crun_ns_mount_of(mi, "/run/abc", point, sizeof(point), &shared) &&
+		  eq(point, "/"),
+	      "mount_of: /run/ab does not hold /run/abc");
+	CHECK(!crid_crun_ns_mount_of("", "/x", point, sizeof(point), &shared),
+	      "mount_of: nothing in an empty table");
 }
 
 static const char *json_str(yajl_val v, const char *key)
@@ -468,6 +516,7 @@ int main(void)
 	test_cap_eff();
 	test_choose_default();
 	test_check_runtimes();
+	test_crun_ns_mount_of();
 	test_json();
 	test_real_host();
 	test_alloc_failures();

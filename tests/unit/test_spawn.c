@@ -1,7 +1,13 @@
 /* Children on the loop: exit codes, signals, exec failures, fds, pidfd kill. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "reactor/spawn.h"
@@ -90,6 +96,130 @@ static void test_io_env_mask(struct crid_loop *loop)
 	CHECK(strstr(buf, "SigBlk:\t0000000000000000") != NULL, "signal mask reset in the child");
 }
 
+/*
+ * A mount namespace of its own with a tmpfs on |dir| holding |dir|/marker,
+ * held by a child parked on a pipe; its ns fd in *|ns|. Returns the child or -1.
+ */
+static pid_t make_ns(const char *dir, int *ns, int *hold)
+{
+	int ready[2], park[2];
+	char path[64], c;
+	pid_t pid;
+
+	if (pipe(ready) < 0 || pipe(park) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char marker[256];
+
+		close(ready[0]), close(park[1]);
+		snprintf(marker, sizeof(marker), "%s/marker", dir);
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0 ||
+		    close(open(marker, O_CREAT | O_WRONLY, 0600)) < 0)
+			_exit(1);
+		c = 'y';
+		if (write(ready[1], &c, 1) != 1 || read(park[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]), close(park[0]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1) {
+		close(ready[0]), close(park[1]);
+		return -1;
+	}
+	close(ready[0]);
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	*ns = open(path, O_RDONLY | O_CLOEXEC);
+	*hold = park[1];
+	return pid;
+}
+
+/* mnt_ns_fd: the child sees that namespace's mounts, with stdio and exit codes as usual. */
+static void test_mnt_ns(struct crid_loop *loop)
+{
+	char dir[] = "/tmp/crid-spawn-ns-XXXXXX", script[512], buf[64] = { 0 };
+	char *argv[] = { "sh", "-c", script, NULL };
+	int ns = -1, hold = -1, p[2];
+	struct crid_child child;
+	struct result r = { 0, -1 };
+	struct crid_err err;
+	pid_t holder;
+
+	if (geteuid() != 0 || !mkdtemp(dir)) {
+		printf("ok - # SKIP mount namespaces need root\n");
+		return;
+	}
+	holder = make_ns(dir, &ns, &hold);
+	if (holder < 0 || ns < 0 || pipe(p) < 0) {
+		printf("ok - # SKIP cannot make a mount namespace here\n");
+		rmdir(dir);
+		return;
+	}
+	snprintf(script, sizeof(script), "test -e %s/marker && echo in; exit 7", dir);
+	struct crid_spawn_opts o = { "/bin/sh", argv, NULL, -1, p[1], -1 };
+
+	struct crid_spawn_ns in = { ns, NULL, NULL, false };
+
+	CHECK(crid_spawn_in_ns(loop, &child, &o, &in, on_exit_cb, &r, &err) == 0,
+	      "spawn in a namespace");
+	close(p[1]);
+	CHECK(child.pidfd >= 0 && child.pid > 0, "pidfd and pid of the namespaced child");
+	CHECK(run_to_exit(loop, &r) && r.status == 7, "its exit code (%d)", r.status);
+	CHECK(read(p[0], buf, sizeof(buf) - 1) == 3 && strcmp(buf, "in\n") == 0,
+	      "it saw the namespace's tmpfs and wrote to our pipe (`%s`)", buf);
+	close(p[0]);
+
+	r.done = 0, o.stdout_fd = -1;
+	snprintf(script, sizeof(script), "test -e %s/marker", dir);
+	CHECK(crid_spawn(loop, &child, &o, on_exit_cb, &r, &err) == 0 && run_to_exit(loop, &r) &&
+		  r.status == 1,
+	      "without mnt_ns_fd the daemon's mounts (no marker)");
+
+	char *nope[] = { "nope", NULL };
+	struct crid_spawn_opts bad = { "/nonexistent/nope", nope, NULL, -1, -1, -1 };
+
+	crid_err_clear(&err);
+	CHECK(crid_spawn_in_ns(loop, &child, &bad, &in, on_exit_cb, NULL, &err) < 0 &&
+		  err.code == ENOENT,
+	      "exec failure in a namespace reported: %s", err.msg);
+	bad.path = "/bin/true", p[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	crid_err_clear(&err);
+	struct crid_spawn_ns notns = { p[0], NULL, NULL, false };
+
+	CHECK(crid_spawn_in_ns(loop, &child, &bad, &notns, on_exit_cb, NULL, &err) < 0 &&
+		  err.code == EINVAL,
+	      "a non-namespace fd is refused: %s", err.msg);
+	close(p[0]);
+
+	/* hide: a fresh namespace without our tmpfs on |dir| */
+	struct crid_spawn_ns fresh = { -1, dir, "/", true };
+
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0) {
+		/* and setsid: it leads its own session */
+		snprintf(script, sizeof(script),
+			 "test \"$(cut -d' ' -f6 /proc/$$/stat)\" = $$ || exit 8; "
+			 "mountpoint -q %s || exit 9",
+			 dir);
+		r.done = 0, r.status = -1;
+		crid_err_clear(&err);
+		CHECK(
+		    crid_spawn_in_ns(loop, &child, &o, &fresh, on_exit_cb, &r, &err) == 0 &&
+			run_to_exit(loop, &r) && r.status == 9,
+		    "hide: the child's fresh namespace lacks the mount; setsid: leads a session %s",
+		    err.msg);
+		r.done = 0;
+		snprintf(script, sizeof(script), "mountpoint -q %s", dir);
+		CHECK(crid_spawn(loop, &child, &o, on_exit_cb, &r, &err) == 0 &&
+			  run_to_exit(loop, &r) && r.status == 0,
+		      "and ours keeps it");
+		umount2(dir, MNT_DETACH);
+	}
+	close(ns), close(hold);
+	waitpid(holder, NULL, 0);
+	rmdir(dir);
+}
+
 static void on_signal(struct crid_loop *loop, int signo, void *user)
 {
 	(void)loop;
@@ -110,6 +240,7 @@ int main(void)
 	test_kill(&loop);
 	test_exec_failure(&loop);
 	test_io_env_mask(&loop);
+	test_mnt_ns(&loop);
 	crid_loop_destroy(&loop);
 	return tap_done();
 }
