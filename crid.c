@@ -219,6 +219,12 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 
 	if (crid_config_validate(&m->cfg, err) < 0)
 		return -1;
+	/* refused rather than half done: kubelet would be told "systemd" while nothing is in a scope */
+	if (strcmp(m->cfg.cgroup_manager, "systemd") == 0)
+		return crid_err_set(err, ENOTSUP,
+				    "cgroup_manager `systemd` is not supported yet (crid does not "
+				    "place pods in systemd slices over D-Bus): use cgroupfs, with "
+				    "kubelet's cgroupDriver: cgroupfs");
 	if (crid_log_level_parse(m->cfg.log_level, &level) == 0)
 		crid_log_set_level(level);
 	crid_log_set_format(m->cfg.log_format);

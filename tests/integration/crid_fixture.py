@@ -311,6 +311,17 @@ def version_ok(target_or_crid, timeout=5.0):
         ch.close()
 
 
+def daemon_mounts_under(runroot, path):
+    """Mounts below |path|, but for the daemon's own: the pinned mount namespace crun
+    runs in on a cgroup hybrid host (<runroot>/crun-ns, kept for the daemon's life
+    and the next one's)."""
+    pin = os.path.join(runroot, "crun-ns")
+    with open("/proc/self/mountinfo") as f:
+        points = [ln.split()[4] for ln in f]
+    return [m for m in points if (m == path or m.startswith(path + "/"))
+            and m != pin and not m.startswith(pin + "/")]
+
+
 def delete_bridges(cni_dir):
     """Deletes the Linux bridges the bridge plugin made for the CNI configs in |cni_dir|
     (the plugin creates them and never removes them: a class deletes what it made)."""

@@ -25,7 +25,7 @@ import threading
 import time
 import unittest
 
-from crid_fixture import CNI_PLUGIN_DIR, REPO, Crid, DaemonError, is_root
+from crid_fixture import CNI_PLUGIN_DIR, REPO, Crid, DaemonError, daemon_mounts_under, is_root
 
 import grpc  # noqa: E402
 
@@ -402,14 +402,7 @@ class CtrBase(unittest.TestCase):
     # -- leftovers ------------------------------------------------------------------
 
     def mounts_under(self, path):
-        """Mounts below |path|, but for the daemon's own: the pinned mount namespace crun
-        runs in on a cgroup hybrid host (<runroot>/crun-ns, kept for the daemon's life
-        and the next one's)."""
-        pin = os.path.join(self.crid.runroot, "crun-ns")
-        with open("/proc/self/mountinfo") as f:
-            points = [ln.split()[4] for ln in f]
-        return [m for m in points if m.startswith(path + "/")
-                and m != pin and not m.startswith(pin + "/")]
+        return daemon_mounts_under(self.crid.runroot, path)
 
     def assertNothingLeft(self):
         items = self.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers

@@ -233,6 +233,14 @@ class MetricsRunc(CtrBase):
         cid = self.create(pod, cfg)
         self.start(cid)
         type(self).shared_pod, type(self).shared_ctr = pod, cid
+        # until dd is done and both the loop and sleep run (the values the tests expect)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ms = [c.metrics for c in self.pod_entry(pod).container_metrics]
+            if ms and by_key(ms[0]).get(("container_processes",)) and \
+                    by_key(ms[0])[("container_processes",)].value.value >= 2:
+                break
+            time.sleep(0.1)
         return pod, cid
 
     def list_metrics(self):

@@ -18,7 +18,7 @@ import grpc
 
 import api_pb2
 import api_pb2_grpc
-from crid_fixture import REPO, Crid
+from crid_fixture import REPO, Crid, DaemonError
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
 import ctr_fixture
 
@@ -125,6 +125,20 @@ class ConfigNamed(unittest.TestCase):
         self.assertIsNotNone(line)
         self.assertIn("config file `%s`" % conf, line)
         self.assertIn("log level debug", line)
+
+
+class CgroupManagerSystemd(unittest.TestCase):
+    def test_refused_at_start(self):
+        """--cgroup-manager systemd is refused with a reason, not accepted half-done
+        (kubelet told "systemd" while no pod is in a systemd scope)."""
+        c = Crid(extra_args=["--cgroup-manager", "systemd"])
+        try:
+            with self.assertRaises(DaemonError):
+                c.start(timeout=10)
+            self.assertEqual(c.returncode, 1)
+            self.assertIn("cgroup_manager `systemd` is not supported yet", c.log_text())
+        finally:
+            c.cleanup()
 
 
 class ContainerLogLines(CtrBase):

@@ -17,7 +17,7 @@ import grpc
 
 import api_pb2
 import api_pb2_grpc
-from crid_fixture import CNI_PLUGIN_DIR, Crid, DaemonError, is_root
+from crid_fixture import CNI_PLUGIN_DIR, Crid, DaemonError, daemon_mounts_under, is_root
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 NSENTER = shutil.which("nsenter")
@@ -183,8 +183,7 @@ class SandboxBase(unittest.TestCase):
         return sorted(f for f in os.listdir(d) if f.endswith(".json")) if os.path.isdir(d) else []
 
     def mounts_under(self, path):
-        with open("/proc/self/mountinfo") as f:
-            return [line.split()[4] for line in f if line.split()[4].startswith(path)]
+        return daemon_mounts_under(self.crid.runroot, path)
 
     def assertNothingLeft(self):
         self.assertEqual(self.ipam_ips(), [], "host-local still holds IPs")
@@ -328,7 +327,10 @@ class SandboxLifecycle(SandboxBase):
                         os.kill(int(p), signal.SIGKILL)
             except OSError:
                 pass
-        for m in sorted(self.mounts_under(self.crid.runroot), reverse=True):
+        with open("/proc/self/mountinfo") as f:  # the daemon's own pins too
+            points = [ln.split()[4] for ln in f]
+        for m in sorted((m for m in points if m.startswith(self.crid.runroot + "/")),
+                        reverse=True):
             subprocess.run(["umount", "-l", m], check=True)
         shutil.rmtree(self.crid.runroot)
         self.crid._close_files()
