@@ -240,14 +240,16 @@ class Crid:
         finally:
             ch.close()
 
-    def unmount_leftovers(self):
+    def unmount_leftovers(self, under=None):
         """A daemon killed mid-test may leave pinned namespaces or rootfs mounts in its dirs."""
+        under = under or self.tmp
         try:
             with open("/proc/self/mountinfo") as f:
                 points = [line.split()[4] for line in f]
         except OSError:
             return
-        for m in sorted((p for p in points if p.startswith(self.tmp + "/")), reverse=True):
+        for m in sorted((p for p in points if p == under or p.startswith(under + "/")),
+                        reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
 
     def keeper_pids(self):
@@ -271,7 +273,13 @@ class Crid:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        if self.owns_tmp and not keep and not os.environ.get("CRID_KEEP"):
+        if keep or os.environ.get("CRID_KEEP"):
+            return
+        if is_root():
+            # crun's pinned mount namespace outlives a daemon on purpose (the next start
+            # reuses it); a test's daemon has no next start
+            self.unmount_leftovers(os.path.join(self.runroot, "crun-ns"))
+        if self.owns_tmp:
             if is_root():
                 self.unmount_leftovers()
             shutil.rmtree(self.tmp, ignore_errors=True)
