@@ -1,7 +1,9 @@
 #include "runtime/container/ctr_start_time.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,14 +112,70 @@ static int64_t proc_start_ns(pid_t pid)
 	       (int64_t)(ticks * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK)));
 }
 
+/* Whether |argv| (NUL-separated, |len| bytes) is `<runtime> [flags] start <id>`. */
+static bool is_start_of(const char *argv, size_t len, const char *base, const char *id)
+{
+	const char *a0 = strrchr(argv, '/'), *end = argv + len, *last = argv;
+	bool start = false;
+
+	a0 = a0 ? a0 + 1 : argv;
+	if (strcmp(a0, base) != 0)
+		return false;
+	for (const char *p = argv + strlen(argv) + 1; p < end; p += strlen(p) + 1) {
+		start = start || strcmp(p, "start") == 0;
+		last = p;
+	}
+	return start && strcmp(last, id) == 0;
+}
+
+/*
+ * Whether a `runtime start` of |id| still runs (the previous crid's, killed
+ * while it was in flight): it unlinks the FIFO last, so until it exits the
+ * FIFO says nothing. Start-up only: one pass over /proc per container
+ * recorded created, before the loop serves.
+ */
+static bool start_in_flight(const struct crid_oci_runtime *rt, const char *id)
+{
+	const char *base = rt->path ? strrchr(rt->path, '/') : NULL;
+	char path[300], argv[4096];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	base = base ? base + 1 : rt->path;
+	if (!base || !base[0] || !(d = opendir("/proc")))
+		return false;
+	while (!found && (e = readdir(d))) {
+		int fd;
+		ssize_t n;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, argv, sizeof(argv) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		argv[n] = '\0';
+		found = is_start_of(argv, (size_t)n, base, id);
+	}
+	closedir(d);
+	return found;
+}
+
 int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid)
 {
 	char path[PATH_MAX], *slash;
 	struct stat st;
 	int64_t at;
 
-	if (fifo_path(path, sizeof(path), rt, id) < 0 || lstat(path, &st) == 0)
-		return -1; /* FIFO still there: never started */
+	if (fifo_path(path, sizeof(path), rt, id) < 0)
+		return -1;
+	if (lstat(path, &st) == 0 && !start_in_flight(rt, id))
+		return -1; /* FIFO still there, no start on its way: never started */
 	slash = strrchr(path, '/');
 	*slash = '\0';
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))

@@ -41,7 +41,8 @@ void crid_start_mark_drop(struct crid_start_mark *m);
  * At recovery, for a container recorded created: whether the runtime started
  * it while crid was down (a kill -9 during `runtime start`, which finishes on
  * its own). Started when the runtime still has the container's state dir but
- * no exec FIFO (runc and crun unlink it at start). Returns the init's fork
+ * no exec FIFO (runc and crun unlink it at start), or while that `runtime
+ * start` process still runs (it unlinks the FIFO last). Returns the init's fork
  * time in ns since the epoch (the exec FIFO's stamp is gone with it; the
  * fork is never after the start), or -1: not started, or not known.
  */
