@@ -1256,21 +1256,29 @@ static void stop_run(struct crid_ctr_op *op)
 	crid_trace_mark(&op->trace, "signal");
 }
 
-struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container *c,
-				  long long timeout, crid_ctr_done_fn done, void *user,
-				  struct crid_err *err)
+/* Joins the container's operation of the same kind, or queues a new one. */
+static struct crid_ctr_op *queue_op(struct crid_ctrs *ctrs, struct crid_container *c,
+				    enum op_kind kind, long long timeout, crid_ctr_done_fn done,
+				    void *user, struct crid_err *err)
 {
-	struct crid_ctr_op *op = join(c, OP_STOP, done, user);
+	struct crid_ctr_op *op = join(c, kind, done, user);
 
 	if (op)
 		return op;
-	op = ctr_op_new(ctrs, c, OP_STOP, done, user);
+	op = ctr_op_new(ctrs, c, kind, done, user);
 	if (!op) {
 		crid_err_set(err, ENOMEM, "container operation");
 		return NULL;
 	}
 	op->timeout = timeout;
 	return submit(op, err);
+}
+
+struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container *c,
+				  long long timeout, crid_ctr_done_fn done, void *user,
+				  struct crid_err *err)
+{
+	return queue_op(ctrs, c, OP_STOP, timeout, done, user, err);
 }
 
 /* ---- retire ---- */
@@ -1300,42 +1308,43 @@ static void retired(void *user, int status, const char *out, size_t len, const s
 	op_finish(op, c);
 }
 
-static void retire_after_stop(struct crid_ctr_op *op)
+/* The stop's part is over: its timer off, its signal resent to a late exec. */
+static void stop_settled(struct crid_ctr_op *op)
 {
-	struct crid_oci_runtime rt;
-	struct crid_err e;
-
 	if (op->timer_on) {
 		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
 		op->timer_on = false;
 	}
 	resend_stop(op);
-	if (op->c->retired) {
-		op_finish(op, op->c);
-		return;
-	}
+}
+
+/* `runtime delete --force`, answered through |done|. */
+static void runtime_delete(struct crid_ctr_op *op, crid_oci_done_fn done)
+{
+	struct crid_oci_runtime rt;
+	struct crid_err e;
+
 	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
-					   CRID_RUNTIME_TIMEOUT, retired, op, &e);
+					   CRID_RUNTIME_TIMEOUT, done, op, &e);
 	crid_trace_mark(&op->trace, "rt_spawn");
 	if (!op->call)
-		retired(op, -1, NULL, 0, &e);
+		done(op, -1, NULL, 0, &e);
+}
+
+static void retire_after_stop(struct crid_ctr_op *op)
+{
+	stop_settled(op);
+	if (op->c->retired)
+		op_finish(op, op->c);
+	else
+		runtime_delete(op, retired);
 }
 
 struct crid_ctr_op *crid_ctr_retire(struct crid_ctrs *ctrs, struct crid_container *c,
 				    crid_ctr_done_fn done, void *user, struct crid_err *err)
 {
-	struct crid_ctr_op *op = join(c, OP_RETIRE, done, user);
-
-	if (op)
-		return op;
-	op = ctr_op_new(ctrs, c, OP_RETIRE, done, user);
-	if (!op) {
-		crid_err_set(err, ENOMEM, "container operation");
-		return NULL;
-	}
-	op->timeout = 0;
-	return submit(op, err);
+	return queue_op(ctrs, c, OP_RETIRE, 0, done, user, err);
 }
 
 /* ---- remove ---- */
@@ -1365,40 +1374,17 @@ static void removed(void *user, int status, const char *out, size_t len, const s
 
 static void remove_after_stop(struct crid_ctr_op *op)
 {
-	struct crid_oci_runtime rt;
-	struct crid_err e;
-
-	if (op->timer_on) {
-		ev_timer_stop(op->ctrs->loop->ev, &op->timer);
-		op->timer_on = false;
-	}
-	resend_stop(op);
-	if (op->c->retired) { /* the pod's stop deleted it from the runtime already */
+	stop_settled(op);
+	if (op->c->retired) /* the pod's stop deleted it from the runtime already */
 		removed(op, 0, NULL, 0, NULL);
-		return;
-	}
-	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
-		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
-					   CRID_RUNTIME_TIMEOUT, removed, op, &e);
-	crid_trace_mark(&op->trace, "rt_spawn");
-	if (!op->call)
-		removed(op, -1, NULL, 0, &e);
+	else
+		runtime_delete(op, removed);
 }
 
 struct crid_ctr_op *crid_ctr_remove(struct crid_ctrs *ctrs, struct crid_container *c,
 				    crid_ctr_done_fn done, void *user, struct crid_err *err)
 {
-	struct crid_ctr_op *op = join(c, OP_REMOVE, done, user);
-
-	if (op)
-		return op;
-	op = ctr_op_new(ctrs, c, OP_REMOVE, done, user);
-	if (!op) {
-		crid_err_set(err, ENOMEM, "container operation");
-		return NULL;
-	}
-	op->timeout = 0;
-	return submit(op, err);
+	return queue_op(ctrs, c, OP_REMOVE, 0, done, user, err);
 }
 
 /* ---- update ---- */
