@@ -166,29 +166,27 @@ static int start_streaming(struct daemon_main *m, struct crid_err *err)
 }
 
 /*
- * Gives the CRI socket to |group| (a name or a gid; "" = leave crid's), so
- * its members may use it with listen_mode 0660. Name lookup may use NSS: at
- * start, before the loop serves anything.
+ * The gid of listen_group (a name or a gid; "" = crid's own, (gid_t)-1), so
+ * its members may use the CRI socket with listen_mode 0660. Name lookup may
+ * use NSS: at start, before the loop serves anything.
  */
-static int socket_group(const char *path, const char *group, struct crid_err *err)
+static int socket_group(const char *group, gid_t *gid, struct crid_err *err)
 {
 	struct group *g;
 	char *end;
-	gid_t gid;
 
+	*gid = (gid_t)-1;
 	if (!group[0])
 		return 0;
-	gid = (gid_t)strtoul(group, &end, 10);
+	*gid = (gid_t)strtoul(group, &end, 10);
 	if (*end) {
 		errno = 0;
 		g = getgrnam(group);
 		if (!g)
 			return crid_err_set(err, errno ? errno : ENOENT,
 					    "listen_group `%s`: no such group", group);
-		gid = g->gr_gid;
+		*gid = g->gr_gid;
 	}
-	if (chown(path, (uid_t)-1, gid) < 0)
-		return crid_err_set(err, errno, "chown `%s` to group `%s`", path, group);
 	return 0;
 }
 
@@ -215,6 +213,7 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 {
 	const char *dirs[] = { m->cfg.root, m->cfg.runroot };
 	enum crid_log_level level;
+	gid_t gid;
 	int fd;
 
 	if (crid_config_validate(&m->cfg, err) < 0)
@@ -269,13 +268,11 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	if (start_streaming(m, err) < 0 || start_metrics(m, err) < 0)
 		return -1;
 	crid_trash_sweep(&m->d.trash); /* leftovers of a crash or of earlier removals */
-	fd = crid_unix_listen(m->cfg.listen, (mode_t)m->cfg.listen_mode, err);
+	if (socket_group(m->cfg.listen_group, &gid, err) < 0)
+		return -1;
+	fd = crid_unix_listen(m->cfg.listen, (mode_t)m->cfg.listen_mode, gid, err);
 	if (fd < 0)
 		return -1;
-	if (socket_group(m->cfg.listen, m->cfg.listen_group, err) < 0) {
-		close(fd);
-		return -1;
-	}
 	m->server = crid_grpc_server_new(&m->loop, fd, crid_handlers_dispatch, &m->d, err);
 	return m->server ? 0 : -1;
 }

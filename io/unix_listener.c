@@ -62,7 +62,7 @@ static int check_not_live(const struct sockaddr_un *sa, const char *path, struct
 	return 0;
 }
 
-int crid_unix_listen(const char *path, mode_t mode, struct crid_err *err)
+int crid_unix_listen(const char *path, mode_t mode, gid_t gid, struct crid_err *err)
 {
 	struct sockaddr_un sa;
 	int fd;
@@ -79,6 +79,10 @@ int crid_unix_listen(const char *path, mode_t mode, struct crid_err *err)
 	}
 	if (chmod(path, mode) < 0) {
 		crid_err_set(err, errno, "chmod `%s`", path);
+		goto fail_unlink;
+	}
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+		crid_err_set(err, errno, "chown `%s` to group %u", path, (unsigned)gid);
 		goto fail_unlink;
 	}
 	if (listen(fd, 1024) < 0) {

@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (crid_loop_init(&loop, on_signal, NULL, &err) < 0 ||
-	    (fd = crid_unix_listen(argv[1], 0600, &err)) < 0 ||
+	    (fd = crid_unix_listen(argv[1], 0600, (gid_t)-1, &err)) < 0 ||
 	    !(server = crid_grpc_server_new(&loop, fd, dispatch, NULL, &err))) {
 		fprintf(stderr, "grpc_echo_server: %s\n", err.msg);
 		return 1;
