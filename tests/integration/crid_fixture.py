@@ -312,15 +312,15 @@ class Crid:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if os.environ.get("CRID_KEEP"):
+            return  # kept whole, mounts too, for whoever asked
         if is_root():
             # crun's pinned mount namespace outlives a daemon on purpose (the next start
-            # reuses it); a test's daemon has no next start, and a kept dir needs no mount
-            self.unmount_leftovers(os.path.join(self.runroot, "crun-ns"))
-        if keep or os.environ.get("CRID_KEEP"):
-            return
-        if self.owns_tmp:
-            if is_root():
-                self.unmount_leftovers()
+            # reuses it); a test's daemon has no next start. A dir kept after a failure
+            # keeps its files (logs, records), not its mounts.
+            self.unmount_leftovers(self.tmp if self.owns_tmp else
+                                   os.path.join(self.runroot, "crun-ns"))
+        if self.owns_tmp and not keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- clients ----------------------------------------------------------
