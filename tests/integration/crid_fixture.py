@@ -123,7 +123,7 @@ def sanitizer_report(text, context=40):
     m = SANITIZER_REPORT.search(text)
     if not m:
         return None
-    lines = text[m.start():].splitlines()
+    lines = text[text.rfind("\n", 0, m.start()) + 1:].splitlines()
     return "\n".join(lines[:context])
 
 

@@ -4,7 +4,7 @@ them and Linux bridges named cr* (the test networks: cridc*, cridp*, crc*, crt*)
   leftovers.py snap FILE LABEL    records what is there now (run.sh: before the first
                                   module and after each one ends)
   leftovers.py watch LOGDIR RUNPID
-                                  every 2 s until RUNPID exits or LOGDIR/watch.stop
+                                  every 5 s until RUNPID exits or LOGDIR/watch.stop
                                   appears: which module uses which dir (a process
                                   naming the dir in its argv or working in it, below a
                                   module's crid_fixture.py), and which bridges the
@@ -139,8 +139,12 @@ def conflist_bridges(d):
 def watch(logdir, runpid):
     owners, bridge_dir = {}, {}
     path = os.path.join(logdir, "owners.json")
-    while os.path.exists("/proc/%d" % runpid) and not os.path.exists(
-            os.path.join(logdir, "watch.stop")):
+
+    def running():
+        return os.path.exists("/proc/%d" % runpid) and not os.path.exists(
+            os.path.join(logdir, "watch.stop"))
+
+    while running():
         ps = procs()
         for pid, (_, argv, cwd) in ps.items():
             used = dirs_used(argv, cwd)
@@ -155,7 +159,10 @@ def watch(logdir, runpid):
         with open(path + ".tmp", "w") as f:
             json.dump({"owners": owners, "bridges": bridge_dir}, f)
         os.rename(path + ".tmp", path)
-        time.sleep(2)
+        for _ in range(10):  # 5 s between samples: a /proc walk costs ~0.1 s of CPU
+            if not running():
+                break
+            time.sleep(0.5)
     return 0
 
 

@@ -146,7 +146,7 @@ echo "integration summary ($CRID_BUILD): $total tests, $passed passed, $failed f
 for m in $modules; do grep -h '^SKIPPED ' "$logdir/${m%.py}.out" 2>/dev/null; done | sed 's/^/  /'
 # a module must take away what it made: dirs, mounts, bridges (CRID_KEEP keeps dirs on purpose)
 touch "$logdir/watch.stop"
-for _ in 1 2 3 4 5 6 7 8 9 10; do
+for _ in $(seq 1 10); do
 	[ -e "/proc/$(cat "$logdir/watch.pid")" ] || break
 	sleep 0.5
 done
