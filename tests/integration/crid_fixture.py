@@ -246,7 +246,12 @@ class Crid:
         except DaemonError:
             self.cleanup(keep=True)
             raise
-        report = sanitizer_report(self.log_text())
+        try:
+            report = sanitizer_report(self.log_text())
+        except OSError as e:
+            self.cleanup(keep=True)
+            raise DaemonError("crid (%s) exited with status %s; its stderr cannot be read "
+                              "(%s): was its dir removed under it?" % (self.name, rc, e))
         if rc != 0 or report:
             self.cleanup(keep=True)
             raise DaemonError("crid (%s) exited with status %s after SIGTERM (expected 0)%s\n"
