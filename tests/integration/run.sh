@@ -66,7 +66,9 @@ total=0 passed=0 failed=0 errors=0 skipped=0 bad_modules=
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/crid-integration.XXXXXX") || exit 2
 
 run_module() {
-	CRID_RUN_ID=$logdir CRID_MODULE=$1 PYTHONPATH="$CRID_PY:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+	# CRID_RUN_ID, CRID_MODULE: every process of the module inherits them (leftovers.py)
+	CRID_RUN_ID=$logdir CRID_MODULE=$1 \
+		PYTHONPATH="$CRID_PY:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
 		timeout -k 10 "$CRID_MODULE_TIMEOUT" "$PY" "$here/crid_fixture.py" "$1" >"$logdir/$1.out" 2>&1
 	echo "$SECONDS" >"$logdir/$1.end"
 }
@@ -86,7 +88,9 @@ snapshot() {
 
 report_module() {
 	local m=$1 out=$logdir/$1.out summary t p f e s others
-	others=$(for o in "${pending[@]}"; do [ "$o" = "$m" ] || [ -e "$logdir/$o.end" ] || printf ' %s' "$o"; done)
+	others=$(for o in "${pending[@]}"; do
+		[ "$o" = "$m" ] || [ -e "$logdir/$o.end" ] || printf ' %s' "$o"
+	done)
 	snapshot "$m${others:+ (running beside it:$others)}"
 	echo
 	echo "=== $m ($(($(cat "$logdir/$m.end") - $(cat "$logdir/$m.start"))) s)"
