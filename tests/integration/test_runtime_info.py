@@ -235,8 +235,11 @@ class RuntimeInfoTest(CridTestCase):
                       "Status info config does not show the pod cidr: %s" % info["config"])
 
     def test_update_runtime_config_empty(self):
-        # kubelet may send an empty config; that is not an error
-        self.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(), timeout=10)
+        # kubelet may send an empty config; that is not an error, and it changes nothing
+        before = self.info_json(self.status(verbose=True))["config"]
+        r = self.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(), timeout=10)
+        self.assertEqual(r, api_pb2.UpdateRuntimeConfigResponse())
+        self.assertEqual(self.info_json(self.status(verbose=True))["config"], before)
 
     # -- UNIMPLEMENTED surface --------------------------------------------
 
