@@ -243,6 +243,7 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 		return crid_err_set(err, EINVAL, "runtime handler `%s` is not configured", handler);
 	rt->mnt_ns_fd = -1;
 	rt->hide_mount = NULL;
+	rt->call_timeout = CRID_RUNTIME_TIMEOUT(ctrs);
 	for (size_t i = 0; i < ctrs->host->n_runtimes; i++) {
 		const struct crid_host_runtime *r = &ctrs->host->runtimes[i];
 
