@@ -287,6 +287,26 @@ static void store_fd(struct crid_ctrs *ctrs, const struct crid_container *c, con
 		crid_log_warn("container %.12s: fd store: %s", c->id, e.msg);
 }
 
+void ctr_fds_reseed(void *user)
+{
+	struct crid_ctrs *ctrs = user;
+	size_t n, kept = 0;
+	struct crid_container *const *all = crid_container_list(ctrs->store, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct crid_container *c = all[i];
+
+		if (c->pidfd < 0 && c->out_fd < 0 && c->err_fd < 0 && c->in_fd < 0)
+			continue;
+		store_fd(ctrs, c, "pid", c->pidfd);
+		store_fd(ctrs, c, "out", c->out_fd);
+		store_fd(ctrs, c, "err", c->err_fd);
+		store_fd(ctrs, c, "in", c->in_fd);
+		kept++;
+	}
+	crid_log_info("fd store: the fds of %zu containers deposited again", kept);
+}
+
 static void unstore_fds(struct crid_ctrs *ctrs, const struct crid_container *c)
 {
 	static const char *const what[] = { "pid", "out", "err", "in" };

@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -459,3 +460,82 @@ class FaultsDiskFull(_Pulls):
         self.rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=first),
                                  timeout=30)
         self.assertEqual(self.pods(), {})
+
+
+# ---------------------------------------------------------------------------
+# crid-keeper killed
+# ---------------------------------------------------------------------------
+
+class FaultsKeeper(_Base):
+    """The fd store killed under running containers: crid starts a new keeper and
+    deposits every container's fds again, so a kill -9 of crid after that loses no
+    exit code and no line a container wrote while crid was down."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.extra = ("--insecure-registry", REGISTRY[1])
+        cls.start_crid()
+        cls.image = cls.img.PullImage(api_pb2.PullImageRequest(image=api_pb2.ImageSpec(
+            image="%s/crid-test/sleep:latest" % REGISTRY[1])), timeout=120).image_ref
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_crid()
+
+    def run_ctr(self, pod, cfg, name, script, mounts=()):
+        c = api_pb2.ContainerConfig(metadata=api_pb2.ContainerMetadata(name=name),
+                                    image=api_pb2.ImageSpec(image=self.image),
+                                    log_path=name + ".log", command=["/bin/sh", "-c", script],
+                                    mounts=list(mounts))
+        cid = self.rt.CreateContainer(api_pb2.CreateContainerRequest(
+            pod_sandbox_id=pod, config=c, sandbox_config=cfg), timeout=60).container_id
+        self.rt.StartContainer(api_pb2.StartContainerRequest(container_id=cid), timeout=60)
+        return cid
+
+    def status(self, cid):
+        return self.rt.ContainerStatus(api_pb2.ContainerStatusRequest(container_id=cid),
+                                       timeout=10).status
+
+    def test_keeper_killed(self):
+        cfg = FaultsFds.host_pod("keeper")
+        cfg.log_directory = os.path.join(self.crid.tmp, "logs")
+        pod = self.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(config=cfg),
+                                    timeout=30).pod_sandbox_id
+        a = self.run_ctr(pod, cfg, "a", "while :; do sleep 1; done")
+        flags = os.path.join(self.crid.tmp, "flags")
+        os.mkdir(flags)
+        b = self.run_ctr(pod, cfg, "b", "echo early; while [ ! -e /flags/go ]; do sleep 0.1; "
+                         "done; echo late; exit 7", mounts=[api_pb2.Mount(
+                             host_path=flags, container_path="/flags", readonly=True)])
+        old = self.crid.keeper_pids()
+        self.assertEqual(len(old), 1, "keepers of this run dir: %s" % old)
+        os.kill(old[0], signal.SIGKILL)
+        self.assertIsNotNone(self.crid.wait_for_log("a new crid-keeper holds the fds again", 15),
+                             "crid did not replace the keeper:\n" + self.crid.log(30))
+        new = self.crid.keeper_pids()
+        self.assertEqual(len(new), 1)
+        self.assertNotEqual(new, old)
+        self.assertServing()
+        self.assertEqual(self.status(a).state, api_pb2.CONTAINER_RUNNING)
+        # kill -9 crid; b writes and exits while crid is down
+        self.channel.close()
+        self.crid.kill()
+        open(os.path.join(flags, "go"), "w").close()
+        time.sleep(1.5)
+        self.crid.start()
+        self.connect()
+        self.pid0 = self.crid.pid
+        self.assertEqual(self.crid.keeper_pids(), new, "the new keeper served the restart")
+        self.assertEqual(self.status(a).state, api_pb2.CONTAINER_RUNNING)
+        deadline = time.monotonic() + 10
+        while self.status(b).state != api_pb2.CONTAINER_EXITED and time.monotonic() < deadline:
+            time.sleep(0.1)
+        st = self.status(b)
+        self.assertEqual(st.state, api_pb2.CONTAINER_EXITED)
+        self.assertEqual(st.exit_code, 7, "exit code lost: %s" % st.reason)
+        with open(os.path.join(cfg.log_directory, "b.log"), "rb") as f:
+            log = f.read()
+        self.assertIn(b" stdout F early\n", log)
+        self.assertIn(b" stdout F late\n", log, "a line written while crid was down is lost")
+        self.rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=30)
+        self.rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=30)
