@@ -17,6 +17,7 @@
 
 #include "io/http1.h"
 #include "io/tls_bridge.h"
+#include "reactor/accept_pause.h"
 #include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
@@ -45,6 +46,7 @@ struct crid_metrics_http {
 	int fd;
 	int port;
 	ev_io accept_io;
+	struct crid_accept_pause accept_pause;
 	struct conn *conns;
 	size_t n_conns;
 	struct crid_tls *tls; /* NULL: plain HTTP */
@@ -232,13 +234,14 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_metrics_http *srv = w->data;
 
-	(void)ev;
 	(void)revents;
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
-			return; /* EAGAIN; EMFILE and the like: the scraper retries */
+		if (fd < 0) {
+			crid_accept_pause_on_error(ev, &srv->accept_pause, errno);
+			return;
+		}
 		accepted(srv, fd);
 	}
 }
@@ -313,6 +316,7 @@ struct crid_metrics_http *crid_metrics_http_start(struct crid_loop *loop,
 	}
 	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
 	srv->accept_io.data = srv;
+	crid_accept_pause_init(&srv->accept_pause, &srv->accept_io, "metrics");
 	ev_io_start(loop->ev, &srv->accept_io);
 	return srv;
 }
@@ -335,6 +339,7 @@ void crid_metrics_http_stop(struct crid_metrics_http *srv)
 		conn_close(srv->conns);
 	crid_tls_bridges_abort(&srv->bridges);
 	ev_io_stop(srv->loop->ev, &srv->accept_io);
+	crid_accept_pause_stop(srv->loop->ev, &srv->accept_pause);
 	close(srv->fd);
 	crid_tls_free(srv->tls);
 	crid_free(srv);

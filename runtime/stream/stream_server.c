@@ -23,6 +23,7 @@
 
 #include "io/http1.h"
 #include "io/tls_bridge.h"
+#include "reactor/accept_pause.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/stream/port_forward.h"
@@ -36,7 +37,6 @@
 #define LINGER_TIMEOUT 2.0  /* after an error response, for the peer to close */
 #define MAX_HANDSHAKES 1024 /* connections still in their head; more are closed at once */
 #define ACCEPTS_PER_CALL 32 /* the loop serves others between bursts */
-#define ACCEPT_PAUSE 0.5    /* out of fds: try again after this */
 #define CREATION_TIMEOUT 30.0
 #define IDLE_TIMEOUT (4 * 3600.0)
 #define FINISH_TIMEOUT (15 * 60.0)
@@ -67,7 +67,7 @@ struct crid_stream_server {
 	struct crid_pods *pods;
 	int fd;
 	ev_io accept_io;
-	ev_timer accept_pause;
+	struct crid_accept_pause accept_pause;
 	ev_timer sweep;
 	struct crid_stream_tokens tokens;
 	struct crid_stream_conns conns;
@@ -396,14 +396,6 @@ static bool accepted(struct crid_stream_server *srv, int fd)
 	return true;
 }
 
-static void accept_resume_cb(struct ev_loop *ev, ev_timer *w, int revents)
-{
-	struct crid_stream_server *srv = w->data;
-
-	(void)revents;
-	ev_io_start(ev, &srv->accept_io);
-}
-
 static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_stream_server *srv = w->data;
@@ -420,17 +412,7 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 					      srv->n_hs + srv->bridges.handshaking);
 			continue;
 		}
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			/* level-triggered: waiting on the listener now would spin */
-			crid_log_warn("streaming: accept: %s; pausing %.1fs", strerror(errno),
-				      ACCEPT_PAUSE);
-			ev_io_stop(ev, &srv->accept_io);
-			/* set each time: a fired one-shot timer restarts at once otherwise */
-			ev_timer_set(&srv->accept_pause, ACCEPT_PAUSE, 0.);
-			ev_timer_start(ev, &srv->accept_pause);
-		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-			crid_log_warn("streaming: accept: %s", strerror(errno));
-		}
+		crid_accept_pause_on_error(ev, &srv->accept_pause, errno);
 		return;
 	}
 }
@@ -542,8 +524,7 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 		goto fail;
 	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
 	srv->accept_io.data = srv;
-	ev_timer_init(&srv->accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
-	srv->accept_pause.data = srv;
+	crid_accept_pause_init(&srv->accept_pause, &srv->accept_io, "streaming");
 	ev_timer_init(&srv->sweep, sweep_cb, 0., 0.);
 	srv->sweep.data = srv;
 	ev_io_start(loop->ev, &srv->accept_io);
@@ -601,7 +582,7 @@ void crid_stream_server_stop(struct crid_stream_server *srv)
 		return;
 	ev = srv->loop->ev;
 	ev_io_stop(ev, &srv->accept_io);
-	ev_timer_stop(ev, &srv->accept_pause);
+	crid_accept_pause_stop(ev, &srv->accept_pause);
 	ev_timer_stop(ev, &srv->sweep);
 	close(srv->fd);
 	while (srv->hs)

@@ -9,6 +9,7 @@ the same daemon pid goes on serving, and serves fully again once the fault
 is gone."""
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -162,6 +163,36 @@ class FaultsFds(_Base):
 
     def accept_warnings(self):
         return self.crid.log_text().count("accept: Too many open files")
+
+    def test_out_of_fds_metrics(self):
+        """The metrics listener rests after EMFILE too (it retried at once, like the CRI socket)."""
+        c = Crid(extra_args=["--enable-metrics", "--metrics-port", "0"])
+        c.start()
+        try:
+            line = c.wait_for_log(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", 5)
+            self.assertIsNotNone(line, "no metrics address in the log")
+            port = int(re.search(r"127\.0\.0\.1:(\d+)/metrics", line).group(1))
+            soft, hard = resource.prlimit(c.pid, resource.RLIMIT_NOFILE)
+            resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (nofile(c.pid), hard))
+            socks = []
+            try:
+                for _ in range(24):
+                    socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                self.assertIsNotNone(c.wait_for_log(r"metrics: accept: Too many open files", 10),
+                                     "the metrics listener never ran out of fds")
+                n0 = c.log_text().count("metrics: accept: Too many open files")
+                time.sleep(2)
+                n1 = c.log_text().count("metrics: accept: Too many open files")
+                self.assertLess(n1 - n0, 20, "metrics accept retried %d times in 2 s" % (n1 - n0))
+            finally:
+                for s in socks:
+                    s.close()
+                resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (soft, hard))
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200"), "no scrape after fds freed")
+        finally:
+            c.finish()
 
     @staticmethod
     def host_pod(name):
