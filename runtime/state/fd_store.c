@@ -73,9 +73,12 @@ struct crid_fd_store {
 	socklen_t notify_len;
 	uint64_t *held; /* hashes of the names held, ascending */
 	size_t n_held, cap_held;
-	char runroot[PATH_MAX];	    /* keeper: where it listens, to start a new one */
-	struct crid_loop *loop;	    /* set by crid_fd_store_watch */
-	ev_io hup;		    /* the keeper connection: readable only at its end */
+	char runroot[PATH_MAX]; /* keeper: where it listens, to start a new one */
+	struct crid_loop *loop; /* set by crid_fd_store_watch */
+	ev_io hup;		/* the keeper connection: readable only at its end */
+	ev_timer respawn;	/* polls a new keeper's socket until it answers */
+	long respawn_deadline;
+	pid_t respawn_pid;	    /* the new keeper's first process, until reaped */
 	void (*reseed)(void *user); /* deposits every fd again */
 	void *reseed_user;
 };
@@ -223,12 +226,12 @@ static int wait_started(pid_t pid, const char *keeper, long deadline, struct cri
 	return 0;
 }
 
-static int spawn_keeper(const char *sock_path, long deadline, struct crid_err *err)
+/* Starts crid-keeper -d; its first process exits 0 once the socket listens. */
+static int start_keeper(const char *sock_path, pid_t *pid, struct crid_err *err)
 {
 	char keeper[PATH_MAX], *argv[] = { keeper, "-d", (char *)sock_path, NULL };
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	pid_t pid;
 	int rc;
 
 	if (keeper_path(keeper, sizeof(keeper), err) < 0)
@@ -240,21 +243,40 @@ static int spawn_keeper(const char *sock_path, long deadline, struct crid_err *e
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	rc = posix_spawn(&pid, keeper, NULL, &attr, argv, environ);
+	rc = posix_spawn(pid, keeper, NULL, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)
 		return crid_err_set(err, rc, "start `%s`", keeper);
+	return 0;
+}
+
+static int spawn_keeper(const char *sock_path, long deadline, struct crid_err *err)
+{
+	char keeper[PATH_MAX];
+	pid_t pid;
+
+	if (keeper_path(keeper, sizeof(keeper), err) < 0 || start_keeper(sock_path, &pid, err) < 0)
+		return -1;
 	return wait_started(pid, keeper, deadline, err);
+}
+
+static int keeper_addr(const char *runroot, struct sockaddr_un *addr, struct crid_err *err)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	if (snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/keeper.sock", runroot) >=
+	    (int)sizeof(addr->sun_path))
+		return crid_err_set(err, ENAMETOOLONG, "keeper socket in `%s`", runroot);
+	return 0;
 }
 
 static int open_keeper(const char *runroot, struct crid_fd_store *s, struct crid_err *err)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 	long deadline = now_ms() + KEEPER_START_MS;
 
-	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/keeper.sock", runroot) >=
-	    (int)sizeof(addr.sun_path))
-		return crid_err_set(err, ENAMETOOLONG, "keeper socket in `%s`", runroot);
+	if (keeper_addr(runroot, &addr, err) < 0)
+		return -1;
 	if (try_connect(&addr, &s->sock) == 0)
 		goto connected;
 	if (errno != ENOENT && errno != ECONNREFUSED)
@@ -548,15 +570,63 @@ const char *crid_fd_store_kind(const struct crid_fd_store *s)
 	return s->systemd ? "systemd" : "keeper";
 }
 
+static void respawn_failed(struct crid_fd_store *s, struct crid_err *err)
+{
+	s->respawn_deadline = 0;
+	crid_log_error("fd store: %s; containers' fds are not kept until crid restarts", err->msg);
+}
+
+/*
+ * A new keeper's socket is polled from a timer, not waited for: its first
+ * process exits 0 once the socket listens (reaped here, never blocking), and
+ * the connection is retried until KEEPER_START_MS; then the owner deposits
+ * every fd again.
+ */
+static void respawn_tick(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct crid_fd_store *s = w->data;
+	struct sockaddr_un addr;
+	struct crid_err err;
+	int status;
+
+	(void)revents;
+	if (s->respawn_pid > 0 && waitpid(s->respawn_pid, &status, WNOHANG) == s->respawn_pid) {
+		s->respawn_pid = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			ev_timer_stop(ev, w);
+			crid_err_set(
+			    &err, 0, "crid-keeper failed (status %d; its error is on stderr)",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			respawn_failed(s, &err);
+			return;
+		}
+	}
+	if (keeper_addr(s->runroot, &addr, &err) == 0 && try_connect(&addr, &s->sock) == 0) {
+		ev_timer_stop(ev, w);
+		set_timeout(s->sock, SO_SNDTIMEO, SEND_TIMEOUT_MS);
+		set_timeout(s->sock, SO_RCVTIMEO, LIST_TIMEOUT_MS);
+		ev_io_set(&s->hup, s->sock, EV_READ);
+		ev_io_start(ev, &s->hup);
+		if (s->reseed)
+			s->reseed(s->reseed_user);
+		crid_log_info("fd store: a new crid-keeper holds the fds again");
+		return;
+	}
+	if (now_ms() < s->respawn_deadline)
+		return;
+	ev_timer_stop(ev, w);
+	crid_err_set(&err, ETIMEDOUT, "crid-keeper did not answer within %d ms", KEEPER_START_MS);
+	respawn_failed(s, &err);
+}
+
 /*
  * The keeper never speaks unasked, so a readable connection is its end
- * (killed, or crashed): a new keeper is started as at daemon start (a wait
- * of milliseconds, bounded by KEEPER_START_MS) and the owner deposits every
- * fd again, so a later crash of crid still finds them.
+ * (killed, or crashed): a new keeper is started and polled for (respawn_tick).
  */
 static void keeper_gone(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_fd_store *s = w->data;
+	struct sockaddr_un addr;
 	struct crid_err err;
 	ssize_t n;
 	char c;
@@ -573,16 +643,14 @@ static void keeper_gone(struct ev_loop *ev, ev_io *w, int revents)
 	close(s->sock);
 	s->sock = -1;
 	crid_log_warn("fd store: crid-keeper went away; starting a new one");
-	if (open_keeper(s->runroot, s, &err) < 0) {
-		crid_log_error("fd store: %s; containers' fds are not kept until crid restarts",
-			       err.msg);
+	if (keeper_addr(s->runroot, &addr, &err) < 0 ||
+	    start_keeper(addr.sun_path, &s->respawn_pid, &err) < 0) {
+		respawn_failed(s, &err);
 		return;
 	}
-	ev_io_set(&s->hup, s->sock, EV_READ);
-	ev_io_start(ev, &s->hup);
-	if (s->reseed)
-		s->reseed(s->reseed_user);
-	crid_log_info("fd store: a new crid-keeper holds the fds again");
+	s->respawn_deadline = now_ms() + KEEPER_START_MS;
+	ev_timer_set(&s->respawn, 0.01, 0.01);
+	ev_timer_start(ev, &s->respawn);
 }
 
 void crid_fd_store_watch(struct crid_fd_store *s, struct crid_loop *loop,
@@ -595,6 +663,8 @@ void crid_fd_store_watch(struct crid_fd_store *s, struct crid_loop *loop,
 	s->reseed_user = user;
 	ev_io_init(&s->hup, keeper_gone, s->sock, EV_READ);
 	s->hup.data = s;
+	ev_timer_init(&s->respawn, respawn_tick, 0.01, 0.01);
+	s->respawn.data = s;
 	ev_io_start(loop->ev, &s->hup);
 }
 
@@ -602,8 +672,10 @@ void crid_fd_store_close(struct crid_fd_store *s)
 {
 	if (!s)
 		return;
-	if (s->loop)
+	if (s->loop) {
 		ev_io_stop(s->loop->ev, &s->hup);
+		ev_timer_stop(s->loop->ev, &s->respawn);
+	}
 	if (s->sock >= 0)
 		close(s->sock);
 	crid_free(s->held);
