@@ -31,6 +31,7 @@ struct crid_oci_runtime {
 	 */
 	int mnt_ns_fd;
 	const char *hide_mount;
+	bool systemd_cgroup; /* `--systemd-cgroup`: cgroupsPath is slice:prefix:name */
 };
 
 /*
