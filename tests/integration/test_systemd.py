@@ -119,6 +119,33 @@ class Node:
                                  % (cmd, r.returncode, r.stdout, r.stderr))
         return r
 
+    def note_cgroup_roots(self):
+        """Where the payload's cgroup trees sit in the host's hierarchies (for cleanup)."""
+        self.cg_roots = {}
+        with open("/proc/%d/cgroup" % self.leader) as f:
+            for line in f:
+                _, ctrls, path = line.rstrip("\n").split(":", 2)
+                if ctrls and not ctrls.startswith("name="):
+                    for c in ctrls.split(","):
+                        self.cg_roots[c] = path
+
+    def remove_cgroups(self):
+        """runc made the slices' directories in the v1 controllers, which the payload's
+        systemd does not manage (read-only when it booted): remove the empty ones it left.
+        nspawn's own `payload` directories stay: the next boot expects them."""
+        seen = set()
+        for ctrl, root in getattr(self, "cg_roots", {}).items():
+            base = os.path.realpath("/sys/fs/cgroup/%s%s" % (ctrl, root))
+            if base in seen or not os.path.isdir(base):
+                continue
+            seen.add(base)
+            for d, _, _ in sorted(os.walk(os.path.join(base, "kubepods.slice")),
+                                  key=lambda w: -w[0].count("/")):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+
     def make_cgroups_writable(self):
         # nspawn mounts the v1 controllers read-only for its payload; runc's
         # systemd driver on v1 makes the scope's directory in each itself
@@ -139,6 +166,7 @@ class Node:
                 self.proc.kill()
                 self.proc.wait()
         self.console.close()
+        self.remove_cgroups()
         if not os.environ.get("CRID_KEEP"):
             subprocess.run(["umount", "-R", "-l", self.tmp], capture_output=True)
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -153,6 +181,7 @@ def setUpModule():
     NODE = Node()
     try:
         NODE.boot()
+        NODE.note_cgroup_roots()
         NODE.make_cgroups_writable()
     except BaseException:
         NODE.shutdown()
