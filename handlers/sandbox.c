@@ -255,8 +255,8 @@ static int check_identity(struct crid_rpc *rpc, const Runtime__V1__RunPodSandbox
 			      c->log_directory);
 		return -1;
 	}
-	if (c->linux && crid_cgroup_parent_check(host->systemd_cgroup, c->linux->cgroup_parent,
-						 &err) < 0) {
+	if (c->linux &&
+	    crid_cgroup_parent_check(host->systemd_cgroup, c->linux->cgroup_parent, &err) < 0) {
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "config.linux.%s", err.msg);
 		return -1;
 	}

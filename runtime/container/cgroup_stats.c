@@ -143,7 +143,8 @@ int crid_cgroup_parent_check(bool systemd, const char *parent, struct crid_err *
 int crid_cgroup_path_format(bool systemd, const char *parent, const char *id, char **out,
 			    struct crid_err *err)
 {
-	size_t n = strlen(parent) + strlen(id) + 16;
+	/* the longest form: "system.slice" for no parent, then ":crid:" and the id */
+	size_t n = strlen(parent) + sizeof("system.slice:crid:") + strlen(id);
 	char *p;
 
 	*out = NULL;

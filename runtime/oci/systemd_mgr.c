@@ -183,9 +183,8 @@ static int scope_message(sd_bus *bus, sd_bus_message **m, const char *unit, cons
 		r = sd_bus_message_append(*m, "(sv)", "Slice", "s", slice);
 	if (r >= 0)
 		r = sd_bus_message_append(*m, "(sv)(sv)(sv)(sv)", "Description", "s",
-					  "crid pod processes", "Delegate", "b", 1, "PIDs", "au",
-					  1, (uint32_t)pid, "CollectMode", "s",
-					  "inactive-or-failed");
+					  "crid pod processes", "Delegate", "b", 1, "PIDs", "au", 1,
+					  (uint32_t)pid, "CollectMode", "s", "inactive-or-failed");
 	if (r >= 0)
 		r = sd_bus_message_close_container(*m);
 	if (r >= 0)
@@ -270,18 +269,16 @@ static int check_manager(struct crid_systemd *sd, double timeout, struct crid_er
 		r = sd_bus_match_signal(sd->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved",
 					on_job_removed, sd);
 	if (r >= 0)
-		r = sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &e,
-				       NULL, NULL);
+		r = sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &e, NULL,
+				       NULL);
 	if (r < 0)
-		crid_err_set(err, -r, "systemd manager: %s",
-			     e.message ? e.message : "no answer");
+		crid_err_set(err, -r, "systemd manager: %s", e.message ? e.message : "no answer");
 	sd_bus_error_free(&e);
 	sd_bus_set_method_call_timeout(sd->bus, CALL_TIMEOUT_USEC);
 	return r < 0 ? -1 : 0;
 }
 
-struct crid_systemd *crid_systemd_open(struct crid_loop *loop, double timeout,
-				       struct crid_err *err)
+struct crid_systemd *crid_systemd_open(struct crid_loop *loop, double timeout, struct crid_err *err)
 {
 	struct crid_systemd *sd = crid_calloc(1, sizeof(*sd));
 	char tried[512] = "";
@@ -323,7 +320,7 @@ void crid_systemd_close(struct crid_systemd *sd)
 	ev_io_stop(sd->loop->ev, &sd->io); /* zeroed until attached: a no-op then */
 	ev_timer_stop(sd->loop->ev, &sd->timer);
 	sd_bus_close_unref(sd->bus); /* no flush: it would block */
-	free(sd->version); /* sd-bus allocated it with malloc */
+	free(sd->version);	     /* sd-bus allocated it with malloc */
 	crid_free(sd);
 }
 

@@ -47,11 +47,11 @@ struct crid_pod_op {
 	struct crid_cni_op *cni;
 	struct crid_pod_ns_op *pin;
 	struct crid_systemd_call *scope; /* run: the holder going into its systemd scope */
-	char short_id[13]; /* for logs, after the record is gone */
-	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
-	bool was_queued;   /* waited behind another operation of the pod */
-	bool wait_ctrs;	   /* stop, remove: the containers' second round still runs */
-	bool wait_net;	   /* stop, remove: CNI DEL (and its record) still runs */
+	char short_id[13];		 /* for logs, after the record is gone */
+	bool add_started;		 /* a run whose CNI ADD began: its undo owes a DEL */
+	bool was_queued;		 /* waited behind another operation of the pod */
+	bool wait_ctrs;			 /* stop, remove: the containers' second round still runs */
+	bool wait_net;			 /* stop, remove: CNI DEL (and its record) still runs */
 	struct crid_trace trace;
 	/* run only */
 	char **sysctls;
