@@ -140,7 +140,7 @@ static int on_reply(sd_bus_message *m, void *user, sd_bus_error *ret_error)
 		call_finish(c, why);
 		return 0;
 	}
-	if (sd_bus_message_read(m, "o", &job) < 0 || !(c->job = crid_strdup(job)))
+	if (sd_bus_message_read_basic(m, 'o', &job) < 0 || !(c->job = crid_strdup(job)))
 		call_finish(c, "StartTransientUnit replied without a job");
 	return 0;
 }
@@ -153,7 +153,11 @@ static int on_job_removed(sd_bus_message *m, void *user, sd_bus_error *ret_error
 	char why[256];
 
 	(void)ret_error;
-	if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0)
+	/* JobRemoved(u id, o job, s unit, s result) */
+	if (sd_bus_message_read_basic(m, 'u', &id) < 0 ||
+	    sd_bus_message_read_basic(m, 'o', &job) < 0 ||
+	    sd_bus_message_read_basic(m, 's', &unit) < 0 ||
+	    sd_bus_message_read_basic(m, 's', &result) < 0)
 		return 0;
 	for (struct crid_systemd_call *c = sd->calls; c; c = c->next) {
 		if (!c->job || strcmp(c->job, job) != 0)
@@ -169,26 +173,65 @@ static int on_job_removed(sd_bus_message *m, void *user, sd_bus_error *ret_error
 	return 0;
 }
 
+/*
+ * One (sv) property of a unit; |type| 's', 'b' or 'u' ("au" of one element
+ * for 'u': PIDs). The non-variadic sd-bus calls only: libsystemd is bound
+ * on first use (io/lazy_systemd.c), and a va_list does not forward.
+ */
+static int append_prop(sd_bus_message *m, const char *name, char type, const void *val)
+{
+	char sig[2] = { type, '\0' };
+	int r = sd_bus_message_open_container(m, 'r', "sv");
+
+	if (r >= 0)
+		r = sd_bus_message_append_basic(m, 's', name);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'v', type == 'u' ? "au" : sig);
+	if (r >= 0 && type == 'u')
+		r = sd_bus_message_open_container(m, 'a', "u");
+	if (r >= 0)
+		r = sd_bus_message_append_basic(m, type, val);
+	if (r >= 0 && type == 'u')
+		r = sd_bus_message_close_container(m);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	return r;
+}
+
+/* StartTransientUnit(s name, s mode, a(sv) properties, a(sa(sv)) aux) */
 static int scope_message(sd_bus *bus, sd_bus_message **m, const char *unit, const char *slice,
 			 pid_t pid)
 {
+	uint32_t pid32 = (uint32_t)pid;
+	int yes = 1;
 	int r = sd_bus_message_new_method_call(bus, m, SD_DEST, SD_PATH, SD_MANAGER,
 					       "StartTransientUnit");
 
 	if (r >= 0)
-		r = sd_bus_message_append(*m, "ss", unit, "fail");
+		r = sd_bus_message_append_basic(*m, 's', unit);
+	if (r >= 0)
+		r = sd_bus_message_append_basic(*m, 's', "fail");
 	if (r >= 0)
 		r = sd_bus_message_open_container(*m, 'a', "(sv)");
 	if (r >= 0 && slice[0])
-		r = sd_bus_message_append(*m, "(sv)", "Slice", "s", slice);
+		r = append_prop(*m, "Slice", 's', slice);
 	if (r >= 0)
-		r = sd_bus_message_append(*m, "(sv)(sv)(sv)(sv)", "Description", "s",
-					  "crid pod processes", "Delegate", "b", 1, "PIDs", "au", 1,
-					  (uint32_t)pid, "CollectMode", "s", "inactive-or-failed");
+		r = append_prop(*m, "Description", 's', "crid pod processes");
+	if (r >= 0)
+		r = append_prop(*m, "Delegate", 'b', &yes);
+	if (r >= 0)
+		r = append_prop(*m, "PIDs", 'u', &pid32);
+	/* a failed scope is collected too: nothing of a pod lingers in systemd */
+	if (r >= 0)
+		r = append_prop(*m, "CollectMode", 's', "inactive-or-failed");
 	if (r >= 0)
 		r = sd_bus_message_close_container(*m);
 	if (r >= 0)
-		r = sd_bus_message_append(*m, "a(sa(sv))", 0);
+		r = sd_bus_message_open_container(*m, 'a', "(sa(sv))");
+	if (r >= 0)
+		r = sd_bus_message_close_container(*m);
 	return r;
 }
 
@@ -257,6 +300,18 @@ static int connect_bus(sd_bus **bus, char *tried, size_t size)
 	return r;
 }
 
+/* Manager.Subscribe(): systemd emits JobRemoved only to subscribed clients. */
+static int subscribe(sd_bus *bus, sd_bus_error *e)
+{
+	sd_bus_message *m = NULL;
+	int r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe");
+
+	if (r >= 0)
+		r = sd_bus_call(bus, m, 0, e, NULL);
+	sd_bus_message_unref(m);
+	return r;
+}
+
 static int check_manager(struct crid_systemd *sd, double timeout, struct crid_err *err)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -269,8 +324,7 @@ static int check_manager(struct crid_systemd *sd, double timeout, struct crid_er
 		r = sd_bus_match_signal(sd->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved",
 					on_job_removed, sd);
 	if (r >= 0)
-		r = sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &e, NULL,
-				       NULL);
+		r = subscribe(sd->bus, &e);
 	if (r < 0)
 		crid_err_set(err, -r, "systemd manager: %s", e.message ? e.message : "no answer");
 	sd_bus_error_free(&e);
