@@ -42,7 +42,10 @@ struct crid_systemd {
 	ev_timer timer;
 	char *version;
 	struct crid_systemd_call *calls;
+	bool lost; /* the connection closed: watchers stopped, every call fails */
 };
+
+static void call_finish(struct crid_systemd_call *c, const char *why);
 
 /* ---- the connection on the loop ---- */
 
@@ -69,6 +72,23 @@ static void bus_arm(struct crid_systemd *sd)
 	}
 }
 
+/*
+ * The connection is gone (systemd re-executed or stopped): the watchers stop,
+ * since a hung-up fd would wake the loop forever, and pending calls fail.
+ * No reconnection: pods that need a scope fail, saying so, until crid restarts.
+ */
+static void bus_lost(struct crid_systemd *sd, int r)
+{
+	crid_log_error("systemd bus: connection lost (%s): pods with a PID namespace fail to "
+		       "start until crid restarts",
+		       strerror(-r));
+	sd->lost = true;
+	ev_io_stop(sd->loop->ev, &sd->io);
+	ev_timer_stop(sd->loop->ev, &sd->timer);
+	while (sd->calls)
+		call_finish(sd->calls, "connection to systemd lost");
+}
+
 /* Bounded: sd_bus_process handles one message a call; a busy bus gets the next turn. */
 static void bus_process(struct crid_systemd *sd)
 {
@@ -76,10 +96,12 @@ static void bus_process(struct crid_systemd *sd)
 
 	for (int i = 0; i < 64 && r > 0; i++)
 		r = sd_bus_process(sd->bus, NULL);
-	if (r < 0 && r != -ECONNRESET)
+	if (r < 0 && sd_bus_is_open(sd->bus) <= 0) {
+		bus_lost(sd, r);
+		return;
+	}
+	if (r < 0)
 		crid_log_warn("systemd bus: %s", strerror(-r));
-	else if (r == -ECONNRESET)
-		crid_log_warn("systemd bus: connection closed (systemd re-executed?)");
 	if (r > 0)
 		ev_feed_event(sd->loop->ev, &sd->io, EV_READ);
 	bus_arm(sd);
@@ -244,6 +266,11 @@ struct crid_systemd_call *crid_systemd_start_scope(struct crid_systemd *sd, cons
 	sd_bus_message *m = NULL;
 	int r;
 
+	if (sd->lost) {
+		crid_free(c);
+		crid_err_cause(err, EIO, "systemd scope `%s`: connection to systemd lost", unit);
+		return NULL;
+	}
 	if (!c)
 		return crid_err_set(err, ENOMEM, "systemd scope `%s`", unit), NULL;
 	snprintf(c->unit, sizeof(c->unit), "%s", unit);

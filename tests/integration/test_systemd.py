@@ -17,7 +17,9 @@ in crid-<id>.scope under the expanded slice (systemctl show and
 /proc/<pid>/cgroup agree), ContainerStats and PodSandboxStats read real
 numbers there, UpdateContainerResources lands in that cgroup; `systemctl
 restart crid` leaves the container running (KillMode=process) and crid
-recovers it; stop and remove leave no unit behind.
+recovers it; stop and remove leave no unit behind; after systemd re-executes
+(crid's bus connection closes) crid keeps serving and a pod needing a scope
+fails naming the cause.
 
 Skipped with the reason where no container can be booted (not root, no
 systemd-nspawn, no systemd binary, no registry tools).
@@ -434,6 +436,21 @@ class TestSystemd(unittest.TestCase):
                        check=False).stdout.strip()
         self.assertEqual(left, "", left)
         NODE.sh("! test -e /sys/fs/cgroup/memory" + self.ctr_cg)
+
+    def test_10_systemd_reexec_fails_scopes_clearly(self):
+        """systemd re-executing closes crid's private bus connection: crid says so,
+        keeps serving, and a pod needing a scope fails naming the cause."""
+        NODE.sh("systemctl daemon-reexec")
+        deadline = time.monotonic() + 20
+        while "connection lost" not in self.journal(200) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertIn("systemd bus: connection lost", self.journal(200))
+        self.rt.Version(api_pb2.VersionRequest(), timeout=10)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(
+                config=self.pod_config("p2")), timeout=60)
+        self.assertIn("connection to systemd lost", cm.exception.details())
+        self.assertEqual(NODE.show("crid", "ActiveState")["ActiveState"], "active")
 
 
 if __name__ == "__main__":
