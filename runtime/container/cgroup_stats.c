@@ -88,12 +88,11 @@ static bool n_ends_slice(const char *s)
 int crid_cgroup_parent_check(bool systemd, const char *parent, struct crid_err *err)
 {
 	char rel[PATH_MAX];
-	size_t len = 0;
 
 	if (!systemd || !parent[0])
 		return 0;
 	if (parent[0] == '/' || !n_ends_slice(parent) ||
-	    expand_slice(parent, rel, sizeof(rel), &len, NULL) < 0)
+	    crid_cgroup_slice_expand(parent, rel, sizeof(rel), NULL) < 0)
 		return crid_err_invalid(err,
 					"cgroup_parent `%s` is not a systemd slice name "
 					"(cgroup_manager systemd wants e.g. `kubepods-pod1.slice`)",
@@ -134,12 +133,8 @@ int crid_cgroup_path_expand(const char *path, char *out, size_t size, struct cri
 		return crid_err_invalid(err, "cgroupsPath `%s` has a `..` component", path);
 	c1 = strchr(path, ':');
 	/* a pod's cgroup_parent under the systemd manager: a bare slice name */
-	if (!c1 && path[0] != '/' && !strchr(path, '/') && n_ends_slice(path)) {
-		size_t len = 0;
-
-		out[0] = '\0';
-		return expand_slice(path, out, size, &len, err);
-	}
+	if (!c1 && path[0] != '/' && !strchr(path, '/') && n_ends_slice(path))
+		return crid_cgroup_slice_expand(path, out, size, err);
 	if (c1) {
 		c2 = strchr(c1 + 1, ':');
 		if (!c2)
