@@ -44,6 +44,11 @@ BOOT_TIMEOUT = 40.0
 CONTROLLERS = ("blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
                "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
 
+MASKED = ("containerd.service", "docker-registry.service", "cni-dhcp.service",
+          "cni-dhcp.socket", "postgresql.service", "systemd-networkd.service",
+          "systemd-networkd.socket", "systemd-timesyncd.service", "docker.service",
+          "docker.socket", "crio.service")
+
 NODE = None
 
 
@@ -77,7 +82,10 @@ class Node:
                 "--system-call-filter=@keyring", "--capability=all", "systemd.firstboot=off",
                 # the unit wants network-online.target; nothing manages this payload's
                 # (the host's) network, so networkd's wait would hold the start for 2 min
-                "systemd.mask=systemd-networkd-wait-online.service"]
+                "systemd.mask=systemd-networkd-wait-online.service"] + [
+                # the payload shares the host's network and sees the host's enabled units:
+                # nothing but systemd and crid may run there (ports, links, other runtimes)
+                "systemd.mask=" + u for u in MASKED]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.console,
                                      stderr=subprocess.STDOUT)
         state = ""
