@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format
 	libev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
 	libyajl-dev libh2o-dev libwslay-dev python3 python3-grpcio python3-websocket python3-grpc-tools python3-protobuf python3-h2 nghttp2-client \
 	crun runc containernetworking-plugins iproute2 iptables util-linux containerd gnuplot-nox procps \
-	docker-registry skopeo busybox-static curl python3-cryptography libcap-dev libseccomp-dev \
+	docker-registry skopeo busybox-static curl python3-cryptography libcap-dev libseccomp-dev libsystemd-dev \
 	debhelper fakeroot lintian man-db groff-base \
 	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev openssl python3-prometheus-client criu
 
@@ -33,7 +33,7 @@ endif
 CFLAGS ?=
 CFLAGS += $(CFLAGS_COMMON)
 # --as-needed: the daemon maps only the libraries it really calls (idle RSS).
-LDLIBS := -Wl,--as-needed -lev -lnghttp2 -lh2o -lwslay -lprotobuf-c -lyajl -lcurl -lcares -lzstd -lz -lssl -lcrypto -lseccomp -lcap -lm
+LDLIBS := -Wl,--as-needed -lev -lnghttp2 -lh2o -lwslay -lprotobuf-c -lyajl -lcurl -lcares -lzstd -lz -lssl -lcrypto -lseccomp -lcap -lsystemd -lm
 
 PROTO_C := $(BUILD)/proto/api.pb-c.c
 PROTO_H := $(BUILD)/proto/api.pb-c.h

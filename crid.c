@@ -24,6 +24,7 @@
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr_metrics.h"
 #include "runtime/oci/rt_features.h"
+#include "runtime/oci/systemd_mgr.h"
 #include "runtime/state/state_lock.h"
 #include "runtime/state/statefile.h"
 #include "runtime/state/syncer.h"
@@ -216,6 +217,25 @@ static int start_metrics(struct daemon_main *m, struct crid_err *err)
 	return 0;
 }
 
+/*
+ * cgroup_manager systemd needs a systemd that answers: refused at start
+ * otherwise, rather than telling kubelet "systemd" with nothing in a scope.
+ * A blocking check, bounded, before the loop serves.
+ */
+static int open_systemd(struct daemon_main *m, struct crid_err *err)
+{
+	if (strcmp(m->cfg.cgroup_manager, "systemd") != 0)
+		return 0;
+	m->d.systemd = crid_systemd_open(&m->loop, 5.0, err);
+	if (!m->d.systemd)
+		return crid_err_wrap(err, "cgroup_manager `systemd` (use cgroupfs, with kubelet's "
+					  "cgroupDriver: cgroupfs, where systemd is not PID 1)");
+	crid_log_info("cgroup manager: systemd %s (pods in their slices, containers in "
+		      "crid-<id>.scope)",
+		      crid_systemd_version(m->d.systemd));
+	return 0;
+}
+
 static int setup(struct daemon_main *m, struct crid_err *err)
 {
 	const char *dirs[] = { m->cfg.root, m->cfg.runroot };
@@ -225,12 +245,6 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 
 	if (crid_config_validate(&m->cfg, err) < 0)
 		return -1;
-	/* refused rather than half done: kubelet would be told "systemd" while nothing is in a scope */
-	if (strcmp(m->cfg.cgroup_manager, "systemd") == 0)
-		return crid_err_set(err, ENOTSUP,
-				    "cgroup_manager `systemd` is not supported yet (crid does not "
-				    "place pods in systemd slices over D-Bus): use cgroupfs, with "
-				    "kubelet's cgroupDriver: cgroupfs");
 	if (crid_log_level_parse(m->cfg.log_level, &level) == 0)
 		crid_log_set_level(level);
 	crid_log_set_format(m->cfg.log_format);
@@ -260,6 +274,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	if (crid_node_state_load(&m->d.node, m->cfg.root, err) < 0 || crid_handlers_init(err) < 0)
 		return -1;
 	if (crid_loop_init(&m->loop, on_signal, m, err) < 0)
+		return -1;
+	if (open_systemd(m, err) < 0)
 		return -1;
 	/* NULL when out of memory: every handler feature then reads false */
 	m->d.rt_features = crid_rt_probe_start(&m->loop, &m->host);
@@ -309,6 +325,8 @@ static void teardown(struct daemon_main *m)
 	if (m->loop.ev)
 		ev_timer_stop(m->loop.ev, &m->grace);
 	crid_image_store_untrack_usage(m->d.images); /* kills a walk in flight: needs the loop */
+	crid_systemd_close(m->d.systemd);
+	m->d.systemd = NULL;
 	crid_loop_destroy(&m->loop);
 	crid_image_store_close(m->d.images);
 	crid_handlers_cleanup();

@@ -20,6 +20,7 @@
 #include "runtime/state/trash.h"
 
 struct crid_pods;
+struct crid_systemd;
 struct crid_ctrs;
 struct crid_puller;
 struct crid_event_subscriber;
@@ -41,6 +42,7 @@ struct crid_daemon {
 	struct crid_event_subscriber *subscribers; /* GetContainerEvents streams (events.c) */
 	struct crid_stream_server *stream;	   /* Exec, Attach, PortForward URLs (crid.c) */
 	struct crid_rt_probe *rt_features;	   /* runtimes' `features` answers (crid.c) */
+	struct crid_systemd *systemd;		   /* cgroup_manager systemd, else NULL (crid.c) */
 };
 
 /* Builds the routing table once; returns -1 when out of memory. */

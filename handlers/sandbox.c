@@ -26,6 +26,7 @@
 #include "proto/api.pb-c.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "runtime/container/cgroup_stats.h"
 #include "runtime/pod/pod.h"
 #include "runtime/pod/pod_cgroup.h"
 
@@ -39,6 +40,7 @@ int crid_sandbox_handlers_init(struct crid_daemon *d, struct crid_err *err)
 		crid_free(pods);
 		return -1;
 	}
+	pods->systemd = d->systemd;
 	d->pods = pods;
 	return 0;
 }
@@ -251,6 +253,11 @@ static int check_identity(struct crid_rpc *rpc, const Runtime__V1__RunPodSandbox
 		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT,
 			      "config.log_directory: `%s` must be an absolute path without `..`",
 			      c->log_directory);
+		return -1;
+	}
+	if (c->linux &&
+	    crid_cgroup_parent_check(host->systemd_cgroup, c->linux->cgroup_parent, &err) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_INVALID_ARGUMENT, "config.linux.%s", err.msg);
 		return -1;
 	}
 	spec->name = m->name;

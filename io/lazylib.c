@@ -14,6 +14,7 @@ struct crid_lazylib crid_lazy_curl = { .soname = "libcurl.so.4" };
 struct crid_lazylib crid_lazy_ssl = { .soname = "libssl.so.3" };
 struct crid_lazylib crid_lazy_crypto = { .soname = "libcrypto.so.3" };
 struct crid_lazylib crid_lazy_h2o = { .soname = "libh2o.so.0.13" };
+struct crid_lazylib crid_lazy_systemd = { .soname = "libsystemd.so.0" };
 
 static void *load(struct crid_lazylib *lib)
 {

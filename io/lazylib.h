@@ -1,6 +1,7 @@
 /*
  * Libraries bound on first use. libcurl (and through it GnuTLS, Kerberos,
- * LDAP, libssh2...), libssl/libcrypto and libh2o cost an idle daemon most of
+ * LDAP, libssh2...), libssl/libcrypto, libh2o and libsystemd (libgcrypt,
+ * liblz4, liblzma; only cgroup_manager systemd uses it) cost an idle daemon most of
  * its memory when the dynamic linker maps them at start (relocated data,
  * GnuTLS's constructor, OpenSSL's tables) although only a pull, a TLS
  * stream or a streaming request uses them. io/lazy_*.c define the few
@@ -30,7 +31,8 @@ void *crid_lazylib_sym(struct crid_lazylib *lib, const char *name);
 /* Whether |lib| is loaded (tests: nothing at start-up loads it). */
 int crid_lazylib_loaded(const struct crid_lazylib *lib);
 
-extern struct crid_lazylib crid_lazy_curl, crid_lazy_ssl, crid_lazy_crypto, crid_lazy_h2o;
+extern struct crid_lazylib crid_lazy_curl, crid_lazy_ssl, crid_lazy_crypto, crid_lazy_h2o,
+    crid_lazy_systemd;
 
 /*
  * Defines |name| with parameters |params| forwarding |args| to the library's

@@ -78,6 +78,50 @@ static int expand_systemd(const char *path, const char *c1, const char *c2, char
 	return 0;
 }
 
+static bool n_ends_slice(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 6 && strcmp(s + n - 6, ".slice") == 0;
+}
+
+int crid_cgroup_parent_check(bool systemd, const char *parent, struct crid_err *err)
+{
+	char rel[PATH_MAX];
+
+	if (!systemd || !parent[0])
+		return 0;
+	if (parent[0] == '/' || !n_ends_slice(parent) ||
+	    crid_cgroup_slice_expand(parent, rel, sizeof(rel), NULL) < 0)
+		return crid_err_invalid(err,
+					"cgroup_parent `%s` is not a systemd slice name "
+					"(cgroup_manager systemd wants e.g. `kubepods-pod1.slice`)",
+					parent);
+	return 0;
+}
+
+int crid_cgroup_path_format(bool systemd, const char *parent, const char *id, char **out,
+			    struct crid_err *err)
+{
+	/* the longest form: "system.slice" for no parent, then ":crid:" and the id */
+	size_t n = strlen(parent) + sizeof("system.slice:crid:") + strlen(id);
+	char *p;
+
+	*out = NULL;
+	if (crid_cgroup_parent_check(systemd, parent, err) < 0)
+		return -1;
+	p = crid_malloc(n);
+	if (!p)
+		return crid_err_set(err, ENOMEM, "cgroupsPath of %s", id);
+	/* CRI-O's forms: runc and crun make "crid-<id>.scope" in the slice themselves */
+	if (systemd)
+		snprintf(p, n, "%s:crid:%s", parent[0] ? parent : "system.slice", id);
+	else
+		snprintf(p, n, "%s/crid-%s", parent[0] ? parent : "/crid", id);
+	*out = p;
+	return 0;
+}
+
 int crid_cgroup_path_expand(const char *path, char *out, size_t size, struct crid_err *err)
 {
 	const char *c1, *c2;
@@ -88,6 +132,9 @@ int crid_cgroup_path_expand(const char *path, char *out, size_t size, struct cri
 	if (crid_cgroup_has_dotdot(path))
 		return crid_err_invalid(err, "cgroupsPath `%s` has a `..` component", path);
 	c1 = strchr(path, ':');
+	/* a pod's cgroup_parent under the systemd manager: a bare slice name */
+	if (!c1 && path[0] != '/' && !strchr(path, '/') && n_ends_slice(path))
+		return crid_cgroup_slice_expand(path, out, size, err);
 	if (c1) {
 		c2 = strchr(c1 + 1, ':');
 		if (!c2)

@@ -38,7 +38,8 @@ bool crid_cgroup_oom_killed(const struct crid_host *host, const char *path);
 
 /*
  * The cgroup's path relative to a controller's mount (always starting with
- * '/') for a cgroupsPath: cgroupfs paths as they are, systemd's
+ * '/') for a cgroupsPath: cgroupfs paths as they are, a bare slice name
+ * (a pod's cgroup_parent under systemd) expanded as below, systemd's
  * "slice:prefix:name" as runc places it: the slice expanded into nested
  * slices ("kubepods-burstable.slice" -> "/kubepods.slice/
  * kubepods-burstable.slice", "" -> system.slice, "-.slice" -> the root), then
@@ -46,6 +47,25 @@ bool crid_cgroup_oom_killed(const struct crid_host *host, const char *path);
  * malformed path or a ".." component, ENAMETOOLONG when it does not fit.
  */
 int crid_cgroup_path_expand(const char *path, char *out, size_t size, struct crid_err *err);
+
+/*
+ * Whether a pod's |parent| cgroup suits the cgroup manager: anything for
+ * cgroupfs (|systemd| false) and "" for either; with |systemd| a slice name
+ * ("kubepods-besteffort-pod1.slice", no '/'), as kubelet's systemd driver
+ * gives. EINVAL naming cgroup_parent otherwise.
+ */
+int crid_cgroup_parent_check(bool systemd, const char *parent, struct crid_err *err);
+
+/*
+ * The cgroupsPath crid gives the OCI runtime for container |id| of a pod with
+ * cgroup_parent |parent| ("" = none), CRI-O's forms: with |systemd|
+ * "<slice>:crid:<id>" (the runtime, run with --systemd-cgroup, asks systemd
+ * for crid-<id>.scope in that slice; "" -> system.slice), otherwise
+ * "<parent>/crid-<id>" ("/crid" without a parent). *|out| is crid_malloc'd,
+ * the caller's. EINVAL from crid_cgroup_parent_check, ENOMEM.
+ */
+int crid_cgroup_path_format(bool systemd, const char *parent, const char *id, char **out,
+			    struct crid_err *err);
 
 /*
  * crid_cgroup_stats_read() and crid_cgroup_oom_killed() against any tree:

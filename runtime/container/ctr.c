@@ -244,6 +244,7 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 	rt->mnt_ns_fd = -1;
 	rt->hide_mount = NULL;
 	rt->call_timeout = CRID_RUNTIME_TIMEOUT(ctrs);
+	rt->systemd_cgroup = ctrs->host->systemd_cgroup;
 	for (size_t i = 0; i < ctrs->host->n_runtimes; i++) {
 		const struct crid_host_runtime *r = &ctrs->host->runtimes[i];
 
@@ -920,23 +921,6 @@ static char *join_path(const char *dir, const char *rel)
 	return p;
 }
 
-static char *cgroups_path_for(const struct crid_ctrs *ctrs, const struct crid_sandbox *sb,
-			      const char *id)
-{
-	size_t n = strlen(sb->cgroup_parent) + CRID_ID_LEN + 16;
-	char *p = crid_malloc(n);
-
-	if (!p)
-		return NULL;
-	if (strcmp(ctrs->cfg->cgroup_manager, "systemd") == 0)
-		snprintf(p, n, "%s:crid:%s",
-			 sb->cgroup_parent[0] ? sb->cgroup_parent : "system.slice", id);
-	else
-		snprintf(p, n, "%s/crid-%s", sb->cgroup_parent[0] ? sb->cgroup_parent : "/crid",
-			 id);
-	return p;
-}
-
 static int fill_record(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid_container *c,
 		       struct crid_err *err)
 {
@@ -958,7 +942,9 @@ static int fill_record(struct crid_ctrs *ctrs, struct create_ctx *x, struct crid
 	DUP(runtime_handler, handler), DUP(reason, ""), DUP(message, "");
 #undef DUP
 	c->log_path = join_path(x->sb->log_directory, req->log_path);
-	c->cgroups_path = cgroups_path_for(ctrs, x->sb, c->id);
+	if (crid_cgroup_path_format(ctrs->host->systemd_cgroup, x->sb->cgroup_parent, c->id,
+				    &c->cgroups_path, err) < 0)
+		return crid_err_wrap(err, "pod sandbox %.12s", x->sb->id);
 	for (size_t i = 0; !bad && req->labels && i < req->labels->n; i++)
 		bad = crid_kvs_add(&c->labels, req->labels->v[i].key, req->labels->v[i].value);
 	for (size_t i = 0; !bad && req->annotations && i < req->annotations->n; i++)

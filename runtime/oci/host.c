@@ -325,6 +325,12 @@ static void check_runtime(const struct crid_host *h, struct crid_host_runtime *r
 		set_why(rt->why, sizeof(rt->why), "`%s` is not a regular file", rt->path);
 	} else if (faccessat(AT_FDCWD, rt->path, X_OK, AT_EACCESS) < 0) {
 		set_why(rt->why, sizeof(rt->why), "`%s` is not executable", rt->path);
+	} else if (rt->is_crun && h->systemd_cgroup && h->cgroup_mode != CRID_CGROUP_V2) {
+		/* seen with crun 1.8.1: only name=systemd joins the scope, the controllers do not */
+		set_why(rt->why, sizeof(rt->why),
+			"crun does not place containers in systemd scopes on cgroup %s "
+			"(cgroup_manager systemd): use runc, or cgroup_manager cgroupfs",
+			crid_cgroup_mode_name(h->cgroup_mode));
 	} else if (rt->is_crun && crun_refuses(h) && !h->crun_in_ns) {
 		set_why(rt->why, sizeof(rt->why),
 			"crun does not support cgroup hybrid mode (cgroup v1 + cgroup2 at `%s` "
@@ -419,6 +425,7 @@ int crid_host_check_runtimes(struct crid_host *h, const struct crid_config *cfg,
 	long pick;
 
 	free_runtimes(h);
+	h->systemd_cgroup = cfg->cgroup_manager && strcmp(cfg->cgroup_manager, "systemd") == 0;
 	h->runtimes = crid_calloc(n ? n : 1, sizeof(*h->runtimes));
 	if (!h->runtimes)
 		return crid_err_set(err, ENOMEM, "host: runtime handlers");

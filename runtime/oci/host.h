@@ -58,6 +58,8 @@ struct crid_host {
 	bool crun_ns_needed, crun_in_ns;
 	struct crid_crun_ns crun_ns;
 	char crun_ns_why[512];
+	/* cgroup_manager "systemd": runtimes get --systemd-cgroup (set from the config). */
+	bool systemd_cgroup;
 };
 
 /*

@@ -533,6 +533,8 @@ static size_t global_args(const struct crid_oci_call *c, const struct crid_oci_r
 		argv[i++] = "--root";
 		argv[i++] = (char *)rt->root;
 	}
+	if (rt->systemd_cgroup)
+		argv[i++] = "--systemd-cgroup";
 	if (c->log_path) {
 		argv[i++] = "--log";
 		argv[i++] = c->log_path;

@@ -36,6 +36,7 @@ struct crid_oci_runtime {
 	 * (exec's runtime step); 0 = the caller's default.
 	 */
 	double call_timeout;
+	bool systemd_cgroup; /* `--systemd-cgroup`: cgroupsPath is slice:prefix:name */
 };
 
 /*

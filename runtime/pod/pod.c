@@ -26,6 +26,7 @@
 #include "reactor/mem.h"
 #include "reactor/op.h"
 #include "reactor/trace.h"
+#include "runtime/oci/systemd_mgr.h"
 
 /* Pinning namespaces is a fork, an unshare and a few mounts; this only bounds a wedged child. */
 #define PIN_TIMEOUT 30.0
@@ -45,11 +46,12 @@ struct crid_pod_op {
 	struct crid_cni_net *net;
 	struct crid_cni_op *cni;
 	struct crid_pod_ns_op *pin;
-	char short_id[13]; /* for logs, after the record is gone */
-	bool add_started;  /* a run whose CNI ADD began: its undo owes a DEL */
-	bool was_queued;   /* waited behind another operation of the pod */
-	bool wait_ctrs;	   /* stop, remove: the containers' second round still runs */
-	bool wait_net;	   /* stop, remove: CNI DEL (and its record) still runs */
+	struct crid_systemd_call *scope; /* run: the holder going into its systemd scope */
+	char short_id[13];		 /* for logs, after the record is gone */
+	bool add_started;		 /* a run whose CNI ADD began: its undo owes a DEL */
+	bool was_queued;		 /* waited behind another operation of the pod */
+	bool wait_ctrs;			 /* stop, remove: the containers' second round still runs */
+	bool wait_net;			 /* stop, remove: CNI DEL (and its record) still runs */
 	struct crid_trace trace;
 	/* run only */
 	char **sysctls;
@@ -457,6 +459,56 @@ static void start_add(struct crid_pod_op *op)
 		run_undo(op, &e);
 }
 
+static void run_network(struct crid_pod_op *op)
+{
+	if (op->sb->ns_network == CRID_NS_POD)
+		start_add(op);
+	else
+		run_ready(op);
+}
+
+static void run_scoped(void *user, int status, const struct crid_err *err)
+{
+	struct crid_pod_op *op = user;
+	struct crid_err e;
+
+	op->scope = NULL;
+	crid_trace_mark(&op->trace, "scope");
+	if (status < 0) {
+		e = *err;
+		crid_err_wrap(&e, "pod PID namespace holder");
+		run_undo(op, &e);
+		return;
+	}
+	if (op->base.abandoned) {
+		run_undo(op, NULL);
+		return;
+	}
+	run_network(op);
+}
+
+/*
+ * Under systemd the holder (crid's own process, not a container's) goes in
+ * a scope of the pod's slice, as CRI-O's conmon does; it ends with the
+ * holder, so teardown has nothing to stop.
+ */
+static void start_scope(struct crid_pod_op *op)
+{
+	struct crid_sandbox *sb = op->sb;
+	char unit[128];
+	struct crid_err e;
+
+	if (!crid_systemd_pod_scope_name(sb->id, unit, sizeof(unit))) {
+		crid_err_set(&e, ENAMETOOLONG, "systemd scope of pod %.12s", sb->id);
+		run_undo(op, &e);
+		return;
+	}
+	op->scope = crid_systemd_start_scope(op->pods->systemd, unit, sb->cgroup_parent,
+					     sb->ns.holder_pid, run_scoped, op, &e);
+	if (!op->scope)
+		run_undo(op, &e);
+}
+
 static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 		       const struct crid_err *err)
 {
@@ -477,10 +529,10 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 		run_undo(op, NULL);
 		return;
 	}
-	if (sb->ns_network == CRID_NS_POD)
-		start_add(op);
+	if (op->pods->systemd && sb->ns.holder_pid > 0)
+		start_scope(op);
 	else
-		run_ready(op);
+		run_network(op);
 }
 
 /*

@@ -25,6 +25,8 @@
 #include "runtime/pod/pod_files.h"
 #include "runtime/pod/sandbox.h"
 
+struct crid_systemd;
+
 /* The pod's side of taking its containers down (struct crid_pods.containers_down). */
 struct crid_pod_down_cbs {
 	void (*exited)(void *arg, int status, const struct crid_err *err);
@@ -49,6 +51,8 @@ struct crid_pods {
 	void (*containers_down)(void *user, struct crid_sandbox *sb, bool remove,
 				const struct crid_pod_down_cbs *cbs, void *arg);
 	void *containers_user;
+	/* cgroup_manager systemd: a pod's PID holder goes in crid-pod-<id>.scope of its slice */
+	struct crid_systemd *systemd;
 };
 
 /* What RunPodSandbox asks for, validated by the handler. Borrowed for the call. */

@@ -82,6 +82,11 @@ static void test_expand(void)
 		{ "-.slice:crid:abc", "/crid-abc.scope" },
 		{ "kubepods.slice:crid:pod2.slice", "/kubepods.slice/pod2.slice" },
 		{ "/kubepods.slice/a..b/c", "/kubepods.slice/a..b/c" },
+		/* a pod's cgroup_parent under systemd: a bare slice name */
+		{ "kubepods-besteffort-pod1.slice",
+		  "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice" },
+		{ "kubepods.slice", "/kubepods.slice" },
+		{ "-.slice", "" },
 	};
 	static const struct {
 		const char *in;
@@ -100,6 +105,8 @@ static void test_expand(void)
 		{ "a.slice:p:", EINVAL },
 		{ "/kubepods/../etc", EINVAL },
 		{ "..", EINVAL },
+		{ "kubepods--x.slice", EINVAL },
+		{ "kubepods-.slice", EINVAL },
 	};
 	char out[PATH_MAX], small[24], lng[600];
 	struct crid_err err;
@@ -126,6 +133,52 @@ static void test_expand(void)
 	crid_err_clear(&err);
 	CHECK(crid_cgroup_path_expand(lng, out, sizeof(out), &err) < 0 && err.code == ENAMETOOLONG,
 	      "long slice refused: %.60s", err.msg);
+}
+
+/* The cgroupsPath crid hands the runtime, both managers, and what it expands to. */
+static void test_format(void)
+{
+	static const struct {
+		bool systemd;
+		const char *parent, *want, *expanded;
+	} ok[] = {
+		{ true, "kubepods-burstable-pod1.slice", "kubepods-burstable-pod1.slice:crid:c1",
+		  "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+		  "crid-c1.scope" },
+		{ true, "kubepods.slice", "kubepods.slice:crid:c1",
+		  "/kubepods.slice/crid-c1.scope" },
+		{ true, "", "system.slice:crid:c1", "/system.slice/crid-c1.scope" },
+		{ false, "/kubepods/burstable/pod1", "/kubepods/burstable/pod1/crid-c1",
+		  "/kubepods/burstable/pod1/crid-c1" },
+		{ false, "", "/crid/crid-c1", "/crid/crid-c1" },
+	};
+	static const char *bad_systemd[] = { "/kubepods/pod1", "kubepods", "a/b.slice",
+					     "kubepods--x.slice", "-kubepods.slice" };
+	char out[PATH_MAX];
+	struct crid_err err;
+	char *p;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		int r = crid_cgroup_path_format(ok[i].systemd, ok[i].parent, "c1", &p, &err);
+
+		CHECK(r == 0 && strcmp(p, ok[i].want) == 0, "%s `%s` -> `%s` (%s)",
+		      ok[i].systemd ? "systemd" : "cgroupfs", ok[i].parent, r == 0 ? p : err.msg,
+		      ok[i].want);
+		CHECK(r == 0 && crid_cgroup_path_expand(p, out, sizeof(out), &err) == 0 &&
+			  strcmp(out, ok[i].expanded) == 0,
+		      "`%s` expands to `%s`", ok[i].want, ok[i].expanded);
+		crid_free(p);
+	}
+	for (size_t i = 0; i < sizeof(bad_systemd) / sizeof(bad_systemd[0]); i++) {
+		crid_err_clear(&err);
+		p = (char *)1;
+		CHECK(crid_cgroup_path_format(true, bad_systemd[i], "c1", &p, &err) < 0 &&
+			  err.code == EINVAL && !p && strstr(err.msg, "cgroup_parent") &&
+			  strstr(err.msg, bad_systemd[i]),
+		      "systemd refuses parent `%s`: %s", bad_systemd[i], err.msg);
+		CHECK(crid_cgroup_parent_check(false, bad_systemd[i], &err) == 0,
+		      "cgroupfs takes parent `%s`", bad_systemd[i]);
+	}
 }
 
 /* ---- fixture trees ---- */
@@ -780,6 +833,7 @@ int main(void)
 		die("mkdtemp");
 	mem0 = crid_mem_used();
 	test_expand();
+	test_format();
 	test_v1_fixture();
 	test_v2_fixture();
 	test_oom_v1_fixture();

@@ -339,6 +339,27 @@ static void test_check_runtimes(void)
 	      "check: v2: crun usable");
 	crid_host_free(&h);
 
+	/* cgroup_manager systemd: crun's scopes hold only name=systemd on v1 and hybrid. */
+	f.cfg.cgroup_manager = (char *)"systemd";
+	fake_host(&h, CRID_CGROUP_HYBRID, UNIFIED, "");
+	crid_host_check_runtimes(&h, &f.cfg, &err);
+	CHECK(h.systemd_cgroup && !h.runtimes[0].usable &&
+		  strstr(h.runtimes[0].why, "systemd scopes on cgroup hybrid") &&
+		  h.runtimes[1].usable && eq(h.default_runtime, "runc"),
+	      "check: systemd on hybrid: crun unusable saying why, runc the default (%s)",
+	      h.runtimes[0].why);
+	crid_host_free(&h);
+	fake_host(&h, CRID_CGROUP_V2, CRID_CGROUP_ROOT, "cpu memory pids");
+	crid_host_check_runtimes(&h, &f.cfg, &err);
+	CHECK(h.systemd_cgroup && h.runtimes[0].usable && eq(h.default_runtime, "crun"),
+	      "check: systemd on v2: crun usable");
+	crid_host_free(&h);
+	f.cfg.cgroup_manager = (char *)"cgroupfs";
+	fake_host(&h, CRID_CGROUP_HYBRID, UNIFIED, "");
+	crid_host_check_runtimes(&h, &f.cfg, &err);
+	CHECK(!h.systemd_cgroup && h.runtimes[0].usable, "check: cgroupfs: no --systemd-cgroup");
+	crid_host_free(&h);
+
 	fake_init(&f, "oci");
 	fake_add(&f, "oci", crun_link);
 	fake_add(&f, "crun", "/bin/true");

@@ -629,7 +629,7 @@ static void test_tty(const struct crid_oci_runtime *rt)
 
 static void test_runc(void)
 {
-	struct crid_oci_runtime rt = { "runc", RUNC, root, -1, NULL, 0 };
+	struct crid_oci_runtime rt = { "runc", RUNC, root, -1, NULL, 0, false };
 	struct result r = { 0 };
 	struct crid_err err;
 	int p[2];
@@ -663,7 +663,7 @@ static void test_runc(void)
 /* crun cannot create containers on this hybrid-cgroup host, but its errors are read alike. */
 static void test_crun_unknown(void)
 {
-	struct crid_oci_runtime rt = { "crun", CRUN, root, -1, NULL, 0 };
+	struct crid_oci_runtime rt = { "crun", CRUN, root, -1, NULL, 0, false };
 	struct result r = { 0 };
 	struct crid_err err;
 	bool ok;
@@ -689,7 +689,7 @@ static bool fake_runtime(char *path, size_t size, const char *name, const char *
 
 static void test_fakes(void)
 {
-	struct crid_oci_runtime rt = { "fake", NULL, "", -1, NULL, 0 };
+	struct crid_oci_runtime rt = { "fake", NULL, "", -1, NULL, 0, false };
 	char path[PATH_MAX];
 	struct result r = { 0 };
 	struct crid_oci_call *call;
@@ -735,6 +735,16 @@ static void test_fakes(void)
 		CHECK(ok && r.status == 0 &&
 			  !strcmp(r.out, "--root /tmp/r --log-format json kill --all c5 9\n"),
 		      "argv: %s", r.out);
+		rt.systemd_cgroup =
+		    true; /* cgroup_manager systemd: a global flag, before the verb */
+		memset(&r, 0, sizeof(r));
+		ok = wait_call(crid_oci_kill(&loop, &rt, "c5", 9, false, 5, on_done, &r, &err), &r,
+			       5);
+		CHECK(ok && r.status == 0 &&
+			  !strcmp(r.out,
+				  "--root /tmp/r --systemd-cgroup --log-format json kill c5 9\n"),
+		      "argv with --systemd-cgroup: %s", r.out);
+		rt.systemd_cgroup = false;
 	}
 	rt.path = "relative/runc";
 	CHECK(!crid_oci_state(&loop, &rt, "c6", 5, on_done, &r, &err) && err.code == EINVAL,
