@@ -171,11 +171,11 @@ static nghttp2_session *client_new(struct call *c, const char *path)
 }
 
 /* Client bytes to the server, the server's answer back, until the stream closes. */
-static void exchange(nghttp2_session *s, struct call *c, int fd)
+static void exchange(nghttp2_session *s, struct call *c, int fd, int max_rounds)
 {
 	uint8_t buf[65536];
 
-	for (int round = 0; round < 1000 && !c->closed; round++) {
+	for (int round = 0; round < max_rounds && !c->closed; round++) {
 		const uint8_t *out;
 		ssize_t n = nghttp2_session_mem_send(s, &out);
 
@@ -239,7 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    crid_grpc_server_adopt(server, sv[0]) < 0)
 		abort();
 	s = client_new(&c, path);
-	exchange(s, &c, sv[1]);
+	/* GetContainerEvents never ends by itself: a few rounds see it accepted */
+	exchange(s, &c, sv[1], strcmp(m->name, "GetContainerEvents") == 0 ? 8 : 1000);
 	check(&c, m->name);
 	nghttp2_session_del(s);
 	close(sv[1]);
