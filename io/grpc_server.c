@@ -28,6 +28,7 @@
 #define CALL_OUT_MAX (64u << 20)      /* response bytes queued per call */
 #define WRITE_CHUNK (64u << 10)
 #define READ_CHUNK (64u << 10)
+#define ACCEPT_PAUSE 0.5 /* out of fds: accept again after this */
 
 struct conn;
 
@@ -81,6 +82,7 @@ struct crid_grpc_server {
 	struct crid_loop *loop;
 	int listen_fd;
 	ev_io accept_watcher;
+	ev_timer accept_pause; /* accept failed for want of fds or memory */
 	crid_grpc_dispatch_fn dispatch;
 	void *user;
 	struct conn *conns;
@@ -858,21 +860,43 @@ int crid_grpc_server_adopt(struct crid_grpc_server *srv, int fd)
 	return 0;
 }
 
+static void accept_resume_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct crid_grpc_server *srv = w->data;
+
+	(void)revents;
+	ev_io_start(ev, &srv->accept_watcher);
+}
+
+/*
+ * The listener is level-triggered: after EMFILE (RLIMIT_NOFILE reached) the
+ * pending connection stays queued and readable, so returning to the loop
+ * with the watcher on would call us again at once, forever, at 100% CPU.
+ * The watcher rests ACCEPT_PAUSE instead; the client waits in the backlog.
+ */
 static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_grpc_server *srv = w->data;
 
-	(void)ev;
 	(void)revents;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				crid_log_warn("accept: %s", strerror(errno));
-			return;
+		if (fd >= 0) {
+			crid_grpc_server_adopt(srv, fd);
+			continue;
 		}
-		crid_grpc_server_adopt(srv, fd);
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			crid_log_warn("CRI socket: accept: %s; pausing %.1fs", strerror(errno),
+				      ACCEPT_PAUSE);
+			ev_io_stop(ev, &srv->accept_watcher);
+			/* set each time: a fired one-shot timer restarts at once otherwise */
+			ev_timer_set(&srv->accept_pause, ACCEPT_PAUSE, 0.);
+			ev_timer_start(ev, &srv->accept_pause);
+		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			crid_log_warn("CRI socket: accept: %s", strerror(errno));
+		}
+		return;
 	}
 }
 
@@ -904,6 +928,8 @@ struct crid_grpc_server *crid_grpc_server_new(struct crid_loop *loop, int listen
 		return srv;
 	ev_io_init(&srv->accept_watcher, accept_cb, listen_fd, EV_READ);
 	srv->accept_watcher.data = srv;
+	ev_timer_init(&srv->accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
+	srv->accept_pause.data = srv;
 	ev_io_start(loop->ev, &srv->accept_watcher);
 	return srv;
 }
@@ -913,6 +939,7 @@ static void stop_accepting(struct crid_grpc_server *srv)
 	if (srv->listen_fd < 0)
 		return;
 	ev_io_stop(srv->loop->ev, &srv->accept_watcher);
+	ev_timer_stop(srv->loop->ev, &srv->accept_pause);
 	close(srv->listen_fd);
 	srv->listen_fd = -1;
 }

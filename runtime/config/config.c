@@ -416,6 +416,8 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	dst->stream_port = src->stream_port;
 	dst->stream_idle_timeout = src->stream_idle_timeout;
 	dst->cni_timeout = src->cni_timeout;
+	dst->runtime_timeout = src->runtime_timeout;
+	dst->pull_progress_timeout = src->pull_progress_timeout;
 	dst->enable_metrics = src->enable_metrics;
 	dst->metrics_port = src->metrics_port;
 	if (r) {
@@ -466,6 +468,8 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	cfg->stream_port = 0;
 	cfg->stream_idle_timeout = 4 * 3600;
 	cfg->cni_timeout = 60;
+	cfg->runtime_timeout = 120;
+	cfg->pull_progress_timeout = 60;
 	cfg->metrics_port = DEFAULT_METRICS_PORT;
 	if (r) {
 		crid_config_free(cfg);
@@ -877,6 +881,7 @@ static const struct field runtime_fields[] = {
 	  NULL },
 	{ "seccomp_profile", apply_string, CFG(seccomp_profile), check_opt_abs_path, 0, 0, NULL },
 	{ "runtimes", apply_runtimes, 0, NULL, 0, 0, NULL },
+	{ "runtime_timeout", apply_int, CFG(runtime_timeout), NULL, 1, 3600, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -899,6 +904,7 @@ static const struct field image_fields[] = {
 	  LLONG_MAX, NULL },
 	{ "insecure_registries", apply_strv, CFG(insecure_registries), check_location, 0, 0, NULL },
 	{ "registries", apply_registries, 0, NULL, 0, 0, NULL },
+	{ "pull_progress_timeout", apply_int, CFG(pull_progress_timeout), NULL, 1, 3600, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 

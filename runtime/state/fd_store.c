@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "reactor/helper_path.h"
+#include "reactor/log.h"
 #include "reactor/mem.h"
 
 #define NAME_MAX_LEN 255
@@ -72,6 +73,11 @@ struct crid_fd_store {
 	socklen_t notify_len;
 	uint64_t *held; /* hashes of the names held, ascending */
 	size_t n_held, cap_held;
+	char runroot[PATH_MAX];	    /* keeper: where it listens, to start a new one */
+	struct crid_loop *loop;	    /* set by crid_fd_store_watch */
+	ev_io hup;		    /* the keeper connection: readable only at its end */
+	void (*reseed)(void *user); /* deposits every fd again */
+	void *reseed_user;
 };
 
 static int check_name(const char *name, struct crid_err *err)
@@ -278,6 +284,7 @@ int crid_fd_store_open(const char *runroot, struct crid_fd_store **out, struct c
 	if (!s)
 		return crid_err_set(err, ENOMEM, "fd store");
 	s->sock = -1;
+	snprintf(s->runroot, sizeof(s->runroot), "%s", runroot);
 	if (notify && notify[0])
 		rc = open_systemd(notify, s, err);
 	else
@@ -541,10 +548,62 @@ const char *crid_fd_store_kind(const struct crid_fd_store *s)
 	return s->systemd ? "systemd" : "keeper";
 }
 
+/*
+ * The keeper never speaks unasked, so a readable connection is its end
+ * (killed, or crashed): a new keeper is started as at daemon start (a wait
+ * of milliseconds, bounded by KEEPER_START_MS) and the owner deposits every
+ * fd again, so a later crash of crid still finds them.
+ */
+static void keeper_gone(struct ev_loop *ev, ev_io *w, int revents)
+{
+	struct crid_fd_store *s = w->data;
+	struct crid_err err;
+	ssize_t n;
+	char c;
+
+	(void)revents;
+	n = recv(s->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0) {
+		recv(s->sock, &c, 1, MSG_DONTWAIT); /* not the protocol: dropped */
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	ev_io_stop(ev, &s->hup);
+	close(s->sock);
+	s->sock = -1;
+	crid_log_warn("fd store: crid-keeper went away; starting a new one");
+	if (open_keeper(s->runroot, s, &err) < 0) {
+		crid_log_error("fd store: %s; containers' fds are not kept until crid restarts",
+			       err.msg);
+		return;
+	}
+	ev_io_set(&s->hup, s->sock, EV_READ);
+	ev_io_start(ev, &s->hup);
+	if (s->reseed)
+		s->reseed(s->reseed_user);
+	crid_log_info("fd store: a new crid-keeper holds the fds again");
+}
+
+void crid_fd_store_watch(struct crid_fd_store *s, struct crid_loop *loop,
+			 void (*reseed)(void *user), void *user)
+{
+	if (s->systemd || s->sock < 0)
+		return;
+	s->loop = loop;
+	s->reseed = reseed;
+	s->reseed_user = user;
+	ev_io_init(&s->hup, keeper_gone, s->sock, EV_READ);
+	s->hup.data = s;
+	ev_io_start(loop->ev, &s->hup);
+}
+
 void crid_fd_store_close(struct crid_fd_store *s)
 {
 	if (!s)
 		return;
+	if (s->loop)
+		ev_io_stop(s->loop->ev, &s->hup);
 	if (s->sock >= 0)
 		close(s->sock);
 	crid_free(s->held);

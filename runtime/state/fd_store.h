@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "reactor/err.h"
+#include "reactor/loop.h"
 
 struct crid_fd_store;
 
@@ -46,6 +47,14 @@ int crid_fd_store_restore(struct crid_fd_store *s,
  * at start plus those put since, less those removed (the metrics gauge).
  */
 size_t crid_fd_store_entries(const struct crid_fd_store *s);
+
+/*
+ * Keeper back end, after restore: watches the keeper on |loop|. When it goes
+ * away (killed), a new one is started and |reseed| is called to put every fd
+ * again. Does nothing under systemd (its store outlives crid's connection).
+ */
+void crid_fd_store_watch(struct crid_fd_store *s, struct crid_loop *loop,
+			 void (*reseed)(void *user), void *user);
 
 /* "keeper" or "systemd", for logs and Status. */
 const char *crid_fd_store_kind(const struct crid_fd_store *s);

@@ -425,6 +425,8 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 			crid_log_warn("streaming: accept: %s; pausing %.1fs", strerror(errno),
 				      ACCEPT_PAUSE);
 			ev_io_stop(ev, &srv->accept_io);
+			/* set each time: a fired one-shot timer restarts at once otherwise */
+			ev_timer_set(&srv->accept_pause, ACCEPT_PAUSE, 0.);
 			ev_timer_start(ev, &srv->accept_pause);
 		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 			crid_log_warn("streaming: accept: %s", strerror(errno));
