@@ -49,7 +49,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test check unit integration format-check include-check fuzz fuzzers fuzz-smoke bench clean
+.PHONY: all deps run test check unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
 
 all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@true
@@ -156,16 +156,16 @@ fuzzers: $(FUZZ_BIN)
 fuzz:
 	$(MAKE) -j$(NPROC) BUILD=build-fuzz FUZZ=1 fuzzers
 
-# Runs every fuzz target for a short while from its seed corpus (part of `make test`).
+# Runs every fuzz target for a short while (FUZZ_SECONDS, default 8) from its
+# seed corpus and dictionary (part of `make test`); new coverage goes to
+# build-fuzz/corpus/, never to the committed tests/fuzz/corpus/.
 fuzz-smoke: fuzz
-	@for f in build-fuzz/fuzz/fuzz_*; do n=$$(basename $$f); \
-		mkdir -p build-fuzz/corpus/$$n; \
-		seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
-		echo "== $$n ($${FUZZ_SECONDS:-8} s)"; \
-		if ! $$f -max_total_time=$${FUZZ_SECONDS:-8} -print_final_stats=0 \
-			build-fuzz/corpus/$$n $$seeds >build-fuzz/$$n.log 2>&1; then \
-			tail -n 40 build-fuzz/$$n.log; echo "$$n: FAILED (crash input above)"; exit 1; fi; \
-		grep -E '^Done [0-9]+ runs' build-fuzz/$$n.log; done
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),8) tests/fuzz/run.sh
+
+# Runs every fuzz target for FUZZ_SECONDS (default 3600) one after another,
+# FUZZ_JOBS (default 1) at a time, and prints each one's executions.
+fuzz-long: fuzz
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),3600) FUZZ_JOBS=$(or $(FUZZ_JOBS),1) tests/fuzz/run.sh
 
 # The builds use every core (the tests themselves run one at a time: they time real processes).
 test: deps

@@ -352,6 +352,43 @@ static void take_ips(yajl_val result, int family, struct crid_cni_result *res)
 	}
 }
 
+/* A plugin's result or a cached one: a JSON object within the depth cap, else NULL. */
+static yajl_val result_tree(const char *json, size_t len)
+{
+	yajl_val v;
+
+	if (!crid_cni_json_depth_ok(json, len, CRID_CNI_MAX_JSON_DEPTH))
+		return NULL;
+	v = yajl_tree_parse(json, NULL, 0);
+	if (v && !YAJL_IS_OBJECT(v)) {
+		yajl_tree_free(v);
+		v = NULL;
+	}
+	return v;
+}
+
+/* The pod's addresses in a final result: IPv4 first, then IPv6. */
+static void result_ips(yajl_val result, struct crid_cni_result *res)
+{
+	take_ips(result, AF_INET, res);
+	take_ips(result, AF_INET6, res);
+}
+
+int crid_cni_result_parse(const char *json, size_t len, struct crid_cni_result *res)
+{
+	yajl_val v;
+
+	memset(res, 0, sizeof(*res));
+	if (memchr(json, '\0', len) || json[len] != '\0')
+		return -1;
+	v = result_tree(json, len);
+	if (!v)
+		return -1;
+	result_ips(v, res);
+	yajl_tree_free(v);
+	return 0;
+}
+
 /* ---- one plugin run ---- */
 
 static size_t plugin_index(const struct crid_cni_op *op)
@@ -776,8 +813,7 @@ static void add_finished(struct crid_cni_op *op)
 	struct crid_cni_result res;
 
 	memset(&res, 0, sizeof(res));
-	take_ips(op->prev, AF_INET, &res);
-	take_ips(op->prev, AF_INET6, &res);
+	result_ips(op->prev, &res);
 	res.json = op->prev_json;
 	op->prev_json = NULL;
 	finish(op, 0, &res, NULL);
@@ -786,17 +822,13 @@ static void add_finished(struct crid_cni_op *op)
 /* Keeps an ADD plugin's result as the next one's prevResult. */
 static int take_result(struct crid_cni_op *op)
 {
-	char errbuf[128];
 	yajl_val v;
 
-	if (op->out.overflow || !op->out.data ||
-	    !crid_cni_json_depth_ok(op->out.data, op->out.len, CRID_CNI_MAX_JSON_DEPTH))
+	if (op->out.overflow || !op->out.data)
 		return -1;
-	v = yajl_tree_parse(op->out.data, errbuf, sizeof(errbuf));
-	if (!v || !YAJL_IS_OBJECT(v)) {
-		yajl_tree_free(v);
+	v = result_tree(op->out.data, op->out.len);
+	if (!v)
 		return -1;
-	}
 	yajl_tree_free(op->prev);
 	crid_free(op->prev_json);
 	op->prev = v;
@@ -1030,17 +1062,9 @@ static bool del_gets_prev(const char *version)
 
 static void take_cached(struct crid_cni_op *op, const char *prev_result)
 {
-	size_t len;
-
 	if (!prev_result || !prev_result[0] || !del_gets_prev(op->net->conf.version))
 		return;
-	len = strlen(prev_result);
-	if (crid_cni_json_depth_ok(prev_result, len, CRID_CNI_MAX_JSON_DEPTH))
-		op->prev = yajl_tree_parse(prev_result, NULL, 0);
-	if (op->prev && !YAJL_IS_OBJECT(op->prev)) {
-		yajl_tree_free(op->prev);
-		op->prev = NULL;
-	}
+	op->prev = result_tree(prev_result, strlen(prev_result));
 	/*
 	 * libcni fails the DEL here; we are the cache's only writer, and a pod
 	 * that can never be torn down is worse than a DEL without prevResult.

@@ -123,4 +123,12 @@ char *crid_cni_result_take_json(struct crid_cni_result *res);
 /* Frees res->json and zeroes |res|. */
 void crid_cni_result_clear(struct crid_cni_result *res);
 
+/*
+ * Reads the pod's IPs out of an ADD result |json| (|len| bytes, NUL at
+ * json[len], no NUL before) the way a finished ADD does; res->json is left
+ * NULL. Returns -1 when it is not a JSON object within the depth cap (what
+ * ADD refuses from a plugin and DEL drops from a record). For tests and fuzzing.
+ */
+int crid_cni_result_parse(const char *json, size_t len, struct crid_cni_result *res);
+
 #endif

@@ -3,7 +3,9 @@
  * the real gRPC server, nghttp2, gRPC framing, the CRI router, protobuf
  * decoding and the handlers, exactly as the daemon wires them.
  */
+#include <ftw.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +20,22 @@ static struct crid_config cfg;
 static struct crid_host host;
 static struct crid_daemon daemon_ctx;
 static struct crid_grpc_server *server;
+static char root[] = "/tmp/crid-fuzz-XXXXXX";
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The state dir goes when the run ends (libFuzzer exits through exit()). */
+static void remove_root(void)
+{
+	nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void on_signal(struct crid_loop *l, int signo, void *user)
 {
@@ -28,7 +46,6 @@ static void on_signal(struct crid_loop *l, int signo, void *user)
 
 static void setup(void)
 {
-	static char root[] = "/tmp/crid-fuzz-XXXXXX";
 	struct crid_err err;
 	char *argv[] = { "crid", NULL };
 	enum crid_config_action action;
@@ -39,6 +56,7 @@ static void setup(void)
 	    crid_node_state_load(&daemon_ctx.node, root, &err) < 0 ||
 	    crid_handlers_init(&err) < 0 || crid_loop_init(&loop, on_signal, NULL, &err) < 0)
 		abort();
+	atexit(remove_root);
 	daemon_ctx.loop = &loop;
 	daemon_ctx.cfg = &cfg;
 	daemon_ctx.host = &host;
