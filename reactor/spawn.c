@@ -261,19 +261,24 @@ static int fn_child_main(void *arg)
 	struct fn_child *a = arg;
 	struct crid_err e;
 
+	int r;
+
 	crid_err_clear(&e);
 	if (a->report > 3)
 		syscall(SYS_close_range, 3, a->report - 1, 0);
 	syscall(SYS_close_range, a->report + 1, ~0U, 0);
-	if (a->fn(a->arg, &e) < 0) {
+	r = a->fn(a->arg, &e);
+	if (r < 0) {
 		if (e.code == 0 && e.msg[0] == '\0')
 			crid_err_cause(&e, EIO, "child task failed");
 		if (write(a->report, &e, sizeof(e)) < 0)
-			syscall(SYS_exit_group, 2);
-		syscall(SYS_exit_group, 1);
+			e.code = 0; /* the exit status still says it failed */
+		r = r < -125 ? 125 : -r;
+	} else {
+		r = 0;
 	}
-	syscall(SYS_exit_group, 0);
-	return 0;
+	syscall(SYS_exit_group, r);
+	return r;
 }
 
 int crid_spawn_fn(struct crid_loop *loop, struct crid_child *child, crid_child_fn fn, void *arg,

@@ -85,7 +85,7 @@ int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
 		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
 		     crid_child_exit_fn on_exit, void *user, struct crid_err *err);
 
-/* Work for a function child: 0, or -1 with |err| set. */
+/* Work for a function child: 0, or < 0 with |err| set (-N: the child exits N, at most 125). */
 typedef int (*crid_child_fn)(void *arg, struct crid_err *err);
 
 /*

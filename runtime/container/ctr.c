@@ -1281,31 +1281,78 @@ struct crid_ctr_op *crid_ctr_stop(struct crid_ctrs *ctrs, struct crid_container 
 	return queue_op(ctrs, c, OP_STOP, timeout, done, user, err);
 }
 
+/* ---- the root's unmount, off the loop ---- */
+
+static int unmount_root(void *arg, struct crid_err *err)
+{
+	return crid_rootfs_unmount(arg, err);
+}
+
+static void root_unmounted(struct crid_child *child, int status, void *user)
+{
+	struct crid_ctr_op *op = user;
+
+	(void)child, (void)status;
+	op->unmount_on = false;
+	crid_trace_mark(&op->trace, "unmount");
+	if (op->unmount_err.code || op->unmount_err.msg[0]) {
+		op_fail(op, &op->unmount_err);
+		op_finish(op, op->c);
+		return;
+	}
+	op->after_unmount(op);
+}
+
+/*
+ * Unmounts the container's root in a child (umount2 may wait in the
+ * kernel for RCU and for the mount's peers), then |next|. Safe across a
+ * crash: the record is unchanged until |next|, the unmount is idempotent
+ * and the child finishes it even when the daemon dies; the restart sees a
+ * container deleted from the runtime, as when killed before the unmount.
+ */
+static void unmount_then(struct crid_ctr_op *op, void (*next)(struct crid_ctr_op *op))
+{
+	char bundle[PATH_MAX], layer[PATH_MAX];
+	struct crid_err e;
+
+	if (paths(op->ctrs, op->c, bundle, layer) < 0) {
+		next(op);
+		return;
+	}
+	op->after_unmount = next;
+	/* |layer| is on our stack: the child reads its own copy of it */
+	if (crid_spawn_fn(op->ctrs->loop, &op->unmount, unmount_root, layer, &op->unmount_err,
+			  root_unmounted, op, &e) == 0) {
+		op->unmount_on = true;
+		return;
+	}
+	/* no child (fork refused): the unmount on the loop, as before */
+	if (crid_rootfs_unmount(layer, &op->unmount_err) == 0)
+		crid_err_clear(&op->unmount_err);
+	root_unmounted(NULL, 0, op);
+}
+
 /* ---- retire ---- */
+
+static void retire_done(struct crid_ctr_op *op)
+{
+	op->c->retired = true;
+	op_finish(op, op->c);
+}
 
 static void retired(void *user, int status, const char *out, size_t len, const struct crid_err *err)
 {
 	struct crid_ctr_op *op = user;
-	struct crid_container *c = op->c;
-	char bundle[PATH_MAX], layer[PATH_MAX];
-	struct crid_err e;
 
 	(void)out, (void)len;
 	op->call = NULL;
 	crid_trace_mark(&op->trace, "rt_delete");
 	if (status < 0) {
 		op_fail(op, err);
-		op_finish(op, c);
+		op_finish(op, op->c);
 		return;
 	}
-	if (paths(op->ctrs, c, bundle, layer) == 0 && crid_rootfs_unmount(layer, &e) < 0) {
-		op_fail(op, &e);
-		op_finish(op, c);
-		return;
-	}
-	crid_trace_mark(&op->trace, "unmount");
-	c->retired = true;
-	op_finish(op, c);
+	unmount_then(op, retire_done);
 }
 
 /* The stop's part is over: its timer off, its signal resent to a late exec. */
@@ -1349,20 +1396,11 @@ struct crid_ctr_op *crid_ctr_retire(struct crid_ctrs *ctrs, struct crid_containe
 
 /* ---- remove ---- */
 
-static void removed(void *user, int status, const char *out, size_t len, const struct crid_err *err)
+static void remove_done(struct crid_ctr_op *op)
 {
-	struct crid_ctr_op *op = user;
 	struct crid_container *c = op->c;
 	struct crid_err e;
 
-	(void)out, (void)len;
-	op->call = NULL;
-	crid_trace_mark(&op->trace, "rt_delete");
-	if (status < 0) {
-		op_fail(op, err);
-		op_finish(op, c);
-		return;
-	}
 	dismantle(op->ctrs, c, &op->trace);
 	emit(op->ctrs, CRID_CTR_EVENT_DELETED, c);
 	crid_trace_mark(&op->trace, "event");
@@ -1372,11 +1410,26 @@ static void removed(void *user, int status, const char *out, size_t len, const s
 	op_finish(op, NULL);
 }
 
+static void removed(void *user, int status, const char *out, size_t len, const struct crid_err *err)
+{
+	struct crid_ctr_op *op = user;
+
+	(void)out, (void)len;
+	op->call = NULL;
+	crid_trace_mark(&op->trace, "rt_delete");
+	if (status < 0) {
+		op_fail(op, err);
+		op_finish(op, op->c);
+		return;
+	}
+	unmount_then(op, remove_done);
+}
+
 static void remove_after_stop(struct crid_ctr_op *op)
 {
 	stop_settled(op);
-	if (op->c->retired) /* the pod's stop deleted it from the runtime already */
-		removed(op, 0, NULL, 0, NULL);
+	if (op->c->retired) /* the pod's stop deleted it from the runtime and unmounted its root */
+		remove_done(op);
 	else
 		runtime_delete(op, removed);
 }
@@ -1485,6 +1538,8 @@ void ctr_forget(struct crid_ctrs *ctrs, struct crid_container *c)
 
 		if (op->call)
 			crid_oci_call_cancel(op->call);
+		if (op->unmount_on) /* it finishes on its own; the unmount is idempotent */
+			close(crid_child_detach(&op->unmount));
 		if (op->timer_on)
 			ev_timer_stop(op->ctrs->loop->ev, &op->timer);
 		resend_stop(op);
