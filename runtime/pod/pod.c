@@ -364,6 +364,7 @@ static void teardown_released(struct crid_pod_op *op)
 	if (crid_spawn_fn(op->pods->loop, &op->release, release_task_run, &t, &op->release_err,
 			  release_exited, op, &e) == 0) {
 		op->release_on = true;
+		crid_debug_point("pod-release-spawned");
 		return;
 	}
 	/* no child (fork refused): on the loop, as before */
