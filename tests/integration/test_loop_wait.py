@@ -130,26 +130,8 @@ class _Tests:
         self.remove_pod(pod)
         self.assertPodGone(pod, ids)
 
-    def test_kill_while_pod_release_child_runs(self):
-        self.check_pod_kill("pod-release-spawned", remove=False)
-
-    def test_kill_while_pod_release_child_runs_remove(self):
-        self.check_pod_kill("pod-release-spawned", remove=True)
-
     def test_kill_while_retire_unmount_child_runs(self):
         self.check_pod_kill("ctr-unmount-spawned", remove=False)
-
-    def test_kill_while_remove_unmount_child_runs(self):
-        pod = self.run_pod(cleanup=False)
-        cid = self.run_ctr(pod, "rm", image="sleep")
-        self.stop(cid)
-        self.kill_at("ctr-unmount-spawned", lambda rt: rt.RemoveContainer(
-            api_pb2.RemoveContainerRequest(container_id=cid), timeout=60))
-        self.remove(cid)  # again: the record was still there, the rest is idempotent
-        items = self.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers
-        self.assertEqual([c.id for c in items], [], "the container is gone")
-        self.remove_pod(pod)
-        self.assertPodGone(pod, [cid])
 
     # -- stats lists built a slice at a time ------------------------------------------
 
@@ -200,7 +182,29 @@ class _Tests:
         self.assertEqual([m.pod_sandbox_id for m in pm], [pod], "only ready pods")
 
 
-class LoopWaitRunc(_Tests, CtrBase):
+class _MoreKills:
+    """The other kill points: the runtime does not matter to them, one class runs them."""
+
+    def test_kill_while_pod_release_child_runs(self):
+        self.check_pod_kill("pod-release-spawned", remove=False)
+
+    def test_kill_while_pod_release_child_runs_remove(self):
+        self.check_pod_kill("pod-release-spawned", remove=True)
+
+    def test_kill_while_remove_unmount_child_runs(self):
+        pod = self.run_pod(cleanup=False)
+        cid = self.run_ctr(pod, "rm", image="sleep")
+        self.stop(cid)
+        self.kill_at("ctr-unmount-spawned", lambda rt: rt.RemoveContainer(
+            api_pb2.RemoveContainerRequest(container_id=cid), timeout=60))
+        self.remove(cid)  # again: the record was still there, the rest is idempotent
+        items = self.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers
+        self.assertEqual([c.id for c in items], [], "the container is gone")
+        self.remove_pod(pod)
+        self.assertPodGone(pod, [cid])
+
+
+class LoopWaitRunc(_MoreKills, _Tests, CtrBase):
     runtime = "runc"
 
 
