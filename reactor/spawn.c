@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sched.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
@@ -16,23 +17,6 @@
 #include <unistd.h>
 
 static char *const empty_env[] = { NULL };
-
-/*
- * What the exec report pipe says once the child has exited: the errno of
- * the step that failed before exec, or 0 (exec'd: the pipe closed empty).
- */
-static int read_report(struct crid_child *child)
-{
-	int e = 0;
-
-	if (child->report_fd < 0)
-		return 0;
-	if (read(child->report_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
-		e = 0;
-	close(child->report_fd);
-	child->report_fd = -1;
-	return e;
-}
 
 /* A function child's error, or its bare exit status when it sent none. */
 static void read_result(struct crid_child *child, int status)
@@ -74,24 +58,50 @@ static void pidfd_cb(struct ev_loop *ev, ev_io *w, int revents)
 	if (child->result) {
 		read_result(child, status);
 		child->result = NULL;
-	} else {
-		child->exec_err = read_report(child);
-	}
-	if (child->exec_err) {
-		crid_log_warn("child %d did not start its program: %s", (int)child->pid,
-			      strerror(child->exec_err));
-		status = 127;
 	}
 	child->on_exit(child, status, child->user);
 	crid_metrics_loop_class(CRID_LOOP_CHILD, t0);
 }
 
-/* Watches |pidfd| (taken over) for the exit of |pid|, |report| for its exec failure. */
+static int setup_file_actions(posix_spawn_file_actions_t *fa, const struct crid_spawn_opts *o)
+{
+	const int fds[3] = { o->stdin_fd, o->stdout_fd, o->stderr_fd };
+	int r = 0;
+
+	for (int i = 0; i < 3 && r == 0; i++) {
+		if (fds[i] < 0)
+			r = posix_spawn_file_actions_addopen(fa, i, "/dev/null",
+							     i ? O_WRONLY : O_RDONLY, 0);
+		else
+			r = posix_spawn_file_actions_adddup2(fa, fds[i], i);
+	}
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+	return r;
+}
+
+static int setup_attrs(posix_spawnattr_t *attr)
+{
+	sigset_t none, all;
+	int r;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	r = posix_spawnattr_setsigmask(attr, &none);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(attr, &all);
+	if (r == 0)
+		r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	return r;
+}
+
+/* Watches |pidfd| (taken over) for the exit of |pid|. */
 static void watch(struct crid_loop *loop, struct crid_child *child, pid_t pid, int pidfd,
-		  int report, crid_child_exit_fn on_exit, void *user)
+		  crid_child_exit_fn on_exit, void *user)
 {
 	child->pidfd = pidfd;
-	child->report_fd = report;
+	child->report_fd = -1;
+	child->result = NULL;
 	child->pid = pid;
 	child->loop = loop;
 	child->on_exit = on_exit;
@@ -101,11 +111,38 @@ static void watch(struct crid_loop *loop, struct crid_child *child, pid_t pid, i
 	ev_io_start(loop->ev, &child->watcher);
 }
 
-struct spawn_child {
+static int spawn_plain(const struct crid_spawn_opts *opts, pid_t *pid, struct crid_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int r;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return crid_err_set(err, ENOMEM, "spawn `%s`", opts->path);
+	if (posix_spawnattr_init(&attr) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return crid_err_set(err, ENOMEM, "spawn `%s`", opts->path);
+	}
+	r = setup_file_actions(&fa, opts);
+	if (r == 0)
+		r = setup_attrs(&attr);
+	if (r == 0)
+		r = posix_spawn(pid, opts->path, &fa, &attr, opts->argv,
+				opts->envp ? opts->envp : empty_env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0)
+		return crid_err_set(err, r, "spawn `%s`", opts->path);
+	return 0;
+}
+
+/* ---- a child in another mount namespace ---- */
+
+struct ns_child {
 	const struct crid_spawn_opts *o;
-	const struct crid_spawn_ns *ns; /* NULL: the daemon's mount namespace */
+	const struct crid_spawn_ns *ns;
 	char *const *envp;
-	int report; /* write end of the exec report pipe (CLOEXEC) */
+	volatile int err; /* errno of the step that failed, set by the child */
 };
 
 /* The kernel's struct sigaction for rt_sigaction (x86-64, arm64 layout). */
@@ -117,19 +154,20 @@ struct k_sigaction {
 };
 
 /*
- * The child's stack. Without CLONE_VM the child runs on its own copy of it,
- * so one array serves every child, also several not yet exec'd at once.
+ * The child's stack. The parent is suspended until the child execs or exits
+ * (CLONE_VFORK) and the daemon has one thread, so one stack serves all; a
+ * function child (no CLONE_VM) runs on its own copy of it.
  */
-static char child_stack[32 * 1024] __attribute__((aligned(64)));
+static char ns_stack[32 * 1024] __attribute__((aligned(64)));
 
-#define CHILD_SYSCALL(...)                                                                         \
+#define NS_SYSCALL(...)                                                                            \
 	do {                                                                                       \
 		if (syscall(__VA_ARGS__) < 0)                                                      \
 			goto fail;                                                                 \
 	} while (0)
 
 /* fd |i| of the child: |fd| (-1 = /dev/null), inheritable. */
-__attribute__((no_sanitize_address)) static int child_fd(int i, int fd)
+__attribute__((no_sanitize_address)) static int ns_child_fd(int i, int fd)
 {
 	long r;
 
@@ -145,103 +183,66 @@ __attribute__((no_sanitize_address)) static int child_fd(int i, int fd)
 	return (int)syscall(SYS_close, r);
 }
 
-/* The mount namespace and session steps of |ns|. */
-__attribute__((no_sanitize_address)) static int child_ns(const struct crid_spawn_ns *ns)
-{
-	if (ns->setsid && syscall(SYS_setsid) < 0)
-		return -1;
-	if (ns->fd >= 0)
-		return (int)syscall(SYS_setns, ns->fd, CLONE_NEWNS);
-	if (!ns->hide)
-		return 0;
-	if (syscall(SYS_unshare, CLONE_NEWNS) < 0)
-		return -1;
-	/* private first: the detach must not propagate to the host's peers */
-	if (syscall(SYS_mount, NULL, ns->hide_parent, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -1;
-	return (int)syscall(SYS_umount2, ns->hide, MNT_DETACH);
-}
-
 /*
- * Runs in a copy of the daemon's memory (fork semantics, not vfork): the
- * daemon goes on at once, and a slow exec under load costs the child its
- * time, not the loop's. Raw syscalls only, as glibc's posix_spawn child,
- * so no libc state or sanitizer interceptor is touched before exec. A
- * failed step writes its errno to the report pipe; a successful exec
- * closes it (CLOEXEC), which the daemon reads when the child exits.
+ * Runs on ns_stack sharing the daemon's memory: raw syscalls only (no libc
+ * state, no sanitizer interceptors), as glibc's posix_spawn child does.
  */
-__attribute__((no_sanitize_address)) static int child_main(void *arg)
+__attribute__((no_sanitize_address)) static int ns_child_main(void *arg)
 {
-	struct spawn_child *a = arg;
+	struct ns_child *a = arg;
 	const struct crid_spawn_opts *o = a->o;
 	const int fds[3] = { o->stdin_fd, o->stdout_fd, o->stderr_fd };
 	struct k_sigaction dfl = { SIG_DFL, 0, NULL, 0 };
 	unsigned long none = 0;
-	int e;
 
-	if (a->ns && child_ns(a->ns) < 0)
-		goto fail;
-	/* the report pipe must not be one of 0..2, and must survive close_range */
-	if (a->report < 3)
-		goto fail;
+	if (a->ns->setsid)
+		NS_SYSCALL(SYS_setsid);
+	if (a->ns->fd >= 0) {
+		NS_SYSCALL(SYS_setns, a->ns->fd, CLONE_NEWNS);
+	} else if (a->ns->hide) {
+		NS_SYSCALL(SYS_unshare, CLONE_NEWNS);
+		/* private first: the detach must not propagate to the host's peers */
+		NS_SYSCALL(SYS_mount, NULL, a->ns->hide_parent, NULL, MS_REC | MS_PRIVATE, NULL);
+		NS_SYSCALL(SYS_umount2, a->ns->hide, MNT_DETACH);
+	}
 	for (int i = 0; i < 3; i++)
-		if (child_fd(i, fds[i]) < 0)
+		if (ns_child_fd(i, fds[i]) < 0)
 			goto fail;
-	CHILD_SYSCALL(SYS_close_range, 3, a->report - 1, 0);
-	CHILD_SYSCALL(SYS_close_range, a->report + 1, ~0U, 0);
+	NS_SYSCALL(SYS_close_range, 3, ~0U, 0);
 	for (int s = 1; s <= 64; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(none));
-	CHILD_SYSCALL(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	NS_SYSCALL(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
 	syscall(SYS_execve, o->path, o->argv, a->envp);
 fail:
-	e = errno ? errno : EINVAL;
-	syscall(SYS_write, a->report, &e, sizeof(e));
+	a->err = errno ? errno : EINVAL;
 	syscall(SYS_exit, 127);
 	return 127;
 }
 
-/*
- * The errors exec would give for a program that is missing or not
- * executable, found before the clone so they stay synchronous for the
- * caller (one path lookup, like exec's own).
- */
-static int check_program(const char *path, struct crid_err *err)
+/* clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): setns, stdio, exec; the pidfd comes with it. */
+static int spawn_in_ns(const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
+		       pid_t *pid, int *pidfd, struct crid_err *err)
 {
-	if (!path || path[0] != '/')
-		return crid_err_set(err, EINVAL, "spawn `%s`: not an absolute path",
-				    path ? path : "");
-	if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
-		return crid_err_set(err, errno, "spawn `%s`", path);
-	return 0;
-}
-
-/* clone(CLONE_PIDFD) without CLONE_VM|CLONE_VFORK: the pidfd comes with it, nothing waits. */
-static int spawn_child(const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
-		       pid_t *pid, int *pidfd, int *report, struct crid_err *err)
-{
-	struct spawn_child a = { opts, ns, opts->envp ? opts->envp : empty_env, -1 };
-	int rp[2];
+	struct ns_child a = { opts, ns, opts->envp ? opts->envp : empty_env, 0 };
 	sigset_t all, old;
+	siginfo_t si;
 
-	if (check_program(opts->path, err) < 0)
-		return -1;
-	if (pipe2(rp, O_CLOEXEC | O_NONBLOCK) < 0)
-		return crid_err_set(err, errno, "spawn `%s` (report pipe)", opts->path);
-	a.report = rp[1];
-	/* No handler may run in the child before it reset them. */
+	/* No handler may run on the child's stack before it reset them. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	*pid =
-	    clone(child_main, child_stack + sizeof(child_stack), CLONE_PIDFD | SIGCHLD, &a, pidfd);
+	*pid = clone(ns_child_main, ns_stack + sizeof(ns_stack),
+		     CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, pidfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(rp[1]);
-	if (*pid < 0) {
-		close(rp[0]);
+	if (*pid < 0)
 		return crid_err_set(err, errno, "spawn `%s` (clone)", opts->path);
-	}
-	*report = rp[0];
-	return 0;
+	if (a.err == 0)
+		return 0;
+	/* It has exited already (vfork returns at exit or exec): this reaps at once. */
+	while (waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(*pidfd);
+	return crid_err_set(err, a.err, "spawn `%s` in mount namespace", opts->path);
 }
 
 struct fn_child {
@@ -298,15 +299,15 @@ int crid_spawn_fn(struct crid_loop *loop, struct crid_child *child, crid_child_f
 	a.report = rp[1];
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = clone(fn_child_main, child_stack + sizeof(child_stack), CLONE_PIDFD | SIGCHLD, &a,
-		    &pidfd);
+	pid = clone(fn_child_main, ns_stack + sizeof(ns_stack), CLONE_PIDFD | SIGCHLD, &a, &pidfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(rp[1]);
 	if (pid < 0) {
 		close(rp[0]);
 		return crid_err_set(err, errno, "child task (clone)");
 	}
-	watch(loop, child, pid, pidfd, rp[0], on_exit, user);
+	watch(loop, child, pid, pidfd, on_exit, user);
+	child->report_fd = rp[0];
 	crid_err_clear(result);
 	child->result = result;
 	return 0;
@@ -322,17 +323,33 @@ int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
 		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
 		     crid_child_exit_fn on_exit, void *user, struct crid_err *err)
 {
-	int pidfd = -1, report = -1;
+	int pidfd = -1;
 	pid_t pid;
 
 	memset(child, 0, sizeof(*child));
 	child->pidfd = -1;
 	child->report_fd = -1;
-	if (ns && ns->fd < 0 && !ns->hide && !ns->setsid)
-		ns = NULL;
-	if (spawn_child(opts, ns, &pid, &pidfd, &report, err) < 0)
+	if (ns && (ns->fd >= 0 || ns->hide || ns->setsid)) {
+		if (spawn_in_ns(opts, ns, &pid, &pidfd, err) < 0)
+			return -1;
+		watch(loop, child, pid, pidfd, on_exit, user);
+		return 0;
+	}
+	if (spawn_plain(opts, &pid, err) < 0)
 		return -1;
-	watch(loop, child, pid, pidfd, report, on_exit, user);
+	/* The child stays a zombie until we wait for it, so its pid cannot be reused here. */
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		int e = errno;
+
+		kill(pid, SIGKILL);
+		/* not waited for here: the orphan sweep reaps it after its SIGCHLD */
+		if (waitpid(pid, NULL, WNOHANG) == 0)
+			crid_reap_orphans_soon(loop);
+		return crid_err_set(err, e, "pidfd_open %d", (int)pid);
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	watch(loop, child, pid, pidfd, on_exit, user);
 	return 0;
 }
 

@@ -1,17 +1,17 @@
 /*
- * Child processes on the loop. crid_spawn() starts a program with
- * clone(CLONE_PIDFD) and fork semantics, not vfork's: the daemon does not
- * wait for the child's exec, which under load waits for a CPU (tens of ms
- * of a stalled loop with CLONE_VFORK). The cost is a copy of the page
- * tables of a daemon of a few MiB (tens of microseconds). The pidfd is
- * watched on the loop; the exit status is collected with waitid(P_PIDFD)
- * when it becomes readable, so no SIGCHLD race and no reaping of children
- * that are not ours to reap.
+ * Child processes on the loop. crid_spawn() starts a program with vfork
+ * semantics (glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK), so the
+ * cost does not grow with the daemon's memory), opens a pidfd for it and
+ * watches the pidfd on the loop; the exit status is collected with
+ * waitid(P_PIDFD) when it becomes readable, so no SIGCHLD race and no
+ * reaping of children that are not ours to reap.
  *
- * A program that is missing or not executable fails crid_spawn() itself
- * (checked before the clone); a step that fails in the child after the
- * clone (exec, setns, stdio) is reported when the child exits: status 127,
- * |exec_err| set to its errno, and a warning in the log.
+ * vfork semantics stay for programs on purpose: a fork-like clone (no
+ * CLONE_VM) spared the loop the wait for the child's exec (p50 0.7 against
+ * 3-5 ms under load) but cost 3x the daemon's CPU per spawn at 0 MiB of
+ * dirty heap and ~70x at 16 MiB (write-protecting every page, then a fault
+ * per page the daemon writes next); see README.md, Benchmarks (2026-12-07, the loop).
+ * Function children (crid_spawn_fn) do fork, being few (teardown only).
  */
 #ifndef CRID_SPAWN_H
 #define CRID_SPAWN_H
@@ -33,8 +33,7 @@ typedef void (*crid_child_exit_fn)(struct crid_child *child, int status, void *u
 struct crid_child {
 	pid_t pid;
 	int pidfd;
-	int report_fd; /* read end of the exec report pipe, until the exit */
-	int exec_err;  /* in on_exit: errno of the child's failed step before exec, or 0 */
+	int report_fd;		 /* a function child's report pipe, until its exit */
 	struct crid_err *result; /* a function child's error, filled before on_exit */
 	ev_io watcher;
 	struct crid_loop *loop;
@@ -54,10 +53,7 @@ struct crid_spawn_opts {
 /*
  * Starts the child; |on_exit| runs on the loop when it exits. Every fd other
  * than 0..2 is closed in the child; its signal mask and dispositions are reset.
- * Fails with ENOENT, EACCES... when |path| is missing or not executable; any
- * later failure to exec is the child's exit (127, |exec_err| set). Returns
- * before the child has exec'd: the caller may close its copies of the
- * child's stdio fds at once.
+ * Fails with the errno of exec when the program cannot be executed.
  */
 int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
 	       crid_child_exit_fn on_exit, void *user, struct crid_err *err);
@@ -78,8 +74,9 @@ struct crid_spawn_ns {
 
 /*
  * As crid_spawn, the child in the mount namespace |ns| (NULL = the
- * daemon's): setns or unshare, stdio, exec; no shell and no second exec.
- * A failed namespace step is reported as a failed exec (127, |exec_err|).
+ * daemon's). The child is then a clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) of
+ * its own: setns or unshare, stdio, exec; no shell and no second exec.
+ * Fails with the errno of the namespace step or of exec.
  */
 int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
 		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
