@@ -8,12 +8,12 @@
  * (an nsfs bind mount on a private bind mount of its own directory, so it
  * propagates nowhere; as crid-pinns pins a pod's namespaces) so it outlives
  * a kill -9 and is reused on restart, and crun's calls enter it with one
- * setns in the spawned child (crid_spawn_in_ns).
+ * setns in the vfork child (crid_spawn_in_ns).
  *
  * Not create: a pinned namespace sees mounts made later on the host only
  * where the host's mounts are shared (not `/` here), and a bidirectional
  * volume's mounts could never reach the host through a slave. create runs
- * in a fresh copy of the host's namespace instead (unshare in the spawned
+ * in a fresh copy of the host's namespace instead (unshare in the vfork
  * child, /sys/fs/cgroup made rprivate there, the cgroup2 mount detached):
  * the container's own namespace is then cut from the host's as with runc.
  */
