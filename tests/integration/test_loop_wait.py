@@ -51,8 +51,13 @@ class _Tests:
         self.crid.env = {"CRID_TEST": "1", "CRID_DEBUG_ABORT_AT": step}
         try:
             self.restart(kill=True)
-            with self.assertRaises(grpc.RpcError):
+            # the armed daemon answers first: the call's error is then its death, not a
+            # channel that was not ready yet (that left it alive and the wait below timed out)
+            type(self).rt.Version(api_pb2.VersionRequest(), timeout=30, wait_for_ready=True)
+            with self.assertRaises(grpc.RpcError) as cm:
                 call(type(self).rt)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
+                             cm.exception.details())
             self.assertEqual(self.crid.proc.wait(30), -signal.SIGKILL,
                              "the daemon was killed at %s" % step)
             self.crid._close_files()
