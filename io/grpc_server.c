@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "reactor/accept_pause.h"
+#include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 
@@ -80,6 +82,7 @@ struct crid_grpc_server {
 	struct crid_loop *loop;
 	int listen_fd;
 	ev_io accept_watcher;
+	struct crid_accept_pause accept_pause; /* accept failed for want of fds */
 	crid_grpc_dispatch_fn dispatch;
 	void *user;
 	struct conn *conns;
@@ -108,10 +111,7 @@ static struct crid_grpc_call *call_new(struct conn *c, int32_t stream_id)
 	call->stream_id = stream_id;
 	call->content_type_ok = -1;
 	call->started = crid_loop_now(c->srv->loop);
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
+	CRID_DLIST_PUSH(c->calls, call);
 	c->n_calls++;
 	c->srv->n_active++;
 	return call;
@@ -133,12 +133,7 @@ static void call_free(struct crid_grpc_call *call)
 	if (!call->finished)
 		c->srv->n_active--;
 	ev_timer_stop(c->srv->loop->ev, &call->deadline_timer);
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
+	CRID_DLIST_UNLINK(c->calls, call);
 	c->n_calls--;
 	call_release_request(call);
 	crid_free(call->out);
@@ -812,12 +807,7 @@ static void conn_close(struct conn *c)
 	ev_io_stop(srv->loop->ev, &c->wio);
 	nghttp2_session_del(c->session);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	CRID_DLIST_UNLINK(srv->conns, c);
 	srv->n_conns--;
 	crid_free(c->wbuf);
 	crid_free(c);
@@ -864,10 +854,7 @@ int crid_grpc_server_adopt(struct crid_grpc_server *srv, int fd)
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
 	ev_io_start(srv->loop->ev, &c->rio);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	CRID_DLIST_PUSH(srv->conns, c);
 	srv->n_conns++;
 	conn_schedule_flush(c); /* our SETTINGS go out at once */
 	return 0;
@@ -877,17 +864,16 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_grpc_server *srv = w->data;
 
-	(void)ev;
 	(void)revents;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				crid_log_warn("accept: %s", strerror(errno));
-			return;
+		if (fd >= 0) {
+			crid_grpc_server_adopt(srv, fd);
+			continue;
 		}
-		crid_grpc_server_adopt(srv, fd);
+		crid_accept_pause_on_error(ev, &srv->accept_pause, errno);
+		return;
 	}
 }
 
@@ -919,6 +905,7 @@ struct crid_grpc_server *crid_grpc_server_new(struct crid_loop *loop, int listen
 		return srv;
 	ev_io_init(&srv->accept_watcher, accept_cb, listen_fd, EV_READ);
 	srv->accept_watcher.data = srv;
+	crid_accept_pause_init(&srv->accept_pause, &srv->accept_watcher, "CRI socket");
 	ev_io_start(loop->ev, &srv->accept_watcher);
 	return srv;
 }
@@ -928,6 +915,7 @@ static void stop_accepting(struct crid_grpc_server *srv)
 	if (srv->listen_fd < 0)
 		return;
 	ev_io_stop(srv->loop->ev, &srv->accept_watcher);
+	crid_accept_pause_stop(srv->loop->ev, &srv->accept_pause);
 	close(srv->listen_fd);
 	srv->listen_fd = -1;
 }

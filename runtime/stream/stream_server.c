@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "io/http1.h"
+#include "io/tls_bridge.h"
+#include "reactor/accept_pause.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/stream/port_forward.h"
@@ -29,14 +31,12 @@
 #include "runtime/stream/spdy_conn.h"
 #include "runtime/stream/stream_tokens.h"
 #include "runtime/stream/stream_upgrade.h"
-#include "runtime/stream/tls_bridge.h"
 #include "runtime/stream/ws_conn.h"
 
 #define HEAD_TIMEOUT 10.0   /* the whole request head, from accept */
 #define LINGER_TIMEOUT 2.0  /* after an error response, for the peer to close */
 #define MAX_HANDSHAKES 1024 /* connections still in their head; more are closed at once */
 #define ACCEPTS_PER_CALL 32 /* the loop serves others between bursts */
-#define ACCEPT_PAUSE 0.5    /* out of fds: try again after this */
 #define CREATION_TIMEOUT 30.0
 #define IDLE_TIMEOUT (4 * 3600.0)
 #define FINISH_TIMEOUT (15 * 60.0)
@@ -67,15 +67,15 @@ struct crid_stream_server {
 	struct crid_pods *pods;
 	int fd;
 	ev_io accept_io;
-	ev_timer accept_pause;
+	struct crid_accept_pause accept_pause;
 	ev_timer sweep;
 	struct crid_stream_tokens tokens;
 	struct crid_stream_conns conns;
 	struct crid_stream_limits limits;
 	struct hs *hs;
 	size_t n_hs;
-	struct crid_tls *tls; /* NULL: plain HTTP */
-	size_t n_tls_hs;      /* TLS handshakes in progress (tls_bridge.c counts them) */
+	struct crid_tls *tls;		 /* NULL: plain HTTP */
+	struct crid_tls_bridges bridges; /* TLS sessions (and handshakes in progress) */
 	double head_timeout;
 	char base[80]; /* http[s]://<address>:<port> */
 };
@@ -384,24 +384,16 @@ static bool accepted(struct crid_stream_server *srv, int fd)
 
 	if (!srv->tls)
 		return hs_new(srv, fd);
-	if (srv->n_hs + srv->n_tls_hs >= MAX_HANDSHAKES) {
+	if (srv->n_hs + srv->bridges.handshaking >= MAX_HANDSHAKES) {
 		close(fd);
 		return false;
 	}
-	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->conns, srv->head_timeout,
-				&srv->n_tls_hs, serve_tls_inner, srv, &err) < 0) {
+	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->bridges, srv->head_timeout,
+				serve_tls_inner, srv, &err) < 0) {
 		crid_log_warn("streaming: %s", err.msg);
 		return false;
 	}
 	return true;
-}
-
-static void accept_resume_cb(struct ev_loop *ev, ev_timer *w, int revents)
-{
-	struct crid_stream_server *srv = w->data;
-
-	(void)revents;
-	ev_io_start(ev, &srv->accept_io);
 }
 
 static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
@@ -417,18 +409,10 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 			if (!accepted(srv, fd) && !refused++)
 				crid_log_warn("streaming: %zu connections in their handshake, "
 					      "closing new ones",
-					      srv->n_hs + srv->n_tls_hs);
+					      srv->n_hs + srv->bridges.handshaking);
 			continue;
 		}
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			/* level-triggered: waiting on the listener now would spin */
-			crid_log_warn("streaming: accept: %s; pausing %.1fs", strerror(errno),
-				      ACCEPT_PAUSE);
-			ev_io_stop(ev, &srv->accept_io);
-			ev_timer_start(ev, &srv->accept_pause);
-		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-			crid_log_warn("streaming: accept: %s", strerror(errno));
-		}
+		crid_accept_pause_on_error(ev, &srv->accept_pause, errno);
 		return;
 	}
 }
@@ -533,14 +517,14 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 	srv->head_timeout = test_override("CRID_TEST_STREAM_HEADER_TIMEOUT", HEAD_TIMEOUT);
 	crid_stream_tokens_init(&srv->tokens, CRID_STREAM_MAX_TOKENS,
 				test_override("CRID_TEST_STREAM_TOKEN_TTL", CRID_STREAM_TOKEN_TTL));
-	if (o->tls_cert && *o->tls_cert && !(srv->tls = crid_tls_new(o->tls_cert, o->tls_key, err)))
+	if (o->tls_cert && *o->tls_cert &&
+	    !(srv->tls = crid_tls_new("streaming", o->tls_cert, o->tls_key, err)))
 		goto fail;
 	if (listen_on(srv, o->address, o->port, err) < 0)
 		goto fail;
 	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
 	srv->accept_io.data = srv;
-	ev_timer_init(&srv->accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
-	srv->accept_pause.data = srv;
+	crid_accept_pause_init(&srv->accept_pause, &srv->accept_io, "streaming");
 	ev_timer_init(&srv->sweep, sweep_cb, 0., 0.);
 	srv->sweep.data = srv;
 	ev_io_start(loop->ev, &srv->accept_io);
@@ -582,7 +566,7 @@ bool crid_stream_server_tls(const struct crid_stream_server *srv)
 
 size_t crid_stream_server_sessions(const struct crid_stream_server *srv)
 {
-	return srv->conns.n;
+	return srv->conns.n + srv->bridges.n; /* a TLS session counts twice, as a tunnelled one */
 }
 
 size_t crid_stream_server_tokens(const struct crid_stream_server *srv)
@@ -598,7 +582,7 @@ void crid_stream_server_stop(struct crid_stream_server *srv)
 		return;
 	ev = srv->loop->ev;
 	ev_io_stop(ev, &srv->accept_io);
-	ev_timer_stop(ev, &srv->accept_pause);
+	crid_accept_pause_stop(ev, &srv->accept_pause);
 	ev_timer_stop(ev, &srv->sweep);
 	close(srv->fd);
 	while (srv->hs)
@@ -610,6 +594,7 @@ void crid_stream_server_stop(struct crid_stream_server *srv)
 		if (srv->conns.head == c) /* a connection that failed to unlink must not loop us */
 			crid_stream_conns_unlink(c);
 	}
+	crid_tls_bridges_abort(&srv->bridges);
 	crid_stream_tokens_clear(&srv->tokens);
 	crid_tls_free(srv->tls);
 	crid_free(srv);
