@@ -9,6 +9,7 @@
  *
  * Values are UInt64: seconds are whole seconds, as CRI-O divides them.
  */
+#include "handlers/stats_spread.h"
 #include "handlers/metrics.h"
 
 #include <limits.h>
@@ -460,31 +461,43 @@ static int pod_metrics(struct crid_rpc *rpc, struct crid_sandbox *sb,
 	return 0;
 }
 
+static void *find_ready_pod(struct crid_rpc *rpc, const char *id)
+{
+	bool ambiguous;
+	struct crid_sandbox *sb = crid_sandbox_find(rpc->d->pods->store, id, &ambiguous);
+
+	return sb && sb->state == CRID_SANDBOX_READY ? sb : NULL;
+}
+
+static ProtobufCMessage *build_pod_metrics(struct crid_rpc *rpc, void *rec)
+{
+	Runtime__V1__PodSandboxMetrics *pm;
+
+	return pod_metrics(rpc, rec, &pm) < 0 ? NULL : &pm->base;
+}
+
+static const struct crid_stats_spread_kind metrics_kind = { find_ready_pod, build_pod_metrics };
+
+/* Built over several loop iterations (handlers/stats_spread.h): ~44 cgroup files per pod. */
 void crid_handle_list_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
-	Runtime__V1__ListPodSandboxMetricsResponse resp =
-	    RUNTIME__V1__LIST_POD_SANDBOX_METRICS_RESPONSE__INIT;
 	struct crid_sandbox *const *all;
-	size_t n;
+	const char **ids;
+	size_t n, k = 0;
 
 	(void)request;
 	if (!crid_rpc_ready(rpc, CRID_NEED_PODS | CRID_NEED_CTRS))
 		return;
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
-	resp.pod_metrics = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(*resp.pod_metrics));
-	for (size_t i = 0; resp.pod_metrics && i < n; i++) {
-		if (all[i]->state != CRID_SANDBOX_READY)
-			continue;
-		if (pod_metrics(rpc, all[i], &resp.pod_metrics[resp.n_pod_metrics]) < 0)
-			resp.pod_metrics = NULL;
-		else
-			resp.n_pod_metrics++;
-	}
-	if (!resp.pod_metrics) {
+	ids = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(*ids));
+	if (!ids) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	crid_rpc_reply(rpc, &resp.base);
+	for (size_t i = 0; i < n; i++)
+		if (all[i]->state == CRID_SANDBOX_READY)
+			ids[k++] = all[i]->id;
+	crid_stats_spread_start(rpc, &metrics_kind, ids, k);
 }
 
 static bool metrics_listed(const void *sb, const void *filter)

@@ -12,6 +12,7 @@
 #include "handlers/images.h"
 #include "handlers/methods.h"
 #include "handlers/stats.h"
+#include "handlers/stats_spread.h"
 #include "handlers/status_msg.h"
 #include "proto/api.pb-c.h"
 #include "runtime/container/cgroup_stats.h"
@@ -171,30 +172,43 @@ void crid_handle_container_stats(struct crid_rpc *rpc, const ProtobufCMessage *r
 	crid_rpc_reply(rpc, &resp.base);
 }
 
+static void *find_container(struct crid_rpc *rpc, const char *id)
+{
+	bool ambiguous;
+
+	return crid_container_find(rpc->d->ctrs->store, id, &ambiguous);
+}
+
+static ProtobufCMessage *build_container_stats(struct crid_rpc *rpc, void *rec)
+{
+	Runtime__V1__ContainerStats *st = container_stats(rpc, rec);
+
+	return st ? &st->base : NULL;
+}
+
+static const struct crid_stats_spread_kind container_kind = { find_container,
+							      build_container_stats };
+
+/* Built over several loop iterations (handlers/stats_spread.h): cgroup reads per container. */
 void crid_handle_list_container_stats(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__ListContainerStatsRequest *req = (const void *)request;
-	Runtime__V1__ListContainerStatsResponse resp =
-	    RUNTIME__V1__LIST_CONTAINER_STATS_RESPONSE__INIT;
 	struct crid_container *const *all;
-	size_t n;
+	const char **ids;
+	size_t n, k = 0;
 
 	if (!crid_rpc_ready(rpc, CRID_NEED_CTRS))
 		return;
 	all = crid_container_list(rpc->d->ctrs->store, &n);
-	resp.stats = zalloc(rpc, (n + 1) * sizeof(*resp.stats));
-	for (size_t i = 0; resp.stats && i < n; i++) {
-		if (!container_listed(all[i], req->filter))
-			continue;
-		resp.stats[resp.n_stats] = container_stats(rpc, all[i]);
-		if (!resp.stats[resp.n_stats++])
-			resp.stats = NULL;
-	}
-	if (!resp.stats) {
+	ids = zalloc(rpc, (n + 1) * sizeof(*ids));
+	if (!ids) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	crid_rpc_reply(rpc, &resp.base);
+	for (size_t i = 0; i < n; i++)
+		if (container_listed(all[i], req->filter))
+			ids[k++] = all[i]->id;
+	crid_stats_spread_start(rpc, &container_kind, ids, k);
 }
 
 /* ---- pods ---- */
@@ -347,30 +361,42 @@ void crid_handle_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage 
 	crid_rpc_reply(rpc, &resp.base);
 }
 
+static void *find_pod(struct crid_rpc *rpc, const char *id)
+{
+	bool ambiguous;
+
+	return crid_sandbox_find(rpc->d->pods->store, id, &ambiguous);
+}
+
+static ProtobufCMessage *build_pod_stats(struct crid_rpc *rpc, void *rec)
+{
+	Runtime__V1__PodSandboxStats *st = pod_stats(rpc, rec);
+
+	return st ? &st->base : NULL;
+}
+
+static const struct crid_stats_spread_kind pod_kind = { find_pod, build_pod_stats };
+
+/* Built over several loop iterations (handlers/stats_spread.h): cgroup reads per pod. */
 void crid_handle_list_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__ListPodSandboxStatsRequest *req = (const void *)request;
-	Runtime__V1__ListPodSandboxStatsResponse resp =
-	    RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT;
 	struct crid_sandbox *const *all;
-	size_t n;
+	const char **ids;
+	size_t n, k = 0;
 
 	if (!crid_rpc_ready(rpc, CRID_NEED_PODS | CRID_NEED_CTRS))
 		return;
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
-	resp.stats = zalloc(rpc, (n + 1) * sizeof(*resp.stats));
-	for (size_t i = 0; resp.stats && i < n; i++) {
-		if (!pod_listed(all[i], req->filter))
-			continue;
-		resp.stats[resp.n_stats] = pod_stats(rpc, all[i]);
-		if (!resp.stats[resp.n_stats++])
-			resp.stats = NULL;
-	}
-	if (!resp.stats) {
+	ids = zalloc(rpc, (n + 1) * sizeof(*ids));
+	if (!ids) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	crid_rpc_reply(rpc, &resp.base);
+	for (size_t i = 0; i < n; i++)
+		if (pod_listed(all[i], req->filter))
+			ids[k++] = all[i]->id;
+	crid_stats_spread_start(rpc, &pod_kind, ids, k);
 }
 
 /* ---- the streamed lists' items (handlers/list_stream.c) ---- */

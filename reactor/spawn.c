@@ -1,5 +1,6 @@
 #include "reactor/spawn.h"
 
+#include "reactor/log.h"
 #include "reactor/metrics_families.h"
 #include "reactor/pidfd.h"
 
@@ -16,6 +17,23 @@
 #include <unistd.h>
 
 static char *const empty_env[] = { NULL };
+
+/* A function child's error, or its bare exit status when it sent none. */
+static void read_result(struct crid_child *child, int status)
+{
+	struct crid_err *e = child->result;
+	ssize_t n = read(child->report_fd, e, sizeof(*e));
+
+	close(child->report_fd);
+	child->report_fd = -1;
+	if (n == (ssize_t)sizeof(*e)) {
+		e->msg[sizeof(e->msg) - 1] = '\0';
+		return;
+	}
+	crid_err_clear(e);
+	if (status != 0)
+		crid_err_cause(e, EIO, "child %d ended with status %d", (int)child->pid, status);
+}
 
 static void pidfd_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
@@ -37,6 +55,10 @@ static void pidfd_cb(struct ev_loop *ev, ev_io *w, int revents)
 	ev_io_stop(ev, w);
 	close(child->pidfd);
 	child->pidfd = -1;
+	if (child->result) {
+		read_result(child, status);
+		child->result = NULL;
+	}
 	child->on_exit(child, status, child->user);
 	crid_metrics_loop_class(CRID_LOOP_CHILD, t0);
 }
@@ -78,6 +100,8 @@ static void watch(struct crid_loop *loop, struct crid_child *child, pid_t pid, i
 		  crid_child_exit_fn on_exit, void *user)
 {
 	child->pidfd = pidfd;
+	child->report_fd = -1;
+	child->result = NULL;
 	child->pid = pid;
 	child->loop = loop;
 	child->on_exit = on_exit;
@@ -131,7 +155,8 @@ struct k_sigaction {
 
 /*
  * The child's stack. The parent is suspended until the child execs or exits
- * (CLONE_VFORK) and the daemon has one thread, so one stack serves all.
+ * (CLONE_VFORK) and the daemon has one thread, so one stack serves all; a
+ * function child (no CLONE_VM) runs on its own copy of it.
  */
 static char ns_stack[32 * 1024] __attribute__((aligned(64)));
 
@@ -220,6 +245,74 @@ static int spawn_in_ns(const struct crid_spawn_opts *opts, const struct crid_spa
 	return crid_err_set(err, a.err, "spawn `%s` in mount namespace", opts->path);
 }
 
+struct fn_child {
+	crid_child_fn fn;
+	void *arg;
+	int report;
+};
+
+/*
+ * A function child: a copy of the daemon (fork semantics, one thread), so
+ * libc is safe; signals stay blocked (none of the daemon's handlers runs
+ * here) and its fds but the report pipe are closed first, so it holds no
+ * socket, pipe end or lock of the daemon's while it works.
+ */
+static int fn_child_main(void *arg)
+{
+	struct fn_child *a = arg;
+	struct crid_err e;
+
+	int r;
+
+	crid_err_clear(&e);
+	if (a->report > 3)
+		syscall(SYS_close_range, 3, a->report - 1, 0);
+	syscall(SYS_close_range, a->report + 1, ~0U, 0);
+	r = a->fn(a->arg, &e);
+	if (r < 0) {
+		if (e.code == 0 && e.msg[0] == '\0')
+			crid_err_cause(&e, EIO, "child task failed");
+		if (write(a->report, &e, sizeof(e)) < 0)
+			e.code = 0; /* the exit status still says it failed */
+		r = r < -125 ? 125 : -r;
+	} else {
+		r = 0;
+	}
+	syscall(SYS_exit_group, r);
+	return r;
+}
+
+int crid_spawn_fn(struct crid_loop *loop, struct crid_child *child, crid_child_fn fn, void *arg,
+		  struct crid_err *result, crid_child_exit_fn on_exit, void *user,
+		  struct crid_err *err)
+{
+	struct fn_child a = { fn, arg, -1 };
+	int rp[2], pidfd = -1;
+	sigset_t all, old;
+	pid_t pid;
+
+	memset(child, 0, sizeof(*child));
+	child->pidfd = -1;
+	child->report_fd = -1;
+	if (pipe2(rp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return crid_err_set(err, errno, "child task (report pipe)");
+	a.report = rp[1];
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = clone(fn_child_main, ns_stack + sizeof(ns_stack), CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(rp[1]);
+	if (pid < 0) {
+		close(rp[0]);
+		return crid_err_set(err, errno, "child task (clone)");
+	}
+	watch(loop, child, pid, pidfd, on_exit, user);
+	child->report_fd = rp[0];
+	crid_err_clear(result);
+	child->result = result;
+	return 0;
+}
+
 int crid_spawn(struct crid_loop *loop, struct crid_child *child, const struct crid_spawn_opts *opts,
 	       crid_child_exit_fn on_exit, void *user, struct crid_err *err)
 {
@@ -235,6 +328,7 @@ int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
 
 	memset(child, 0, sizeof(*child));
 	child->pidfd = -1;
+	child->report_fd = -1;
 	if (ns && (ns->fd >= 0 || ns->hide || ns->setsid)) {
 		if (spawn_in_ns(opts, ns, &pid, &pidfd, err) < 0)
 			return -1;
@@ -275,5 +369,9 @@ int crid_child_detach(struct crid_child *child)
 	if (fd >= 0)
 		ev_io_stop(child->loop->ev, &child->watcher);
 	child->pidfd = -1;
+	if (child->report_fd >= 0)
+		close(child->report_fd);
+	child->report_fd = -1;
+	child->result = NULL;
 	return fd;
 }

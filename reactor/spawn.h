@@ -5,6 +5,13 @@
  * watches the pidfd on the loop; the exit status is collected with
  * waitid(P_PIDFD) when it becomes readable, so no SIGCHLD race and no
  * reaping of children that are not ours to reap.
+ *
+ * vfork semantics stay for programs on purpose: a fork-like clone (no
+ * CLONE_VM) spared the loop the wait for the child's exec (p50 0.7 against
+ * 3-5 ms under load) but cost 3x the daemon's CPU per spawn at 0 MiB of
+ * dirty heap and ~70x at 16 MiB (write-protecting every page, then a fault
+ * per page the daemon writes next); see README.md, Benchmarks (2026-12-07, the loop).
+ * Function children (crid_spawn_fn) do fork, being few (teardown only).
  */
 #ifndef CRID_SPAWN_H
 #define CRID_SPAWN_H
@@ -26,6 +33,8 @@ typedef void (*crid_child_exit_fn)(struct crid_child *child, int status, void *u
 struct crid_child {
 	pid_t pid;
 	int pidfd;
+	int report_fd;		 /* a function child's report pipe, until its exit */
+	struct crid_err *result; /* a function child's error, filled before on_exit */
 	ev_io watcher;
 	struct crid_loop *loop;
 	crid_child_exit_fn on_exit;
@@ -72,6 +81,23 @@ struct crid_spawn_ns {
 int crid_spawn_in_ns(struct crid_loop *loop, struct crid_child *child,
 		     const struct crid_spawn_opts *opts, const struct crid_spawn_ns *ns,
 		     crid_child_exit_fn on_exit, void *user, struct crid_err *err);
+
+/* Work for a function child: 0, or < 0 with |err| set (-N: the child exits N, at most 125). */
+typedef int (*crid_child_fn)(void *arg, struct crid_err *err);
+
+/*
+ * Runs |fn|(|arg|) in a child, a copy of the daemon (fork semantics), for
+ * work that may block in the kernel (unmounts, directory removal) and must
+ * not stall the loop. The child closes every fd but 0..2 first and runs
+ * with every signal blocked; |arg| and what it points to are the child's
+ * own copies, so the caller may free them at once. Before |on_exit|,
+ * |result| (caller's, alive until then) holds fn's error, or is cleared
+ * when fn returned 0. Killing the daemon does not stop the child: |fn|
+ * must be safe to run again (idempotent) after a restart.
+ */
+int crid_spawn_fn(struct crid_loop *loop, struct crid_child *child, crid_child_fn fn, void *arg,
+		  struct crid_err *result, crid_child_exit_fn on_exit, void *user,
+		  struct crid_err *err);
 
 /* Sends |signo| through the pidfd (never to a recycled pid). */
 int crid_child_kill(struct crid_child *child, int signo);

@@ -6,6 +6,7 @@
 #define CRID_CTR_INTERNAL_H
 
 #include "reactor/op.h"
+#include "reactor/spawn.h"
 #include "reactor/trace.h"
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_start_time.h"
@@ -45,6 +46,11 @@ struct crid_ctr_op {
 	int init_fds[3]; /* create: the container's side of its stdio, closed once created */
 	bool was_queued; /* waited behind another operation of the container */
 	struct crid_trace trace;
+	/* retire, remove: the root's unmount, in a child (it can take ms in the kernel) */
+	struct crid_child unmount;
+	bool unmount_on;
+	struct crid_err unmount_err;
+	void (*after_unmount)(struct crid_ctr_op *op);
 };
 
 /* The exit watch of one container, from create until its exit is recorded. */

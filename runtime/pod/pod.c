@@ -25,6 +25,7 @@
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/op.h"
+#include "reactor/spawn.h"
 #include "reactor/trace.h"
 #include "runtime/oci/systemd_mgr.h"
 
@@ -53,6 +54,10 @@ struct crid_pod_op {
 	bool wait_ctrs;			 /* stop, remove: the containers' second round still runs */
 	bool wait_net;			 /* stop, remove: CNI DEL (and its record) still runs */
 	struct crid_trace trace;
+	/* stop, remove: namespaces and files released in a child */
+	struct crid_child release;
+	bool release_on;
+	struct crid_err release_err;
 	/* run only */
 	char **sysctls;
 	size_t n_sysctls;
@@ -307,26 +312,77 @@ static void teardown_start(struct crid_pod_op *op)
 		teardown_deleted(op, -1, NULL, &e);
 }
 
-static void remove_files(struct crid_pod_op *op)
-{
-	char dir[4096];
-	struct crid_err e;
+/* What the release child undoes: paths and pid copied into it at the clone. */
+struct release_task {
+	char ns_dir[4096];  /* "" = none */
+	char pod_dir[4096]; /* "" = the files stay (a stop) */
+	pid_t holder_pid;
+};
 
-	if (pod_dir(op, dir, sizeof(dir)) == 0 && crid_pod_files_remove(dir, &e) < 0)
-		op_fail(op, &e);
-	crid_trace_mark(&op->trace, "files");
+enum { RELEASE_NS_FAILED = -1, RELEASE_FILES_FAILED = -2 };
+
+/*
+ * In the child: umount2 of the pins and of shm can wait in the kernel for
+ * ms (RCU grace periods, the mounts' peers); both steps are idempotent.
+ */
+static int release_task_run(void *arg, struct crid_err *err)
+{
+	const struct release_task *t = arg;
+
+	if (t->ns_dir[0] && crid_pod_ns_release(t->ns_dir, t->holder_pid, err) < 0)
+		return RELEASE_NS_FAILED;
+	if (t->pod_dir[0] && crid_pod_files_remove(t->pod_dir, err) < 0)
+		return RELEASE_FILES_FAILED;
+	return 0;
 }
 
-/* After the network is gone: namespaces, then per kind, state or files and record. */
+static void teardown_ns_released(struct crid_pod_op *op, int status);
+
+static void release_exited(struct crid_child *child, int status, void *user)
+{
+	struct crid_pod_op *op = user;
+
+	(void)child;
+	op->release_on = false;
+	teardown_ns_released(op, status);
+}
+
+/*
+ * After the network is gone: namespaces and (but for a stop) files, in a
+ * child. Safe across a crash: the record is unchanged until the child is
+ * done, and a restart runs the same idempotent release again (the holder
+ * is killed only while its ns/pid is still the pinned one).
+ */
 static void teardown_released(struct crid_pod_op *op)
 {
+	struct release_task t = { .holder_pid = op->sb->ns.holder_pid };
+	struct crid_err e;
+	int r;
+
+	if (ns_dir(op, t.ns_dir, sizeof(t.ns_dir)) < 0)
+		t.ns_dir[0] = '\0';
+	if (op->base.kind == OP_STOP || pod_dir(op, t.pod_dir, sizeof(t.pod_dir)) < 0)
+		t.pod_dir[0] = '\0';
+	if (crid_spawn_fn(op->pods->loop, &op->release, release_task_run, &t, &op->release_err,
+			  release_exited, op, &e) == 0) {
+		op->release_on = true;
+		crid_debug_point("pod-release-spawned");
+		return;
+	}
+	/* no child (fork refused): on the loop, as before */
+	crid_err_clear(&op->release_err);
+	r = release_task_run(&t, &op->release_err);
+	teardown_ns_released(op, -r);
+}
+
+/* |status|: the release child's exit (0, or -RELEASE_*), its error in op->release_err. */
+static void teardown_ns_released(struct crid_pod_op *op, int status)
+{
 	struct crid_sandbox *sb = op->sb;
-	char dir[4096];
 	struct crid_err e;
 
-	if (ns_dir(op, dir, sizeof(dir)) == 0 &&
-	    crid_pod_ns_release(dir, sb->ns.holder_pid, &e) < 0) {
-		op_fail(op, &e);
+	if (status == -RELEASE_NS_FAILED || (status && status != -RELEASE_FILES_FAILED)) {
+		op_fail(op, &op->release_err);
 		op_finish(op, sb);
 		return;
 	}
@@ -341,7 +397,9 @@ static void teardown_released(struct crid_pod_op *op)
 		return;
 	}
 	/* run failed or abandoned, undo after a crash, remove: nothing of the pod stays */
-	remove_files(op);
+	if (status == -RELEASE_FILES_FAILED)
+		op_fail(op, &op->release_err);
+	crid_trace_mark(&op->trace, "files");
 	if (op->base.status < 0 && op->base.kind == OP_REMOVE) {
 		op_finish(op, sb);
 		return;
@@ -996,6 +1054,8 @@ void crid_pods_cleanup(struct crid_pods *pods)
 				crid_cni_op_cancel(op->cni);
 			if (op->pin)
 				crid_pod_ns_op_cancel(op->pin);
+			if (op->release_on) /* it finishes on its own; the release is idempotent */
+				close(crid_child_detach(&op->release));
 			op_free(op);
 			op = next;
 		}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,34 @@ static int inherited(const struct stat *st)
 	return -1;
 }
 
+/*
+ * flock(LOCK_EX|LOCK_NB), waiting up to ~5 s while the pid in the file is
+ * dead: a daemon killed with -9 leaves its lock held a moment longer by a
+ * child it had just cloned and that has not closed its copies of the
+ * daemon's fds yet (its first step, or exec, does). At start-up, before the
+ * loop runs, so a short wait here stalls nothing.
+ */
+static int flock_holder_gone(int fd)
+{
+	for (int i = 0; i < 250; i++) {
+		long pid;
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -1;
+		pid = holder_pid(fd);
+		if (pid <= 0 || pid > INT_MAX || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		usleep(20000);
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
 static int refuse(const char *dir, const char *path, int fd, int e, struct crid_err *err)
 {
 	long pid = holder_pid(fd);
@@ -111,7 +140,7 @@ static int lock_one(struct crid_state_lock *l, const char *dir, struct crid_err 
 		}
 		crid_log_info("state lock `%s` kept across the re-exec (fd %d)", path, fd);
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock_holder_gone(fd) < 0) {
 		refuse(dir, path, fd, errno, err);
 		goto fail;
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,96 @@ static void test_exec_failure(struct crid_loop *loop)
 	crid_err_clear(&err);
 	CHECK(crid_spawn(loop, &child, &o, on_exit_cb, NULL, &err) < 0 && err.code == ENOENT,
 	      "exec failure is reported: %s", err.msg);
+}
+
+/* exec refuses a file with no #! and no ELF (ENOEXEC): reported by crid_spawn itself. */
+static void test_exec_failure_noexec(struct crid_loop *loop)
+{
+	char path[] = "/tmp/crid-spawn-noexec-XXXXXX";
+	char *argv[] = { path, NULL };
+	struct crid_spawn_opts o = { path, argv, NULL, -1, -1, -1 };
+	struct crid_child child;
+	struct crid_err err;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, "\x01\x02garbage\n", 10) != 10 || fchmod(fd, 0755) < 0) {
+		printf("not ok - cannot write %s\n", path);
+		return;
+	}
+	close(fd);
+	crid_err_clear(&err);
+	CHECK(crid_spawn(loop, &child, &o, on_exit_cb, NULL, &err) < 0 && err.code == ENOEXEC,
+	      "ENOEXEC is reported at the spawn: %s", err.msg);
+	unlink(path);
+}
+
+/* Many children back to back, several running at once: each runs its own script. */
+static void test_many_at_once(struct crid_loop *loop)
+{
+	enum { N = 16 };
+	struct crid_child kids[N];
+	struct result res[N];
+	char scripts[N][32];
+	char *argv[N][4];
+	struct crid_err err;
+	int ok = 0;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(scripts[i], sizeof(scripts[i]), "exit %d", i + 10);
+		argv[i][0] = "sh", argv[i][1] = "-c", argv[i][2] = scripts[i], argv[i][3] = NULL;
+		struct crid_spawn_opts o = { "/bin/sh", argv[i], NULL, -1, -1, -1 };
+
+		res[i].done = 0, res[i].status = -1;
+		if (crid_spawn(loop, &kids[i], &o, on_exit_cb, &res[i], &err) < 0)
+			break;
+	}
+	for (int i = 0; i < N; i++)
+		ok += run_to_exit(loop, &res[i]) && res[i].status == i + 10;
+	CHECK(ok == N, "%d children spawned back to back each ran its own script (%d of %d)", N, ok,
+	      N);
+}
+
+static int fn_mkdir(void *arg, struct crid_err *err)
+{
+	const char *dir = arg;
+
+	if (mkdir(dir, 0700) < 0)
+		return crid_err_set(err, errno, "mkdir `%s`", dir);
+	return 0;
+}
+
+/*
+ * A function child: its work happens (a directory appears), its error
+ * comes back whole with its message, and the loop is not the one running it.
+ */
+static void test_fn_child(struct crid_loop *loop)
+{
+	char dir[] = "/tmp/crid-spawn-fn-XXXXXX", sub[64];
+	struct crid_child child;
+	struct result r = { 0, -1 };
+	struct crid_err err, res;
+	struct stat st;
+
+	if (!mkdtemp(dir)) {
+		printf("not ok - mkdtemp\n");
+		return;
+	}
+	snprintf(sub, sizeof(sub), "%s/made", dir);
+	CHECK(crid_spawn_fn(loop, &child, fn_mkdir, sub, &res, on_exit_cb, &r, &err) == 0,
+	      "function child started");
+	CHECK(child.pid != getpid() && child.pid > 0, "it is another process");
+	CHECK(run_to_exit(loop, &r) && r.status == 0 && res.code == 0, "it succeeded (%d, %s)",
+	      r.status, res.msg);
+	CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode), "its work is done: `%s` exists", sub);
+
+	r.done = 0, r.status = -1;
+	CHECK(crid_spawn_fn(loop, &child, fn_mkdir, sub, &res, on_exit_cb, &r, &err) == 0 &&
+		  run_to_exit(loop, &r),
+	      "the same work again");
+	CHECK(r.status == 1 && res.code == EEXIST && strstr(res.msg, sub) != NULL,
+	      "its error comes back with its message: %d `%s`", r.status, res.msg);
+	rmdir(sub);
+	rmdir(dir);
 }
 
 /* stdout is redirected, the environment is exactly what we pass, signals are unblocked. */
@@ -239,6 +330,9 @@ int main(void)
 	test_exit_code(&loop);
 	test_kill(&loop);
 	test_exec_failure(&loop);
+	test_exec_failure_noexec(&loop);
+	test_many_at_once(&loop);
+	test_fn_child(&loop);
 	test_io_env_mask(&loop);
 	test_mnt_ns(&loop);
 	crid_loop_destroy(&loop);

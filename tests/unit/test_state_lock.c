@@ -3,7 +3,8 @@
  * daemon would have) is refused with the holder's pid and the directory in
  * the message; one directory named twice is locked once; the fds are
  * close-on-exec; pass_on + take adopts the fds instead of reopening (the
- * SIGHUP re-exec) and clears the hand-over variable; release frees the lock.
+ * SIGHUP re-exec) and clears the hand-over variable; release frees the lock;
+ * a lock still held by a child of a dead holder is waited for, not refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/state/state_lock.h"
@@ -96,6 +98,47 @@ static void test_bogus_env_ignored(void)
 	crid_state_lock_release(&l);
 }
 
+/*
+ * A daemon killed while a child it had just cloned still held its fds: the
+ * lock names a dead pid but stays held until that child exits; the next
+ * taker waits for it instead of refusing.
+ */
+static void test_dead_holder_child(void)
+{
+	const char *dirs[] = { a };
+	struct crid_state_lock l;
+	struct crid_err err;
+	int ready[2];
+	char c;
+	pid_t d;
+
+	if (pipe(ready) < 0)
+		return;
+	d = fork();
+	if (d == 0) {
+		struct crid_state_lock dl;
+
+		close(ready[0]);
+		if (crid_state_lock_take(&dl, dirs, 1, &err) < 0)
+			_exit(1);
+		if (fork() == 0) { /* the "child" with a copy of the fd, a moment longer */
+			if (write(ready[1], "y", 1) != 1)
+				_exit(1);
+			usleep(300000);
+			_exit(0);
+		}
+		_exit(0); /* the "daemon" dies at once */
+	}
+	close(ready[1]);
+	CHECK(d > 0 && read(ready[0], &c, 1) == 1, "a dead daemon's child holds the lock");
+	close(ready[0]);
+	waitpid(d, NULL, 0);
+	crid_err_clear(&err);
+	CHECK(crid_state_lock_take(&l, dirs, 1, &err) == 0, "taken once that child is gone (%s)",
+	      err.msg);
+	crid_state_lock_release(&l);
+}
+
 int main(void)
 {
 	char path[PATH_MAX];
@@ -110,6 +153,7 @@ int main(void)
 	test_same_dir_twice();
 	test_pass_on_adopts();
 	test_bogus_env_ignored();
+	test_dead_holder_child();
 	snprintf(path, sizeof(path), "%s/crid.lock", a);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/crid.lock", b);
