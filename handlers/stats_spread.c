@@ -88,12 +88,12 @@ static void finish(struct spread *s, int r)
 	if (r < 0) {
 		crid_rpc_fail(&d->rpc, CRID_GRPC_RESOURCE_EXHAUSTED,
 			      "out of memory for the reply (%zu entries)", s->n);
-	} else if (s->len == 0) {
-		crid_rpc_finish_ok(&d->rpc);
 	} else if (!(p = crid_grpc_call_reserve(d->rpc.call, s->len))) {
 		crid_rpc_fail(&d->rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory for the reply");
 	} else {
-		memcpy(p, s->buf, s->len);
+		/* an empty list is still one (empty) message: a unary reply without one is no reply */
+		if (s->len)
+			memcpy(p, s->buf, s->len);
 		crid_rpc_finish_ok(&d->rpc);
 	}
 	spread_free(s);
