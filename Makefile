@@ -252,9 +252,6 @@ SOAK_PODS ?= 500
 # `make lsan-churn LSAN_CHURNS=N`: an ASan build of crid through N pod churns, then SIGTERM:
 # exit 0 and no LeakSanitizer report (make test's ASan pass runs 50 of them).
 LSAN_CHURNS ?= 1000
-VALGRIND := valgrind --leak-check=full \
-	--error-exitcode=1 --quiet
-
 .PHONY: soak lsan-churn valgrind
 
 soak: deps all
@@ -267,16 +264,10 @@ lsan-churn:
 		CRID_CHURNS=$(LSAN_CHURNS) CRID_MODULE_TIMEOUT=7200 CRID_BUILD=build-asan \
 		tests/integration/run.sh test_churn_leaks
 
-# Every unit suite under valgrind's memcheck, two at a time; a suite's log is printed when
-# it fails. Not a SAN build: valgrind and ASan do not mix.
+# Every unit suite under valgrind's memcheck, two at a time (tests/unit/valgrind.sh says what
+# fails the run). Not a SAN build: valgrind and ASan do not mix.
 valgrind: $(UNIT_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper
-	@mkdir -p $(BUILD)/valgrind; start=$$(date +%s); \
-	printf '%s\n' $(UNIT_BIN) | xargs -P2 -I{} sh -c 'log=$(BUILD)/valgrind/$$(basename {}).log; \
-		if CRID_PINNS=$(abspath $(BUILD))/crid-pinns CRID_KEEPER=$(abspath $(BUILD))/crid-keeper \
-		$(VALGRIND) --log-file=$$log.vg {} >$$log 2>&1; then echo "ok   {}"; \
-		else echo "FAIL {}"; cat $$log.vg; tail -n 20 $$log; exit 255; fi'; rc=$$?; \
-	echo "make valgrind: $(words $(UNIT_BIN)) unit suites in $$(( $$(date +%s) - start )) s"; \
-	exit $$rc
+	tests/unit/valgrind.sh $(BUILD) $(UNIT_BIN)
 
 clean:
 	rm -rf build build-asan build-fuzz
