@@ -52,7 +52,7 @@ RPC_TIMEOUT = 120
 FD_SLACK, FD_FACTOR = 8, 1.02
 PSS_SLACK_KIB, PSS_FACTOR = 1024, 1.02
 P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
-COLUMNS = ("t_s", "pods", "fds", "pss_kib", "rss_kib", "max_iteration_us", "calls", "p50_ms",
+COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us", "calls", "p50_ms",
            "p99_ms", "churns", "errors")
 
 
@@ -62,25 +62,26 @@ def pct(v, p):
 
 
 def proc_figures(pid):
-    """(fds, pss_kib, rss_kib) of |pid|; None where unreadable."""
+    """{fds, pss_kib, pss_anon_kib, rss_kib} of |pid|; None where unreadable. Pss_Anon is
+    the daemon's own heap and stacks: PSS also counts its share of libraries, which moves
+    as other processes map them."""
+    out = dict.fromkeys(("fds", "pss_kib", "pss_anon_kib", "rss_kib"))
     if not pid:
-        return None, None, None
+        return out
     try:
-        fds = len(os.listdir("/proc/%d/fd" % pid))
+        out["fds"] = len(os.listdir("/proc/%d/fd" % pid))
     except OSError:
-        fds = None
-    pss = rss = None
+        pass
+    keys = {"Pss": "pss_kib", "Pss_Anon": "pss_anon_kib", "Rss": "rss_kib"}
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
             for line in f:
                 k, _, v = line.partition(":")
-                if k == "Pss":
-                    pss = int(v.split()[0])
-                elif k == "Rss":
-                    rss = int(v.split()[0])
+                if k in keys:
+                    out[keys[k]] = int(v.split()[0])
     except OSError:
         pass
-    return fds, pss, rss
+    return out
 
 
 class Soak:
@@ -259,13 +260,13 @@ class Soak:
             return None
 
     def sample(self, t0, rt, calls_all):
-        fds, pss, rss = proc_figures(self.pid)
+        fig = proc_figures(self.pid)
         with self.lock:
             w, self.window = self.window, []
             row = {"pods": len(self.pods), "churns": self.churns, "errors": len(self.errors)}
         calls_all.append((time.monotonic() - t0, w))
-        row.update(t_s=round(time.monotonic() - t0, 1), fds=fds, pss_kib=pss, rss_kib=rss,
-                   max_iteration_us=self.max_iteration(rt), calls=len(w),
+        row.update(fig)
+        row.update(t_s=round(time.monotonic() - t0, 1), max_iteration_us=self.max_iteration(rt), calls=len(w),
                    p50_ms=pct(w, 50), p99_ms=pct(w, 99))
         return row
 
@@ -331,11 +332,14 @@ set xlabel 'minutes'
 set ylabel 'open fds'
 plot '%(b)s.csv' using ($1/60):3 with lines notitle
 set ylabel 'PSS MiB'
-plot '%(b)s.csv' using ($1/60):($4/1024) with lines notitle
+set key top left
+plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
+     '' using ($1/60):($5/1024) with lines title 'of which anonymous'
+unset key
 set ylabel 'loop max iter ms'
-plot '%(b)s.csv' using ($1/60):($6/1000) with lines notitle
+plot '%(b)s.csv' using ($1/60):($7/1000) with lines notitle
 set ylabel 'poll p99 ms'
-plot '%(b)s.csv' using ($1/60):9 with lines notitle
+plot '%(b)s.csv' using ($1/60):10 with lines notitle
 unset multiplot
 """ % {"b": base, "n": name, "p": args.pods, "c": round(100 * args.churn), "m": args.minutes})
     try:

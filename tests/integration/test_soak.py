@@ -117,6 +117,7 @@ class ShortSoak(CridTestCase):
         for s in samples:
             self.assertGreater(int(s["fds"]), 3, s)
             self.assertGreater(int(s["pss_kib"]), 100, s)
+            self.assertGreater(int(s["pss_kib"]), int(s["pss_anon_kib"]), s)
             self.assertGreaterEqual(int(s["max_iteration_us"]), 0, s)
             self.assertEqual(s["errors"], "0", s)
             self.assertIn(s["pods"], ("5", "6"), s)  # one may be mid-churn
