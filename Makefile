@@ -250,7 +250,7 @@ bench: deps all
 SOAK_MINUTES ?= 20
 SOAK_PODS ?= 500
 # `make lsan-churn LSAN_CHURNS=N`: an ASan build of crid through N pod churns, then SIGTERM:
-# exit 0 and no LeakSanitizer report (make test's ASan pass runs 50 of them).
+# exit 0 and no LeakSanitizer report (make test's ASan pass runs 40 of them).
 LSAN_CHURNS ?= 1000
 .PHONY: soak lsan-churn valgrind
 

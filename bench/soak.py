@@ -15,8 +15,9 @@ containers do not fit a loaded 2-core machine) are started, then for --minutes:
   - churn: --churn of the pods (10%) are replaced over and over (StopPodSandbox,
     RemovePodSandbox, RunPodSandbox) by --workers threads on a third connection;
   - every --interval s (10) a sample: the daemon's open fds (/proc/PID/fd), its
-    PSS and RSS (/proc/PID/smaps_rollup), its worst loop iteration since the last
-    sample (crid: verbose Status info "loop", reset on read), the p50/p99 of the
+    PSS, anonymous PSS and RSS (/proc/PID/smaps_rollup), its worst loop iteration
+    since the last sample, wall and CPU time (crid: verbose Status info "loop",
+    reset on read), the p50/p99 of the
     polling calls of the window, churns and errors so far.
 The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot).
 
@@ -52,8 +53,8 @@ RPC_TIMEOUT = 120
 FD_SLACK, FD_FACTOR = 8, 1.02
 PSS_SLACK_KIB, PSS_FACTOR = 1024, 1.02
 P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
-COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us", "calls", "p50_ms",
-           "p99_ms", "churns", "errors")
+COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us",
+           "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors")
 
 
 def pct(v, p):
@@ -252,12 +253,14 @@ class Soak:
     # -- samples -----------------------------------------------------------------------
 
     def max_iteration(self, rt):
-        """The daemon's worst loop iteration since the last call (crid only), in us."""
+        """The daemon's worst loop iteration since the last call (crid only), in us: wall
+        time (which counts waiting for a core) and CPU time; (None, None) elsewhere."""
         try:
             r = rt.Status(api_pb2.StatusRequest(verbose=True), timeout=RPC_TIMEOUT)
-            return json.loads(r.info["loop"])["maxIterationUs"] if "loop" in r.info else None
+            loop = json.loads(r.info["loop"])
+            return loop["maxIterationUs"], loop.get("maxIterationCpuUs")
         except (grpc.RpcError, ValueError, KeyError):
-            return None
+            return None, None
 
     def sample(self, t0, rt, calls_all):
         fig = proc_figures(self.pid)
@@ -266,8 +269,10 @@ class Soak:
             row = {"pods": len(self.pods), "churns": self.churns, "errors": len(self.errors)}
         calls_all.append((time.monotonic() - t0, w))
         row.update(fig)
-        row.update(t_s=round(time.monotonic() - t0, 1), max_iteration_us=self.max_iteration(rt), calls=len(w),
-                   p50_ms=pct(w, 50), p99_ms=pct(w, 99))
+        busy, cpu = self.max_iteration(rt)
+        row.update(t_s=round(time.monotonic() - t0, 1), max_iteration_us=busy,
+                   max_iteration_cpu_us=cpu, calls=len(w), p50_ms=pct(w, 50),
+                   p99_ms=pct(w, 99))
         return row
 
     def run(self, out_dir):
@@ -337,9 +342,12 @@ plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
      '' using ($1/60):($5/1024) with lines title 'of which anonymous'
 unset key
 set ylabel 'loop max iter ms'
-plot '%(b)s.csv' using ($1/60):($7/1000) with lines notitle
+set key top left
+plot '%(b)s.csv' using ($1/60):($7/1000) with lines title 'wall', \\
+     '' using ($1/60):($8/1000) with lines title 'CPU'
+unset key
 set ylabel 'poll p99 ms'
-plot '%(b)s.csv' using ($1/60):10 with lines notitle
+plot '%(b)s.csv' using ($1/60):11 with lines notitle
 unset multiplot
 """ % {"b": base, "n": name, "p": args.pods, "c": round(100 * args.churn), "m": args.minutes})
     try:

@@ -119,6 +119,7 @@ class ShortSoak(CridTestCase):
             self.assertGreater(int(s["pss_kib"]), 100, s)
             self.assertGreater(int(s["pss_kib"]), int(s["pss_anon_kib"]), s)
             self.assertGreaterEqual(int(s["max_iteration_us"]), 0, s)
+            self.assertGreaterEqual(int(s["max_iteration_cpu_us"]), 0, s)
             self.assertEqual(s["errors"], "0", s)
             self.assertIn(s["pods"], ("5", "6"), s)  # one may be mid-churn
         self.assertGreater(int(samples[-1]["churns"]), 0, "no pod churned")
