@@ -308,7 +308,8 @@ class Soak:
                 th.join()
             ch.close()
         write_csv(os.path.join(out_dir, "soak-%s.csv" % self.name), rows)
-        plot(os.path.join(out_dir, "soak-%s" % self.name), self.name, self.args)
+        plot(os.path.join(out_dir, "soak-%s" % self.name), self.name, self.args,
+             any(r["max_iteration_us"] is not None for r in rows))
         return rows, calls
 
 
@@ -323,7 +324,21 @@ def write_csv(path, rows):
             f.write(",".join("" if r.get(c) is None else str(r[c]) for c in COLUMNS) + "\n")
 
 
-def plot(base, name, args):
+LOOP_PLOT = """set ylabel 'loop max iter ms'
+set key top left
+plot '%(b)s.csv' using ($1/60):($7/1000) with lines title 'wall', \\
+     '' using ($1/60):($8/1000) with lines title 'CPU'
+unset key"""
+# an endpoint without crid's loop figure (containerd): an empty panel that says so
+NO_LOOP_PLOT = """set ylabel 'loop max iter'
+set yrange [0:1]
+set label 1 'not reported by this endpoint' at graph 0.4, graph 0.5
+plot 2 notitle
+unset label 1
+set yrange [*:*]"""
+
+
+def plot(base, name, args, has_loop):
     """base.png from base.csv: fds, PSS, worst loop iteration and p99 against minutes."""
     gp = base + ".gp"
     with open(gp, "w") as f:
@@ -334,6 +349,7 @@ set datafile missing ''
 set key autotitle columnhead
 set multiplot layout 4,1 title '%(n)s: %(p)d pods, %(c)d%% churning, %(m).0f min'
 set xlabel 'minutes'
+set xrange [0:%(m)g]
 set ylabel 'open fds'
 plot '%(b)s.csv' using ($1/60):3 with lines notitle
 set ylabel 'PSS MiB'
@@ -341,15 +357,12 @@ set key top left
 plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
      '' using ($1/60):($5/1024) with lines title 'of which anonymous'
 unset key
-set ylabel 'loop max iter ms'
-set key top left
-plot '%(b)s.csv' using ($1/60):($7/1000) with lines title 'wall', \\
-     '' using ($1/60):($8/1000) with lines title 'CPU'
-unset key
+%(loop)s
 set ylabel 'poll p99 ms'
 plot '%(b)s.csv' using ($1/60):11 with lines notitle
 unset multiplot
-""" % {"b": base, "n": name, "p": args.pods, "c": round(100 * args.churn), "m": args.minutes})
+""" % {"b": base, "n": name, "p": args.pods, "c": round(100 * args.churn), "m": args.minutes,
+       "loop": LOOP_PLOT % {"b": base} if has_loop else NO_LOOP_PLOT})
     try:
         r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
         if r.returncode:

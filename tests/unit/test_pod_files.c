@@ -106,7 +106,7 @@ static void test_pod_with_dns(void)
 
 	if (root) {
 		char shm[160];
-		struct statfs sf;
+		struct statfs sf = { 0 };
 
 		snprintf(shm, sizeof(shm), "%s/shm", dir);
 		CHECK(statfs(shm, &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
@@ -147,7 +147,7 @@ static void test_host_copies(void)
 	CHECK(same_as_host(dir, "hosts", "/etc/hosts"), "host network: the host's hosts");
 	if (root) {
 		char shm[160];
-		struct statfs sf;
+		struct statfs sf = { 0 };
 
 		snprintf(shm, sizeof(shm), "%s/shm", dir);
 		CHECK(statfs(shm, &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
