@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 
@@ -27,6 +28,7 @@
 #define CALL_OUT_MAX (64u << 20)      /* response bytes queued per call */
 #define WRITE_CHUNK (64u << 10)
 #define READ_CHUNK (64u << 10)
+#define ACCEPT_PAUSE 0.5 /* out of fds: accept again after this */
 
 struct conn;
 
@@ -80,6 +82,7 @@ struct crid_grpc_server {
 	struct crid_loop *loop;
 	int listen_fd;
 	ev_io accept_watcher;
+	ev_timer accept_pause; /* accept failed for want of fds or memory */
 	crid_grpc_dispatch_fn dispatch;
 	void *user;
 	struct conn *conns;
@@ -108,10 +111,7 @@ static struct crid_grpc_call *call_new(struct conn *c, int32_t stream_id)
 	call->stream_id = stream_id;
 	call->content_type_ok = -1;
 	call->started = crid_loop_now(c->srv->loop);
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
+	CRID_DLIST_PUSH(c->calls, call);
 	c->n_calls++;
 	c->srv->n_active++;
 	return call;
@@ -133,12 +133,7 @@ static void call_free(struct crid_grpc_call *call)
 	if (!call->finished)
 		c->srv->n_active--;
 	ev_timer_stop(c->srv->loop->ev, &call->deadline_timer);
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
+	CRID_DLIST_UNLINK(c->calls, call);
 	c->n_calls--;
 	call_release_request(call);
 	crid_free(call->out);
@@ -812,12 +807,7 @@ static void conn_close(struct conn *c)
 	ev_io_stop(srv->loop->ev, &c->wio);
 	nghttp2_session_del(c->session);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	CRID_DLIST_UNLINK(srv->conns, c);
 	srv->n_conns--;
 	crid_free(c->wbuf);
 	crid_free(c);
@@ -864,30 +854,49 @@ int crid_grpc_server_adopt(struct crid_grpc_server *srv, int fd)
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
 	ev_io_start(srv->loop->ev, &c->rio);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	CRID_DLIST_PUSH(srv->conns, c);
 	srv->n_conns++;
 	conn_schedule_flush(c); /* our SETTINGS go out at once */
 	return 0;
 }
 
+static void accept_resume_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct crid_grpc_server *srv = w->data;
+
+	(void)revents;
+	ev_io_start(ev, &srv->accept_watcher);
+}
+
+/*
+ * The listener is level-triggered: after EMFILE (RLIMIT_NOFILE reached) the
+ * pending connection stays queued and readable, so returning to the loop
+ * with the watcher on would call us again at once, forever, at 100% CPU.
+ * The watcher rests ACCEPT_PAUSE instead; the client waits in the backlog.
+ */
 static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
 	struct crid_grpc_server *srv = w->data;
 
-	(void)ev;
 	(void)revents;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				crid_log_warn("accept: %s", strerror(errno));
-			return;
+		if (fd >= 0) {
+			crid_grpc_server_adopt(srv, fd);
+			continue;
 		}
-		crid_grpc_server_adopt(srv, fd);
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			crid_log_warn("CRI socket: accept: %s; pausing %.1fs", strerror(errno),
+				      ACCEPT_PAUSE);
+			ev_io_stop(ev, &srv->accept_watcher);
+			/* set each time: a fired one-shot timer restarts at once otherwise */
+			ev_timer_set(&srv->accept_pause, ACCEPT_PAUSE, 0.);
+			ev_timer_start(ev, &srv->accept_pause);
+		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			crid_log_warn("CRI socket: accept: %s", strerror(errno));
+		}
+		return;
 	}
 }
 
@@ -919,6 +928,8 @@ struct crid_grpc_server *crid_grpc_server_new(struct crid_loop *loop, int listen
 		return srv;
 	ev_io_init(&srv->accept_watcher, accept_cb, listen_fd, EV_READ);
 	srv->accept_watcher.data = srv;
+	ev_timer_init(&srv->accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
+	srv->accept_pause.data = srv;
 	ev_io_start(loop->ev, &srv->accept_watcher);
 	return srv;
 }
@@ -928,6 +939,7 @@ static void stop_accepting(struct crid_grpc_server *srv)
 	if (srv->listen_fd < 0)
 		return;
 	ev_io_stop(srv->loop->ev, &srv->accept_watcher);
+	ev_timer_stop(srv->loop->ev, &srv->accept_pause);
 	close(srv->listen_fd);
 	srv->listen_fd = -1;
 }

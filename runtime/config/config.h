@@ -56,6 +56,7 @@ struct crid_config {
 	char *seccomp_profile; /* "" = built-in RuntimeDefault, or a JSON file */
 	struct crid_runtime_handler *runtimes;
 	size_t n_runtimes;
+	int runtime_timeout; /* seconds one OCI runtime call (create, start, delete...) may take */
 
 	/* [crid.network] */
 	char *cni_config_dir;
@@ -73,6 +74,7 @@ struct crid_config {
 	struct crid_strv insecure_registries;
 	struct crid_registry *registries;
 	size_t n_registries;
+	int pull_progress_timeout; /* seconds a blob download may pass without a byte */
 
 	/* [crid.stream] */
 	char *stream_address;
@@ -85,6 +87,8 @@ struct crid_config {
 	bool enable_metrics; /* serve Prometheus metrics */
 	char *metrics_host;  /* address of the metrics endpoint */
 	int metrics_port;    /* its port, 0 = pick a free port */
+	char *metrics_cert;  /* PEM certificate (chain): served over TLS; "" = plain HTTP */
+	char *metrics_key;   /* its PEM private key; both set or neither */
 };
 
 /* What crid_config_from_args() asks main to do. */

@@ -243,6 +243,7 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 		return crid_err_set(err, EINVAL, "runtime handler `%s` is not configured", handler);
 	rt->mnt_ns_fd = -1;
 	rt->hide_mount = NULL;
+	rt->call_timeout = CRID_RUNTIME_TIMEOUT(ctrs);
 	for (size_t i = 0; i < ctrs->host->n_runtimes; i++) {
 		const struct crid_host_runtime *r = &ctrs->host->runtimes[i];
 
@@ -284,6 +285,26 @@ static void store_fd(struct crid_ctrs *ctrs, const struct crid_container *c, con
 	fd_name(name, sizeof(name), c, what);
 	if (crid_fd_store_put(ctrs->fds, name, fd, &e) < 0)
 		crid_log_warn("container %.12s: fd store: %s", c->id, e.msg);
+}
+
+void ctr_fds_reseed(void *user)
+{
+	struct crid_ctrs *ctrs = user;
+	size_t n, kept = 0;
+	struct crid_container *const *all = crid_container_list(ctrs->store, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct crid_container *c = all[i];
+
+		if (c->pidfd < 0 && c->out_fd < 0 && c->err_fd < 0 && c->in_fd < 0)
+			continue;
+		store_fd(ctrs, c, "pid", c->pidfd);
+		store_fd(ctrs, c, "out", c->out_fd);
+		store_fd(ctrs, c, "err", c->err_fd);
+		store_fd(ctrs, c, "in", c->in_fd);
+		kept++;
+	}
+	crid_log_info("fd store: the fds of %zu containers deposited again", kept);
 }
 
 static void unstore_fds(struct crid_ctrs *ctrs, const struct crid_container *c)
@@ -543,7 +564,7 @@ void ctr_undo_created(struct crid_ctr_op *op)
 
 	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
-					   CRID_RUNTIME_TIMEOUT, undo_deleted, op, &e);
+					   CRID_RUNTIME_TIMEOUT(op->ctrs), undo_deleted, op, &e);
 	if (!op->call)
 		undo_deleted(op, -1, NULL, 0, &e);
 }
@@ -1013,11 +1034,12 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 		return NULL;
 	}
 	if (crid_container_bundle(ctrs->store, c, bundle, sizeof(bundle)) == 0)
-		op->call =
-		    c->tty ? crid_oci_create_tty(ctrs->loop, &rt, c->id, bundle, ctrs->cfg->runroot,
-						 &c->out_fd, CRID_RUNTIME_TIMEOUT, created, op, err)
-			   : crid_oci_create(ctrs->loop, &rt, c->id, bundle, &stdio,
-					     CRID_RUNTIME_TIMEOUT, created, op, err);
+		op->call = c->tty
+			       ? crid_oci_create_tty(ctrs->loop, &rt, c->id, bundle,
+						     ctrs->cfg->runroot, &c->out_fd,
+						     CRID_RUNTIME_TIMEOUT(ctrs), created, op, err)
+			       : crid_oci_create(ctrs->loop, &rt, c->id, bundle, &stdio,
+						 CRID_RUNTIME_TIMEOUT(ctrs), created, op, err);
 	crid_trace_mark(&op->trace, "rt_spawn");
 	if (!op->call) {
 		op_fail(op, err);
@@ -1078,8 +1100,8 @@ static void start_run(struct crid_ctr_op *op)
 	}
 	if (ctr_runtime_of(op->ctrs, c->runtime_handler, &rt, &e) == 0) {
 		crid_start_mark_begin(&op->start, &rt, c->id);
-		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id, CRID_RUNTIME_TIMEOUT, started,
-					  op, &e);
+		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id,
+					  CRID_RUNTIME_TIMEOUT(op->ctrs), started, op, &e);
 		crid_trace_mark(&op->trace, "rt_spawn");
 		if (op->call)
 			crid_debug_point("ctr-start-sent");
@@ -1326,7 +1348,7 @@ static void runtime_delete(struct crid_ctr_op *op, crid_oci_done_fn done)
 
 	if (ctr_runtime_of(op->ctrs, op->c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_delete(op->ctrs->loop, &rt, op->c->id, true,
-					   CRID_RUNTIME_TIMEOUT, done, op, &e);
+					   CRID_RUNTIME_TIMEOUT(op->ctrs), done, op, &e);
 	crid_trace_mark(&op->trace, "rt_spawn");
 	if (!op->call)
 		done(op, -1, NULL, 0, &e);
@@ -1424,7 +1446,7 @@ static void update_run(struct crid_ctr_op *op)
 	if (paths(op->ctrs, c, bundle, layer) == 0 &&
 	    ctr_runtime_of(op->ctrs, c->runtime_handler, &rt, &e) == 0)
 		op->call = crid_oci_update(op->ctrs->loop, &rt, c->id, bundle, op->resources_json,
-					   CRID_RUNTIME_TIMEOUT, updated, op, &e);
+					   CRID_RUNTIME_TIMEOUT(op->ctrs), updated, op, &e);
 	if (!op->call) {
 		op_fail(op, &e);
 		op_finish(op, c);

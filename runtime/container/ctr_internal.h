@@ -11,8 +11,14 @@
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/oci/oci_runtime.h"
 
-/* A runtime call (create, start, delete...) still running after this is wedged. */
-#define CRID_RUNTIME_TIMEOUT 120.0
+/*
+ * A runtime call (create, start, delete...) still running after
+ * crid.runtime.runtime_timeout seconds is wedged: the runtime is killed and the call fails.
+ */
+#define CRID_RUNTIME_TIMEOUT(ctrs) ((double)(ctrs)->cfg->runtime_timeout)
+
+/* Deposits every container's pidfd and FIFO ends in the fd store again (a new crid-keeper). */
+void ctr_fds_reseed(void *user);
 
 /* OP_RETIRE: a stop that then deletes the container from the runtime and unmounts its root. */
 enum op_kind { OP_CREATE, OP_START, OP_STOP, OP_REMOVE, OP_UPDATE, OP_UNDO, OP_RETIRE };

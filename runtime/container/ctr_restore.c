@@ -370,6 +370,7 @@ int crid_ctrs_init(struct crid_ctrs *ctrs, struct crid_loop *loop, const struct 
 	}
 	crid_free(k.v);
 	crid_log_info("%zu containers loaded", n);
+	crid_fd_store_watch(ctrs->fds, ctrs->loop, ctr_fds_reseed, ctrs);
 	pods->containers_down = containers_down;
 	pods->containers_user = ctrs;
 	crid_trash_sweep(&ctrs->trash);

@@ -283,6 +283,17 @@ static void runtime_done(void *user, int status, const char *out, size_t len,
 		signal_group(p);
 }
 
+/*
+ * The runtime's own step (`exec --detach` until the process runs): a runtime
+ * wedged there keeps an abandoned exec's kill waiting, so it is bounded.
+ */
+static double runtime_timeout(const struct crid_oci_runtime *rt)
+{
+	if (rt->call_timeout > 0 && rt->call_timeout < EXEC_RUNTIME_TIMEOUT)
+		return rt->call_timeout;
+	return EXEC_RUNTIME_TIMEOUT;
+}
+
 /* |stdio| for pipes, or |short_dir| for a terminal. */
 static struct crid_exec_proc *start(struct crid_loop *loop, const struct crid_oci_runtime *rt,
 				    const char *id, const char *bundle, const char *process_json,
@@ -309,10 +320,10 @@ static struct crid_exec_proc *start(struct crid_loop *loop, const struct crid_oc
 	}
 	p->call = short_dir
 		      ? crid_oci_exec_detached_tty(loop, rt, id, bundle, short_dir, process_json,
-						   p->pid_file, &p->master, EXEC_RUNTIME_TIMEOUT,
+						   p->pid_file, &p->master, runtime_timeout(rt),
 						   runtime_done, p, err)
 		      : crid_oci_exec_detached(loop, rt, id, bundle, process_json, p->pid_file,
-					       stdio, EXEC_RUNTIME_TIMEOUT, runtime_done, p, err);
+					       stdio, runtime_timeout(rt), runtime_done, p, err);
 	if (!p->call) {
 		proc_free(p);
 		return NULL;

@@ -44,7 +44,6 @@
 
 #define CONNECT_TIMEOUT_MS 30000
 #define DOC_TIMEOUT_MS 120000
-#define LOW_SPEED_TIME 60
 /*
  * Compressed bytes all layer transfers together may push through inflate,
  * the tar reader and file writes in one loop iteration; past it the
@@ -185,6 +184,8 @@ struct crid_puller {
 	struct crid_unpack_limits lim;
 	int max_layers;
 	uint64_t max_image_bytes;
+	long
+	    stall_s; /* crid.image.pull_progress_timeout: a transfer without a byte this long fails */
 };
 
 static void next_endpoint(struct op *op);
@@ -321,6 +322,7 @@ int crid_puller_new(struct crid_loop *loop, const struct crid_config *cfg,
 	p->lim.max_bytes =
 	    cfg->max_layer_unpacked_bytes > 0 ? (uint64_t)cfg->max_layer_unpacked_bytes : 0;
 	p->max_layers = cfg->max_layers;
+	p->stall_s = cfg->pull_progress_timeout > 0 ? cfg->pull_progress_timeout : 60;
 	p->max_image_bytes = cfg->max_image_unpacked_bytes > 0
 				 ? (uint64_t)cfg->max_image_unpacked_bytes
 				 : CRID_IMAGE_DEFAULT_MAX_BYTES;
@@ -705,7 +707,7 @@ static int start_get(struct op *op, const char *url, const char *accept, size_t 
 	req.connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	req.timeout_ms = timeout_ms;
 	req.low_speed_limit = 1;
-	req.low_speed_time = LOW_SPEED_TIME;
+	req.low_speed_time = op->p->stall_s;
 	req.max_body = max_body;
 	return crid_http_request_start(op->p->http, &req, cbs, user, out, err);
 }

@@ -105,6 +105,19 @@ efail(struct crid_layer_unpack *u, struct crid_err *err, int code, const char *f
 			      (unsigned long long)u->e->index + 1, u->e->path, msg);
 }
 
+/* efail for a failed system call: the message ends with strerror(|code|) ("No space left..."). */
+static int __attribute__((format(printf, 4, 5)))
+efail_sys(struct crid_layer_unpack *u, struct crid_err *err, int code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return efail(u, err, code, "%s: %s", msg, strerror(code));
+}
+
 /*
  * Lexical clean: drops "", "." and leading "/", resolves ".." against
  * earlier components. |out| (PATH_MAX) gets "a/b/c", or "" for the root
@@ -184,7 +197,7 @@ static int open_parent(struct crid_layer_unpack *u, char *dir, struct crid_err *
 	char *p = dir;
 
 	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : efail(u, err, errno, "open parent `%s`", dir);
+		return fd >= 0 ? fd : efail_sys(u, err, errno, "open parent `%s`", dir);
 	/* Slow path, as tar layers may omit parent entries (containerd: MkdirAll). */
 	cur = open_in_root(u->root, "", O_RDONLY | O_DIRECTORY);
 	while (cur >= 0 && *p) {
@@ -201,7 +214,7 @@ static int open_parent(struct crid_layer_unpack *u, char *dir, struct crid_err *
 			fd = open_in_root(u->root, dir, O_RDONLY | O_DIRECTORY);
 		}
 		if (fd < 0)
-			efail(u, err, errno, "create parent `%s`", dir);
+			efail_sys(u, err, errno, "create parent `%s`", dir);
 		*p = saved;
 		if (*p)
 			p++;
@@ -238,7 +251,7 @@ static int set_xattrs(struct crid_layer_unpack *u, int fd, struct crid_err *err)
 		if (fsetxattr(fd, x->name, x->value, x->value_len, 0) == 0)
 			continue;
 		if (errno != ENOTSUP)
-			return efail(u, err, errno, "set xattr `%s`", x->name);
+			return efail_sys(u, err, errno, "set xattr `%s`", x->name);
 		/* The staging filesystem lacks this namespace: keep going, report at finish. */
 		u->xattrs_skipped++;
 	}
@@ -249,10 +262,10 @@ static int set_xattrs(struct crid_layer_unpack *u, int fd, struct crid_err *err)
 static int set_fd_meta(struct crid_layer_unpack *u, int fd, struct crid_err *err)
 {
 	if (fchown(fd, (uid_t)u->e->uid, (gid_t)u->e->gid) < 0)
-		return efail(u, err, errno, "chown %lld:%lld", (long long)u->e->uid,
-			     (long long)u->e->gid);
+		return efail_sys(u, err, errno, "chown %lld:%lld", (long long)u->e->uid,
+				 (long long)u->e->gid);
 	if (fchmod(fd, u->e->mode) < 0)
-		return efail(u, err, errno, "chmod %04o", u->e->mode);
+		return efail_sys(u, err, errno, "chmod %04o", u->e->mode);
 	return set_xattrs(u, fd, err);
 }
 
@@ -293,16 +306,16 @@ static int make_dir(struct crid_layer_unpack *u, int pfd, const char *base, cons
 	int fd;
 
 	if (r < 0)
-		return efail(u, err, errno, "replace existing entry");
+		return efail_sys(u, err, errno, "replace existing entry");
 	if (r == 0) {
 		if (mkdirat(pfd, base, 0700) < 0)
-			return efail(u, err, errno, "mkdir");
+			return efail_sys(u, err, errno, "mkdir");
 		u->stats.inodes++;
 	}
 	fd = base[0] ? openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 		     : open_in_root(u->root, "", O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return efail(u, err, errno, "open directory");
+		return efail_sys(u, err, errno, "open directory");
 	r = set_fd_meta(u, fd, err);
 	close(fd);
 	return r < 0 ? -1 : record_dir_time(u, rel, err);
@@ -311,11 +324,11 @@ static int make_dir(struct crid_layer_unpack *u, int pfd, const char *base, cons
 static int make_file(struct crid_layer_unpack *u, int pfd, const char *base, struct crid_err *err)
 {
 	if (remove_existing(pfd, base, false) < 0)
-		return efail(u, err, errno, "replace existing entry");
+		return efail_sys(u, err, errno, "replace existing entry");
 	/* O_EXCL|O_NOFOLLOW: the name we just freed must still be free, never a link. */
 	u->fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (u->fd < 0)
-		return efail(u, err, errno, "create file");
+		return efail_sys(u, err, errno, "create file");
 	u->stats.inodes++;
 	return 0;
 }
@@ -327,13 +340,13 @@ static int set_node_meta(struct crid_layer_unpack *u, int pfd, const char *base,
 	struct timespec ts[2];
 
 	if (fchownat(pfd, base, (uid_t)u->e->uid, (gid_t)u->e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return efail(u, err, errno, "chown");
+		return efail_sys(u, err, errno, "chown");
 	/* Only reached for a node mknodat just created, so following is moot. */
 	if (chmod && fchmodat(pfd, base, u->e->mode, 0) < 0)
-		return efail(u, err, errno, "chmod");
+		return efail_sys(u, err, errno, "chmod");
 	entry_times(u->e, ts);
 	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return efail(u, err, errno, "set mtime");
+		return efail_sys(u, err, errno, "set mtime");
 	if (u->e->nxattrs)
 		u->xattrs_skipped += u->e->nxattrs; /* no fd to set them through */
 	return 0;
@@ -345,9 +358,9 @@ static int make_symlink(struct crid_layer_unpack *u, int pfd, const char *base,
 	if (!u->e->linkpath[0])
 		return efail(u, err, EINVAL, "symlink with an empty target");
 	if (remove_existing(pfd, base, false) < 0)
-		return efail(u, err, errno, "replace existing entry");
+		return efail_sys(u, err, errno, "replace existing entry");
 	if (symlinkat(u->e->linkpath, pfd, base) < 0)
-		return efail(u, err, errno, "symlink");
+		return efail_sys(u, err, errno, "symlink");
 	u->stats.inodes++;
 	return set_node_meta(u, pfd, base, false, err);
 }
@@ -359,9 +372,9 @@ static int make_node(struct crid_layer_unpack *u, int pfd, const char *base, str
 						     : S_IFIFO;
 
 	if (remove_existing(pfd, base, false) < 0)
-		return efail(u, err, errno, "replace existing entry");
+		return efail_sys(u, err, errno, "replace existing entry");
 	if (mknodat(pfd, base, type | 0600, makedev(u->e->devmajor, u->e->devminor)) < 0)
-		return efail(u, err, errno, "mknod");
+		return efail_sys(u, err, errno, "mknod");
 	u->stats.inodes++;
 	return set_node_meta(u, pfd, base, true, err);
 }
@@ -385,7 +398,8 @@ static int make_hardlink(struct crid_layer_unpack *u, int pfd, const char *base,
 	tbase = split_base(target);
 	tpfd = open_in_root(u->root, target, O_RDONLY | O_DIRECTORY);
 	if (tpfd < 0 || fstatat(tpfd, tbase, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
-		efail(u, err, errno, "hard link target `%.200s` not in this layer", u->e->linkpath);
+		efail_sys(u, err, errno, "hard link target `%.200s` not in this layer",
+			  u->e->linkpath);
 		goto out;
 	}
 	if (!S_ISREG(tst.st_mode) && !S_ISLNK(tst.st_mode)) {
@@ -398,9 +412,9 @@ static int make_hardlink(struct crid_layer_unpack *u, int pfd, const char *base,
 		goto out;
 	}
 	if (remove_existing(pfd, base, false) < 0)
-		efail(u, err, errno, "replace existing entry");
+		efail_sys(u, err, errno, "replace existing entry");
 	else if (linkat(tpfd, tbase, pfd, base, 0) < 0)
-		efail(u, err, errno, "link to `%.200s`", u->e->linkpath);
+		efail_sys(u, err, errno, "link to `%.200s`", u->e->linkpath);
 	else
 		r = 0;
 out:
@@ -417,7 +431,7 @@ static int make_whiteout(struct crid_layer_unpack *u, int pfd, const char *base,
 
 	if (!strcmp(base, WH_OPAQUE)) {
 		if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-			return efail(u, err, errno, "set trusted.overlay.opaque");
+			return efail_sys(u, err, errno, "set trusted.overlay.opaque");
 		return 0;
 	}
 	if (!strncmp(base, WH_META_PREFIX, strlen(WH_META_PREFIX)))
@@ -427,12 +441,12 @@ static int make_whiteout(struct crid_layer_unpack *u, int pfd, const char *base,
 			     "bad whiteout name: `.wh.` must be followed by a file name, not "
 			     "nothing, `.` or `..`");
 	if (remove_existing(pfd, name, false) < 0)
-		return efail(u, err, errno, "replace `%s` by a whiteout", name);
+		return efail_sys(u, err, errno, "replace `%s` by a whiteout", name);
 	if (mknodat(pfd, name, S_IFCHR, makedev(0, 0)) < 0)
-		return efail(u, err, errno, "mknod whiteout `%s`", name);
+		return efail_sys(u, err, errno, "mknod whiteout `%s`", name);
 	u->stats.inodes++;
 	if (fchownat(pfd, name, (uid_t)u->e->uid, (gid_t)u->e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return efail(u, err, errno, "chown whiteout");
+		return efail_sys(u, err, errno, "chown whiteout");
 	return 0;
 }
 
@@ -518,7 +532,7 @@ static int on_data(void *user, const void *buf, size_t len, struct crid_err *err
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return efail(u, err, errno, "write");
+			return efail_sys(u, err, errno, "write");
 		p += n;
 		len -= (size_t)n;
 		u->stats.bytes += (uint64_t)n;
@@ -538,7 +552,7 @@ static int on_entry_end(void *user, struct crid_err *err)
 		entry_times(u->e, ts);
 		r = set_fd_meta(u, u->fd, err);
 		if (r == 0 && futimens(u->fd, ts) < 0)
-			r = efail(u, err, errno, "set mtime");
+			r = efail_sys(u, err, errno, "set mtime");
 		close(u->fd);
 		u->fd = -1;
 	}

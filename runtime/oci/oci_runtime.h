@@ -31,6 +31,11 @@ struct crid_oci_runtime {
 	 */
 	int mnt_ns_fd;
 	const char *hide_mount;
+	/*
+	 * Seconds a call may take where its caller sets no bound of its own
+	 * (exec's runtime step); 0 = the caller's default.
+	 */
+	double call_timeout;
 };
 
 /*

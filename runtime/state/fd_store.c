@@ -27,6 +27,12 @@
  *   return in microseconds; SO_SNDTIMEO bounds them anyway, should the
  *   keeper be stopped. Restore is one 'L' round trip.
  *
+ * The entries gauge (crid_fd_store_entries): neither back end says how many
+ * fds it holds without a round trip, and a put may replace a name while a
+ * remove may name nothing, so the client keeps the set of names it knows
+ * held, as sorted 64-bit hashes (8 bytes an entry; a collision would need
+ * 2^32 names).
+ *
  * Note for the daemon: the detached keeper is orphaned while crid runs, so
  * when crid is PR_SET_CHILD_SUBREAPER the keeper becomes crid's child until
  * crid dies; reap only the pids you know.
@@ -39,6 +45,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +56,7 @@
 #include <unistd.h>
 
 #include "reactor/helper_path.h"
+#include "reactor/log.h"
 #include "reactor/mem.h"
 
 #define NAME_MAX_LEN 255
@@ -63,6 +71,13 @@ struct crid_fd_store {
 	int sock; /* keeper: the connection; systemd: an unbound datagram socket */
 	struct sockaddr_un notify;
 	socklen_t notify_len;
+	uint64_t *held; /* hashes of the names held, ascending */
+	size_t n_held, cap_held;
+	char runroot[PATH_MAX];	    /* keeper: where it listens, to start a new one */
+	struct crid_loop *loop;	    /* set by crid_fd_store_watch */
+	ev_io hup;		    /* the keeper connection: readable only at its end */
+	void (*reseed)(void *user); /* deposits every fd again */
+	void *reseed_user;
 };
 
 static int check_name(const char *name, struct crid_err *err)
@@ -269,6 +284,7 @@ int crid_fd_store_open(const char *runroot, struct crid_fd_store **out, struct c
 	if (!s)
 		return crid_err_set(err, ENOMEM, "fd store");
 	s->sock = -1;
+	snprintf(s->runroot, sizeof(s->runroot), "%s", runroot);
 	if (notify && notify[0])
 		rc = open_systemd(notify, s, err);
 	else
@@ -279,6 +295,73 @@ int crid_fd_store_open(const char *runroot, struct crid_fd_store **out, struct c
 	}
 	*out = s;
 	return 0;
+}
+
+/* ---- the names held, for the entries gauge ---- */
+
+static uint64_t name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
+/* Where |h| is in s->held, or where it would go; |*found| says which. */
+static size_t held_at(const struct crid_fd_store *s, uint64_t h, bool *found)
+{
+	size_t lo = 0, hi = s->n_held;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->held[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < s->n_held && s->held[lo] == h;
+	return lo;
+}
+
+/* Out of memory leaves the gauge one short; the store itself holds the fd anyway. */
+static void held_add(struct crid_fd_store *s, const char *name)
+{
+	uint64_t h = name_hash(name);
+	bool found;
+	size_t i = held_at(s, h, &found);
+
+	if (found)
+		return;
+	if (s->n_held == s->cap_held) {
+		size_t cap = s->cap_held ? s->cap_held * 2 : 64;
+		uint64_t *p = crid_realloc(s->held, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		s->held = p;
+		s->cap_held = cap;
+	}
+	memmove(s->held + i + 1, s->held + i, (s->n_held - i) * sizeof(*s->held));
+	s->held[i] = h;
+	s->n_held++;
+}
+
+static void held_drop(struct crid_fd_store *s, const char *name)
+{
+	bool found;
+	size_t i = held_at(s, name_hash(name), &found);
+
+	if (!found)
+		return;
+	memmove(s->held + i, s->held + i + 1, (s->n_held - i - 1) * sizeof(*s->held));
+	s->n_held--;
+}
+
+size_t crid_fd_store_entries(const struct crid_fd_store *s)
+{
+	return s->n_held;
 }
 
 /* |what| then the name, in the form the back end wants. */
@@ -311,6 +394,7 @@ int crid_fd_store_put(struct crid_fd_store *s, const char *name, int fd, struct 
 	}
 	if (n < 0 || send_record(s, buf, n, fd, err) < 0)
 		return crid_err_wrap(err, "fd store put `%s`", name);
+	held_add(s, name);
 	return 0;
 }
 
@@ -324,6 +408,7 @@ int crid_fd_store_remove(struct crid_fd_store *s, const char *name, struct crid_
 	n = format(s, buf, sizeof(buf), s->systemd ? "FDSTOREREMOVE=1\nFDNAME=" : "D", name, err);
 	if (n < 0 || send_record(s, buf, n, -1, err) < 0)
 		return crid_err_wrap(err, "fd store remove `%s`", name);
+	held_drop(s, name);
 	return 0;
 }
 
@@ -432,11 +517,28 @@ static int restore_keeper(struct crid_fd_store *s,
 	return r < 0 || failed ? -1 : 0;
 }
 
+/* The caller's |each| of a restore, after counting the name as held. */
+struct restore_ctx {
+	struct crid_fd_store *s;
+	void (*each)(void *user, const char *name, int fd);
+	void *user;
+};
+
+static void restored(void *user, const char *name, int fd)
+{
+	struct restore_ctx *r = user;
+
+	held_add(r->s, name);
+	r->each(r->user, name, fd);
+}
+
 int crid_fd_store_restore(struct crid_fd_store *s,
 			  void (*each)(void *user, const char *name, int fd), void *user,
 			  struct crid_err *err)
 {
-	int rc = s->systemd ? restore_systemd(each, user, err) : restore_keeper(s, each, user, err);
+	struct restore_ctx r = { s, each, user };
+	int rc =
+	    s->systemd ? restore_systemd(restored, &r, err) : restore_keeper(s, restored, &r, err);
 
 	return rc < 0 ? crid_err_wrap(err, "fd store restore") : 0;
 }
@@ -446,11 +548,64 @@ const char *crid_fd_store_kind(const struct crid_fd_store *s)
 	return s->systemd ? "systemd" : "keeper";
 }
 
+/*
+ * The keeper never speaks unasked, so a readable connection is its end
+ * (killed, or crashed): a new keeper is started as at daemon start (a wait
+ * of milliseconds, bounded by KEEPER_START_MS) and the owner deposits every
+ * fd again, so a later crash of crid still finds them.
+ */
+static void keeper_gone(struct ev_loop *ev, ev_io *w, int revents)
+{
+	struct crid_fd_store *s = w->data;
+	struct crid_err err;
+	ssize_t n;
+	char c;
+
+	(void)revents;
+	n = recv(s->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0) {
+		recv(s->sock, &c, 1, MSG_DONTWAIT); /* not the protocol: dropped */
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	ev_io_stop(ev, &s->hup);
+	close(s->sock);
+	s->sock = -1;
+	crid_log_warn("fd store: crid-keeper went away; starting a new one");
+	if (open_keeper(s->runroot, s, &err) < 0) {
+		crid_log_error("fd store: %s; containers' fds are not kept until crid restarts",
+			       err.msg);
+		return;
+	}
+	ev_io_set(&s->hup, s->sock, EV_READ);
+	ev_io_start(ev, &s->hup);
+	if (s->reseed)
+		s->reseed(s->reseed_user);
+	crid_log_info("fd store: a new crid-keeper holds the fds again");
+}
+
+void crid_fd_store_watch(struct crid_fd_store *s, struct crid_loop *loop,
+			 void (*reseed)(void *user), void *user)
+{
+	if (s->systemd || s->sock < 0)
+		return;
+	s->loop = loop;
+	s->reseed = reseed;
+	s->reseed_user = user;
+	ev_io_init(&s->hup, keeper_gone, s->sock, EV_READ);
+	s->hup.data = s;
+	ev_io_start(loop->ev, &s->hup);
+}
+
 void crid_fd_store_close(struct crid_fd_store *s)
 {
 	if (!s)
 		return;
+	if (s->loop)
+		ev_io_stop(s->loop->ev, &s->hup);
 	if (s->sock >= 0)
 		close(s->sock);
+	crid_free(s->held);
 	crid_free(s);
 }

@@ -13,8 +13,10 @@
 #define CRID_FD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "reactor/err.h"
+#include "reactor/loop.h"
 
 struct crid_fd_store;
 
@@ -39,6 +41,20 @@ int crid_fd_store_remove(struct crid_fd_store *s, const char *name, struct crid_
 int crid_fd_store_restore(struct crid_fd_store *s,
 			  void (*each)(void *user, const char *name, int fd), void *user,
 			  struct crid_err *err);
+
+/*
+ * How many names the store holds as far as this client knows: those restored
+ * at start plus those put since, less those removed (the metrics gauge).
+ */
+size_t crid_fd_store_entries(const struct crid_fd_store *s);
+
+/*
+ * Keeper back end, after restore: watches the keeper on |loop|. When it goes
+ * away (killed), a new one is started and |reseed| is called to put every fd
+ * again. Does nothing under systemd (its store outlives crid's connection).
+ */
+void crid_fd_store_watch(struct crid_fd_store *s, struct crid_loop *loop,
+			 void (*reseed)(void *user), void *user);
 
 /* "keeper" or "systemd", for logs and Status. */
 const char *crid_fd_store_kind(const struct crid_fd_store *s);

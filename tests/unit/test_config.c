@@ -82,6 +82,10 @@ static const char *config_diff(const struct crid_config *a, const struct crid_co
 		return "max_layer_entries";
 	if (a->max_layers != b->max_layers)
 		return "max_layers";
+	if (a->runtime_timeout != b->runtime_timeout)
+		return "runtime_timeout";
+	if (a->pull_progress_timeout != b->pull_progress_timeout)
+		return "pull_progress_timeout";
 	if (a->max_layer_unpacked_bytes != b->max_layer_unpacked_bytes)
 		return "max_layer_unpacked_bytes";
 	if (a->max_image_unpacked_bytes != b->max_image_unpacked_bytes)
@@ -184,8 +188,10 @@ static void test_defaults(void)
 		  c.max_layer_entries == 1000000 && c.max_layers == 500 &&
 		  c.max_layer_unpacked_bytes == 64ll << 30 &&
 		  c.max_image_unpacked_bytes == 256ll << 30 &&
-		  strv_is(&c.insecure_registries, none) && c.n_registries == 0,
+		  strv_is(&c.insecure_registries, none) && c.n_registries == 0 &&
+		  c.pull_progress_timeout == 60,
 	      "[crid.image] defaults");
+	CHECK(c.runtime_timeout == 120, "runtime call timeout default");
 	CHECK(str_eq(c.stream_address, "127.0.0.1") && c.stream_port == 0 &&
 		  c.stream_idle_timeout == 4 * 3600 && str_eq(c.stream_tls_cert, "") &&
 		  str_eq(c.stream_tls_key, ""),
@@ -230,6 +236,8 @@ static void test_example(void)
 	set(&c.stream_address, "::1");
 	c.stream_port = 1;
 	c.stream_idle_timeout = 1;
+	c.runtime_timeout = 1;
+	c.pull_progress_timeout = 1;
 	set(&c.stream_tls_cert, "/c.pem");
 	set(&c.stream_tls_key, "/k.pem");
 	set(&c.log_format, "json");
@@ -297,6 +305,11 @@ static void test_overrides(void)
 	CHECK(c.stream_port == 65535 && str_eq(c.stream_address, "::1") &&
 		  c.stream_idle_timeout == 60,
 	      "stream port, address and idle timeout");
+	rc = load(&d,
+		  "[crid.runtime]\nruntime_timeout = 5\n[crid.image]\npull_progress_timeout = 7\n",
+		  &err);
+	CHECK(rc == 0 && d.runtime_timeout == 5 && d.pull_progress_timeout == 7,
+	      "runtime call and pull progress timeouts");
 	CHECK(str_eq(c.stream_tls_cert, "/etc/crid/tls.crt") &&
 		  str_eq(c.stream_tls_key, "/etc/crid/tls.key"),
 	      "stream tls_cert and tls_key");
@@ -355,6 +368,10 @@ static const struct bad bad_docs[] = {
 	{ "[crid]\nlog_size_max = -2\n", "t.toml:2:16: `crid.log_size_max` must be -1 or more" },
 	{ "[crid.image]\nmax_layers = 501\n",
 	  "t.toml:2:14: `crid.image.max_layers` must be between 1 and 500" },
+	{ "[crid.image]\npull_progress_timeout = 0\n",
+	  "t.toml:2:25: `crid.image.pull_progress_timeout` must be between 1 and 3600" },
+	{ "[crid.runtime]\nruntime_timeout = 3601\n",
+	  "t.toml:2:19: `crid.runtime.runtime_timeout` must be between 1 and 3600" },
 	{ "[crid.image]\nmax_image_unpacked_bytes = 0\n",
 	  "t.toml:2:28: `crid.image.max_image_unpacked_bytes` must be 1 or more" },
 	{ "[crid]\nlog_size_max = 1.5\n",

@@ -629,7 +629,7 @@ static void test_tty(const struct crid_oci_runtime *rt)
 
 static void test_runc(void)
 {
-	struct crid_oci_runtime rt = { "runc", RUNC, root, -1, NULL };
+	struct crid_oci_runtime rt = { "runc", RUNC, root, -1, NULL, 0 };
 	struct result r = { 0 };
 	struct crid_err err;
 	int p[2];
@@ -663,7 +663,7 @@ static void test_runc(void)
 /* crun cannot create containers on this hybrid-cgroup host, but its errors are read alike. */
 static void test_crun_unknown(void)
 {
-	struct crid_oci_runtime rt = { "crun", CRUN, root, -1, NULL };
+	struct crid_oci_runtime rt = { "crun", CRUN, root, -1, NULL, 0 };
 	struct result r = { 0 };
 	struct crid_err err;
 	bool ok;
@@ -689,7 +689,7 @@ static bool fake_runtime(char *path, size_t size, const char *name, const char *
 
 static void test_fakes(void)
 {
-	struct crid_oci_runtime rt = { "fake", NULL, "", -1, NULL };
+	struct crid_oci_runtime rt = { "fake", NULL, "", -1, NULL, 0 };
 	char path[PATH_MAX];
 	struct result r = { 0 };
 	struct crid_oci_call *call;
