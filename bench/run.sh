@@ -31,6 +31,9 @@
 #   BENCH_EXEC_ARGS  more bench/exec.py flags (--calls --sessions --mbytes --rounds)
 #   BENCH_METRICS_ARGS  more bench/metrics.py flags (--pods --calls --rounds); the metrics
 #                    scenario (stats and CRI metrics lists) runs only when named
+#   SOAK_MINUTES, SOAK_PODS  the soak scenario (bench/soak.py, `make soak`; only when named):
+#                    minutes per endpoint (20) and pods (500), 10% of them churning
+#   BENCH_SOAK_ARGS  more bench/soak.py flags (--churn --workers --interval)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,7 +43,7 @@ SCENARIOS=${BENCH_SCENARIOS:-rpc podstart density relist pull churn exec}
 ENDPOINTS=${BENCH_ENDPOINTS:-crid containerd}
 if [ -z "${BENCH_TRACE:-}" ]; then
 	BENCH_TRACE=1
-	for s in $SCENARIOS; do case $s in rpc | relist | churn) BENCH_TRACE=0 ;; esac; done
+	for s in $SCENARIOS; do case $s in rpc | relist | churn | soak) BENCH_TRACE=0 ;; esac; done
 fi
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$REPO/bench/results/$STAMP
@@ -216,6 +219,7 @@ exec_scenario() {
 		proto/api.proto || return 1
 	local extra=${BENCH_EXEC_ARGS:-}
 	[ "$1" = metrics ] && extra=${BENCH_METRICS_ARGS:-}
+	[ "$1" = soak ] && extra="--minutes ${SOAK_MINUTES:-20} --pods ${SOAK_PODS:-500} --out $RESULTS ${BENCH_SOAK_ARGS:-}"
 	# shellcheck disable=SC2086 # the extra args are a list of flags
 	CRID_PY=$py /usr/bin/python3 "bench/$1.py" "${EP_ARGS[@]}" --image "$REGISTRY/crid-test/busybox:latest" \
 		--json "$RESULTS/$1.json" $extra | tee "$RESULTS/$1.txt" &
@@ -266,7 +270,7 @@ main() {
 	for s in $SCENARIOS; do
 		log "=== $s"
 		local args=("$s" "${EP_ARGS[@]}" "${TRACE_ARGS[@]}" --json "$RESULTS/$s.json")
-		if [ "$s" = exec ] || [ "$s" = metrics ]; then
+		if [ "$s" = exec ] || [ "$s" = metrics ] || [ "$s" = soak ]; then
 			exec_scenario "$s" || rc=1
 			continue
 		elif [ "$s" = rpc ]; then

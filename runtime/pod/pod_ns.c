@@ -495,8 +495,15 @@ static int kill_holder(const char *pinned, pid_t pid, struct crid_err *err)
 	if (stat(pinned, &a) < 0 || !crid_pod_ns_is_pinned(pinned))
 		return 0; /* nothing pinned: the holder cannot be told apart from a recycled pid */
 	fd = pidfd_open(pid, 0);
+	/*
+	 * ENOENT: the pid now names a thread of another process (Linux 6.15+ pidfd_open
+	 * refuses non-leaders so): the holder, a process, is gone like with ESRCH. Seen in
+	 * a soak, the holder's pid recycled as a thread; the pod could never be stopped.
+	 */
 	if (fd < 0)
-		return errno == ESRCH ? 0 : crid_err_set(err, errno, "pidfd_open %d", (int)pid);
+		return errno == ESRCH || errno == ENOENT
+			   ? 0
+			   : crid_err_set(err, errno, "pidfd_open %d", (int)pid);
 	/* Checked after the pidfd is open, so the pid cannot be recycled in between. */
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 	if (stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&

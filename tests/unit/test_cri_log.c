@@ -224,7 +224,7 @@ static void test_lines_and_eof(struct crid_loop *loop)
 	struct pipes p;
 	struct eof_count eof = { 0 };
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed r;
 	char path[128];
 
@@ -282,7 +282,7 @@ static void test_pty_eof(struct crid_loop *loop)
 {
 	struct eof_count eof = { 0 };
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char path[128], *raw;
 	size_t len;
 	int master, slave = -1;
@@ -325,7 +325,7 @@ static void test_long_line(struct crid_loop *loop)
 	char *line = malloc(big + 1);
 	struct pipes p;
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char path[128];
 	size_t len;
 	char *raw;
@@ -373,7 +373,7 @@ static void test_reopen(struct crid_loop *loop)
 {
 	struct pipes p;
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed a, b;
 	char path[128], old[128];
 
@@ -400,7 +400,7 @@ static void test_reopen(struct crid_loop *loop)
 	free_parsed(&a);
 	free_parsed(&b);
 	{
-		struct stat st;
+		struct stat st = { 0 };
 
 		CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "created 0640");
 	}
@@ -412,9 +412,9 @@ static void test_max_size(struct crid_loop *loop)
 {
 	struct pipes p;
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed r;
-	struct stat st;
+	struct stat st = { 0 };
 	char path[128];
 	int queued = -1;
 
@@ -456,7 +456,7 @@ static void test_fast_writer(struct crid_loop *loop)
 	struct crid_child child;
 	struct eof_count eof = { 0 };
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed r;
 	char path[128];
 	int ok = 1, status = -1;
@@ -505,7 +505,7 @@ static void test_disk_full(struct crid_loop *loop)
 	char mnt[128], path[192], filler[192];
 	struct pipes p;
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed r;
 	char block[4096];
 	int fd, queued = 0, ok = 1;
@@ -572,11 +572,11 @@ static void test_journal_settle(struct crid_loop *loop, enum settle_case how)
 	char path[128], jdir[128], jpath[192], rec[128], slice[256];
 	size_t r0, m = 0;
 	struct crid_cri_log *log = NULL;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed r;
 	struct pipes p;
 	int lfd, jfd;
-	struct stat st;
+	struct stat st = { 0 };
 
 	snprintf(path, sizeof(path), "%s/settle-%d.log", dir, how);
 	snprintf(jdir, sizeof(jdir), "%s/settle-%d", dir, how);
@@ -627,7 +627,7 @@ static void test_journal_disk_full(struct crid_loop *loop)
 	char mnt[128], path[192], filler[192], jdir[128];
 	struct pipes p;
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	struct parsed r;
 	char block[4096], want[4096];
 	int fd, queued = 0, ok;
@@ -725,7 +725,7 @@ static void test_tap(struct crid_loop *loop, bool journaled)
 	struct tap_rec t = { .answer = true, .in_log = 1 };
 	const char *mode = journaled ? "journaled" : "direct";
 	struct crid_cri_log *log;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char path[128], jdir[160];
 	struct pipes p;
 	int queued = -1;
@@ -806,7 +806,7 @@ static int rm_dir(void)
 int main(void)
 {
 	struct crid_loop loop;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	size_t mem0;
 
 	alarm(120); /* a hang is a failure, not a stuck test run */

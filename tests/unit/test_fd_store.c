@@ -105,7 +105,7 @@ static int reopen_restore(struct got *g)
 
 static ino_t ino(int fd)
 {
-	struct stat st;
+	struct stat st = { 0 };
 
 	return fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
@@ -164,7 +164,7 @@ static void test_keeper_survives_crash(void)
 	struct crid_fd_store *s;
 	struct crid_err err = { 0 };
 	char buf[128], path[PATH_MAX];
-	struct stat st;
+	struct stat st = { 0 };
 	struct got g;
 	int p[2];
 	pid_t pid;
@@ -452,7 +452,7 @@ static void test_keeper_full(void)
 	pid = fork();
 	if (pid == 0) {
 		struct crid_fd_store *s;
-		struct crid_err err;
+		struct crid_err err = { 0 };
 		int p[2], i = 0;
 
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || pipe(p) < 0 ||

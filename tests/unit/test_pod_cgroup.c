@@ -70,7 +70,7 @@ static const char *slurp(const char *dir, const char *file)
 static void test_dir(void)
 {
 	char out[256];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	CHECK(crid_pod_cgroup_dir("/kubepods/burstable/pod1", out, sizeof(out), &err) == 0 &&
 		  strcmp(out, "/kubepods/burstable/pod1") == 0,
@@ -104,7 +104,7 @@ static void test_v1(void)
 				     .cpuset_cpus = "0",
 				     .cpuset_mems = "" };
 	char dir[256];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	snprintf(dir, sizeof(dir), "%s/v1/cpu/kubepods/pod1", tmp);
 	fixture(dir, cpu);
@@ -136,7 +136,7 @@ static void test_v2(void)
 	static const char *const files[] = { "cpu.weight", "cpu.max", "memory.max", NULL };
 	struct crid_pod_limits l = { .cpu_shares = 1024, .cpu_quota = -1, .memory_limit = 1 << 30 };
 	char dir[256];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	snprintf(dir, sizeof(dir), "%s/v2/kubepods.slice/kubepods-pod1.slice", tmp);
 	fixture(dir, files);

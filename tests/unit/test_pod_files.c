@@ -24,7 +24,7 @@ static bool root;
 static bool file_is(const char *dir, const char *name, const char *want, size_t want_len)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	struct stat st = { 0 };
 	size_t len;
 	char *got;
 	bool ok;
@@ -56,7 +56,7 @@ static bool same_as_host(const char *dir, const char *name, const char *host_pat
 static bool exists(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	struct stat st = { 0 };
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return lstat(path, &st) == 0;
@@ -78,7 +78,7 @@ static void test_pod_with_dns(void)
 	struct crid_pod_dns dns = { servers, 2, searches, 2, options, 2 };
 	struct crid_pod_files_spec spec = { 0 };
 	char dir[128], hosts[512];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	snprintf(dir, sizeof(dir), "%s/pod1/files", sandbox);
 	spec.dir = dir;
@@ -106,7 +106,7 @@ static void test_pod_with_dns(void)
 
 	if (root) {
 		char shm[160];
-		struct statfs sf;
+		struct statfs sf = { 0 };
 
 		snprintf(shm, sizeof(shm), "%s/shm", dir);
 		CHECK(statfs(shm, &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
@@ -128,7 +128,7 @@ static void test_host_copies(void)
 	struct crid_pod_dns empty = { 0 };
 	struct crid_pod_files_spec spec = { 0 };
 	char dir[128], host[80], want[96];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	snprintf(dir, sizeof(dir), "%s/pod2", sandbox);
 	spec.dir = dir;
@@ -147,7 +147,7 @@ static void test_host_copies(void)
 	CHECK(same_as_host(dir, "hosts", "/etc/hosts"), "host network: the host's hosts");
 	if (root) {
 		char shm[160];
-		struct statfs sf;
+		struct statfs sf = { 0 };
 
 		snprintf(shm, sizeof(shm), "%s/shm", dir);
 		CHECK(statfs(shm, &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
@@ -169,7 +169,7 @@ static void test_create_undoes(void)
 {
 	const char *ips[] = { "10.0.0.1", "not-an-ip" };
 	struct crid_pod_files_spec spec = { 0 };
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char dir[128];
 
 	snprintf(dir, sizeof(dir), "%s/pod3", sandbox);
@@ -202,7 +202,7 @@ static void test_create_undoes(void)
 
 static void check_dns(const struct crid_pod_dns *dns, const char *want)
 {
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	crid_err_clear(&err);
 	CHECK(crid_pod_dns_check(dns, &err) < 0 && err.code == EINVAL && !strcmp(err.msg, want),
@@ -224,7 +224,7 @@ static void test_dns_validation(void)
 	char long_search[300];
 	const char *longs[] = { long_search };
 	struct crid_pod_dns d;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	for (int i = 0; i < 33; i++)
 		many[i] = "a.example";
@@ -265,7 +265,7 @@ static void test_hostname_validation(void)
 	static const char *const good[] = { "", "a", "web-0", "a.b-c.d", "Node1", "0a", "x.y.z" };
 	static const char *const bad[] = { "-a", "a-", "a..b", ".a", "a.", "a_b", "a b", "é" };
 	char long_name[80], long_label[80];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		CHECK(crid_pod_hostname_check(good[i], &err) == 0, "hostname `%s` accepted",

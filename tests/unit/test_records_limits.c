@@ -43,7 +43,7 @@ static void test_size_check(void)
 {
 	struct crid_sandbox_store *s;
 	struct crid_sandbox *ok, *big;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char id[CRID_ID_LEN + 1];
 	size_t n;
 	bool amb;
@@ -83,7 +83,7 @@ static void test_invalid_utf8_scrubbed(void)
 {
 	struct crid_sandbox_store *s;
 	struct crid_sandbox *sb, *got;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char id[CRID_ID_LEN + 1], text[] = "ok \xc3\xa9 cut \xe6\x97";
 	size_t n;
 	bool amb;
@@ -111,7 +111,7 @@ static void test_invalid_utf8_scrubbed(void)
 static void test_too_large_message(void)
 {
 	char path[128], *text = NULL;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	size_t len;
 	FILE *f;
 

@@ -61,7 +61,7 @@ static int resolve(struct crid_registries *regs, const char *s, struct crid_endp
 static void test_file(void)
 {
 	struct crid_registries *regs = load(conf, NULL);
-	struct crid_endpoint_list l;
+	struct crid_endpoint_list l = { 0 };
 	struct crid_err err = { 0 };
 
 	if (!regs)
@@ -126,7 +126,7 @@ static void test_config(void)
 	};
 	struct crid_config cfg = { 0 };
 	struct crid_registries *regs;
-	struct crid_endpoint_list l;
+	struct crid_endpoint_list l = { 0 };
 	struct crid_err err = { 0 };
 	char dir[] = "/tmp/crid-certs-XXXXXX", path[256];
 	FILE *f;
@@ -227,7 +227,7 @@ static void test_bad_files(void)
 		{ "[[registry]\n", "test.conf:1:" },
 	};
 	struct crid_registries *regs;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	size_t base = crid_mem_used();
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

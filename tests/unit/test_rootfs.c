@@ -152,7 +152,7 @@ static void test_merge(bool legacy)
 	const char *what = legacy ? "mount(2)" : "new mount api";
 	char layers[3][PATH_MAX], dir[PATH_MAX];
 	const char *lowers[3];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	pathf(dir, sizeof(dir), "%s/ctr-%s", base, legacy ? "legacy" : "new");
 	make_layers(layers, legacy ? "legacy" : "new");
@@ -182,7 +182,7 @@ static void test_deep(bool legacy)
 	static char paths[N][PATH_MAX];
 	const char *lowers[N];
 	char dir[PATH_MAX], name[128], root[PATH_MAX];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	int seen = 0;
 
 	for (int i = 0; i < N; i++) {
@@ -228,7 +228,7 @@ static void test_max_layers(bool legacy)
 	static char paths[1024][PATH_MAX];
 	static const char *lowers[1024];
 	struct crid_config cfg;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char dir[PATH_MAX], name[128];
 	int n;
 
@@ -262,7 +262,7 @@ static void test_max_layers(bool legacy)
 static void test_no_layers(void)
 {
 	char dir[PATH_MAX];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	pathf(dir, sizeof(dir), "%s/scratch", base);
 	crid_err_clear(&err);
@@ -275,7 +275,7 @@ static void test_missing_layer(void)
 {
 	const char *lowers[] = { "/nonexistent/crid-layer" };
 	char dir[PATH_MAX];
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	pathf(dir, sizeof(dir), "%s/missing", base);
 	crid_err_clear(&err);

@@ -36,7 +36,7 @@ static void test_round_trip(void)
 {
 	struct crid_sandbox_store *s;
 	struct crid_sandbox *sb, *got, *const *all;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char id[CRID_ID_LEN + 1];
 	size_t n;
 	bool amb;
@@ -92,7 +92,7 @@ static void test_names_and_prefixes(void)
 {
 	struct crid_sandbox_store *s;
 	struct crid_sandbox *a, *b, *c;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	bool amb;
 
 	CHECK(crid_sandbox_store_open(root, runroot, &s, &err) == 0, "open");
@@ -124,7 +124,7 @@ static void test_names_and_prefixes(void)
 static void test_damaged_record_skipped(void)
 {
 	struct crid_sandbox_store *s;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char path[256];
 	size_t n;
 	FILE *f;

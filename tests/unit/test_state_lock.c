@@ -32,7 +32,7 @@ static void test_refused_names_pid(void)
 {
 	const char *dirs[] = { a, b }, *one[] = { b };
 	struct crid_state_lock l, l2;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	char want[128], path[PATH_MAX], buf[32] = "";
 	FILE *f;
 
@@ -59,7 +59,7 @@ static void test_same_dir_twice(void)
 {
 	const char *dirs[] = { a, a };
 	struct crid_state_lock l;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	CHECK(crid_state_lock_take(&l, dirs, 2, &err) == 0 && l.n == 1,
 	      "root == runroot: one lock (%s)", err.msg);
@@ -70,7 +70,7 @@ static void test_pass_on_adopts(void)
 {
 	const char *dirs[] = { a, b };
 	struct crid_state_lock l, again;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 	int fd0, fd1;
 
 	CHECK(crid_state_lock_take(&l, dirs, 2, &err) == 0, "take: %s", err.msg);
@@ -90,7 +90,7 @@ static void test_bogus_env_ignored(void)
 {
 	const char *dirs[] = { a };
 	struct crid_state_lock l;
-	struct crid_err err;
+	struct crid_err err = { 0 };
 
 	setenv(CRID_STATE_LOCK_ENV, "0,1,2,junk", 1);
 	CHECK(crid_state_lock_take(&l, dirs, 1, &err) == 0 && l.n == 1 && l.fd[0] > 2,

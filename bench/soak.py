@@ -1,0 +1,476 @@
+#!/usr/bin/python3
+"""The `soak` scenario: kubelet's polling load and pod churn for minutes, against a CRI socket.
+
+    bench/soak.py --endpoint crid=unix:///run/crid.sock [--pid crid=PID] \\
+                  [--minutes 20] [--pods 500] [--churn 0.1] [--out DIR] [--json FILE]
+
+`make soak SOAK_MINUTES=N SOAK_PODS=M` runs it through bench/run.sh (BENCH_SCENARIOS=soak),
+which starts crid (and containerd when BENCH_ENDPOINTS names it) on private dirs.
+
+Per endpoint, one after the other: --pods sandboxes (no containers: 500 sleeping
+containers do not fit a loaded 2-core machine) are started, then for --minutes:
+  - the relist scenario's calls (bench/relist.c) on their own connection:
+    ListPodSandbox + ListContainers every second, Status every 5 s,
+    ListContainerStats, ListPodSandboxStats, ListImages, ImageFsInfo every 10 s;
+  - churn: --churn of the pods (10%) are replaced over and over (StopPodSandbox,
+    RemovePodSandbox, RunPodSandbox) by --workers threads on a third connection;
+  - every --interval s (10) a sample: the daemon's open fds (/proc/PID/fd), its
+    PSS, anonymous PSS and RSS (/proc/PID/smaps_rollup), its worst loop iteration
+    since the last sample, wall and CPU time (crid: verbose Status info "loop",
+    reset on read), the p50/p99 of the
+    polling calls of the window, churns and errors so far.
+The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot).
+
+Verdict (exit 1 naming the figure, else 0), for runs of at least 4 minutes (shorter
+runs scale the windows to a quarter of the run each):
+  - fds:  the lowest count of the last minute <= the lowest of the minute after the
+          2-minute warm-up x 1.02 + 8 (the lowest: fds of calls in flight come and go);
+  - PSS:  the median of the last minute <= the median of that base minute x 1.02
+          + 1024 KiB;
+  - p99:  the polling calls' p99 over the run's last tenth (at least a minute) <= 1.5 x
+          that of its first tenth + 2 ms (a loaded machine's scheduling noise);
+  - no RPC error at all (churn or polling).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from crid_fixture import grpc  # noqa: E402  (puts the generated stubs on sys.path)
+
+import api_pb2  # noqa: E402
+import api_pb2_grpc  # noqa: E402
+
+POD_NS = "crid-soak"
+RPC_TIMEOUT = 120
+FD_SLACK, FD_FACTOR = 8, 1.02
+PSS_SLACK_KIB, PSS_FACTOR = 1024, 1.02
+P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
+COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us",
+           "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors")
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))] if v else None
+
+
+def proc_figures(pid):
+    """{fds, pss_kib, pss_anon_kib, rss_kib} of |pid|; None where unreadable. Pss_Anon is
+    the daemon's own heap and stacks: PSS also counts its share of libraries, which moves
+    as other processes map them."""
+    out = dict.fromkeys(("fds", "pss_kib", "pss_anon_kib", "rss_kib"))
+    if not pid:
+        return out
+    try:
+        out["fds"] = len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        pass
+    keys = {"Pss": "pss_kib", "Pss_Anon": "pss_anon_kib", "Rss": "rss_kib"}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in keys:
+                    out[keys[k]] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+class Soak:
+    """One endpoint's soak: pods, the polling load, churn, samples."""
+
+    def __init__(self, name, target, pid, args):
+        self.name, self.target, self.pid, self.args = name, target, pid, args
+        self.lock = threading.Lock()
+        self.pods = []  # ids of the running pods; the churn takes from the front
+        self.window = []  # latencies (ms) of the polling calls since the last sample
+        self.errors = []  # "call: CODE details" of every failed RPC
+        self.churns = 0
+        self.dropped = set()  # polling calls answered UNIMPLEMENTED
+        self.stop = threading.Event()
+        self.n = 0
+
+    def stub(self):
+        ch = grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)])
+        return ch, api_pb2_grpc.RuntimeServiceStub(ch), api_pb2_grpc.ImageServiceStub(ch)
+
+    def error(self, what, e):
+        with self.lock:
+            self.errors.append("%s: %s %s" % (what, e.code().name, (e.details() or "")[:120]))
+
+    # -- pods ------------------------------------------------------------------------------
+
+    def run_pod(self, rt):
+        with self.lock:
+            self.n += 1
+            name = "soak-%d-%d" % (os.getpid(), self.n)
+        cfg = api_pb2.PodSandboxConfig(
+            metadata=api_pb2.PodSandboxMetadata(name=name, uid="uid-" + name, namespace=POD_NS),
+            hostname="soak", log_directory="/tmp/crid-soak-logs/" + name)
+        return rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(config=cfg),
+                                timeout=RPC_TIMEOUT).pod_sandbox_id
+
+    @staticmethod
+    def remove_pod(rt, pod):
+        rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=RPC_TIMEOUT)
+        rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=pod),
+                            timeout=RPC_TIMEOUT)
+
+    def prefill(self):
+        """--pods pods, --workers at a time; a failure ends the soak before it starts."""
+        todo = list(range(self.args.pods))
+        failed = []
+
+        def worker():
+            ch, rt, _ = self.stub()
+            while not failed:
+                with self.lock:
+                    if not todo:
+                        break
+                    todo.pop()
+                try:
+                    pod = self.run_pod(rt)
+                except grpc.RpcError as e:
+                    failed.append("RunPodSandbox: %s %s" % (e.code().name, e.details()))
+                    break
+                with self.lock:
+                    self.pods.append(pod)
+            ch.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(max(1, self.args.workers * 2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failed:
+            raise RuntimeError("%s: prefill failed after %d pods: %s" % (self.name,
+                                                                        len(self.pods), failed[0]))
+
+    def teardown(self):
+        """Removes every pod of the soak's namespace, --workers x 2 at a time."""
+        ch, rt, _ = self.stub()
+        try:
+            todo = [p.id for p in rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(),
+                                                    timeout=RPC_TIMEOUT).items
+                    if p.metadata.namespace == POD_NS]
+        finally:
+            ch.close()
+
+        def worker():
+            ch, rt, _ = self.stub()
+            while True:
+                with self.lock:
+                    if not todo:
+                        break
+                    pod = todo.pop()
+                try:
+                    self.remove_pod(rt, pod)
+                except grpc.RpcError as e:
+                    sys.stderr.write("soak: %s: removing %s: %s\n" % (self.name, pod[:12],
+                                                                      e.details()))
+            ch.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(max(1, self.args.workers * 2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    # -- load --------------------------------------------------------------------------
+
+    def churn(self):
+        """Replaces the oldest of the churned share of the pods, again and again."""
+        ch, rt, _ = self.stub()
+        share = max(1, int(round(self.args.pods * self.args.churn)))
+        while not self.stop.is_set():
+            with self.lock:
+                # the churned pods are those at the front; a new one goes back at the
+                # front's end, so only `share` pods ever churn
+                pod = self.pods.pop(0) if self.pods else None
+            if pod is None:
+                break
+            try:
+                self.remove_pod(rt, pod)
+                new = self.run_pod(rt)
+            except grpc.RpcError as e:
+                self.error("churn", e)
+                time.sleep(1)
+                continue
+            with self.lock:
+                self.pods.insert(min(share - 1, len(self.pods)), new)
+                self.churns += 1
+        ch.close()
+
+    def timed(self, fn, req, optional=False):
+        """One polling call, its latency into the window. UNIMPLEMENTED, or any error of an
+        |optional| call (containerd 1.6 fails ListPodSandboxStats for pods without a cgroup
+        parent), is noted once and the call dropped, as bench/relist.c does."""
+        what = type(req).__name__[:-len("Request")]
+        if what in self.dropped:
+            return
+        t0 = time.monotonic()
+        try:
+            fn(req, timeout=RPC_TIMEOUT)
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED or optional:
+                self.dropped.add(what)
+                sys.stderr.write("soak: %s: %s answers %s: not called again\n"
+                                 % (self.name, what, e.code().name))
+            else:
+                self.error(what, e)
+            return
+        with self.lock:
+            self.window.append((time.monotonic() - t0) * 1e3)
+
+    def poll(self):
+        """relist's calls at kubelet's periods (bench/relist.c)."""
+        ch, rt, img = self.stub()
+        tick, nxt = 0, time.monotonic()
+        while not self.stop.is_set():
+            self.timed(rt.ListPodSandbox, api_pb2.ListPodSandboxRequest())
+            self.timed(rt.ListContainers, api_pb2.ListContainersRequest())
+            if tick % 5 == 0:
+                self.timed(rt.Status, api_pb2.StatusRequest())
+            if tick % 10 == 0:
+                self.timed(rt.ListContainerStats, api_pb2.ListContainerStatsRequest())
+                self.timed(rt.ListPodSandboxStats, api_pb2.ListPodSandboxStatsRequest(), True)
+                self.timed(img.ListImages, api_pb2.ListImagesRequest(), True)
+                self.timed(img.ImageFsInfo, api_pb2.ImageFsInfoRequest())
+            tick += 1
+            nxt += 1.0
+            self.stop.wait(max(0.0, nxt - time.monotonic()))
+        ch.close()
+
+    # -- samples -----------------------------------------------------------------------
+
+    def max_iteration(self, rt):
+        """The daemon's worst loop iteration since the last call (crid only), in us: wall
+        time (which counts waiting for a core) and CPU time; (None, None) elsewhere."""
+        try:
+            r = rt.Status(api_pb2.StatusRequest(verbose=True), timeout=RPC_TIMEOUT)
+            loop = json.loads(r.info["loop"])
+            return loop["maxIterationUs"], loop.get("maxIterationCpuUs")
+        except (grpc.RpcError, ValueError, KeyError):
+            return None, None
+
+    def sample(self, t0, rt, calls_all):
+        fig = proc_figures(self.pid)
+        with self.lock:
+            w, self.window = self.window, []
+            row = {"pods": len(self.pods), "churns": self.churns, "errors": len(self.errors)}
+        calls_all.append((time.monotonic() - t0, w))
+        row.update(fig)
+        busy, cpu = self.max_iteration(rt)
+        row.update(t_s=round(time.monotonic() - t0, 1), max_iteration_us=busy,
+                   max_iteration_cpu_us=cpu, calls=len(w), p50_ms=pct(w, 50),
+                   p99_ms=pct(w, 99))
+        return row
+
+    def run(self, out_dir):
+        sys.stderr.write("soak: %s: starting %d pods\n" % (self.name, self.args.pods))
+        t = time.monotonic()
+        self.prefill()
+        sys.stderr.write("soak: %s: %d pods in %.0f s; soaking %.1f min, churning %d%%\n"
+                         % (self.name, len(self.pods), time.monotonic() - t, self.args.minutes,
+                            100 * self.args.churn))
+        ch, rt, _ = self.stub()
+        self.max_iteration(rt)  # resets the daemon's counter
+        threads = [threading.Thread(target=self.poll)] + [
+            threading.Thread(target=self.churn) for _ in range(self.args.workers)]
+        rows, calls, t0 = [], [], time.monotonic()
+        end = t0 + self.args.minutes * 60
+        for th in threads:
+            th.start()
+        try:
+            nxt = t0
+            while time.monotonic() < end:
+                nxt += self.args.interval
+                time.sleep(max(0.0, min(nxt, end) - time.monotonic()))
+                rows.append(self.sample(t0, rt, calls))
+                r = rows[-1]
+                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s KiB max-iter %s us p99 %s ms "
+                                 "churns %d errors %d\n" % (self.name, r["t_s"], r["fds"],
+                                                            r["pss_kib"], r["max_iteration_us"],
+                                                            fmt(r["p99_ms"]), r["churns"],
+                                                            r["errors"]))
+        finally:
+            self.stop.set()
+            for th in threads:
+                th.join()
+            ch.close()
+        write_csv(os.path.join(out_dir, "soak-%s.csv" % self.name), rows)
+        plot(os.path.join(out_dir, "soak-%s" % self.name), self.name, self.args,
+             any(r["max_iteration_us"] is not None for r in rows))
+        return rows, calls
+
+
+def fmt(v):
+    return "-" if v is None else "%.2f" % v
+
+
+def write_csv(path, rows):
+    with open(path, "w") as f:
+        f.write(",".join(COLUMNS) + "\n")
+        for r in rows:
+            f.write(",".join("" if r.get(c) is None else str(r[c]) for c in COLUMNS) + "\n")
+
+
+LOOP_PLOT = """set ylabel 'loop max iter ms'
+set key top left
+plot '%(b)s.csv' using ($1/60):($7/1000) with lines title 'wall', \\
+     '' using ($1/60):($8/1000) with lines title 'CPU'
+unset key"""
+# an endpoint without crid's loop figure (containerd): an empty panel that says so
+NO_LOOP_PLOT = """set ylabel 'loop max iter'
+set yrange [0:1]
+set label 1 'not reported by this endpoint' at graph 0.4, graph 0.5
+plot 2 notitle
+unset label 1
+set yrange [*:*]"""
+
+
+def plot(base, name, args, has_loop):
+    """base.png from base.csv: fds, PSS, worst loop iteration and p99 against minutes."""
+    gp = base + ".gp"
+    with open(gp, "w") as f:
+        f.write("""set terminal pngcairo size 1000,900 noenhanced
+set output '%(b)s.png'
+set datafile separator ','
+set datafile missing ''
+set key autotitle columnhead
+set multiplot layout 4,1 title '%(n)s: %(p)d pods, %(c)d%% churning, %(m).0f min'
+set xlabel 'minutes'
+set xrange [0:%(m)g]
+set ylabel 'open fds'
+plot '%(b)s.csv' using ($1/60):3 with lines notitle
+set ylabel 'PSS MiB'
+set key top left
+plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
+     '' using ($1/60):($5/1024) with lines title 'of which anonymous'
+unset key
+%(loop)s
+set ylabel 'poll p99 ms'
+plot '%(b)s.csv' using ($1/60):11 with lines notitle
+unset multiplot
+""" % {"b": base, "n": name, "p": args.pods, "c": round(100 * args.churn), "m": args.minutes,
+       "loop": LOOP_PLOT % {"b": base} if has_loop else NO_LOOP_PLOT})
+    try:
+        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if r.returncode:
+            sys.stderr.write("soak: gnuplot failed: %s\n" % r.stderr[-400:])
+    except FileNotFoundError:
+        sys.stderr.write("soak: gnuplot not found (make deps installs gnuplot-nox): no PNG\n")
+
+
+def windows(duration_s):
+    """(warm-up end, base end, last start) in seconds: 2 min warm-up, 1 min windows, or a
+    quarter of a run shorter than 4 minutes each."""
+    w = min(60.0, duration_s / 4)
+    warm = min(120.0, duration_s / 4)
+    return warm, warm + w, duration_s - w
+
+
+def p99_window(duration_s):
+    """Seconds of the first and the last p99 window: a tenth of the run, at least a minute
+    (a minute of polling is ~130 calls, its p99 nearly its maximum), at most a quarter."""
+    return min(max(60.0, duration_s / 10), duration_s / 4)
+
+
+def verdict(rows, calls, duration_s):
+    """Figures and failures (list of strings, empty when the soak passed) of one endpoint's
+    samples |rows| (dicts of COLUMNS) and |calls| [(t_s, [latency ms])] over |duration_s|."""
+    warm, base_end, last = windows(duration_s)
+    base = [r for r in rows if warm <= r["t_s"] <= base_end]
+    tail = [r for r in rows if r["t_s"] > last]
+    fig, fails = {}, []
+
+    def vals(rs, k):
+        return [r[k] for r in rs if r.get(k) is not None]
+
+    if vals(base, "fds") and vals(tail, "fds"):
+        b, e = min(vals(base, "fds")), min(vals(tail, "fds"))
+        bound = b * FD_FACTOR + FD_SLACK
+        fig["fds"] = {"base": b, "end": e, "bound": bound}
+        if e > bound:
+            fails.append("fds grew: %d after warm-up, %d at the end (bound %.0f)" % (b, e, bound))
+    if vals(base, "pss_kib") and vals(tail, "pss_kib"):
+        b, e = statistics.median(vals(base, "pss_kib")), statistics.median(vals(tail, "pss_kib"))
+        bound = b * PSS_FACTOR + PSS_SLACK_KIB
+        fig["pss_kib"] = {"base": b, "end": e, "bound": bound}
+        if e > bound:
+            fails.append("PSS grew: %.0f KiB after warm-up, %.0f KiB at the end (bound %.0f)"
+                         % (b, e, bound))
+    pw = p99_window(duration_s)
+    first = [ms for t, w in calls if t <= pw for ms in w]
+    end = [ms for t, w in calls if t > duration_s - pw for ms in w]
+    if first and end:
+        b, e = pct(first, 99), pct(end, 99)
+        bound = b * P99_FACTOR + P99_SLACK_MS
+        fig["p99_ms"] = {"base": b, "end": e, "bound": bound}
+        if e > bound:
+            fails.append("p99 drifted: %.2f ms in the first minute, %.2f ms in the last "
+                         "(bound %.2f)" % (b, e, bound))
+    errs = rows[-1]["errors"] if rows else 0
+    fig["errors"] = errs
+    if errs:
+        fails.append("%d RPC errors" % errs)
+    if len(base) < 2 or len(tail) < 2:
+        fails.append("too few samples for a verdict (%d base, %d last): run longer"
+                     % (len(base), len(tail)))
+    return fig, fails
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--endpoint", action="append", required=True, help="name=unix://socket")
+    p.add_argument("--pid", action="append", default=[], help="name=pid of the daemon")
+    p.add_argument("--minutes", type=float, default=20)
+    p.add_argument("--pods", type=int, default=500)
+    p.add_argument("--churn", type=float, default=0.1, help="share of the pods churning")
+    p.add_argument("--workers", type=int, default=2, help="churn threads")
+    p.add_argument("--interval", type=float, default=10, help="seconds between samples")
+    p.add_argument("--out", default=".", help="directory of the CSV and PNG files")
+    p.add_argument("--image", help="ignored (bench/run.sh passes it to every scenario)")
+    p.add_argument("--json")
+    args = p.parse_args()
+    pids = dict(x.split("=", 1) for x in args.pid)
+    os.makedirs(args.out, exist_ok=True)
+    res, rc = {}, 0
+    for name, target in (x.split("=", 1) for x in args.endpoint):
+        s = Soak(name, target.replace("unix://", "unix:"), int(pids.get(name, 0)), args)
+        try:
+            rows, calls = s.run(args.out)
+        finally:
+            s.teardown()
+        fig, fails = verdict(rows, calls, args.minutes * 60)
+        fig.update(start=rows[0] if rows else None, end=rows[-1] if rows else None,
+                   churns=s.churns, first_errors=s.errors[:5], failures=fails)
+        res[name] = fig
+        print("soak %s: %d pods, %d churned, %.1f min: %s" % (
+            name, args.pods, s.churns, args.minutes, "FAILED: " + "; ".join(fails) if fails
+            else "OK"))
+        for k in ("fds", "pss_kib", "p99_ms"):
+            if k in fig:
+                print("  %-8s after warm-up %10.2f  at the end %10.2f  bound %10.2f"
+                      % (k, fig[k]["base"], fig[k]["end"], fig[k]["bound"]))
+        for e in s.errors[:5]:
+            print("  error: %s" % e)
+        print("  samples: %s" % os.path.join(args.out, "soak-%s.{csv,png}" % name))
+        rc |= 1 if fails else 0
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"scenario": "soak", "params": vars(args), "endpoints": res}, f, indent=1)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
