@@ -644,6 +644,7 @@ static void created(void *user, int status, const char *out, size_t len, const s
 		return;
 	}
 	crid_trace_mark(&op->trace, "adopt");
+	crid_debug_point("ctr-after-runtime-create"); /* the runtime has it, the record not */
 	c->state = CRID_CTR_CREATED;
 	if (crid_container_save(op->ctrs->store, c, &e) < 0) {
 		op_fail(op, &e);
@@ -1076,6 +1077,7 @@ static void start_run(struct crid_ctr_op *op)
 		op_finish(op, c);
 		return;
 	}
+	crid_debug_point("ctr-between-create-start");
 	if (ctr_runtime_of(op->ctrs, c->runtime_handler, &rt, &e) == 0) {
 		crid_start_mark_begin(&op->start, &rt, c->id);
 		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id, CRID_RUNTIME_TIMEOUT, started,

@@ -453,8 +453,11 @@ static void start_add(struct crid_pod_op *op)
 	op->cni = crid_cni_add(op->pods->loop, op->net, &p, op->pods->cfg->cni_timeout, run_added,
 			       op, &e);
 	crid_trace_mark(&op->trace, "cni_spawn");
-	if (!op->cni)
+	if (!op->cni) {
 		run_undo(op, &e);
+		return;
+	}
+	crid_debug_point("pod-during-cni-add"); /* the plugin runs on, orphaned */
 }
 
 static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
@@ -473,6 +476,7 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 		return;
 	}
 	sb->ns = *ns;
+	crid_debug_point("pod-after-pinns");
 	if (op->base.abandoned) {
 		run_undo(op, NULL);
 		return;
