@@ -832,6 +832,7 @@ static int prepare(struct crid_ctr_op *op, struct create_ctx *x, struct crid_oci
 	if (mount_root(ctrs, x->img, layer, err) < 0)
 		return crid_err_wrap(err, "root filesystem of image %s", x->img->id);
 	crid_trace_mark(&op->trace, "mount");
+	crid_debug_point("ctr-after-mount"); /* mounted, no record yet: the restore sweeps it */
 	if (write_spec(ctrs, x, c, bundle, layer, err) < 0)
 		return -1;
 	crid_trace_mark(&op->trace, "spec");

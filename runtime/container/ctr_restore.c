@@ -7,6 +7,7 @@
  * half-created (undone). Also the hook that takes a pod's containers down
  * before the pod itself.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -309,6 +310,70 @@ static void containers_down(void *user, struct crid_sandbox *sb, bool remove,
 
 /* ---- start and end ---- */
 
+/* Unmounts a never-recorded container's root and moves its layer dir to the trash. */
+static void sweep_layer(struct crid_ctrs *ctrs, const char *dir, const char *id)
+{
+	char to[PATH_MAX];
+	struct crid_err e;
+
+	if (crid_rootfs_unmount(dir, &e) < 0) {
+		crid_log_warn("recovery: %s", e.msg);
+		return; /* still mounted: never into the trash, whose deleter would walk it */
+	}
+	if (ctr_subpath(to, crid_container_trash_dir(ctrs->store), id) < 0 ||
+	    (rename(dir, to) < 0 && errno != ENOENT))
+		crid_log_warn("recovery: move `%s` to trash: %s", dir, strerror(errno));
+}
+
+/* A bundle holds only files (config.json, FIFOs, journals). */
+static void sweep_bundle(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d) {
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+/*
+ * Layer and bundle dirs with no record: a CreateContainer killed between
+ * making them (the overlay root mounted) and its first save. No runtime ran
+ * for them (the save precedes `runtime create`), so unmounting and removing
+ * the files is the whole undo.
+ */
+static void sweep_orphans(struct crid_ctrs *ctrs, const char *top, bool layers)
+{
+	char base[PATH_MAX], path[PATH_MAX + 300];
+	DIR *d;
+	struct dirent *e;
+	bool amb;
+
+	if ((size_t)snprintf(base, sizeof(base), "%s/containers", top) >= sizeof(base))
+		return;
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != CRID_ID_LEN ||
+		    strspn(e->d_name, "0123456789abcdef") != CRID_ID_LEN ||
+		    crid_container_find(ctrs->store, e->d_name, &amb))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		crid_log_info(
+		    "recovery: removing `%s`, left by a container that was never recorded", path);
+		if (layers)
+			sweep_layer(ctrs, path, e->d_name);
+		else
+			sweep_bundle(path);
+	}
+	closedir(d);
+}
+
 static int open_stores(struct crid_ctrs *ctrs, struct crid_err *err)
 {
 	const struct crid_config *cfg = ctrs->cfg;
@@ -370,6 +435,8 @@ int crid_ctrs_init(struct crid_ctrs *ctrs, struct crid_loop *loop, const struct 
 	}
 	crid_free(k.v);
 	crid_log_info("%zu containers loaded", n);
+	sweep_orphans(ctrs, cfg->root, true);
+	sweep_orphans(ctrs, cfg->runroot, false);
 	pods->containers_down = containers_down;
 	pods->containers_user = ctrs;
 	crid_trash_sweep(&ctrs->trash);

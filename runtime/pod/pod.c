@@ -199,7 +199,12 @@ static void fill_cni_pod(struct crid_pod_op *op, struct crid_cni_pod *p,
 
 	memset(p, 0, sizeof(*p));
 	p->container_id = sb->id;
-	p->netns = sb->ns.net[0] && access(sb->ns.net, F_OK) == 0 ? sb->ns.net : "";
+	/*
+	 * Only a pinned netns: a release cut short by a crash leaves the file
+	 * unmounted, which plugins refuse ("unknown FS magic"), so the owed DEL
+	 * failed for good; with no netns, DEL still frees the IP (CNI spec).
+	 */
+	p->netns = sb->ns.net[0] && crid_pod_ns_is_pinned(sb->ns.net) ? sb->ns.net : "";
 	p->ifname = "eth0";
 	p->pod_name = sb->name;
 	p->pod_namespace = sb->namespace;

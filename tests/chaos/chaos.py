@@ -30,6 +30,7 @@ import argparse
 import array
 import gzip
 import hashlib
+import io
 import json
 import os
 import random
@@ -54,12 +55,14 @@ STEPS = (
     "pod-after-pinns",           # namespaces pinned, CNI ADD not started (runtime/pod/pod.c)
     "pod-during-cni-add",        # the CNI ADD child running (runtime/pod/pod.c)
     "record-after-rename",       # a pod/container record in place, caller not told (records.c)
+    "ctr-after-mount",           # the overlay root mounted, no record yet (ctr.c)
     "ctr-after-runtime-create",  # the runtime created it, the record says nothing yet (ctr.c)
     "ctr-between-create-start",  # StartContainer received, `runtime start` not sent (ctr.c)
     "ctr-start-sent",            # `runtime start` running (ctr.c)
     "image-mid-layer-commit",    # a layer staged, not yet renamed into layers/ (image_pull.c)
     "pod-teardown-exited",       # the pod's containers stopped, CNI DEL not started (pod.c)
     "pod-teardown-joined",       # DEL and container round done, namespaces not released (pod.c)
+    "pod-ns-unmounted",          # a namespace pin unmounted, its file not removed (pod_ns.c)
     "log-after-intent",          # log journal written, log line not (io/cri_log.c)
     "log-after-write",           # log line written, journal not cleared (io/cri_log.c)
     "log-after-read",            # bytes read from the FIFO, nothing written (io/cri_log.c)
@@ -84,6 +87,10 @@ def setup_env(build):
 
 class Violation(Exception):
     pass
+
+
+class ArmedHit(Exception):
+    """crid reached its armed step while being started or checked."""
 
 
 class DriverError(Exception):
@@ -208,10 +215,10 @@ class ImageTruth:
             chain = diff if chain is None else "sha256:" + hashlib.sha256(
                 ("%s %s" % (chain, diff)).encode()).hexdigest()
             files = {}
-            import io
             with tarfile.open(fileobj=io.BytesIO(raw)) as t:
                 for m in t:
-                    name = m.name.lstrip("./") if m.name not in (".", "./") else ""
+                    name = m.name[2:] if m.name.startswith("./") else m.name
+                    name = name.strip("/") if name != "." else ""
                     if not name or os.path.basename(name).startswith(".wh."):
                         continue
                     if m.isreg():
@@ -277,6 +284,7 @@ class Chaos:
         self.ports = set()
         self.crid = None
         self.killer = None
+        self.keeper_pid = None
 
     # -- set-up and tear-down ---------------------------------------------------
 
@@ -341,9 +349,11 @@ class Chaos:
                 msg("crid exited with %s after SIGTERM (under ASan: a leak or UB)\n%s"
                     % (rc, c.log(80)))
                 keep = True
-            if keep:
-                msg("kept %s" % c.tmp)
             c.cleanup(keep=keep)
+            if keep:  # the files stay for a look; no mount of ours stays on the machine
+                left = mounts_under(c.tmp)
+                c.unmount_leftovers()
+                msg("kept %s (unmounted %d mounts under it: %s)" % (c.tmp, len(left), left[:6]))
         if self.own_registry and self.registry:
             self.registry.stop()
         return c is None or rc in (0, None)
@@ -376,10 +386,23 @@ class Chaos:
             env["CRID_DEBUG_ABORT_AT"] = armed
         self.crid.env = env
         self.armed = armed
+        try:
+            self.log_from = os.path.getsize(self.crid.stderr_path)
+        except OSError:
+            self.log_from = 0
         self.crid.start(timeout=60)
+        self.check_keeper()
         self.channel = self.crid.channel()
         self.rt = self.pbg.RuntimeServiceStub(self.channel)
         self.img = self.pbg.ImageServiceStub(self.channel)
+
+    def check_keeper(self):
+        """The node's crid-keeper outlives every kill of crid: the same process throughout."""
+        pids = self.crid.keeper_pids()
+        if self.keeper_pid is not None and pids != [self.keeper_pid]:
+            raise Violation("crid-keeper pid %d is gone (keepers now: %s): the fd store was lost"
+                            % (self.keeper_pid, pids))
+        self.keeper_pid = pids[0] if len(pids) == 1 else None
 
     def died(self):
         """After crid is gone: reaps it and says how (raises on a death nobody caused)."""
@@ -424,6 +447,7 @@ class Chaos:
         """One action chosen by the seeded RNG (|focus|: the armed step, to reach it)."""
         r = self.rng
         pods, ctrs = self.live_pods(), self.live_ctrs()
+        focus = focus.split(":")[0] if focus else None
         choices = []
         if len(pods) < MAX_PODS and len(ctrs) < MAX_CTRS:
             choices += [self.run_pod] * 3
@@ -435,16 +459,22 @@ class Chaos:
         if len(pods) >= MAX_PODS or len(ctrs) >= MAX_CTRS:
             choices += [self.remove_pod] * 3
         choices += [self.pull_or_remove_image]
-        if focus in ("pod-teardown-exited", "pod-teardown-joined") and pods:
+        if focus in ("pod-teardown-exited", "pod-teardown-joined", "pod-ns-unmounted") and pods:
             choices = [self.stop_pod, self.remove_pod, self.run_pod]
         elif focus == "image-mid-layer-commit":
             choices = [self.pull_or_remove_image]
         elif focus and (focus.startswith("pod-") or focus.startswith("ctr-")):
-            choices = [self.run_pod] if len(pods) < MAX_PODS else [self.remove_pod]
-        elif focus and focus.startswith("log-"):
-            choices = [self.run_pod, self.probe] if len(pods) < MAX_PODS else [self.probe]
+            choices = ([self.run_pod] if len(pods) < MAX_PODS and len(ctrs) < MAX_CTRS else
+                       [self.remove_pod])
+        elif focus and focus.startswith("log-"):  # a logger writing, or a new pod for one
+            writing = [c for c in ctrs if c.kind == "logger" and c.exited is None and
+                       c.reported_running and not c.stop_asked]
+            choices = ([lambda: self.probe(r.choice(writing), pause=0.05)] if writing else
+                       [self.run_pod] if len(pods) < MAX_PODS and len(ctrs) < MAX_CTRS else
+                       [self.remove_pod])
         fn = r.choice(choices)
-        self.step = fn.__name__
+        self.step = fn.__name__ if fn.__name__ != "<lambda>" else "probe"
+
         fn()
 
     def run_pod(self):
@@ -501,8 +531,9 @@ class Chaos:
         cs = [c for c in self.live_ctrs() if pred(c)]
         return self.rng.choice(cs) if cs else None
 
-    def probe(self):
-        c = self.pick_ctr()
+    def probe(self, c=None, pause=0):
+        c = c or self.pick_ctr()
+        time.sleep(pause)  # letting a logger write, without a flood of status calls
         if c:
             self.observe(c, self.rt.ContainerStatus(self.pb.ContainerStatusRequest(
                 container_id=c.id), timeout=30).status)
@@ -578,7 +609,8 @@ class Chaos:
             c.removed = True
 
     def pull_or_remove_image(self):
-        key = self.rng.choice(("whiteout", "nobody"))
+        # `nobody` is busybox's base layer only (kept by busybox): a pull commits nothing
+        key = self.rng.choice(("whiteout", "whiteout", "nobody"))
         ref = self.registry.ref(key)
         if self.images[key]["pulled"]:
             self.images[key]["pulled"] = False  # from the request on: may be gone
@@ -793,6 +825,8 @@ class Chaos:
             except self.grpc.RpcError as e:
                 if not self.alive():
                     self.died()
+                    if self.armed:
+                        raise ArmedHit()
                     raise Violation("crid died while the invariants were checked")
                 bad = ["%s: %s %s" % ("invariant check", e.code(), e.details())]
             if not bad:
@@ -837,55 +871,81 @@ class Chaos:
         self.died()
         if armed:
             reached = "debug point `%s` reached" % armed.split(":")[0]
-            if reached not in self.crid.log_text():
+            if reached not in self.crid.log_text()[self.log_from:]:
                 raise DriverError("crid died armed at %s but its log does not say it reached it"
                                   % armed)
 
-    def one_kill(self, kind, point):
+    def one_kill(self, kind, point, pre_hit):
+        """Kill number self.kill_no: |pre_hit| when crid (armed at |point|) already
+        reached it while starting or being checked."""
+        self.step = point or "random"
         if kind == "t":
-            self.step = point
-            if self.alive():   # an idle kill, to restart armed
-                self.crid.proc.send_signal(signal.SIGKILL)
-                self.died()
-            try:
-                self.start(armed=point)
-            except self.cf.DaemonError:
-                if self.crid.proc.returncode != -signal.SIGKILL:
-                    raise
-                self.crid._close_files()  # reached while recovering: a hit too
-            else:
+            if not pre_hit:
                 self.drive_until_dead(point)
-            self.hits[point] += 1
+            self.hits[point.split(":")[0]] += 1
         else:
             delay = self.rng.uniform(0.05, 2.5)
             self.step = "random@%.2fs" % delay
             self.arm_killer(delay)
             self.drive_until_dead(None)
             self.random_kills += 1
-        self.start(armed=None)
-        self.check()
 
-    def run(self):
-        """The whole run; returns 0, or 1 after printing the violation and its replay."""
+    def restart(self, armed):
+        """Starts crid (|armed| at a step for the next kill, or not) and checks every
+        invariant; True when the armed step was reached meanwhile (the next kill's hit)."""
+        try:
+            self.start(armed=armed)
+        except self.cf.DaemonError:
+            if not armed or self.crid.proc.returncode != -signal.SIGKILL:
+                raise
+            self.crid._close_files()  # reached while recovering
+            return True
+        try:
+            self.check()
+        except ArmedHit:
+            return True
+        return False
+
+    def plan(self, then):
+        """(kind, armed step or None) per kill: the seeded schedule, then |then|, named
+        steps armed in that order (deterministic cases found by earlier runs)."""
+        kinds, order = self.schedule()
+        out, nt = [], 0
+        for kind in kinds:
+            point = None
+            if kind == "t":  # its 1st or 2nd hit: not always the same moment
+                point, nt = order[nt % len(order)], nt + 1
+                point += ":%d" % self.rng.randint(1, 2)
+            out.append((kind, point))
+        return out + [("t", p) for p in then]
+
+    def run(self, then=()):
+        """The whole run: self.kills seeded kills, then one at each step of |then|;
+        returns 0, or 1 after printing the violation and its replay."""
         t0 = time.monotonic()
-        msg("seed %d, %d kills" % (self.seed, self.kills))
+        msg("seed %d, %d kills%s" % (self.seed, self.kills,
+                                     " then %s" % " ".join(then) if then else ""))
         ok = False
         try:
             self.setup()
             msg("crid %s, handlers %s, root %s" % (self.crid.pid, ",".join(self.handlers),
                                                   self.crid.tmp))
             self.check()
-            kinds, order = self.schedule()
-            nt = 0
+            plan = self.plan(then)
+            kinds = [k for k, _ in plan]
+            points = [p for _, p in plan] + [None]  # the last restart unarmed: final check
+            pre_hit = False
+            if points[0]:  # an idle kill, to start armed for the first
+                self.crid.proc.send_signal(signal.SIGKILL)
+                self.died()
+                pre_hit = self.restart(points[0])
             for i, kind in enumerate(kinds, 1):
                 self.kill_no = i
-                point = None
-                if kind == "t":
-                    point, nt = order[nt % len(order)], nt + 1
-                self.one_kill(kind, point)
+                self.one_kill(kind, points[i - 1], pre_hit)
+                pre_hit = self.restart(points[i])
                 if i % 10 == 0 or i == len(kinds):
                     msg("%d/%d kills survived, %d invariant checks passed, %d pods and %d "
-                        "containers live, %.0f s" % (i, self.kills, self.checks,
+                        "containers live, %.0f s" % (i, len(kinds), self.checks,
                                                      len(self.live_pods()), len(self.live_ctrs()),
                                                      time.monotonic() - t0))
             self.step = "final"
@@ -895,7 +955,9 @@ class Chaos:
             what = "INVARIANT VIOLATED" if isinstance(e, Violation) else "DRIVER FAILED"
             msg("%s: seed %d, kill %d, step %s:\n  %s" % (what, self.seed, self.kill_no,
                                                           self.step, e))
-            msg("replay: make chaos CHAOS_SEED=%d CHAOS_KILLS=%d" % (self.seed, self.kills))
+            msg("replay: make chaos CHAOS_SEED=%d CHAOS_KILLS=%d" % (self.seed, self.kills)
+                if not then else "replay: tests/chaos/chaos.py --seed %d --kills %d --then %s"
+                % (self.seed, self.kills, " ".join(then)))
             if self.crid is not None:
                 msg("crid stderr (last lines):\n%s" % self.crid.log(40))
         finally:
@@ -904,7 +966,8 @@ class Chaos:
         if ok and clean:
             msg("PASS: seed %d: %d kills survived (%d random, %d at named steps: %s), "
                 "%d invariant checks passed, %.1f s"
-                % (self.seed, self.kills, self.random_kills, sum(self.hits.values()),
+                % (self.seed, self.random_kills + sum(self.hits.values()), self.random_kills,
+                   sum(self.hits.values()),
                    " ".join("%s=%d" % kv for kv in sorted(self.hits.items())), self.checks,
                    self.wall))
             return 0
@@ -918,6 +981,8 @@ def main():
     ap.add_argument("--kills", type=int, default=100)
     ap.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     ap.add_argument("--build", default=os.environ.get("CRID_BUILD", "build"))
+    ap.add_argument("--then", nargs="*", default=[], metavar="STEP[:N]",
+                    help="after the seeded kills, one kill at each of these steps")
     a = ap.parse_args()
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1, 1 << 31)
     print("chaos: seed %d" % seed, flush=True)
@@ -925,7 +990,7 @@ def main():
         print("chaos: needs root (containers, namespaces, CNI)", file=sys.stderr)
         return 2
     setup_env(a.build)
-    return Chaos(seed, a.kills).run()
+    return Chaos(seed, a.kills).run(then=a.then)
 
 
 if __name__ == "__main__":
