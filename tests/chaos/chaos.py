@@ -85,6 +85,10 @@ def setup_env(build):
         sys.path.insert(0, INTEGRATION)
 
 
+# SIGUSR1 ends a run early and cleanly: the kill in progress, a final check, the summary.
+STOP = threading.Event()
+
+
 class Violation(Exception):
     pass
 
@@ -942,7 +946,11 @@ class Chaos:
             for i, kind in enumerate(kinds, 1):
                 self.kill_no = i
                 self.one_kill(kind, points[i - 1], pre_hit)
-                pre_hit = self.restart(points[i])
+                last = i == len(kinds) or STOP.is_set()
+                pre_hit = self.restart(None if last else points[i])
+                if last and i < len(kinds):
+                    msg("SIGUSR1: stopping after %d of %d kills" % (i, len(kinds)))
+                    break
                 if i % 10 == 0 or i == len(kinds):
                     msg("%d/%d kills survived, %d invariant checks passed, %d pods and %d "
                         "containers live, %.0f s" % (i, len(kinds), self.checks,
@@ -990,6 +998,7 @@ def main():
         print("chaos: needs root (containers, namespaces, CNI)", file=sys.stderr)
         return 2
     setup_env(a.build)
+    signal.signal(signal.SIGUSR1, lambda *_: STOP.set())
     return Chaos(seed, a.kills).run(then=a.then)
 
 
