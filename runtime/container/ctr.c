@@ -516,6 +516,38 @@ static void dismantle(struct crid_ctrs *ctrs, struct crid_container *c, struct c
 	release_image(ctrs, c);
 }
 
+/*
+ * A create cut short (crid killed while `runtime create` ran) can leave the
+ * container's cgroup directories with no runtime state naming them, so the
+ * runtime's delete leaves them too: remove them where empty, in every
+ * hierarchy (rmdir of a cgroup that still holds a process fails, harmlessly).
+ */
+static void drop_cgroups(const struct crid_container *c)
+{
+	char rel[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *e;
+	DIR *d;
+
+	if (!c->cgroups_path ||
+	    crid_cgroup_path_expand(c->cgroups_path, rel, sizeof(rel), NULL) < 0)
+		return;
+	d = opendir(CRID_CGROUP_ROOT);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s%s", CRID_CGROUP_ROOT, e->d_name, rel);
+		if (rmdir(path) == 0)
+			crid_log_info("container %.12s: removed cgroup `%s` its interrupted create "
+				      "left",
+				      c->id, path);
+	}
+	closedir(d);
+	snprintf(path, sizeof(path), "%s%s", CRID_CGROUP_ROOT, rel); /* cgroup2 alone */
+	rmdir(path);
+}
+
 static void undo_deleted(void *user, int status, const char *out, size_t len,
 			 const struct crid_err *err)
 {
@@ -528,6 +560,7 @@ static void undo_deleted(void *user, int status, const char *out, size_t len,
 	crid_trace_mark(&op->trace, "rt_delete");
 	if (status < 0)
 		crid_log_warn("container %s: runtime delete: %s", op->short_id, err->msg);
+	drop_cgroups(c);
 	dismantle(op->ctrs, c, &op->trace);
 	if (crid_container_delete(op->ctrs->store, c, &e) < 0)
 		crid_log_warn("container %s: %s", op->short_id, e.msg);
@@ -1024,7 +1057,9 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 	if (!op->call) {
 		op_fail(op, err);
 		ctr_undo_created(op); /* may end |op| at once: the caller copes */
+		return op;
 	}
+	crid_debug_point("ctr-create-sent"); /* `runtime create` runs on, orphaned */
 	return op;
 }
 

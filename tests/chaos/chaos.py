@@ -56,6 +56,7 @@ STEPS = (
     "pod-during-cni-add",        # the CNI ADD child running (runtime/pod/pod.c)
     "record-after-rename",       # a pod/container record in place, caller not told (records.c)
     "ctr-after-mount",           # the overlay root mounted, no record yet (ctr.c)
+    "ctr-create-sent",           # `runtime create` running (ctr.c)
     "ctr-after-runtime-create",  # the runtime created it, the record says nothing yet (ctr.c)
     "ctr-between-create-start",  # StartContainer received, `runtime start` not sent (ctr.c)
     "ctr-start-sent",            # `runtime start` running (ctr.c)
