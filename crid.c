@@ -193,16 +193,23 @@ static int socket_group(const char *group, gid_t *gid, struct crid_err *err)
 /* The Prometheus endpoint and what feeds it, when --enable-metrics asks for them. */
 static int start_metrics(struct daemon_main *m, struct crid_err *err)
 {
+	struct crid_metrics_http_opts mo = {
+		.address = m->cfg.metrics_host,
+		.port = m->cfg.metrics_port,
+		.cert = m->cfg.metrics_cert,
+		.key = m->cfg.metrics_key,
+	};
+
 	if (!m->cfg.enable_metrics)
 		return 0;
 	crid_metrics_enable(true);
 	if (crid_ctr_metrics_register(m->d.ctrs) < 0)
 		return crid_err_set(err, ENOSPC, "metrics collectors");
-	m->metrics =
-	    crid_metrics_http_start(&m->loop, m->cfg.metrics_host, m->cfg.metrics_port, err);
+	m->metrics = crid_metrics_http_start(&m->loop, &mo, err);
 	if (!m->metrics)
 		return -1;
-	crid_log_info("metrics on http://%s%s%s:%d/metrics",
+	crid_log_info("metrics on %s://%s%s%s:%d/metrics",
+		      crid_metrics_http_tls(m->metrics) ? "https" : "http",
 		      strchr(m->cfg.metrics_host, ':') ? "[" : "", m->cfg.metrics_host,
 		      strchr(m->cfg.metrics_host, ':') ? "]" : "",
 		      crid_metrics_http_port(m->metrics));

@@ -77,10 +77,8 @@ void crid_handle_list_containers(struct crid_rpc *rpc, const ProtobufCMessage *r
 	struct crid_container *const *all;
 	size_t n;
 
-	if (!rpc->d->ctrs) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_CTRS))
 		return;
-	}
 	all = crid_container_list(rpc->d->ctrs->store, &n);
 	crid_list_reply(rpc, (void *const *)all, n, &containers, req->filter);
 }

@@ -90,18 +90,12 @@ void crid_handle_list_images(struct crid_rpc *rpc, const ProtobufCMessage *reque
 {
 	const Runtime__V1__ListImagesRequest *req = (const Runtime__V1__ListImagesRequest *)request;
 	Runtime__V1__ListImagesResponse resp = RUNTIME__V1__LIST_IMAGES_RESPONSE__INIT;
-	const char *want = req->filter && req->filter->image ? req->filter->image->image : "";
 	struct crid_image *const *all;
-	struct crid_image *only = NULL;
+	struct crid_image *only;
 	size_t n;
 
-	all = crid_image_store_list(rpc->d->images, &n);
-	if (want[0]) {
-		if (lookup(rpc, "filter.image.image", want, &only) < 0)
-			return;
-		all = only ? &only : NULL;
-		n = only ? 1 : 0;
-	}
+	if (crid_images_selected(rpc, req->filter, &all, &n, &only) < 0)
+		return;
 	resp.images = crid_arena_alloc(&rpc->arena, (n ? n : 1) * sizeof(*resp.images));
 	if (!resp.images) {
 		crid_rpc_fail(rpc, CRID_GRPC_RESOURCE_EXHAUSTED, "out of memory listing images");
@@ -206,7 +200,7 @@ static Runtime__V1__FilesystemUsage *container_fs(struct crid_rpc *rpc, int64_t 
 	Runtime__V1__UInt64Value *b = crid_arena_alloc(&rpc->arena, sizeof(*b));
 	Runtime__V1__UInt64Value *in = crid_arena_alloc(&rpc->arena, sizeof(*in));
 	struct crid_ctrs *ctrs = rpc->d->ctrs;
-	char dir[4096], layer[4096];
+	char layer[4096];
 	size_t n = 0;
 
 	if (!u || !id || !b || !in)
@@ -215,8 +209,7 @@ static Runtime__V1__FilesystemUsage *container_fs(struct crid_rpc *rpc, int64_t 
 	runtime__v1__filesystem_identifier__init(id);
 	runtime__v1__uint64_value__init(b);
 	runtime__v1__uint64_value__init(in);
-	snprintf(dir, sizeof(dir), "%s/containers", rpc->d->cfg->root);
-	id->mountpoint = crid_rpc_strdup(rpc, dir);
+	id->mountpoint = crid_images_ctr_fs_mountpoint(rpc);
 	for (struct crid_container *const *v = ctrs ? crid_container_list(ctrs->store, &n) : NULL;
 	     v && n--; v++) {
 		uint64_t bytes = 0, inodes = 0;
@@ -275,8 +268,26 @@ Runtime__V1__Image *crid_images_item(struct crid_rpc *rpc, const struct crid_ima
 	return to_cri(rpc, img);
 }
 
-int crid_images_lookup(struct crid_rpc *rpc, const char *field, const char *name,
-		       struct crid_image **img)
+int crid_images_selected(struct crid_rpc *rpc, const Runtime__V1__ImageFilter *filter,
+			 struct crid_image *const **all, size_t *n, struct crid_image **only)
 {
-	return lookup(rpc, field, name, img);
+	const char *want = filter && filter->image ? filter->image->image : "";
+
+	*only = NULL;
+	*all = crid_image_store_list(rpc->d->images, n);
+	if (!want[0])
+		return 0;
+	if (lookup(rpc, "filter.image.image", want, only) < 0)
+		return -1;
+	*all = *only ? only : NULL;
+	*n = *only ? 1 : 0;
+	return 0;
+}
+
+char *crid_images_ctr_fs_mountpoint(struct crid_rpc *rpc)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/containers", rpc->d->cfg->root);
+	return crid_rpc_strdup(rpc, dir);
 }

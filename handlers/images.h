@@ -13,11 +13,19 @@
 Runtime__V1__Image *crid_images_item(struct crid_rpc *rpc, const struct crid_image *img);
 
 /*
- * The image |name| designates, as every image RPC resolves it. Returns 1
- * found, 0 absent, -1 after failing the call with INVALID_ARGUMENT naming
- * |field| for a malformed reference.
+ * The images |filter| selects (ListImages, StreamImages): every image, or
+ * the one `filter.image.image` designates (none when absent). Sets *all
+ * and *n (*all may point at |*only|, which must live as long); -1 after
+ * failing the call with INVALID_ARGUMENT for a malformed reference.
  */
-int crid_images_lookup(struct crid_rpc *rpc, const char *field, const char *name,
-		       struct crid_image **img);
+int crid_images_selected(struct crid_rpc *rpc, const Runtime__V1__ImageFilter *filter,
+			 struct crid_image *const **all, size_t *n, struct crid_image **only);
+
+/*
+ * The container filesystem's mountpoint, `<root>/containers`: where the
+ * writable layers live (ImageFsInfo, ContainerStats), as CRI-O reports its
+ * own. In |rpc|'s arena; NULL when out of memory.
+ */
+char *crid_images_ctr_fs_mountpoint(struct crid_rpc *rpc);
 
 #endif

@@ -375,10 +375,8 @@ void crid_handle_stream_pod_sandboxes(struct crid_rpc *rpc, const ProtobufCMessa
 	struct crid_sandbox *const *all;
 	size_t n;
 
-	if (!rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS))
 		return;
-	}
 	if (check_pod_filter(rpc, req->filter) < 0)
 		return;
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
@@ -391,10 +389,8 @@ void crid_handle_stream_containers(struct crid_rpc *rpc, const ProtobufCMessage 
 	struct crid_container *const *all;
 	size_t n;
 
-	if (!rpc->d->ctrs) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_CTRS))
 		return;
-	}
 	if (check_container_filter(rpc, req->filter) < 0)
 		return;
 	all = crid_container_list(rpc->d->ctrs->store, &n);
@@ -408,10 +404,8 @@ void crid_handle_stream_container_stats(struct crid_rpc *rpc, const ProtobufCMes
 	struct crid_container *const *all;
 	size_t n;
 
-	if (!rpc->d->ctrs) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_CTRS))
 		return;
-	}
 	if (f && (check_id(rpc, "filter.id", f->id) < 0 ||
 		  check_id(rpc, "filter.pod_sandbox_id", f->pod_sandbox_id) < 0 ||
 		  check_selector(rpc, "filter.label_selector", f->n_label_selector,
@@ -426,10 +420,8 @@ void crid_handle_stream_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCM
 	const Runtime__V1__StreamPodSandboxStatsRequest *req = (const void *)request;
 	const Runtime__V1__PodSandboxStatsFilter *f = req->filter;
 
-	if (!rpc->d->ctrs || !rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS | CRID_NEED_CTRS))
 		return;
-	}
 	if (f && (check_id(rpc, "filter.id", f->id) < 0 ||
 		  check_selector(rpc, "filter.label_selector", f->n_label_selector,
 				 (void *const *)f->label_selector) < 0))
@@ -440,18 +432,12 @@ void crid_handle_stream_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCM
 void crid_handle_stream_images(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__StreamImagesRequest *req = (const void *)request;
-	const char *want = req->filter && req->filter->image ? req->filter->image->image : "";
 	struct crid_image *const *all;
-	struct crid_image *only = NULL;
+	struct crid_image *only;
 	size_t n;
 
-	all = crid_image_store_list(rpc->d->images, &n);
-	if (want[0]) {
-		if (crid_images_lookup(rpc, "filter.image.image", want, &only) < 0)
-			return;
-		all = only ? &only : NULL;
-		n = only ? 1 : 0;
-	}
+	if (crid_images_selected(rpc, req->filter, &all, &n, &only) < 0)
+		return;
 	stream_ids(rpc, &images, (void *const *)all, n, any, NULL, NULL);
 }
 
@@ -462,10 +448,8 @@ void crid_list_stream_sandboxes(struct crid_rpc *rpc,
 	struct crid_sandbox *const *all;
 	size_t n;
 
-	if (!rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS))
 		return;
-	}
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
 	stream_ids(rpc, &built_sandboxes, (void *const *)all, n, listed, filter, build);
 }

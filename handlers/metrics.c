@@ -468,10 +468,8 @@ void crid_handle_list_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCM
 	size_t n;
 
 	(void)request;
-	if (!rpc->d->ctrs || !rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS | CRID_NEED_CTRS))
 		return;
-	}
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
 	resp.pod_metrics = crid_arena_alloc(&rpc->arena, (n + 1) * sizeof(*resp.pod_metrics));
 	for (size_t i = 0; resp.pod_metrics && i < n; i++) {
@@ -505,9 +503,7 @@ static ProtobufCMessage *metrics_build(struct crid_rpc *rpc, struct crid_sandbox
 void crid_handle_stream_pod_sandbox_metrics(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	(void)request;
-	if (!rpc->d->ctrs || !rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS | CRID_NEED_CTRS))
 		return;
-	}
 	crid_list_stream_sandboxes(rpc, metrics_listed, NULL, metrics_build);
 }

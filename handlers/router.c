@@ -264,6 +264,19 @@ void crid_rpc_finish_ok(struct crid_rpc *rpc)
 	crid_grpc_call_finish(rpc->call, CRID_GRPC_OK, NULL);
 }
 
+bool crid_rpc_ready(struct crid_rpc *rpc, unsigned need)
+{
+	if ((need & CRID_NEED_PODS) && !rpc->d->pods) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+		return false;
+	}
+	if ((need & CRID_NEED_CTRS) && !rpc->d->ctrs) {
+		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+		return false;
+	}
+	return true;
+}
+
 void crid_rpc_fail(struct crid_rpc *rpc, int status, const char *fmt, ...)
 {
 	char msg[1024];

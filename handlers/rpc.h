@@ -36,6 +36,17 @@ void crid_rpc_finish_ok(struct crid_rpc *rpc);
 void crid_rpc_fail(struct crid_rpc *rpc, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* What a call reads, for crid_rpc_ready(). */
+#define CRID_NEED_PODS 1u
+#define CRID_NEED_CTRS 2u
+
+/*
+ * Whether the pod (CRID_NEED_PODS) and container (CRID_NEED_CTRS) stores
+ * the call reads are open; false after failing it UNAVAILABLE naming the
+ * first that is not (a daemon still starting, or a test's partial daemon).
+ */
+bool crid_rpc_ready(struct crid_rpc *rpc, unsigned need);
+
 /* The gRPC status for an errno a runtime/ or io/ function failed with. */
 int crid_rpc_status(int code);
 

@@ -483,10 +483,8 @@ void crid_handle_list_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *
 	struct crid_sandbox *const *all;
 	size_t n;
 
-	if (!rpc->d->pods) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS))
 		return;
-	}
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
 	crid_list_reply(rpc, (void *const *)all, n, &sandboxes, req->filter);
 }
@@ -560,6 +558,37 @@ static void pod_limits(const Runtime__V1__LinuxContainerResources *r,
 	l->cpuset_mems = r->cpuset_mems;
 }
 
+/*
+ * The pod's stored PodSandboxConfig with linux.resources and linux.overhead
+ * as the update set them (the ones it leaves unset stay), so the verbose
+ * PodSandboxStatus and a restarted crid show the pod as resized, as CRI-O
+ * keeps them. Encoded into the RPC's arena; -1 (nothing changed) when the
+ * stored config does not decode or memory runs out.
+ */
+static int resized_config(struct crid_rpc *rpc, const struct crid_sandbox *sb,
+			  const Runtime__V1__UpdatePodSandboxResourcesRequest *req, uint8_t **out,
+			  size_t *out_len)
+{
+	Runtime__V1__LinuxPodSandboxConfig linux = RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+	Runtime__V1__PodSandboxConfig *c;
+
+	c = runtime__v1__pod_sandbox_config__unpack(&rpc->alloc, sb->config_len, sb->config);
+	if (!c)
+		return -1;
+	if (!c->linux)
+		c->linux = &linux;
+	if (req->resources)
+		c->linux->resources = req->resources;
+	if (req->overhead)
+		c->linux->overhead = req->overhead;
+	*out_len = protobuf_c_message_get_packed_size(&c->base);
+	*out = crid_arena_alloc(&rpc->arena, *out_len + 1);
+	if (!*out)
+		return -1;
+	protobuf_c_message_pack(&c->base, *out);
+	return 0;
+}
+
 void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc, const ProtobufCMessage *request)
 {
 	const Runtime__V1__UpdatePodSandboxResourcesRequest *req = (const void *)request;
@@ -568,6 +597,8 @@ void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc, const Protob
 	struct crid_pod_limits l;
 	struct crid_sandbox *sb;
 	struct crid_err err;
+	uint8_t *config;
+	size_t config_len;
 	bool gone;
 
 	sb = crid_sandbox_lookup(rpc, req->pod_sandbox_id, &gone);
@@ -595,6 +626,17 @@ void crid_handle_update_pod_sandbox_resources(struct crid_rpc *rpc, const Protob
 	pod_limits(req->resources, req->overhead, &l);
 	if (crid_pod_cgroup_apply(rpc->d->host, sb->cgroup_parent, &l, &err) < 0) {
 		crid_rpc_fail(rpc, crid_rpc_status(err.code), "pod sandbox %.12s: %s", sb->id,
+			      err.msg);
+		return;
+	}
+	if (resized_config(rpc, sb, req, &config, &config_len) < 0) {
+		crid_rpc_fail(rpc, CRID_GRPC_INTERNAL,
+			      "pod sandbox %.12s: its stored config does not decode", sb->id);
+		return;
+	}
+	if (crid_sandbox_set_config(rpc->d->pods->store, sb, config, config_len, &err) < 0) {
+		crid_rpc_fail(rpc, crid_rpc_status(err.code),
+			      "pod sandbox %.12s: pod cgroup updated, record not: %s", sb->id,
 			      err.msg);
 		return;
 	}

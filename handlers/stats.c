@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "handlers/container.h"
+#include "handlers/images.h"
 #include "handlers/methods.h"
 #include "handlers/stats.h"
 #include "handlers/status_msg.h"
@@ -116,7 +117,8 @@ static Runtime__V1__ContainerStats *container_stats(struct crid_rpc *rpc, struct
 		strncat(layer, "/upper", sizeof(layer) - strlen(layer) - 1);
 		crid_du_cache_get(ctrs->du, layer, LAYER_MAX_AGE, &bytes, &inodes);
 	}
-	id->mountpoint = crid_rpc_strdup(rpc, crid_image_store_dir(ctrs->images));
+	id->mountpoint =
+	    crid_images_ctr_fs_mountpoint(rpc); /* the writable layer's, not the images' */
 	fs->timestamp = ts;
 	fs->fs_id = id;
 	fs->used_bytes = u64(rpc, bytes);
@@ -129,7 +131,7 @@ static Runtime__V1__ContainerStats *container_stats(struct crid_rpc *rpc, struct
 	st->memory = memory(rpc, &cg, ts);
 	st->writable_layer = fs;
 	st->swap = sw;
-	return at->labels && at->annotations && st->cpu && st->memory ? st : NULL;
+	return at->labels && at->annotations && st->cpu && st->memory && id->mountpoint ? st : NULL;
 }
 
 static bool container_listed(const struct crid_container *c,
@@ -177,10 +179,8 @@ void crid_handle_list_container_stats(struct crid_rpc *rpc, const ProtobufCMessa
 	struct crid_container *const *all;
 	size_t n;
 
-	if (!rpc->d->ctrs) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_CTRS))
 		return;
-	}
 	all = crid_container_list(rpc->d->ctrs->store, &n);
 	resp.stats = zalloc(rpc, (n + 1) * sizeof(*resp.stats));
 	for (size_t i = 0; resp.stats && i < n; i++) {
@@ -355,10 +355,8 @@ void crid_handle_list_pod_sandbox_stats(struct crid_rpc *rpc, const ProtobufCMes
 	struct crid_sandbox *const *all;
 	size_t n;
 
-	if (!rpc->d->ctrs) {
-		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "containers not initialized");
+	if (!crid_rpc_ready(rpc, CRID_NEED_PODS | CRID_NEED_CTRS))
 		return;
-	}
 	all = crid_sandbox_list(rpc->d->pods->store, &n);
 	resp.stats = zalloc(rpc, (n + 1) * sizeof(*resp.stats));
 	for (size_t i = 0; resp.stats && i < n; i++) {

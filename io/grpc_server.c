@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 
@@ -108,10 +109,7 @@ static struct crid_grpc_call *call_new(struct conn *c, int32_t stream_id)
 	call->stream_id = stream_id;
 	call->content_type_ok = -1;
 	call->started = crid_loop_now(c->srv->loop);
-	call->next = c->calls;
-	if (c->calls)
-		c->calls->prev = call;
-	c->calls = call;
+	CRID_DLIST_PUSH(c->calls, call);
 	c->n_calls++;
 	c->srv->n_active++;
 	return call;
@@ -133,12 +131,7 @@ static void call_free(struct crid_grpc_call *call)
 	if (!call->finished)
 		c->srv->n_active--;
 	ev_timer_stop(c->srv->loop->ev, &call->deadline_timer);
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		c->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
+	CRID_DLIST_UNLINK(c->calls, call);
 	c->n_calls--;
 	call_release_request(call);
 	crid_free(call->out);
@@ -812,12 +805,7 @@ static void conn_close(struct conn *c)
 	ev_io_stop(srv->loop->ev, &c->wio);
 	nghttp2_session_del(c->session);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	CRID_DLIST_UNLINK(srv->conns, c);
 	srv->n_conns--;
 	crid_free(c->wbuf);
 	crid_free(c);
@@ -864,10 +852,7 @@ int crid_grpc_server_adopt(struct crid_grpc_server *srv, int fd)
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
 	ev_io_start(srv->loop->ev, &c->rio);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	CRID_DLIST_PUSH(srv->conns, c);
 	srv->n_conns++;
 	conn_schedule_flush(c); /* our SETTINGS go out at once */
 	return 0;

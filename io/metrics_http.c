@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "io/http1.h"
+#include "io/tls_bridge.h"
+#include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/metrics_families.h"
@@ -45,6 +47,8 @@ struct crid_metrics_http {
 	ev_io accept_io;
 	struct conn *conns;
 	size_t n_conns;
+	struct crid_tls *tls; /* NULL: plain HTTP */
+	struct crid_tls_bridges bridges;
 };
 
 static void conn_close(struct conn *c)
@@ -54,12 +58,7 @@ static void conn_close(struct conn *c)
 	ev_io_stop(srv->loop->ev, &c->io);
 	ev_timer_stop(srv->loop->ev, &c->timer);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	CRID_DLIST_UNLINK(srv->conns, c);
 	srv->n_conns--;
 	crid_free(c->body);
 	crid_free(c);
@@ -202,11 +201,31 @@ static void conn_new(struct crid_metrics_http *srv, int fd)
 	c->timer.data = c;
 	ev_io_start(srv->loop->ev, &c->io);
 	ev_timer_start(srv->loop->ev, &c->timer);
-	c->next = srv->conns;
-	if (c->next)
-		c->next->prev = c;
-	srv->conns = c;
+	CRID_DLIST_PUSH(srv->conns, c);
 	srv->n_conns++;
+}
+
+static void serve_tls_inner(void *user, int fd)
+{
+	conn_new(user, fd);
+}
+
+/* A TLS client gets a bridge; its inner end becomes a connection once the handshake is done. */
+static void accepted(struct crid_metrics_http *srv, int fd)
+{
+	struct crid_err err;
+
+	if (!srv->tls) {
+		conn_new(srv, fd);
+		return;
+	}
+	if (srv->n_conns + srv->bridges.handshaking >= MAX_CONNS) {
+		close(fd);
+		return;
+	}
+	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->bridges, CONN_TIMEOUT,
+				serve_tls_inner, srv, &err) < 0)
+		crid_log_warn("metrics: %s", err.msg);
 }
 
 static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
@@ -220,7 +239,7 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 
 		if (fd < 0)
 			return; /* EAGAIN; EMFILE and the like: the scraper retries */
-		conn_new(srv, fd);
+		accepted(srv, fd);
 	}
 }
 
@@ -272,8 +291,9 @@ static int listen_on(struct crid_metrics_http *srv, const char *address, int por
 	return 0;
 }
 
-struct crid_metrics_http *crid_metrics_http_start(struct crid_loop *loop, const char *address,
-						  int port, struct crid_err *err)
+struct crid_metrics_http *crid_metrics_http_start(struct crid_loop *loop,
+						  const struct crid_metrics_http_opts *o,
+						  struct crid_err *err)
 {
 	struct crid_metrics_http *srv = crid_calloc(1, sizeof(*srv));
 
@@ -283,9 +303,11 @@ struct crid_metrics_http *crid_metrics_http_start(struct crid_loop *loop, const 
 	}
 	srv->loop = loop;
 	srv->fd = -1;
-	if (listen_on(srv, address, port, err) < 0) {
+	if ((o->cert && *o->cert && !(srv->tls = crid_tls_new("metrics", o->cert, o->key, err))) ||
+	    listen_on(srv, o->address, o->port, err) < 0) {
 		if (srv->fd >= 0)
 			close(srv->fd);
+		crid_tls_free(srv->tls);
 		crid_free(srv);
 		return NULL;
 	}
@@ -300,13 +322,20 @@ int crid_metrics_http_port(const struct crid_metrics_http *srv)
 	return srv->port;
 }
 
+bool crid_metrics_http_tls(const struct crid_metrics_http *srv)
+{
+	return srv->tls != NULL;
+}
+
 void crid_metrics_http_stop(struct crid_metrics_http *srv)
 {
 	if (!srv)
 		return;
 	while (srv->conns)
 		conn_close(srv->conns);
+	crid_tls_bridges_abort(&srv->bridges);
 	ev_io_stop(srv->loop->ev, &srv->accept_io);
 	close(srv->fd);
+	crid_tls_free(srv->tls);
 	crid_free(srv);
 }

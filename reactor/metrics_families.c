@@ -79,11 +79,19 @@ struct crid_metric crid_m_oci_latency =
 	      "Latency in seconds of OCI runtime calls, by operation (create, start, kill...).",
 	      rpc_bounds, "operation");
 
+struct crid_metric crid_m_fd_store_entries =
+    GAUGE("crid_fd_store_entries",
+	  "File descriptors crid keeps in its fd store (crid-keeper or systemd's): a running "
+	  "container's pidfd and stdio FIFO ends.",
+	  NULL);
+
 static struct crid_metric *const catalog[] = {
-	&crid_m_ops,	       &crid_m_ops_errors,    &crid_m_ops_latency, &crid_m_loop_iter,
-	&crid_m_loop_iter_max, &crid_m_loop_class,    &crid_m_pull_bytes,  &crid_m_pull_success,
-	&crid_m_pull_failure,  &crid_m_pull_duration, &crid_m_layer_reuse, &crid_m_containers,
-	&crid_m_oom,	       &crid_m_exec_sessions, &crid_m_cni_latency, &crid_m_oci_latency,
+	&crid_m_ops,	       &crid_m_ops_errors,	 &crid_m_ops_latency,
+	&crid_m_loop_iter,     &crid_m_loop_iter_max,	 &crid_m_loop_class,
+	&crid_m_pull_bytes,    &crid_m_pull_success,	 &crid_m_pull_failure,
+	&crid_m_pull_duration, &crid_m_layer_reuse,	 &crid_m_containers,
+	&crid_m_oom,	       &crid_m_exec_sessions,	 &crid_m_cni_latency,
+	&crid_m_oci_latency,   &crid_m_fd_store_entries,
 };
 
 static void loop_collect(void);

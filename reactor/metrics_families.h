@@ -22,6 +22,8 @@ extern struct crid_metric crid_m_pull_bytes, crid_m_pull_success, crid_m_pull_fa
 extern struct crid_metric crid_m_containers, crid_m_oom, crid_m_exec_sessions;
 /* CNI ADD/DEL {operation}, OCI runtime calls {operation} */
 extern struct crid_metric crid_m_cni_latency, crid_m_oci_latency;
+/* names held in the fd store (runtime/state/fd_store.h) */
+extern struct crid_metric crid_m_fd_store_entries;
 
 /* Callback classes of the loop whose time crid_metrics_loop_class() adds up. */
 enum crid_loop_class {

@@ -338,7 +338,7 @@ void crid_config_free(struct crid_config *cfg)
 		&cfg->registries_conf, &cfg->auth_file,	      &cfg->stream_address,
 		&cfg->certs_dir,       &cfg->stream_tls_cert, &cfg->stream_tls_key,
 		&cfg->listen_group,    &cfg->helper_dir,      &cfg->log_format,
-		&cfg->metrics_host,
+		&cfg->metrics_host,    &cfg->metrics_cert,    &cfg->metrics_key,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -388,6 +388,8 @@ static int config_clone(struct crid_config *dst, const struct crid_config *src)
 	dst->listen_mode = src->listen_mode;
 	r |= dup_opt(&dst->log_format, src->log_format);
 	r |= dup_opt(&dst->metrics_host, src->metrics_host);
+	r |= dup_opt(&dst->metrics_cert, src->metrics_cert);
+	r |= dup_opt(&dst->metrics_key, src->metrics_key);
 	r |= strv_copy(&dst->default_capabilities, (const char *const *)src->default_capabilities.v,
 		       src->default_capabilities.n);
 	r |= strv_copy(&dst->cni_plugin_dirs, (const char *const *)src->cni_plugin_dirs.v,
@@ -448,6 +450,8 @@ int crid_config_init_defaults(struct crid_config *cfg, struct crid_err *err)
 	cfg->listen_mode = 0660;
 	r |= dup_opt(&cfg->log_format, "text");
 	r |= dup_opt(&cfg->metrics_host, DEFAULT_METRICS_HOST);
+	r |= dup_opt(&cfg->metrics_cert, "");
+	r |= dup_opt(&cfg->metrics_key, "");
 	r |= strv_copy(&cfg->default_capabilities, default_caps, nullv_len(default_caps));
 	r |= strv_copy(&cfg->cni_plugin_dirs, default_plugin_dirs, nullv_len(default_plugin_dirs));
 	for (size_t i = 0; r == 0 && i < sizeof(default_runtimes) / sizeof(default_runtimes[0]);
@@ -911,6 +915,8 @@ static const struct field metrics_fields[] = {
 	{ "enable_metrics", apply_bool, CFG(enable_metrics), NULL, 0, 0, NULL },
 	{ "metrics_host", apply_string, CFG(metrics_host), check_ip, 0, 0, NULL },
 	{ "metrics_port", apply_int, CFG(metrics_port), NULL, 0, 65535, NULL },
+	{ "metrics_cert", apply_string, CFG(metrics_cert), check_opt_abs_path, 0, 0, NULL },
+	{ "metrics_key", apply_string, CFG(metrics_key), check_opt_abs_path, 0, 0, NULL },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -1063,6 +1069,8 @@ enum {
 	OPT_ENABLE_METRICS,
 	OPT_METRICS_HOST,
 	OPT_METRICS_PORT,
+	OPT_METRICS_CERT,
+	OPT_METRICS_KEY,
 	OPT_VERSION,
 };
 
@@ -1086,6 +1094,8 @@ static const struct option long_opts[] = {
 	{ "enable-metrics", no_argument, NULL, OPT_ENABLE_METRICS },
 	{ "metrics-host", required_argument, NULL, OPT_METRICS_HOST },
 	{ "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
+	{ "metrics-cert", required_argument, NULL, OPT_METRICS_CERT },
+	{ "metrics-key", required_argument, NULL, OPT_METRICS_KEY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -1264,6 +1274,10 @@ static int apply_flag(struct crid_config *cfg, int opt, const char *val, bool *r
 		return flag_str(&cfg->metrics_host, opt, val, check_ip, err);
 	case OPT_METRICS_PORT:
 		return flag_port(&cfg->metrics_port, opt, val, err);
+	case OPT_METRICS_CERT:
+		return flag_str(&cfg->metrics_cert, opt, val, check_opt_abs_path, err);
+	case OPT_METRICS_KEY:
+		return flag_str(&cfg->metrics_key, opt, val, check_opt_abs_path, err);
 	default:
 		return 0; /* --config, --help, --version: handled by scan_args() */
 	}
@@ -1353,6 +1367,16 @@ static int validate_runtimes(const struct crid_config *cfg, struct crid_err *err
 	return 0;
 }
 
+/* A TLS certificate and its key: both set or neither. */
+static int validate_tls_pair(const char *table, const char *cert_key, const char *cert,
+			     const char *key_key, const char *key, struct crid_err *err)
+{
+	if (!*cert == !*key)
+		return 0;
+	return invalid(err, "`%s.%s` must be set too: TLS needs both `%s` and `%s`", table,
+		       *cert ? key_key : cert_key, cert_key, key_key);
+}
+
 static int validate_registries(const struct crid_config *cfg, struct crid_err *err)
 {
 	char key[320];
@@ -1398,6 +1422,8 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		{ "crid.stream.tls_key", cfg->stream_tls_key, check_opt_abs_path },
 		{ "crid.log_format", cfg->log_format, check_log_format },
 		{ "crid.metrics.metrics_host", cfg->metrics_host, check_ip },
+		{ "crid.metrics.metrics_cert", cfg->metrics_cert, check_opt_abs_path },
+		{ "crid.metrics.metrics_key", cfg->metrics_key, check_opt_abs_path },
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
@@ -1427,11 +1453,11 @@ int crid_config_validate(const struct crid_config *cfg, struct crid_err *err)
 		return invalid(err, "`crid.stream.port` must be between 0 and 65535");
 	if (cfg->metrics_port < 0 || cfg->metrics_port > 65535)
 		return invalid(err, "`crid.metrics.metrics_port` must be between 0 and 65535");
-	if (!*cfg->stream_tls_cert != !*cfg->stream_tls_key)
-		return invalid(err,
-			       "`crid.stream.%s` must be set too: TLS needs both `tls_cert` "
-			       "and `tls_key`",
-			       *cfg->stream_tls_cert ? "tls_key" : "tls_cert");
+	if (validate_tls_pair("crid.stream", "tls_cert", cfg->stream_tls_cert, "tls_key",
+			      cfg->stream_tls_key, err) < 0 ||
+	    validate_tls_pair("crid.metrics", "metrics_cert", cfg->metrics_cert, "metrics_key",
+			      cfg->metrics_key, err) < 0)
+		return -1;
 	if (validate_runtimes(cfg, err) < 0 || validate_registries(cfg, err) < 0)
 		return -1;
 	return 0;
@@ -1477,6 +1503,8 @@ const char *crid_config_usage(void)
 	       "  --enable-metrics          serve Prometheus metrics at /metrics\n"
 	       "  --metrics-host ADDR       their address (default: " DEFAULT_METRICS_HOST ")\n"
 	       "  --metrics-port PORT       their port, 0 = any free port (default: 9090)\n"
+	       "  --metrics-cert FILE       PEM certificate: serve them over TLS (https)\n"
+	       "  --metrics-key FILE        its PEM private key (both or neither)\n"
 	       "  -h, --help                print this help and exit\n"
 	       "  --version                 print the version and exit\n";
 }

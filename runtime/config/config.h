@@ -85,6 +85,8 @@ struct crid_config {
 	bool enable_metrics; /* serve Prometheus metrics */
 	char *metrics_host;  /* address of the metrics endpoint */
 	int metrics_port;    /* its port, 0 = pick a free port */
+	char *metrics_cert;  /* PEM certificate (chain): served over TLS; "" = plain HTTP */
+	char *metrics_key;   /* its PEM private key; both set or neither */
 };
 
 /* What crid_config_from_args() asks main to do. */

@@ -19,27 +19,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "reactor/du_child.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
+#include "runtime/pod/pod_cgroup.h"
 
 #define STAT_FILE_MAX 8192 /* memory.stat is ~1.5 KiB on v1, ~2 KiB on 6.x v2 */
 #define VALUE_FILE_MAX 64  /* a single number */
 #define NETDEV_MAX 16384   /* ~130 bytes per interface */
 #define DU_TIMEOUT 120.0   /* seconds before a measurement is killed */
 #define DU_MAX_RUNNING 4   /* du children at once, node-wide: a stats list must not fork-bomb */
-#define DU_OUT_MAX 64	   /* "<number>\t": the path that follows is not needed */
 
 /* ---- paths ---- */
-
-static bool has_dotdot(const char *p)
-{
-	for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2) {
-		if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
-			return true;
-	}
-	return false;
-}
 
 /* Appends |s| to out[*len]; false when it does not fit. */
 static bool append(char *out, size_t size, size_t *len, const char *s, size_t n)
@@ -50,37 +42,6 @@ static bool append(char *out, size_t size, size_t *len, const char *s, size_t n)
 	*len += n;
 	out[*len] = '\0';
 	return true;
-}
-
-/*
- * runc's ExpandSlice (libcontainer/cgroups/systemd/common.go): "a-b-c.slice"
- * lives at /a.slice/a-b.slice/a-b-c.slice; "-.slice" is the root.
- */
-static int expand_slice(const char *slice, char *out, size_t size, size_t *len,
-			struct crid_err *err)
-{
-	static const char suffix[] = ".slice";
-	size_t n = strlen(slice), sl = sizeof(suffix) - 1, name_len;
-	const char *comp, *end;
-
-	if (n <= sl || strcmp(slice + n - sl, suffix) != 0 || strchr(slice, '/'))
-		return crid_err_invalid(err, "invalid systemd slice name `%s`", slice);
-	name_len = n - sl;
-	if (name_len == 1 && slice[0] == '-')
-		return 0;
-	for (comp = slice; comp < slice + name_len; comp = end + 1) {
-		end = memchr(comp, '-', (size_t)(slice + name_len - comp));
-		if (!end)
-			end = slice + name_len;
-		if (end == comp || end + 1 == slice + name_len)
-			return crid_err_invalid(err, "invalid systemd slice name `%s`", slice);
-		/* Each level is the prefix up to this component plus ".slice". */
-		if (!append(out, size, len, "/", 1) ||
-		    !append(out, size, len, slice, (size_t)(end - slice)) ||
-		    !append(out, size, len, suffix, sl))
-			return crid_err_set(err, ENAMETOOLONG, "cgroup slice `%s`", slice);
-	}
-	return 0;
 }
 
 static int expand_systemd(const char *path, const char *c1, const char *c2, char *out, size_t size,
@@ -101,9 +62,9 @@ static int expand_systemd(const char *path, const char *c1, const char *c2, char
 		snprintf(slice, sizeof(slice), "%.*s", (int)slice_len, path);
 	else
 		snprintf(slice, sizeof(slice), "system.slice");
-	out[0] = '\0';
-	if (expand_slice(slice, out, size, &len, err) < 0)
-		return -1;
+	if (crid_cgroup_slice_expand(slice, out, size, err) < 0)
+		return crid_err_wrap(err, "cgroupsPath `%s`", path);
+	len = strlen(out);
 	/* A name ending in .slice is a slice unit of its own; anything else a scope. */
 	if (name_len > 6 && strcmp(name + name_len - 6, ".slice") == 0) {
 		if (!append(out, size, &len, "/", 1) || !append(out, size, &len, name, name_len))
@@ -124,7 +85,7 @@ int crid_cgroup_path_expand(const char *path, char *out, size_t size, struct cri
 
 	if (!path || !path[0])
 		return crid_err_invalid(err, "empty cgroupsPath");
-	if (has_dotdot(path))
+	if (crid_cgroup_has_dotdot(path))
 		return crid_err_invalid(err, "cgroupsPath `%s` has a `..` component", path);
 	c1 = strchr(path, ':');
 	if (c1) {
@@ -499,8 +460,7 @@ struct du_entry {
 	bool orphan; /* forgotten while in flight: freed when its child exits */
 	bool bytes_ok;
 	bool known; /* a byte measurement succeeded once: |bytes| is a figure */
-	int out_fd; /* read end of the child's stdout */
-	struct crid_child child;
+	struct crid_du_child du;
 };
 
 struct crid_du_cache {
@@ -576,70 +536,27 @@ static void maybe_grow(struct crid_du_cache *c)
 
 static void entry_free(struct du_entry *e)
 {
-	if (e->out_fd >= 0)
-		close(e->out_fd);
+	if (e->du.out_fd >= 0)
+		close(e->du.out_fd);
 	crid_free(e->dir);
 	crid_free(e);
 }
 
 static void du_exited(struct crid_child *child, int status, void *user);
 
-static const char *du_path(void)
-{
-	return access("/usr/bin/du", X_OK) == 0 ? "/usr/bin/du" : "/bin/du";
-}
-
 static int du_start(struct du_entry *e, enum du_phase phase)
 {
-	char *argv[] = { "du", "-s",   "-x", phase == DU_BYTES ? "-B1" : "--inodes",
-			 "--", e->dir, NULL };
-	char *envp[] = { "LC_ALL=C", NULL };
-	struct crid_spawn_opts o = { du_path(), argv, envp, -1, -1, -1 };
+	const char *dirs[] = { e->dir, NULL };
 	struct crid_err err;
-	int p[2];
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		crid_log_warn("du `%s`: pipe: %s", e->dir, strerror(errno));
+	if (crid_du_child_start(e->cache->loop, &e->du,
+				phase == DU_BYTES ? CRID_DU_BYTES : CRID_DU_INODES, dirs, du_exited,
+				e, &err) < 0) {
+		crid_log_warn("%s", err.msg);
 		return -1;
 	}
-	o.stdout_fd = p[1];
-	if (crid_spawn(e->cache->loop, &e->child, &o, du_exited, e, &err) < 0) {
-		crid_log_warn("du `%s`: %s", e->dir, err.msg);
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	close(p[1]);
-	/* Read only after the child exited: the read must never wait. */
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	e->out_fd = p[0];
 	e->phase = phase;
 	return 0;
-}
-
-/*
- * du prints one line, "<number>\t<dir>\n", at most PATH_MAX + 21 bytes: less
- * than a pipe's buffer, so the child never waits on us and its whole output
- * is in the pipe once it has exited. du exits 1 when files vanish during the
- * walk (a live container's layer) and still prints its total: accepted.
- */
-static bool du_result(struct du_entry *e, int status, uint64_t *out)
-{
-	char buf[DU_OUT_MAX];
-	ssize_t r;
-	char *tab;
-
-	r = read(e->out_fd, buf, sizeof(buf) - 1);
-	close(e->out_fd);
-	e->out_fd = -1;
-	if (r <= 0 || (status != 0 && status != 1))
-		return false;
-	buf[r] = '\0';
-	tab = strchr(buf, '\t');
-	if (!tab)
-		return false;
-	*tab = '\0';
-	return parse_u64(buf, out);
 }
 
 static void measure_begin(struct du_entry *e, double now)
@@ -700,7 +617,7 @@ static void du_exited(struct crid_child *child, int status, void *user)
 	bool ok;
 
 	(void)child;
-	ok = du_result(e, status, &v);
+	ok = crid_du_child_total(&e->du, status, &v) == 0;
 	if (e->orphan) {
 		struct crid_du_cache *c = e->cache;
 
@@ -745,7 +662,7 @@ static struct du_entry *entry_new(struct crid_du_cache *c, const char *dir)
 	}
 	e->cache = c;
 	e->measured = -1;
-	e->out_fd = -1;
+	crid_du_child_init(&e->du);
 	return e;
 }
 
@@ -771,7 +688,7 @@ void crid_du_cache_get(struct crid_du_cache *c, const char *dir, double max_age,
 	if (e->phase != DU_IDLE) {
 		/* A du stuck on a hung filesystem must not block this dir's figures forever. */
 		if (now - e->started > DU_TIMEOUT)
-			crid_child_kill(&e->child, SIGKILL);
+			crid_child_kill(&e->du.child, SIGKILL);
 		return;
 	}
 	if (e->measured >= 0 && now - e->measured < max_age)
@@ -812,7 +729,7 @@ void crid_du_cache_forget(struct crid_du_cache *c, const char *dir)
 		entry_free(e);
 		return;
 	}
-	crid_child_kill(&e->child, SIGKILL);
+	crid_child_kill(&e->du.child, SIGKILL);
 	e->orphan = true;
 	e->next = c->orphans;
 	c->orphans = e;
@@ -821,16 +738,8 @@ void crid_du_cache_forget(struct crid_du_cache *c, const char *dir)
 /* Kills and reaps a measurement in flight: the wait is for a killed du to go, not for work. */
 static void entry_cancel(struct du_entry *e)
 {
-	siginfo_t si;
-	int fd;
-
-	if ((e->phase == DU_BYTES || e->phase == DU_INODES) && e->child.pidfd >= 0) {
-		crid_child_kill(&e->child, SIGKILL);
-		fd = crid_child_detach(&e->child);
-		while (waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
-			;
-		close(fd);
-	}
+	if (e->phase == DU_BYTES || e->phase == DU_INODES)
+		crid_du_child_kill(&e->du);
 	entry_free(e);
 }
 

@@ -7,18 +7,14 @@
 #include "runtime/image/image_usage.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "reactor/du_child.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
-#include "reactor/spawn.h"
 
 #define DEBOUNCE_S 0.5	 /* a pull commits several layers in a row: one walk after them */
 #define PERIOD_S 600.0	 /* and now and then, for changes made behind crid's back */
@@ -32,8 +28,7 @@ struct crid_image_usage {
 	crid_image_usage_counters_fn counters;
 	void *user;
 	ev_timer timer; /* next walk (debounce or period), or the running walk's limit */
-	struct crid_child child;
-	int out_fd;
+	struct crid_du_child du;
 	enum walk_phase phase;
 	int again; /* changed while walking: walk again once this walk ends */
 	uint64_t start_bytes, start_inodes; /* the counters when the running walk began */
@@ -44,11 +39,6 @@ struct crid_image_usage {
 	unsigned long walks;
 };
 
-static const char *du_path(void)
-{
-	return access("/usr/bin/du", X_OK) == 0 ? "/usr/bin/du" : "/bin/du";
-}
-
 static void arm(struct crid_image_usage *u, double after)
 {
 	ev_timer_stop(u->loop->ev, &u->timer);
@@ -58,58 +48,20 @@ static void arm(struct crid_image_usage *u, double after)
 
 static void du_exited(struct crid_child *child, int status, void *user);
 
-/* `du -scx (-B1 | --inodes) -- layers images`: its last line is the total. */
+/* The walk's |phase|: du of both trees, bytes or inodes; -1 (logged) when it cannot start. */
 static int du_start(struct crid_image_usage *u, enum walk_phase phase)
 {
-	char *argv[] = { "du", "-s",	  "-c",	     "-x", phase == WALK_BYTES ? "-B1" : "--inodes",
-			 "--", u->layers, u->images, NULL };
-	char *envp[] = { "LC_ALL=C", NULL };
-	struct crid_spawn_opts o = { du_path(), argv, envp, -1, -1, -1 };
+	const char *dirs[] = { u->layers, u->images, NULL };
 	struct crid_err err;
-	int p[2];
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		crid_log_warn("image store usage: pipe: %s", strerror(errno));
-		return -1;
-	}
-	o.stdout_fd = p[1];
-	if (crid_spawn(u->loop, &u->child, &o, du_exited, u, &err) < 0) {
+	if (crid_du_child_start(u->loop, &u->du,
+				phase == WALK_BYTES ? CRID_DU_BYTES : CRID_DU_INODES, dirs,
+				du_exited, u, &err) < 0) {
 		crid_log_warn("image store usage: %s", err.msg);
-		close(p[0]);
-		close(p[1]);
 		return -1;
 	}
-	close(p[1]);
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	u->out_fd = p[0];
 	u->phase = phase;
 	return 0;
-}
-
-/*
- * du's output: a line per tree and "<n>\ttotal", under 3 * (PATH_MAX + 24)
- * bytes, less than a pipe's buffer, so all of it is there once du has
- * exited. Exit 1 (a file vanished during the walk) still prints the total.
- */
-static int du_total(struct crid_image_usage *u, int status, uint64_t *out)
-{
-	char buf[3 * (PATH_MAX + 24)], *line, *end;
-	ssize_t r = read(u->out_fd, buf, sizeof(buf) - 1);
-
-	close(u->out_fd);
-	u->out_fd = -1;
-	if (r <= 0 || (status != 0 && status != 1))
-		return -1;
-	buf[r] = '\0';
-	if (r > 0 && buf[r - 1] == '\n')
-		buf[r - 1] = '\0';
-	line = strrchr(buf, '\n');
-	line = line ? line + 1 : buf;
-	if (strcmp(strchr(line, '\t') ? strchr(line, '\t') : "", "\ttotal") != 0)
-		return -1;
-	errno = 0;
-	*out = strtoull(line, &end, 10);
-	return errno || end == line || *end != '\t' ? -1 : 0;
 }
 
 static void walk_start(struct crid_image_usage *u)
@@ -144,7 +96,7 @@ static void du_exited(struct crid_child *child, int status, void *user)
 	int ok;
 
 	(void)child;
-	ok = du_total(u, status, &v) == 0;
+	ok = crid_du_child_total(&u->du, status, &v) == 0;
 	if (!ok)
 		crid_log_warn("image store usage: du of `%s` exited %d without a total", u->layers,
 			      status);
@@ -157,24 +109,12 @@ static void du_exited(struct crid_child *child, int status, void *user)
 	walk_end(u, ok, v);
 }
 
-/* The child's pidfd, reaped here: only when the walk must end now (limit, free). */
+/* Only when the walk must end now (its limit, free). */
 static void walk_kill(struct crid_image_usage *u)
 {
-	siginfo_t si;
-	int fd;
-
 	if (u->phase == WALK_IDLE)
 		return;
-	crid_child_kill(&u->child, SIGKILL);
-	fd = crid_child_detach(&u->child);
-	/* SIGKILLed du exits at once: the one wait the loop does here is bounded */
-	while (fd >= 0 && waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	if (fd >= 0)
-		close(fd);
-	if (u->out_fd >= 0)
-		close(u->out_fd);
-	u->out_fd = -1;
+	crid_du_child_kill(&u->du);
 	u->phase = WALK_IDLE;
 }
 
@@ -220,8 +160,7 @@ struct crid_image_usage *crid_image_usage_new(struct crid_loop *loop, const char
 	u->loop = loop;
 	u->counters = counters;
 	u->user = user;
-	u->out_fd = -1;
-	u->child.pidfd = -1;
+	crid_du_child_init(&u->du);
 	ev_init(&u->timer, timer_cb);
 	u->timer.data = u;
 	arm(u, 0.);

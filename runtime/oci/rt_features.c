@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
@@ -215,11 +214,14 @@ void crid_rt_probe_free(struct crid_rt_probe *p)
 	for (size_t i = 0; i < p->n; i++) {
 		struct probe_entry *e = &p->v[i];
 
+		/*
+		 * Killed, never waited for: a SIGKILLed child is not always gone
+		 * at once (one in a frozen cgroup waits for the thaw), and crid
+		 * is exiting: init reaps it, or after a re-exec the orphan sweep.
+		 */
 		if (e->running) {
 			crid_child_kill(&e->child, SIGKILL);
-			/* teardown, off the serving path: a SIGKILLed child is reaped at once */
 			close(crid_child_detach(&e->child));
-			waitpid(e->child.pid, NULL, 0);
 		}
 		if (e->out_fd >= 0)
 			close(e->out_fd);

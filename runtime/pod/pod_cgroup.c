@@ -18,7 +18,7 @@
 
 #define DEFAULT_CFS_PERIOD 100000
 
-static bool has_dotdot(const char *p)
+bool crid_cgroup_has_dotdot(const char *p)
 {
 	for (const char *s = p; (s = strstr(s, "..")); s += 2)
 		if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
@@ -26,15 +26,15 @@ static bool has_dotdot(const char *p)
 	return false;
 }
 
-/* "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice"; "-.slice" is the root. */
-static int expand_slice(const char *slice, char *out, size_t size, struct crid_err *err)
+/* runc's ExpandSlice (libcontainer/cgroups/systemd/common.go). */
+int crid_cgroup_slice_expand(const char *slice, char *out, size_t size, struct crid_err *err)
 {
 	size_t n = strlen(slice), base = n - 6, len = 0;
 	const char *end;
 	int w;
 
 	if (n <= 6 || strcmp(slice + base, ".slice") != 0 || strchr(slice, '/'))
-		return crid_err_invalid(err, "cgroup_parent `%s` is not a systemd slice", slice);
+		return crid_err_invalid(err, "`%s` is not a systemd slice name", slice);
 	out[0] = '\0';
 	if (base == 1 && slice[0] == '-')
 		return 0;
@@ -43,11 +43,10 @@ static int expand_slice(const char *slice, char *out, size_t size, struct crid_e
 		if (!end)
 			end = slice + base;
 		if (end == c || end + 1 == slice + base)
-			return crid_err_invalid(err, "cgroup_parent `%s` is not a systemd slice",
-						slice);
+			return crid_err_invalid(err, "`%s` is not a systemd slice name", slice);
 		w = snprintf(out + len, size - len, "/%.*s.slice", (int)(end - slice), slice);
 		if (w < 0 || (size_t)w >= size - len)
-			return crid_err_set(err, ENAMETOOLONG, "cgroup_parent `%s`", slice);
+			return crid_err_set(err, ENAMETOOLONG, "slice `%s`", slice);
 		len += (size_t)w;
 	}
 	return 0;
@@ -60,11 +59,13 @@ int crid_pod_cgroup_dir(const char *cgroup_parent, char *out, size_t size, struc
 
 	if (!n)
 		return crid_err_invalid(err, "empty cgroup_parent");
-	if (has_dotdot(cgroup_parent))
+	if (crid_cgroup_has_dotdot(cgroup_parent))
 		return crid_err_invalid(err, "cgroup_parent `%s` has a `..` component",
 					cgroup_parent);
 	if (cgroup_parent[0] != '/' && n > 6 && strcmp(cgroup_parent + n - 6, ".slice") == 0)
-		return expand_slice(cgroup_parent, out, size, err);
+		return crid_cgroup_slice_expand(cgroup_parent, out, size, err) < 0
+			   ? crid_err_wrap(err, "cgroup_parent")
+			   : 0;
 	w = snprintf(out, size, "%s%s", cgroup_parent[0] == '/' ? "" : "/", cgroup_parent);
 	if (w < 0 || (size_t)w >= size)
 		return crid_err_set(err, ENAMETOOLONG, "cgroup_parent `%s`", cgroup_parent);

@@ -8,6 +8,7 @@
 #ifndef CRID_POD_CGROUP_H
 #define CRID_POD_CGROUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,16 @@ struct crid_pod_limits {
 	int64_t memory_limit; /* bytes */
 	const char *cpuset_cpus, *cpuset_mems;
 };
+
+/*
+ * A systemd slice's cgroup directory as systemd nests it, into |out|:
+ * "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice"; "-.slice" is the root
+ * (""). EINVAL for a name that is no slice's, ENAMETOOLONG past |size|.
+ */
+int crid_cgroup_slice_expand(const char *slice, char *out, size_t size, struct crid_err *err);
+
+/* Whether |p| has a ".." path component. */
+bool crid_cgroup_has_dotdot(const char *p);
 
 /*
  * The cgroup directory of |cgroup_parent| relative to a controller's root:

@@ -150,6 +150,28 @@ int crid_sandbox_save(struct crid_sandbox_store *s, struct crid_sandbox *sb, str
 	return r;
 }
 
+int crid_sandbox_set_config(struct crid_sandbox_store *s, struct crid_sandbox *sb,
+			    const uint8_t *config, size_t len, struct crid_err *err)
+{
+	uint8_t *old = sb->config, *copy = crid_malloc(len ? len : 1);
+	size_t old_len = sb->config_len;
+
+	if (!copy)
+		return crid_err_set(err, ENOMEM, "pod sandbox %s config", sb->id);
+	memcpy(copy, config, len);
+	sb->config = copy;
+	sb->config_len = len;
+	if (crid_sandbox_save(s, sb, err) <
+	    0) { /* the record on disk is the old one: so is memory */
+		sb->config = old;
+		sb->config_len = old_len;
+		crid_free(copy);
+		return -1;
+	}
+	crid_free(old);
+	return 0;
+}
+
 int crid_sandbox_check_size(const struct crid_sandbox *sb, struct crid_err *err)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);

@@ -105,6 +105,14 @@ int crid_sandbox_check_size(const struct crid_sandbox *sb, struct crid_err *err)
 /* Writes the record crash-safely and drops its pre-encoded list entry. */
 int crid_sandbox_save(struct crid_sandbox_store *s, struct crid_sandbox *sb, struct crid_err *err);
 
+/*
+ * Replaces |sb|'s encoded PodSandboxConfig with a copy of |config| and
+ * saves the record crash-safely (UpdatePodSandboxResources). On failure
+ * |sb| keeps its old config, as the record on disk does.
+ */
+int crid_sandbox_set_config(struct crid_sandbox_store *s, struct crid_sandbox *sb,
+			    const uint8_t *config, size_t len, struct crid_err *err);
+
 /* Deletes the record file and frees |sb|. */
 int crid_sandbox_delete(struct crid_sandbox_store *s, struct crid_sandbox *sb,
 			struct crid_err *err);

@@ -27,6 +27,12 @@
  *   return in microseconds; SO_SNDTIMEO bounds them anyway, should the
  *   keeper be stopped. Restore is one 'L' round trip.
  *
+ * The entries gauge (crid_fd_store_entries): neither back end says how many
+ * fds it holds without a round trip, and a put may replace a name while a
+ * remove may name nothing, so the client keeps the set of names it knows
+ * held, as sorted 64-bit hashes (8 bytes an entry; a collision would need
+ * 2^32 names).
+ *
  * Note for the daemon: the detached keeper is orphaned while crid runs, so
  * when crid is PR_SET_CHILD_SUBREAPER the keeper becomes crid's child until
  * crid dies; reap only the pids you know.
@@ -39,6 +45,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +70,8 @@ struct crid_fd_store {
 	int sock; /* keeper: the connection; systemd: an unbound datagram socket */
 	struct sockaddr_un notify;
 	socklen_t notify_len;
+	uint64_t *held; /* hashes of the names held, ascending */
+	size_t n_held, cap_held;
 };
 
 static int check_name(const char *name, struct crid_err *err)
@@ -281,6 +290,73 @@ int crid_fd_store_open(const char *runroot, struct crid_fd_store **out, struct c
 	return 0;
 }
 
+/* ---- the names held, for the entries gauge ---- */
+
+static uint64_t name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
+/* Where |h| is in s->held, or where it would go; |*found| says which. */
+static size_t held_at(const struct crid_fd_store *s, uint64_t h, bool *found)
+{
+	size_t lo = 0, hi = s->n_held;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->held[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < s->n_held && s->held[lo] == h;
+	return lo;
+}
+
+/* Out of memory leaves the gauge one short; the store itself holds the fd anyway. */
+static void held_add(struct crid_fd_store *s, const char *name)
+{
+	uint64_t h = name_hash(name);
+	bool found;
+	size_t i = held_at(s, h, &found);
+
+	if (found)
+		return;
+	if (s->n_held == s->cap_held) {
+		size_t cap = s->cap_held ? s->cap_held * 2 : 64;
+		uint64_t *p = crid_realloc(s->held, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		s->held = p;
+		s->cap_held = cap;
+	}
+	memmove(s->held + i + 1, s->held + i, (s->n_held - i) * sizeof(*s->held));
+	s->held[i] = h;
+	s->n_held++;
+}
+
+static void held_drop(struct crid_fd_store *s, const char *name)
+{
+	bool found;
+	size_t i = held_at(s, name_hash(name), &found);
+
+	if (!found)
+		return;
+	memmove(s->held + i, s->held + i + 1, (s->n_held - i - 1) * sizeof(*s->held));
+	s->n_held--;
+}
+
+size_t crid_fd_store_entries(const struct crid_fd_store *s)
+{
+	return s->n_held;
+}
+
 /* |what| then the name, in the form the back end wants. */
 static int format(struct crid_fd_store *s, char *buf, size_t size, const char *what,
 		  const char *name, struct crid_err *err)
@@ -311,6 +387,7 @@ int crid_fd_store_put(struct crid_fd_store *s, const char *name, int fd, struct 
 	}
 	if (n < 0 || send_record(s, buf, n, fd, err) < 0)
 		return crid_err_wrap(err, "fd store put `%s`", name);
+	held_add(s, name);
 	return 0;
 }
 
@@ -324,6 +401,7 @@ int crid_fd_store_remove(struct crid_fd_store *s, const char *name, struct crid_
 	n = format(s, buf, sizeof(buf), s->systemd ? "FDSTOREREMOVE=1\nFDNAME=" : "D", name, err);
 	if (n < 0 || send_record(s, buf, n, -1, err) < 0)
 		return crid_err_wrap(err, "fd store remove `%s`", name);
+	held_drop(s, name);
 	return 0;
 }
 
@@ -432,11 +510,28 @@ static int restore_keeper(struct crid_fd_store *s,
 	return r < 0 || failed ? -1 : 0;
 }
 
+/* The caller's |each| of a restore, after counting the name as held. */
+struct restore_ctx {
+	struct crid_fd_store *s;
+	void (*each)(void *user, const char *name, int fd);
+	void *user;
+};
+
+static void restored(void *user, const char *name, int fd)
+{
+	struct restore_ctx *r = user;
+
+	held_add(r->s, name);
+	r->each(r->user, name, fd);
+}
+
 int crid_fd_store_restore(struct crid_fd_store *s,
 			  void (*each)(void *user, const char *name, int fd), void *user,
 			  struct crid_err *err)
 {
-	int rc = s->systemd ? restore_systemd(each, user, err) : restore_keeper(s, each, user, err);
+	struct restore_ctx r = { s, each, user };
+	int rc =
+	    s->systemd ? restore_systemd(restored, &r, err) : restore_keeper(s, restored, &r, err);
 
 	return rc < 0 ? crid_err_wrap(err, "fd store restore") : 0;
 }
@@ -452,5 +547,6 @@ void crid_fd_store_close(struct crid_fd_store *s)
 		return;
 	if (s->sock >= 0)
 		close(s->sock);
+	crid_free(s->held);
 	crid_free(s);
 }

@@ -13,6 +13,7 @@
 #define CRID_FD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "reactor/err.h"
 
@@ -39,6 +40,12 @@ int crid_fd_store_remove(struct crid_fd_store *s, const char *name, struct crid_
 int crid_fd_store_restore(struct crid_fd_store *s,
 			  void (*each)(void *user, const char *name, int fd), void *user,
 			  struct crid_err *err);
+
+/*
+ * How many names the store holds as far as this client knows: those restored
+ * at start plus those put since, less those removed (the metrics gauge).
+ */
+size_t crid_fd_store_entries(const struct crid_fd_store *s);
 
 /* "keeper" or "systemd", for logs and Status. */
 const char *crid_fd_store_kind(const struct crid_fd_store *s);

@@ -5,14 +5,12 @@
  */
 #include "runtime/stream/stream_conn.h"
 
+#include "reactor/dlist.h"
+
 void crid_stream_conns_link(struct crid_stream_conns *l, struct crid_stream_conn *c)
 {
 	c->list = l;
-	c->prev = NULL;
-	c->next = l->head;
-	if (l->head)
-		l->head->prev = c;
-	l->head = c;
+	CRID_DLIST_PUSH(l->head, c);
 	l->n++;
 }
 
@@ -22,13 +20,7 @@ void crid_stream_conns_unlink(struct crid_stream_conn *c)
 
 	if (!l)
 		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->next = c->prev = NULL;
+	CRID_DLIST_UNLINK(l->head, c);
 	c->list = NULL;
 	l->n--;
 }

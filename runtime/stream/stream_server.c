@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "io/http1.h"
+#include "io/tls_bridge.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/stream/port_forward.h"
@@ -29,7 +30,6 @@
 #include "runtime/stream/spdy_conn.h"
 #include "runtime/stream/stream_tokens.h"
 #include "runtime/stream/stream_upgrade.h"
-#include "runtime/stream/tls_bridge.h"
 #include "runtime/stream/ws_conn.h"
 
 #define HEAD_TIMEOUT 10.0   /* the whole request head, from accept */
@@ -74,8 +74,8 @@ struct crid_stream_server {
 	struct crid_stream_limits limits;
 	struct hs *hs;
 	size_t n_hs;
-	struct crid_tls *tls; /* NULL: plain HTTP */
-	size_t n_tls_hs;      /* TLS handshakes in progress (tls_bridge.c counts them) */
+	struct crid_tls *tls;		 /* NULL: plain HTTP */
+	struct crid_tls_bridges bridges; /* TLS sessions (and handshakes in progress) */
 	double head_timeout;
 	char base[80]; /* http[s]://<address>:<port> */
 };
@@ -384,12 +384,12 @@ static bool accepted(struct crid_stream_server *srv, int fd)
 
 	if (!srv->tls)
 		return hs_new(srv, fd);
-	if (srv->n_hs + srv->n_tls_hs >= MAX_HANDSHAKES) {
+	if (srv->n_hs + srv->bridges.handshaking >= MAX_HANDSHAKES) {
 		close(fd);
 		return false;
 	}
-	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->conns, srv->head_timeout,
-				&srv->n_tls_hs, serve_tls_inner, srv, &err) < 0) {
+	if (crid_tls_bridge_new(srv->loop, srv->tls, fd, &srv->bridges, srv->head_timeout,
+				serve_tls_inner, srv, &err) < 0) {
 		crid_log_warn("streaming: %s", err.msg);
 		return false;
 	}
@@ -417,7 +417,7 @@ static void accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 			if (!accepted(srv, fd) && !refused++)
 				crid_log_warn("streaming: %zu connections in their handshake, "
 					      "closing new ones",
-					      srv->n_hs + srv->n_tls_hs);
+					      srv->n_hs + srv->bridges.handshaking);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -533,7 +533,8 @@ struct crid_stream_server *crid_stream_server_start(struct crid_loop *loop,
 	srv->head_timeout = test_override("CRID_TEST_STREAM_HEADER_TIMEOUT", HEAD_TIMEOUT);
 	crid_stream_tokens_init(&srv->tokens, CRID_STREAM_MAX_TOKENS,
 				test_override("CRID_TEST_STREAM_TOKEN_TTL", CRID_STREAM_TOKEN_TTL));
-	if (o->tls_cert && *o->tls_cert && !(srv->tls = crid_tls_new(o->tls_cert, o->tls_key, err)))
+	if (o->tls_cert && *o->tls_cert &&
+	    !(srv->tls = crid_tls_new("streaming", o->tls_cert, o->tls_key, err)))
 		goto fail;
 	if (listen_on(srv, o->address, o->port, err) < 0)
 		goto fail;
@@ -582,7 +583,7 @@ bool crid_stream_server_tls(const struct crid_stream_server *srv)
 
 size_t crid_stream_server_sessions(const struct crid_stream_server *srv)
 {
-	return srv->conns.n;
+	return srv->conns.n + srv->bridges.n; /* a TLS session counts twice, as a tunnelled one */
 }
 
 size_t crid_stream_server_tokens(const struct crid_stream_server *srv)
@@ -610,6 +611,7 @@ void crid_stream_server_stop(struct crid_stream_server *srv)
 		if (srv->conns.head == c) /* a connection that failed to unlink must not loop us */
 			crid_stream_conns_unlink(c);
 	}
+	crid_tls_bridges_abort(&srv->bridges);
 	crid_stream_tokens_clear(&srv->tokens);
 	crid_tls_free(srv->tls);
 	crid_free(srv);

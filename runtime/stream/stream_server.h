@@ -32,7 +32,7 @@ struct crid_stream_server_opts {
 	struct crid_ctrs *ctrs;
 	struct crid_pods *pods;
 	double idle_timeout; /* seconds without a byte either way; 0 = 4 h */
-	/* PEM files: both set, the server speaks TLS (tls_bridge.h); NULL or "": plain HTTP */
+	/* PEM files: both set, the server speaks TLS (io/tls_bridge.h); NULL or "": plain HTTP */
 	const char *tls_cert, *tls_key;
 };
 

@@ -112,6 +112,21 @@ def socket_accepts(path, timeout=0.5):
         s.close()
 
 
+# What ASan, LSan and UBSan print when they find something: an ASan/LSan error line,
+# the SUMMARY line of any of them, a UBSan "file.c:12:3: runtime error:" line.
+SANITIZER_REPORT = re.compile(r"^==\d+==(?:ERROR|WARNING): \w*Sanitizer|^SUMMARY: \w*Sanitizer"
+                              r"|\.[ch]:\d+:\d+: runtime error: ", re.M)
+
+
+def sanitizer_report(text, context=40):
+    """The lines around the first sanitizer report in |text|, or None when there is none."""
+    m = SANITIZER_REPORT.search(text)
+    if not m:
+        return None
+    lines = text[text.rfind("\n", 0, m.start()) + 1:].splitlines()
+    return "\n".join(lines[:context])
+
+
 class Crid:
     """One crid process on a private temp dir.
 
@@ -152,6 +167,7 @@ class Crid:
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
+        self.finished = False
         self._err = open(self.stderr_path, "ab")
         self._out = open(self.stdout_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self._out,
@@ -216,6 +232,34 @@ class Crid:
         self._close_files()
         return self.returncode
 
+    def finish(self, timeout=30.0):
+        """Ends a test's daemon the way the fixture promises: SIGTERM, exit status 0 and no
+        sanitizer report in its stderr (under ASan the leak checker runs at this exit), then
+        cleanup() (crun's pinned namespace unmounted, the keeper killed, an owned temp dir
+        removed). Raises DaemonError otherwise, keeping the files. Idempotent, so a test can
+        both call it and register it with addCleanup."""
+        if self.proc is None or getattr(self, "finished", False):
+            return
+        self.finished = True
+        try:
+            rc = self.stop(timeout)
+        except DaemonError:
+            self.cleanup(keep=True)
+            raise
+        try:
+            report = sanitizer_report(self.log_text())
+        except OSError as e:
+            self.cleanup(keep=True)
+            raise DaemonError("crid (%s) exited with status %s; its stderr cannot be read "
+                              "(%s): was its dir removed under it?" % (self.name, rc, e))
+        if rc != 0 or report:
+            self.cleanup(keep=True)
+            raise DaemonError("crid (%s) exited with status %s after SIGTERM (expected 0)%s\n"
+                              "stderr (%s):\n%s" % (self.name, rc,
+                                                     ", with a sanitizer report" if report else "",
+                                                     self.stderr_path, report or self.log(300)))
+        self.cleanup()
+
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -273,15 +317,15 @@ class Crid:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        if keep or os.environ.get("CRID_KEEP"):
-            return
+        if os.environ.get("CRID_KEEP"):
+            return  # kept whole, mounts too, for whoever asked
         if is_root():
             # crun's pinned mount namespace outlives a daemon on purpose (the next start
-            # reuses it); a test's daemon has no next start
-            self.unmount_leftovers(os.path.join(self.runroot, "crun-ns"))
-        if self.owns_tmp:
-            if is_root():
-                self.unmount_leftovers()
+            # reuses it); a test's daemon has no next start. A dir kept after a failure
+            # keeps its files (logs, records), not its mounts.
+            self.unmount_leftovers(self.tmp if self.owns_tmp else
+                                   os.path.join(self.runroot, "crun-ns"))
+        if self.owns_tmp and not keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- clients ----------------------------------------------------------
@@ -317,6 +361,19 @@ def version_ok(target_or_crid, timeout=5.0):
         return stub.Version(api_pb2.VersionRequest(version="0.1.0"), timeout=timeout)
     finally:
         ch.close()
+
+
+def run_cleanups(cleanups):
+    """Runs every callable of |cleanups|, last first, even when one raises; then raises the
+    first error (a daemon's non-zero exit must not leave the registries running)."""
+    first = None
+    for c in reversed(cleanups):
+        try:
+            c()
+        except Exception as e:  # noqa: BLE001 - re-raised below
+            first = first or e
+    if first is not None:
+        raise first
 
 
 def daemon_mounts_under(runroot, path):
@@ -390,12 +447,13 @@ class CridTestCase(unittest.TestCase):
             raise
         finally:
             delete_bridges(cls.crid.cni_dir)
-        if rc != 0:
-            log = cls.crid.log(300)
+        report = sanitizer_report(cls.crid.log_text())
+        if rc != 0 or report:
+            log = report or cls.crid.log(300)
             cls.crid.cleanup(keep=True)
-            raise DaemonError("crid exited with status %s after SIGTERM (expected 0; under ASan "
-                              "non-zero usually means a leak or UB report)\nstderr (%s):\n%s"
-                              % (rc, cls.crid.stderr_path, log))
+            raise DaemonError("crid exited with status %s after SIGTERM (expected 0, and no "
+                              "sanitizer report; under ASan non-zero usually means a leak or UB "
+                              "report)\nstderr (%s):\n%s" % (rc, cls.crid.stderr_path, log))
         cls.crid.cleanup(keep=cls._failed)
 
     def run(self, result=None):
@@ -964,6 +1022,27 @@ def reap_orphan_keepers():
     return gone
 
 
+def test_ids(suite):
+    """Ids of every test in |suite| (taken before the run: a run drops its tests)."""
+    out, stack = [], [suite]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, unittest.TestSuite):
+            stack.extend(t)
+        elif t is not None:
+            out.append(t.id())
+    return out
+
+
+def count_tests(ids, holder_id):
+    """Tests of |ids| in the class or module a setUpClass/setUpModule skip names
+    (|holder_id| is unittest's "setUpClass (mod.Class)" or "setUpModule (mod)")."""
+    m = re.fullmatch(r"setUp(?:Class|Module) \((.+)\)", holder_id)
+    if not m:
+        return 0
+    return sum(1 for i in ids if i.startswith(m.group(1) + "."))
+
+
 def _run_modules(names):
     sys.path.insert(0, HERE)
     loader = unittest.TestLoader()
@@ -973,6 +1052,7 @@ def _run_modules(names):
         if n.endswith(".py"):
             n = n[:-3]
         suite.addTests(loader.loadTestsFromName(n))
+    ids = test_ids(suite)
     runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, buffer=False)
     res = runner.run(suite)
     for t, reason in res.skipped:
@@ -986,10 +1066,16 @@ def _run_modules(names):
             failed.add(case.id())
         else:
             fixture_errors += 1
-    skipped = len({t.id() for t, _ in res.skipped})
-    passed = res.testsRun - len(failed) - skipped
+    run_skipped = {getattr(t, "test_case", t).id() for t, _ in res.skipped
+                   if isinstance(t, unittest.TestCase)}
+    # a class (or module) that skips in setUpClass (setUpModule) is one _ErrorHolder skip
+    # and none of its tests is run or counted: count them as the skipped tests they are
+    unrun = sum(count_tests(ids, t.id()) for t, _ in res.skipped
+                if not isinstance(t, unittest.TestCase))
+    passed = res.testsRun - len(failed) - len(run_skipped)
     print("CRID-SUMMARY tests=%d passed=%d failed=%d fixture_errors=%d skipped=%d"
-          % (res.testsRun, passed, len(failed), fixture_errors, skipped))
+          % (res.testsRun + unrun, passed, len(failed), fixture_errors,
+             len(run_skipped) + unrun))
     n = reap_orphan_keepers()
     if n:
         print("crid_fixture: killed %d crid-keeper(s) whose run dir is gone" % n)

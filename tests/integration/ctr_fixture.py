@@ -25,7 +25,8 @@ import threading
 import time
 import unittest
 
-from crid_fixture import CNI_PLUGIN_DIR, REPO, Crid, DaemonError, daemon_mounts_under, is_root
+from crid_fixture import (CNI_PLUGIN_DIR, REPO, Crid, DaemonError, daemon_mounts_under, is_root,
+                          sanitizer_report)
 
 import grpc  # noqa: E402
 
@@ -224,11 +225,12 @@ class CtrBase(unittest.TestCase):
             for pid in c.keeper_pids():
                 os.kill(pid, signal.SIGKILL)
             subprocess.run(["ip", "link", "del", cls.bridge], capture_output=True)
-        if rc != 0:
-            log = c.log(300)
+        report = sanitizer_report(c.log_text())
+        if rc != 0 or report:
+            log = report or c.log(300)
             c.cleanup(keep=True)
-            raise DaemonError("crid exited with %s after SIGTERM (under ASan: a leak or UB)\n%s"
-                              % (rc, log))
+            raise DaemonError("crid exited with %s after SIGTERM (expected 0 and no sanitizer "
+                              "report; under ASan: a leak or UB)\n%s" % (rc, log))
         c.cleanup(keep=failed)
 
     def run(self, result=None):

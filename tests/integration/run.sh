@@ -66,13 +66,32 @@ total=0 passed=0 failed=0 errors=0 skipped=0 bad_modules=
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/crid-integration.XXXXXX") || exit 2
 
 run_module() {
-	PYTHONPATH="$CRID_PY:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+	# CRID_RUN_ID, CRID_MODULE: every process of the module inherits them (leftovers.py)
+	CRID_RUN_ID=$logdir CRID_MODULE=$1 \
+		PYTHONPATH="$CRID_PY:$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
 		timeout -k 10 "$CRID_MODULE_TIMEOUT" "$PY" "$here/crid_fixture.py" "$1" >"$logdir/$1.out" 2>&1
 	echo "$SECONDS" >"$logdir/$1.end"
 }
 
+# What is on the machine now (/tmp/crid-* dirs, mounts below them, cr* bridges), for the
+# leftover check at the end (tests/integration/leftovers.py).
+snaps=0
+snapshot() {
+	snaps=$((snaps + 1))
+	"$PY" "$here/leftovers.py" snap "$logdir/snap.$snaps" "$1" ||
+		echo "integration: leftover snapshot failed ($1)" >&2
+}
+# Which module uses which dir, sampled while they run; not a job of this shell (the
+# job count paces the modules).
+("$PY" "$here/leftovers.py" watch "$logdir" $$ >"$logdir/watch.log" 2>&1 &
+	echo $! >"$logdir/watch.pid")
+
 report_module() {
-	local m=$1 out=$logdir/$1.out summary t p f e s
+	local m=$1 out=$logdir/$1.out summary t p f e s others
+	others=$(for o in "${pending[@]}"; do
+		[ "$o" = "$m" ] || [ -e "$logdir/$o.end" ] || printf ' %s' "$o"
+	done)
+	snapshot "$m${others:+ (running beside it:$others)}"
 	echo
 	echo "=== $m ($(($(cat "$logdir/$m.end") - $(cat "$logdir/$m.start"))) s)"
 	cat "$out"
@@ -102,6 +121,7 @@ report_ended() {
 	pending=("${left[@]}")
 }
 
+snapshot "the run began"
 parallel= serial=
 for m in $modules; do
 	m=${m%.py}
@@ -128,6 +148,15 @@ done
 echo
 echo "integration summary ($CRID_BUILD): $total tests, $passed passed, $failed failed, $skipped skipped, $errors fixture/module errors"
 for m in $modules; do grep -h '^SKIPPED ' "$logdir/${m%.py}.out" 2>/dev/null; done | sed 's/^/  /'
+# a module must take away what it made: dirs, mounts, bridges (CRID_KEEP keeps dirs on purpose)
+touch "$logdir/watch.stop"
+for _ in $(seq 1 10); do
+	[ -e "/proc/$(cat "$logdir/watch.pid")" ] || break
+	sleep 0.5
+done
+if [ -z "${CRID_KEEP:-}" ] && ! "$PY" "$here/leftovers.py" report "$logdir"; then
+	bad_modules="$bad_modules (leftovers)"
+fi
 if [ -n "$bad_modules" ]; then
 	echo "integration: FAILED modules:$bad_modules (full output in $logdir)"
 	exit 1

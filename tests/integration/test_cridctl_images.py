@@ -6,11 +6,13 @@ import json
 import os
 import re
 import subprocess
+import types
 import unittest
 
 from crid_fixture import REPO  # first: puts the generated stubs on sys.path
 
 import test_pull  # noqa: E402  (module import: its PullTest is not collected here)
+from store_walk import wait_store_usage  # noqa: E402
 
 BUILD = os.environ.get("CRID_BUILD", "build")
 CRIDCTL = os.path.join(BUILD if os.path.isabs(BUILD) else os.path.join(REPO, BUILD), "cridctl")
@@ -94,12 +96,25 @@ class CridctlImagesTest(unittest.TestCase):
         self.assertIn("no such image", p.stderr)
 
     def test_imagefsinfo(self):
-        doc = json.loads(self.ctl("imagefsinfo").stdout)
-        fs = doc["status"]["imageFilesystems"]
-        self.assertGreaterEqual(len(fs), 1, doc)
-        self.assertTrue(fs[0]["fsId"]["mountpoint"], doc)
-        self.assertGreaterEqual(int(fs[0]["usedBytes"]["value"]), 0)
-        self.assertIn("containerFilesystems", doc["status"])
+        """crictl's JSON of ImageFsInfo: the store's mount point, and its bytes and inodes
+        as an independent du-like walk of the store counts them (store_walk.py), once the
+        daemon's figure has caught up with the pulls."""
+        self.pull("busybox")
+        store = os.path.join(self.crid.root, "images")
+
+        def fs_info():
+            doc = json.loads(self.ctl("imagefsinfo").stdout)
+            fs = doc["status"]["imageFilesystems"]
+            self.assertEqual(len(fs), 1, doc)
+            self.assertEqual(fs[0]["fsId"]["mountpoint"], store, doc)
+            self.assertIn("containerFilesystems", doc["status"])
+            return types.SimpleNamespace(
+                used_bytes=types.SimpleNamespace(value=int(fs[0]["usedBytes"]["value"])),
+                inodes_used=types.SimpleNamespace(value=int(fs[0]["inodesUsed"]["value"])))
+
+        got, want = wait_store_usage(fs_info, store)
+        self.assertEqual(got, want, "cridctl imagefsinfo (bytes, inodes) vs a walk of the store")
+        self.assertGreater(got[0], 0)
 
     def test_pull_creds_options(self):
         """--creds/--auth are accepted (the test registry ignores them)."""

@@ -30,7 +30,7 @@ class LifecycleTest(unittest.TestCase):
         for d in self.daemons:
             if failed:
                 print("\n----- %s stderr (%s) -----\n%s\n-----" % (d.name, d.stderr_path, d.log()))
-            d.kill()
+            d.cleanup()  # killed, its keeper too, crun's pin unmounted (else rmtree fails on it)
         if not failed and not os.environ.get("CRID_KEEP"):
             import shutil
             shutil.rmtree(self.tmp, ignore_errors=True)

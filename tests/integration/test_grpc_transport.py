@@ -16,6 +16,8 @@ from crid_fixture import (GRPC_DEADLINE_EXCEEDED, GRPC_OK, GRPC_UNIMPLEMENTED, R
 
 VERSION_PATH = "/%s/Version" % RUNTIME_SERVICE
 STATUS_PATH = "/%s/Status" % RUNTIME_SERVICE
+POD_STATUS_PATH = "/%s/PodSandboxStatus" % RUNTIME_SERVICE
+GRPC_NOT_FOUND = 5
 
 
 def version_body(v="0.1.0"):
@@ -187,19 +189,26 @@ class GrpcTransportTest(CridTestCase):
         c.wait(lambda: c.remote_settings_seen, timeout=2)
         limit = c.conn.remote_settings.max_concurrent_streams or 100
         n = min(100, limit)
-        sids = [c.send_headers(_hdrs(VERSION_PATH), end_stream=False) for _ in range(n)]
+        # PodSandboxStatus of a pod that is not there: the answer names the id the body
+        # carried, so each stream must get its own body back together
+        sids = [c.send_headers(_hdrs(POD_STATUS_PATH), end_stream=False) for _ in range(n)]
         bodies = {}
         for i, sid in enumerate(sids):
-            bodies[sid] = "v-%d" % i
-        # first half of every body, then second halves in reverse order
+            bodies[sid] = grpc_frame(api_pb2.PodSandboxStatusRequest(
+                pod_sandbox_id="absent-pod-%d" % i).SerializeToString())
+        # first part of every body (its prefix cut in two), then the rest in reverse order
         for sid in sids:
-            c.send_data(sid, version_body(bodies[sid])[:4])
+            c.send_data(sid, bodies[sid][:3])
         for sid in reversed(sids):
-            c.send_data(sid, version_body(bodies[sid])[4:], end_stream=True)
+            c.send_data(sid, bodies[sid][3:], end_stream=True)
         c.wait(lambda: all(c.streams[s].done for s in sids), timeout=20)
-        for sid in sids:
-            r = self.assertVersionResponse(c.streams[sid])
-            self.assertEqual(r.version, "0.1.0")
+        for i, sid in enumerate(sids):
+            st = c.streams[sid]
+            self.assertTrue(st.done, st.describe())
+            self.assertEqual((st.http_status, st.grpc_status), (200, GRPC_NOT_FOUND),
+                             st.describe())
+            self.assertEqual(st.grpc_message, "pod sandbox absent-pod-%d not found" % i,
+                             st.describe())
 
     def test_large_request_body(self):
         # 1 MiB request (unknown field 100): the daemon must open its receive

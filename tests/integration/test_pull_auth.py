@@ -20,7 +20,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from crid_fixture import REPO, Crid, is_root  # first: puts the generated stubs on sys.path
+from crid_fixture import REPO, Crid, is_root, run_cleanups  # first: the stubs on sys.path
 
 import grpc  # noqa: E402
 
@@ -91,8 +91,7 @@ class PullAuthTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for c in reversed(cls.cleanups):
-            c()
+        run_cleanups(cls.cleanups)
 
     def daemon(self, name, registries=(), certs_dir=None):
         """A fresh crid (empty token cache) trusting the test CA for |registries|."""
@@ -105,7 +104,7 @@ class PullAuthTest(unittest.TestCase):
                         (r, self.certs.ca))
         crid = Crid(name=name, tmpdir=self.tmp, config=conf,
                     socket_path=os.path.join(self.tmp, name + ".sock")).start()
-        self.addCleanup(crid.kill)
+        self.addCleanup(crid.finish)  # exit 0, no sanitizer report
         self.current = crid
         return api_pb2_grpc.ImageServiceStub(crid.channel())
 

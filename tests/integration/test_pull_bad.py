@@ -9,11 +9,11 @@ registry in this process.
 Refused pulls must fail with a clear gRPC status naming the image and the
 cause, leave the store as it was (ListImages, the layer dirs under
 <root>/images/layers, an empty staging dir) and write nothing outside it.
-crid's unpacker refuses member names that climb out with `../`; symlinks and
-absolute names resolve inside the layer, so that image pulls and its file lands
-in the layer (checked, with nothing at the host path it aimed at); an absolute
-symlink resolves inside the layer too, where its target does not exist, so a
-write through it is refused."""
+crid's unpacker refuses member names that climb out with `../`; an absolute
+member name is taken relative to the layer, so that image pulls and its file
+lands in the layer (checked, with nothing at the host path it aimed at); an
+absolute symlink resolves inside the layer too, where its target does not exist,
+so a write through it is refused."""
 import glob
 import json
 import os
@@ -24,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-from crid_fixture import REPO, Crid, is_root  # first: puts the generated stubs on sys.path
+from crid_fixture import REPO, Crid, is_root, run_cleanups  # first: the stubs on sys.path
 
 import grpc  # noqa: E402
 
@@ -56,7 +56,7 @@ class PullBadTest(unittest.TestCase):
             cls.crid = Crid(tmpdir=cls.tmp, config=conf, extra_args=[
                 "--insecure-registry", cls.plain, "--insecure-registry", cls.crafted.addr])
             cls.crid.start()
-            cls.cleanups.append(cls.crid.kill)
+            cls.cleanups.append(cls.crid.finish)  # exit 0, no sanitizer report
         except Exception:
             cls.tearDownClass()
             raise
@@ -82,6 +82,8 @@ class PullBadTest(unittest.TestCase):
         badreg.push_image(cls.plain, "bad/abslink", "latest", [t([
             ("evil", "symlink", cls.outside),
             ("evil/pwned", "file", b"pwned\n")])])
+        badreg.push_image(cls.plain, "bad/absname", "latest", [t([
+            (cls.outside + "/absolute", "file", b"absolute\n")])])
         badreg.push_image(cls.plain, "bad/shadow", "latest", [t([
             ("etc", "dir", None),
             ("shadow", "hardlink", "/etc/shadow")])])
@@ -117,8 +119,7 @@ class PullBadTest(unittest.TestCase):
     def tearDownClass(cls):
         if getattr(cls, "chan", None):
             cls.chan.close()
-        for c in reversed(cls.cleanups):
-            c()
+        run_cleanups(cls.cleanups)
 
     def run(self, result=None):
         failures = len(result.failures) + len(result.errors) if result else 0
@@ -190,6 +191,19 @@ class PullBadTest(unittest.TestCase):
         the target does not exist, so the write is refused; the host dir stays empty."""
         self.refused("%s/bad/abslink:latest" % self.plain, grpc.StatusCode.INVALID_ARGUMENT,
                      r"entry 2 `evil/pwned`: create parent `evil`")
+
+    def test_absolute_member_name_lands_in_layer(self):
+        """`/tmp/<outside>/absolute`: the leading `/` goes, as tar, Docker and CRI-O do; the
+        file lands at that path inside the layer and the host path stays empty."""
+        image_id = self.pulled_layer("%s/bad/absname:latest" % self.plain)
+        self.assertIn(image_id, self.image_ids())
+        rel = os.path.join(self.outside.lstrip("/"), "absolute")
+        found = self.find_in_layers(rel)
+        self.assertEqual(len(found), 1, "no layer holds %s" % rel)
+        with open(found[0], "rb") as f:
+            self.assertEqual(f.read(), b"absolute\n")
+        self.assertEqual(self.staging_empty(), [], "staging left behind")
+        self.assert_outside_untouched()
 
     def test_hardlink_to_etc_shadow(self):
         before = os.stat("/etc/shadow")

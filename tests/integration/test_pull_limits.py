@@ -26,7 +26,7 @@ import tempfile
 import time
 import unittest
 
-from crid_fixture import REPO, Crid, is_root  # first: puts the generated stubs on sys.path
+from crid_fixture import REPO, Crid, is_root, run_cleanups  # first: the stubs on sys.path
 
 import grpc  # noqa: E402
 
@@ -85,7 +85,7 @@ class LimitsBase(unittest.TestCase):
             cls.crid = Crid(tmpdir=cls.tmp, config=conf,
                             extra_args=["--insecure-registry", cls.reg.addr])
             cls.crid.start()
-            cls.cleanups.append(cls.crid.kill)
+            cls.cleanups.append(cls.crid.finish)  # exit 0, no sanitizer report
         except Exception:
             cls.tearDownClass()
             raise
@@ -100,8 +100,7 @@ class LimitsBase(unittest.TestCase):
     def tearDownClass(cls):
         if getattr(cls, "chan", None):
             cls.chan.close()
-        for c in reversed(cls.cleanups):
-            c()
+        run_cleanups(cls.cleanups)
 
     def run(self, result=None):
         failures = len(result.failures) + len(result.errors) if result else 0

@@ -3,7 +3,6 @@ surface, through Debian's python3-grpcio with stubs generated from proto/api.pro
 
 import json
 import os
-import shutil
 import time
 import unittest
 
@@ -63,6 +62,17 @@ IMPLEMENTED = {
 def host_is_cgroup_hybrid():
     """cgroup v1 controllers with a unified (v2) hierarchy beside them."""
     return os.path.isdir("/sys/fs/cgroup/unified") and os.path.isdir("/sys/fs/cgroup/memory")
+
+
+def crun_needs_namespace():
+    """crun 1.x refuses this host as it is: hybrid, with a cgroup2 at /sys/fs/cgroup/unified
+    that has controllers (runtime/oci/host.c, crun_refuses)."""
+    try:
+        with open("/sys/fs/cgroup/unified/cgroup.controllers") as f:
+            controllers = f.read().strip()
+    except OSError:
+        return False
+    return host_is_cgroup_hybrid() and bool(controllers)
 
 
 class RuntimeInfoTest(CridTestCase):
@@ -135,15 +145,32 @@ class RuntimeInfoTest(CridTestCase):
         info = self.info_json(r)
         for key in ("runtime", "config", "cni"):
             self.assertIn(key, info, "Status info lacks %r (keys: %s)" % (key, sorted(info)))
-        rt = json.dumps(info["runtime"])
-        if is_root() and host_is_cgroup_hybrid() and shutil.which("crun"):
-            # crun runs in a mount namespace without the cgroup2 mount: still the default
-            self.assertEqual(info["runtime"]["defaultRuntime"], "crun", rt)
-            ns = info["runtime"]["crunMountNamespace"]
-            self.assertTrue(ns["active"] or not ns["needed"], rt)
+        rt, host = json.dumps(info["runtime"]), info["runtime"]
+        # no config: the handlers are crun and runc at /usr/bin, crun the configured default
+        self.assertEqual(info["config"]["defaultRuntime"], "crun")
+        self.assertEqual([(r["name"], r["path"]) for r in host["runtimes"]],
+                         [("crun", "/usr/bin/crun"), ("runc", "/usr/bin/runc")], rt)
+        usable = {r["name"]: r["usable"] for r in host["runtimes"]}
+        self.assertEqual(usable["runc"], os.access("/usr/bin/runc", os.X_OK), rt)
+        crun = os.access("/usr/bin/crun", os.X_OK)
+        ns = host["crunMountNamespace"]
+        self.assertEqual(ns["needed"], crun and crun_needs_namespace(), rt)
+        if ns["needed"]:
+            # crun 1.x refuses a unified hierarchy with controllers: crid hides it in a
+            # mount namespace of its own, which needs root (a mount namespace, a bind pin)
+            self.assertEqual(ns["active"], is_root(), rt)
+            self.assertEqual(ns["hiddenMount"], "/sys/fs/cgroup/unified", rt)
+        self.assertEqual(usable["crun"], crun and (not ns["needed"] or ns["active"]), rt)
+        if usable["crun"]:
+            self.assertEqual((host["defaultRuntime"], host["defaultRuntimeReason"]), ("crun", ""),
+                             rt)
+        elif usable["runc"]:
+            # crun's stand-in is runc, with the reason
+            self.assertEqual(host["defaultRuntime"], "runc", rt)
+            self.assertRegex(host["defaultRuntimeReason"],
+                             r"^configured default `crun` unusable: .*; using `runc`$", rt)
         else:
-            self.assertTrue("runc" in rt or "crun" in rt,
-                            "runtime info names no OCI runtime: %s" % rt)
+            self.assertIsNone(host["defaultRuntime"], rt)
 
     def test_status_network_ready_follows_cni_dir(self):
         cni = self.crid.cni_dir
@@ -208,8 +235,11 @@ class RuntimeInfoTest(CridTestCase):
                       "Status info config does not show the pod cidr: %s" % info["config"])
 
     def test_update_runtime_config_empty(self):
-        # kubelet may send an empty config; that is not an error
-        self.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(), timeout=10)
+        # kubelet may send an empty config; that is not an error, and it changes nothing
+        before = self.info_json(self.status(verbose=True))["config"]
+        r = self.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(), timeout=10)
+        self.assertEqual(r, api_pb2.UpdateRuntimeConfigResponse())
+        self.assertEqual(self.info_json(self.status(verbose=True))["config"], before)
 
     # -- UNIMPLEMENTED surface --------------------------------------------
 

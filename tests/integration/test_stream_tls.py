@@ -1,5 +1,5 @@
 """The streaming server over TLS (`--stream-tls-cert`, `--stream-tls-key`;
-runtime/stream/tls_bridge.c) through independent clients: a self-signed
+io/tls_bridge.c) through independent clients: a self-signed
 certificate made with the `openssl` CLI, the URLs the RPCs return (https),
 Status verbose ("tls": true), exec over SPDY through Python's ssl module
 (spdy_client.py with an ssl_context: stdout, exit codes, 10 MB each way

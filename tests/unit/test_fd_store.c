@@ -80,7 +80,8 @@ static void got_close(struct got *g)
 	g->n = 0;
 }
 
-static int listed; /* what the last reopen_restore() returned */
+static int listed;		/* what the last reopen_restore() returned */
+static size_t restored_entries; /* the entries gauge of its store after the restore */
 
 /* Opens a fresh store connection and lists it into |g|; the count, or -1. */
 static int reopen_restore(struct got *g)
@@ -97,6 +98,7 @@ static int reopen_restore(struct got *g)
 	rc = crid_fd_store_restore(s, collect, g, &err);
 	if (rc < 0)
 		printf("# restore: %s\n", err.msg);
+	restored_entries = crid_fd_store_entries(s);
 	crid_fd_store_close(s);
 	return rc < 0 ? -1 : g->n;
 }
@@ -213,10 +215,13 @@ static void test_keeper_replace_remove(void)
 	pipe2(q, O_CLOEXEC);
 	CHECK(crid_fd_store_put(s, "c1.out", p[0], &err) == 0, "put p");
 	CHECK(crid_fd_store_put(s, "c1.out", q[0], &err) == 0, "put q under the same name");
+	CHECK(crid_fd_store_entries(s) == 1, "the entries gauge counts a replaced name once (%zu)",
+	      crid_fd_store_entries(s));
 	close(p[0]);
 	close(q[0]);
 	listed = reopen_restore(&g);
 	CHECK(listed == 1 && ino(g.fds[0]) == ino(q[1]), "one entry, the newer pipe (%d)", listed);
+	CHECK(restored_entries == 1, "a restore counts what it got (%zu)", restored_entries);
 	got_close(&g);
 	errno = 0;
 	CHECK(write(p[1], "x", 1) < 0 && errno == EPIPE, "the replaced reader was closed (%s)",
@@ -224,6 +229,8 @@ static void test_keeper_replace_remove(void)
 
 	CHECK(crid_fd_store_remove(s, "c1.out", &err) == 0, "remove");
 	CHECK(crid_fd_store_remove(s, "never-put", &err) == 0, "remove of a missing name is fine");
+	CHECK(crid_fd_store_entries(s) == 0, "the gauge is back to 0, not below (%zu)",
+	      crid_fd_store_entries(s));
 	listed = reopen_restore(&g);
 	CHECK(listed == 0, "nothing left (%d)", listed);
 	got_close(&g);
@@ -241,8 +248,14 @@ static void test_keeper_replace_remove(void)
 	CHECK(crid_fd_store_remove(s, "a b", &err) < 0 && err.code == EINVAL, "space refused");
 	CHECK(crid_fd_store_put(s, "ok", -1, &err) < 0, "no fd refused");
 	big[255] = '\0';
+	CHECK(crid_fd_store_entries(s) == 0, "refused puts count nothing (%zu)",
+	      crid_fd_store_entries(s));
 	CHECK(crid_fd_store_put(s, big, q[1], &err) == 0, "255-byte name accepted (%s)", err.msg);
+	CHECK(crid_fd_store_put(s, "c1.err", q[1], &err) == 0, "a second name");
+	CHECK(crid_fd_store_entries(s) == 2, "two names held (%zu)", crid_fd_store_entries(s));
 	CHECK(crid_fd_store_remove(s, big, &err) == 0, "and removed");
+	CHECK(crid_fd_store_remove(s, "c1.err", &err) == 0, "both");
+	CHECK(crid_fd_store_entries(s) == 0, "none held (%zu)", crid_fd_store_entries(s));
 	listed = reopen_restore(&g);
 	CHECK(listed == 0, "store empty again (%d)", listed);
 	got_close(&g);
@@ -272,6 +285,8 @@ static void test_keeper_many(void)
 		ok = crid_fd_store_put(s, name, p[0], &err) == 0;
 	}
 	CHECK(ok, "put %d fds (%s)", N, ok ? "" : err.msg);
+	CHECK(crid_fd_store_entries(s) == N, "the gauge counts %d (%zu)", N,
+	      crid_fd_store_entries(s));
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", keeper_pid());
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
@@ -283,6 +298,7 @@ static void test_keeper_many(void)
 	printf("# keeper holding %d fds: Rss %ld kB, Pss %ld kB\n", N, rss, pss);
 	listed = reopen_restore(&g);
 	CHECK(listed == N, "list gives back all %d (%d)", N, listed);
+	CHECK(restored_entries == N, "a restore counts all %d (%zu)", N, restored_entries);
 	got_close(&g);
 	for (int i = 0; i < N && ok; i++) {
 		snprintf(name, sizeof(name), "%064x.out", i);

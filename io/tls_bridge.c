@@ -7,7 +7,7 @@
  * bridge from outside its callbacks but abort(), so a callback frees at its
  * end when the bridge is done.
  */
-#include "runtime/stream/tls_bridge.h"
+#include "io/tls_bridge.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 
@@ -35,16 +36,18 @@
 
 struct crid_tls {
 	SSL_CTX *ctx;
+	const char *what; /* the server's name in messages */
 };
 
-struct bridge {
-	struct crid_stream_conn base; /* in the server's list, for abort() only */
+struct crid_tls_bridge {
+	struct crid_tls_bridge *prev, *next; /* in the server's list */
+	struct crid_tls_bridges *list;
+	const char *what;
 	struct crid_loop *loop;
 	SSL *ssl;
 	int fd, pfd; /* the client's socket; our end of the pair (-1 before the handshake) */
 	ev_io io, pio;
 	ev_timer timer; /* the handshake, then the linger after our close_notify */
-	size_t *handshaking;
 	crid_tls_serve_fn *serve;
 	void *user;
 	uint8_t *to_inner, *to_tls; /* what the other side did not take yet */
@@ -59,7 +62,7 @@ struct bridge {
 
 static uint8_t chunk[CHUNK]; /* the loop has one thread: one buffer serves all */
 
-static void bridge_free(struct bridge *b)
+static void bridge_free(struct crid_tls_bridge *b)
 {
 	struct ev_loop *ev = b->loop->ev;
 
@@ -67,12 +70,13 @@ static void bridge_free(struct bridge *b)
 	ev_io_stop(ev, &b->pio);
 	ev_timer_stop(ev, &b->timer);
 	if (!b->open)
-		(*b->handshaking)--;
+		b->list->handshaking--;
 	SSL_free(b->ssl);
 	close(b->fd);
 	if (b->pfd >= 0)
 		close(b->pfd);
-	crid_stream_conns_unlink(&b->base);
+	CRID_DLIST_UNLINK(b->list->head, b);
+	b->list->n--;
 	crid_free(b->to_inner);
 	crid_free(b->to_tls);
 	crid_free(b);
@@ -88,7 +92,7 @@ static const char *ssl_why(void)
 	return r ? r : "connection closed";
 }
 
-static void set_io(struct bridge *b, ev_io *w, int fd, int events)
+static void set_io(struct crid_tls_bridge *b, ev_io *w, int fd, int events)
 {
 	if ((w->events & (EV_READ | EV_WRITE)) == events && ev_is_active(w))
 		return;
@@ -125,14 +129,14 @@ static void release(uint8_t **buf, size_t *buf_len)
 }
 
 /* The inner end took nothing more: the client's bytes have nowhere to go. */
-static void inner_gone(struct bridge *b)
+static void inner_gone(struct crid_tls_bridge *b)
 {
 	b->client_eof = true;
 	release(&b->to_inner, &b->to_inner_len);
 }
 
 /* Writes |data| to the inner end; what it does not take waits in to_inner. */
-static void to_inner(struct bridge *b, const uint8_t *data, size_t len)
+static void to_inner(struct crid_tls_bridge *b, const uint8_t *data, size_t len)
 {
 	ssize_t n = send(b->pfd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -148,13 +152,13 @@ static void to_inner(struct bridge *b, const uint8_t *data, size_t len)
 		return;
 	}
 	if (!keep(&b->to_inner, &b->to_inner_len, data + n, len - n)) {
-		crid_log_warn("streaming: tls: out of memory, closing");
+		crid_log_warn("%s: tls: out of memory, closing", b->what);
 		b->dead = true;
 	}
 }
 
 /* The client's records, decrypted, to the inner end, until it or OpenSSL has no more. */
-static void client_to_inner(struct bridge *b)
+static void client_to_inner(struct crid_tls_bridge *b)
 {
 	for (int i = 0; i < ROUNDS; i++) {
 		int n, e;
@@ -179,7 +183,7 @@ static void client_to_inner(struct bridge *b)
 			return;
 		}
 		/* reset, EOF without close_notify, bad record: the SSL is unusable both ways */
-		crid_log_debug("streaming: tls: %s, closing", ssl_why());
+		crid_log_debug("%s: tls: %s, closing", b->what, ssl_why());
 		b->dead = true;
 		return;
 	}
@@ -187,7 +191,7 @@ static void client_to_inner(struct bridge *b)
 }
 
 /* SSL_write of |data| (to_tls or the chunk); what it does not take waits in to_tls. */
-static void to_tls(struct bridge *b, const uint8_t *data, size_t len)
+static void to_tls(struct crid_tls_bridge *b, const uint8_t *data, size_t len)
 {
 	int n, e;
 
@@ -203,7 +207,7 @@ static void to_tls(struct bridge *b, const uint8_t *data, size_t len)
 	} else {
 		e = SSL_get_error(b->ssl, n);
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			crid_log_debug("streaming: tls: %s, closing", ssl_why());
+			crid_log_debug("%s: tls: %s, closing", b->what, ssl_why());
 			b->dead = true;
 			return;
 		}
@@ -211,13 +215,13 @@ static void to_tls(struct bridge *b, const uint8_t *data, size_t len)
 		n = 0;
 	}
 	if (!keep(&b->to_tls, &b->to_tls_len, data + n, len - n)) {
-		crid_log_warn("streaming: tls: out of memory, closing");
+		crid_log_warn("%s: tls: out of memory, closing", b->what);
 		b->dead = true;
 	}
 }
 
 /* close_notify and FIN once the inner end is done and all its bytes are out. */
-static void tls_shutdown(struct bridge *b)
+static void tls_shutdown(struct crid_tls_bridge *b)
 {
 	int r, e;
 
@@ -242,7 +246,7 @@ static void tls_shutdown(struct bridge *b)
 }
 
 /* The inner end's bytes, encrypted, to the client, until either has no more. */
-static void inner_to_client(struct bridge *b)
+static void inner_to_client(struct crid_tls_bridge *b)
 {
 	for (int i = 0; i < ROUNDS; i++) {
 		ssize_t n;
@@ -268,7 +272,7 @@ static void inner_to_client(struct bridge *b)
 }
 
 /* What each side waits for. */
-static void update(struct bridge *b)
+static void update(struct crid_tls_bridge *b)
 {
 	int ev = 0, pev = 0;
 
@@ -286,7 +290,7 @@ static void update(struct bridge *b)
 	set_io(b, &b->pio, b->pfd, pev);
 }
 
-static void pump(struct bridge *b)
+static void pump(struct crid_tls_bridge *b)
 {
 	if (b->to_inner_len && !b->client_eof)
 		to_inner(b, b->to_inner, b->to_inner_len);
@@ -301,26 +305,26 @@ static void pump(struct bridge *b)
 }
 
 /* Handshake done: a socket pair, its far end to the server, as if just accepted. */
-static void opened(struct bridge *b)
+static void opened(struct crid_tls_bridge *b)
 {
 	int sv[2];
 
 	ev_timer_stop(b->loop->ev, &b->timer);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
-		crid_log_warn("streaming: tls: socketpair: %s", strerror(errno));
+		crid_log_warn("%s: tls: socketpair: %s", b->what, strerror(errno));
 		b->dead = true;
 		return;
 	}
 	b->pfd = sv[0];
 	b->open = true;
-	(*b->handshaking)--;
+	b->list->handshaking--;
 	ev_io_init(&b->pio, b->io.cb, b->pfd, 0);
 	b->pio.data = b;
 	b->serve(b->user, sv[1]);
 	pump(b);
 }
 
-static void handshake(struct bridge *b)
+static void handshake(struct crid_tls_bridge *b)
 {
 	int r, e;
 
@@ -335,13 +339,13 @@ static void handshake(struct bridge *b)
 		set_io(b, &b->io, b->fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
 		return;
 	}
-	crid_log_debug("streaming: tls handshake failed: %s", ssl_why());
+	crid_log_debug("%s: tls handshake failed: %s", b->what, ssl_why());
 	b->dead = true;
 }
 
 static void on_io(struct ev_loop *ev, ev_io *w, int revents)
 {
-	struct bridge *b = w->data;
+	struct crid_tls_bridge *b = w->data;
 
 	(void)ev;
 	(void)revents;
@@ -355,26 +359,27 @@ static void on_io(struct ev_loop *ev, ev_io *w, int revents)
 
 static void on_timeout(struct ev_loop *ev, ev_timer *w, int revents)
 {
-	struct bridge *b = w->data;
+	struct crid_tls_bridge *b = w->data;
 
 	(void)ev;
 	(void)revents;
 	if (!b->open)
-		crid_log_debug("streaming: a client did not finish its tls handshake in time, "
-			       "closing");
+		crid_log_debug("%s: a client did not finish its tls handshake in time, closing",
+			       b->what);
 	bridge_free(b);
 }
 
-static void bridge_abort(struct crid_stream_conn *c)
+void crid_tls_bridges_abort(struct crid_tls_bridges *list)
 {
-	bridge_free((struct bridge *)c);
+	while (list->head)
+		bridge_free(list->head);
 }
 
 int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
-			struct crid_stream_conns *list, double handshake_limit, size_t *handshaking,
+			struct crid_tls_bridges *list, double handshake_limit,
 			crid_tls_serve_fn *serve, void *user, struct crid_err *err)
 {
-	struct bridge *b = crid_calloc(1, sizeof(*b));
+	struct crid_tls_bridge *b = crid_calloc(1, sizeof(*b));
 
 	if (!b) {
 		close(fd);
@@ -388,21 +393,22 @@ int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
 		close(fd);
 		return -1;
 	}
-	b->base.abort = bridge_abort;
+	b->what = tls->what;
 	b->loop = loop;
 	b->fd = fd;
 	b->pfd = -1;
-	b->handshaking = handshaking;
 	b->serve = serve;
 	b->user = user;
 	b->rd_want = EV_READ;
 	b->wr_want = b->sd_want = EV_WRITE;
-	(*handshaking)++;
 	ev_io_init(&b->io, on_io, fd, 0);
 	b->io.data = b;
 	ev_timer_init(&b->timer, on_timeout, handshake_limit, 0.);
 	b->timer.data = b;
-	crid_stream_conns_link(list, &b->base);
+	b->list = list;
+	CRID_DLIST_PUSH(list->head, b);
+	list->n++;
+	list->handshaking++;
 	ev_timer_start(loop->ev, &b->timer);
 	set_io(b, &b->io, fd, EV_READ); /* the ClientHello */
 	return 0;
@@ -410,7 +416,8 @@ int crid_tls_bridge_new(struct crid_loop *loop, struct crid_tls *tls, int fd,
 
 /* ---- the server's certificate ---- */
 
-struct crid_tls *crid_tls_new(const char *cert, const char *key, struct crid_err *err)
+struct crid_tls *crid_tls_new(const char *what, const char *cert, const char *key,
+			      struct crid_err *err)
 {
 	struct crid_tls *tls;
 	const long modes = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -418,24 +425,25 @@ struct crid_tls *crid_tls_new(const char *cert, const char *key, struct crid_err
 
 	/* OpenSSL's own message for a missing file is "system lib": name the file and errno */
 	if (access(cert, R_OK) < 0) {
-		crid_err_set(err, errno, "streaming tls certificate `%s`", cert);
+		crid_err_set(err, errno, "%s tls certificate `%s`", what, cert);
 		return NULL;
 	}
 	if (access(key, R_OK) < 0) {
-		crid_err_set(err, errno, "streaming tls key `%s`", key);
+		crid_err_set(err, errno, "%s tls key `%s`", what, key);
 		return NULL;
 	}
 	tls = crid_calloc(1, sizeof(*tls));
 	if (!tls || !(tls->ctx = SSL_CTX_new(TLS_server_method()))) {
-		crid_err_set(err, ENOMEM, "streaming tls context");
+		crid_err_set(err, ENOMEM, "%s tls context", what);
 		goto fail;
 	}
+	tls->what = what;
 	SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(tls->ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(tls->ctx, modes);
 	/*
-	 * No resumption: every exec, attach or port-forward is a new connection
-	 * that a client seldom resumes, so a server cache (TLS 1.2 sessions)
+	 * No resumption: every exec, attach, port-forward or scrape is a new
+	 * connection that a client seldom resumes, so a server cache (TLS 1.2 sessions)
 	 * would only hold memory after the connections are gone, and TLS 1.3
 	 * tickets would only cost a write.
 	 */
@@ -443,15 +451,15 @@ struct crid_tls *crid_tls_new(const char *cert, const char *key, struct crid_err
 	SSL_CTX_set_num_tickets(tls->ctx, 0);
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(tls->ctx, cert) != 1) {
-		crid_err_set(err, 0, "streaming tls certificate `%s`: %s", cert, ssl_why());
+		crid_err_set(err, 0, "%s tls certificate `%s`: %s", what, cert, ssl_why());
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(tls->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		crid_err_set(err, 0, "streaming tls key `%s`: %s", key, ssl_why());
+		crid_err_set(err, 0, "%s tls key `%s`: %s", what, key, ssl_why());
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(tls->ctx) != 1) {
-		crid_err_set(err, 0, "streaming tls key `%s` does not match certificate `%s`", key,
+		crid_err_set(err, 0, "%s tls key `%s` does not match certificate `%s`", what, key,
 			     cert);
 		ERR_clear_error();
 		goto fail;
