@@ -342,6 +342,10 @@ class Chaos:
                 self.channel.close()
                 c.remove_all_pods()
                 rc = c.stop()
+                report = getattr(self.cf, "sanitizer_report", lambda _: None)(c.log_text())
+                if report and rc == 0:
+                    msg("sanitizer report in crid's stderr:\n%s" % report)
+                    rc = "0 with a sanitizer report"
             except Exception as e:  # noqa: BLE001 - reported, then the rest is cleaned
                 msg("teardown: %s" % e)
                 rc = None
