@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reactor/log.h"
@@ -65,6 +67,32 @@ static int inherited(const struct stat *st)
 	return -1;
 }
 
+/*
+ * The pid in the lock is gone, yet the lock is held: a child that a killed
+ * crid was spawning still has its copy of the (close-on-exec) lock fd until
+ * its exec completes, which takes a moment on a loaded node (a restart right
+ * after kill -9 was refused so; chaos driver, seed 20261208). Waits up to 2 s
+ * for it, before the loop runs; 0 once locked, -1 with errno otherwise.
+ */
+static int lock_after_dead_holder(int fd)
+{
+	int e = errno;
+	long pid = holder_pid(fd);
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	if (e != EWOULDBLOCK || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+		errno = e;
+		return -1;
+	}
+	for (int i = 0; i < 200; i++) {
+		nanosleep(&tick, NULL);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
 static int refuse(const char *dir, const char *path, int fd, int e, struct crid_err *err)
 {
 	long pid = holder_pid(fd);
@@ -111,7 +139,7 @@ static int lock_one(struct crid_state_lock *l, const char *dir, struct crid_err 
 		}
 		crid_log_info("state lock `%s` kept across the re-exec (fd %d)", path, fd);
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && lock_after_dead_holder(fd) < 0) {
 		refuse(dir, path, fd, errno, err);
 		goto fail;
 	}

@@ -3,7 +3,9 @@
  * daemon would have) is refused with the holder's pid and the directory in
  * the message; one directory named twice is locked once; the fds are
  * close-on-exec; pass_on + take adopts the fds instead of reopening (the
- * SIGHUP re-exec) and clears the hand-over variable; release frees the lock.
+ * SIGHUP re-exec) and clears the hand-over variable; release frees the lock;
+ * a lock whose writer is dead but held by its child (a spawn a kill -9 cut
+ * short, before its exec) is waited for, not refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/state/state_lock.h"
@@ -96,6 +99,28 @@ static void test_bogus_env_ignored(void)
 	crid_state_lock_release(&l);
 }
 
+static void test_dead_holder_waited(void)
+{
+	const char *one[] = { a };
+	struct crid_state_lock l;
+	struct crid_err err;
+	pid_t writer = fork();
+
+	if (writer == 0) { /* takes the lock, leaves a child holding it, dies */
+		if (crid_state_lock_take(&l, one, 1, &err) < 0)
+			_exit(1);
+		if (fork() == 0) {
+			usleep(300 * 1000);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	CHECK(writer > 0 && waitpid(writer, NULL, 0) == writer, "writer ran and died");
+	CHECK(crid_state_lock_take(&l, one, 1, &err) == 0,
+	      "taken once the dead writer's child lets go: %s", err.msg);
+	crid_state_lock_release(&l);
+}
+
 int main(void)
 {
 	char path[PATH_MAX];
@@ -110,6 +135,7 @@ int main(void)
 	test_same_dir_twice();
 	test_pass_on_adopts();
 	test_bogus_env_ignored();
+	test_dead_holder_waited();
 	snprintf(path, sizeof(path), "%s/crid.lock", a);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/crid.lock", b);
