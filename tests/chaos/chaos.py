@@ -964,8 +964,9 @@ class Chaos:
             self.step = "final"
             self.check(final=True)
             ok = True
-        except (Violation, DriverError) as e:
-            what = "INVARIANT VIOLATED" if isinstance(e, Violation) else "DRIVER FAILED"
+        except (Violation, DriverError, self.cf.DaemonError) as e:
+            # a restart crid refuses or dies in is a violation too: kubelet would be cut off
+            what = "DRIVER FAILED" if isinstance(e, DriverError) else "INVARIANT VIOLATED"
             msg("%s: seed %d, kill %d, step %s:\n  %s" % (what, self.seed, self.kill_no,
                                                           self.step, e))
             msg("replay: make chaos CHAOS_SEED=%d CHAOS_KILLS=%d" % (self.seed, self.kills)
