@@ -721,8 +721,8 @@ class Chaos:
         c.exited = code
         if was is not None and was != code:
             return ["%s: exit code %d reported before, %d now" % (where, was, code)]
-        if not c.reported_running and not c.start_asked:
-            return ["%s: exited (%d) but never started" % (where, code)]
+        if not c.reported_running and not c.start_asked and not c.stop_asked:
+            return ["%s: exited (%d) but never started nor stopped" % (where, code)]
         if not c.stop_asked:
             if c.code is None:
                 return ["%s: exited (%d, %s) though nobody stopped it" % (where, code, st.reason)]
