@@ -49,7 +49,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test check unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
+.PHONY: all deps run test check chaos unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
 
 all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@true
@@ -140,6 +140,19 @@ integration: all $(HELPER_BIN)
 	CRID_BUILD=$(BUILD) tests/integration/run.sh
 
 check: unit integration
+
+# kill -9 chaos (tests/chaos/chaos.py): CHAOS_KILLS SIGKILLs of a real crid under a
+# seeded kubelet-like workload, invariants checked after every restart. The seed is
+# printed first; CHAOS_SEED=<seed> (same CHAOS_KILLS) replays a run's choices.
+CHAOS_KILLS ?= 100
+CHAOS_SEED ?=
+CHAOS_BUILD ?= $(BUILD)
+chaos:
+	@$(MAKE) --no-print-directory -s BUILD=$(CHAOS_BUILD) $(if $(findstring asan,$(CHAOS_BUILD)),SAN=1) all >/dev/null
+	@mkdir -p $(CHAOS_BUILD)/py && /usr/bin/python3 -m grpc_tools.protoc -Iproto \
+		--python_out=$(CHAOS_BUILD)/py --grpc_python_out=$(CHAOS_BUILD)/py proto/api.proto
+	@/usr/bin/python3 tests/chaos/chaos.py --kills $(CHAOS_KILLS) --build $(CHAOS_BUILD) \
+		$(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 format-check:
 	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do \

@@ -538,6 +538,38 @@ static void dismantle(struct crid_ctrs *ctrs, struct crid_container *c, struct c
 	release_image(ctrs, c);
 }
 
+/*
+ * A create cut short (crid killed while `runtime create` ran) can leave the
+ * container's cgroup directories with no runtime state naming them, so the
+ * runtime's delete leaves them too: remove them where empty, in every
+ * hierarchy (rmdir of a cgroup that still holds a process fails, harmlessly).
+ */
+static void drop_cgroups(const struct crid_container *c)
+{
+	char rel[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *e;
+	DIR *d;
+
+	if (!c->cgroups_path ||
+	    crid_cgroup_path_expand(c->cgroups_path, rel, sizeof(rel), NULL) < 0)
+		return;
+	d = opendir(CRID_CGROUP_ROOT);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s%s", CRID_CGROUP_ROOT, e->d_name, rel);
+		if (rmdir(path) == 0)
+			crid_log_info("container %.12s: removed cgroup `%s` its interrupted create "
+				      "left",
+				      c->id, path);
+	}
+	closedir(d);
+	snprintf(path, sizeof(path), "%s%s", CRID_CGROUP_ROOT, rel); /* cgroup2 alone */
+	rmdir(path);
+}
+
 static void undo_deleted(void *user, int status, const char *out, size_t len,
 			 const struct crid_err *err)
 {
@@ -550,6 +582,7 @@ static void undo_deleted(void *user, int status, const char *out, size_t len,
 	crid_trace_mark(&op->trace, "rt_delete");
 	if (status < 0)
 		crid_log_warn("container %s: runtime delete: %s", op->short_id, err->msg);
+	drop_cgroups(c);
 	dismantle(op->ctrs, c, &op->trace);
 	if (crid_container_delete(op->ctrs->store, c, &e) < 0)
 		crid_log_warn("container %s: %s", op->short_id, e.msg);
@@ -666,6 +699,7 @@ static void created(void *user, int status, const char *out, size_t len, const s
 		return;
 	}
 	crid_trace_mark(&op->trace, "adopt");
+	crid_debug_point("ctr-after-runtime-create"); /* the runtime has it, the record not */
 	c->state = CRID_CTR_CREATED;
 	if (crid_container_save(op->ctrs->store, c, &e) < 0) {
 		op_fail(op, &e);
@@ -853,6 +887,7 @@ static int prepare(struct crid_ctr_op *op, struct create_ctx *x, struct crid_oci
 	if (mount_root(ctrs, x->img, layer, err) < 0)
 		return crid_err_wrap(err, "root filesystem of image %s", x->img->id);
 	crid_trace_mark(&op->trace, "mount");
+	crid_debug_point("ctr-after-mount"); /* mounted, no record yet: the restore sweeps it */
 	if (write_spec(ctrs, x, c, bundle, layer, err) < 0)
 		return -1;
 	crid_trace_mark(&op->trace, "spec");
@@ -1030,7 +1065,9 @@ struct crid_ctr_op *crid_ctr_create(struct crid_ctrs *ctrs, const struct crid_ct
 	if (!op->call) {
 		op_fail(op, err);
 		ctr_undo_created(op); /* may end |op| at once: the caller copes */
+		return op;
 	}
+	crid_debug_point("ctr-create-sent"); /* `runtime create` runs on, orphaned */
 	return op;
 }
 
@@ -1084,6 +1121,7 @@ static void start_run(struct crid_ctr_op *op)
 		op_finish(op, c);
 		return;
 	}
+	crid_debug_point("ctr-between-create-start");
 	if (ctr_runtime_of(op->ctrs, c->runtime_handler, &rt, &e) == 0) {
 		crid_start_mark_begin(&op->start, &rt, c->id);
 		op->call = crid_oci_start(op->ctrs->loop, &rt, c->id,

@@ -7,17 +7,22 @@
  * half-created (undone). Also the hook that takes a pod's containers down
  * before the pod itself.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/pidfd.h"
+#include "runtime/container/cgroup_stats.h"
 #include "runtime/container/ctr_internal.h"
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/container/rootfs.h"
@@ -179,6 +184,75 @@ static void started_while_down(struct crid_ctrs *ctrs, struct crid_container *c)
 	crid_log_info("recovery: container %.12s was started while crid was down: running", c->id);
 }
 
+static void kill_pid(const char *pid, const char *what, const char *id)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+
+	if (pidfd < 0)
+		return;
+	crid_log_info("recovery: container %.12s: killing %s pid %s", id, what, pid);
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	close(pidfd);
+}
+
+/* Does process |pid|'s command line hold the argument |arg|? */
+static bool cmdline_has(const char *pid, const char *arg)
+{
+	char path[300], buf[8192];
+	size_t alen = strlen(arg) + 1; /* with its NUL: a whole argument */
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (ssize_t i = 0; n > 0 && i + (ssize_t)alen <= n; i++)
+		if ((i == 0 || buf[i - 1] == '\0') && memcmp(buf + i, arg, alen) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A `runtime create` of a killed crid may still be running (no longer our
+ * child), and would make the container after our delete, or leave its init
+ * in the container's cgroup: kill the runtime (its command line names the
+ * id) and whatever is in the cgroup already, before the undo's delete; the
+ * undo then removes the emptied cgroups. Once per interrupted create, at start.
+ */
+static void kill_orphan_create(const struct crid_container *c)
+{
+	char rel[PATH_MAX], path[PATH_MAX * 2], pid[32];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	FILE *f;
+
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && cmdline_has(e->d_name, c->id))
+			kill_pid(e->d_name, "runtime", c->id);
+	if (d)
+		closedir(d);
+	if (!c->cgroups_path ||
+	    crid_cgroup_path_expand(c->cgroups_path, rel, sizeof(rel), NULL) < 0)
+		return;
+	d = opendir(CRID_CGROUP_ROOT);
+	while (d && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s%s/cgroup.procs", CRID_CGROUP_ROOT, e->d_name,
+			 rel);
+		if (e->d_name[0] == '.' || !(f = fopen(path, "re")))
+			continue;
+		while (fgets(pid, sizeof(pid), f)) {
+			pid[strcspn(pid, "\n")] = '\0';
+			kill_pid(pid, "process in the cgroup of", c->id);
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
 static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
 {
 	struct crid_image *img = crid_image_store_find(ctrs->images, c->image_ref);
@@ -190,6 +264,7 @@ static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct
 		struct crid_ctr_op *op = ctr_op_new(ctrs, c, OP_UNDO, NULL, NULL);
 
 		crid_log_info("recovery: container %.12s was being created: undoing it", c->id);
+		kill_orphan_create(c);
 		if (op) {
 			c->op = op;
 			ctr_undo_created(op);
@@ -309,6 +384,70 @@ static void containers_down(void *user, struct crid_sandbox *sb, bool remove,
 
 /* ---- start and end ---- */
 
+/* Unmounts a never-recorded container's root and moves its layer dir to the trash. */
+static void sweep_layer(struct crid_ctrs *ctrs, const char *dir, const char *id)
+{
+	char to[PATH_MAX];
+	struct crid_err e;
+
+	if (crid_rootfs_unmount(dir, &e) < 0) {
+		crid_log_warn("recovery: %s", e.msg);
+		return; /* still mounted: never into the trash, whose deleter would walk it */
+	}
+	if (ctr_subpath(to, crid_container_trash_dir(ctrs->store), id) < 0 ||
+	    (rename(dir, to) < 0 && errno != ENOENT))
+		crid_log_warn("recovery: move `%s` to trash: %s", dir, strerror(errno));
+}
+
+/* A bundle holds only files (config.json, FIFOs, journals). */
+static void sweep_bundle(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d) {
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+/*
+ * Layer and bundle dirs with no record: a CreateContainer killed between
+ * making them (the overlay root mounted) and its first save. No runtime ran
+ * for them (the save precedes `runtime create`), so unmounting and removing
+ * the files is the whole undo.
+ */
+static void sweep_orphans(struct crid_ctrs *ctrs, const char *top, bool layers)
+{
+	char base[PATH_MAX], path[PATH_MAX + 300];
+	DIR *d;
+	struct dirent *e;
+	bool amb;
+
+	if ((size_t)snprintf(base, sizeof(base), "%s/containers", top) >= sizeof(base))
+		return;
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != CRID_ID_LEN ||
+		    strspn(e->d_name, "0123456789abcdef") != CRID_ID_LEN ||
+		    crid_container_find(ctrs->store, e->d_name, &amb))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		crid_log_info(
+		    "recovery: removing `%s`, left by a container that was never recorded", path);
+		if (layers)
+			sweep_layer(ctrs, path, e->d_name);
+		else
+			sweep_bundle(path);
+	}
+	closedir(d);
+}
+
 static int open_stores(struct crid_ctrs *ctrs, struct crid_err *err)
 {
 	const struct crid_config *cfg = ctrs->cfg;
@@ -370,6 +509,8 @@ int crid_ctrs_init(struct crid_ctrs *ctrs, struct crid_loop *loop, const struct 
 	}
 	crid_free(k.v);
 	crid_log_info("%zu containers loaded", n);
+	sweep_orphans(ctrs, cfg->root, true);
+	sweep_orphans(ctrs, cfg->runroot, false);
 	crid_fd_store_watch(ctrs->fds, ctrs->loop, ctr_fds_reseed, ctrs);
 	pods->containers_down = containers_down;
 	pods->containers_user = ctrs;

@@ -33,6 +33,7 @@
 #include "io/layer_stream.h"
 #include "io/registry_auth.h"
 #include "reactor/metrics_families.h"
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "reactor/spawn.h"
@@ -1299,6 +1300,7 @@ static void commit_layer(struct job *j)
 					   sizeof(c->wrap), &err);
 	j->staged = 0; /* the store moved or discarded it */
 	if (rc == 0) {
+		crid_debug_point("image-mid-layer-commit"); /* staged, not yet in layers/ */
 		c->next = p->waiting;
 		p->waiting = c;
 		j->commit = c;

@@ -206,7 +206,12 @@ static void fill_cni_pod(struct crid_pod_op *op, struct crid_cni_pod *p,
 
 	memset(p, 0, sizeof(*p));
 	p->container_id = sb->id;
-	p->netns = sb->ns.net[0] && access(sb->ns.net, F_OK) == 0 ? sb->ns.net : "";
+	/*
+	 * Only a pinned netns: a release cut short by a crash leaves the file
+	 * unmounted, which plugins refuse ("unknown FS magic"), so the owed DEL
+	 * failed for good; with no netns, DEL still frees the IP (CNI spec).
+	 */
+	p->netns = sb->ns.net[0] && crid_pod_ns_is_pinned(sb->ns.net) ? sb->ns.net : "";
 	p->ifname = "eth0";
 	p->pod_name = sb->name;
 	p->pod_namespace = sb->namespace;
@@ -513,8 +518,11 @@ static void start_add(struct crid_pod_op *op)
 	op->cni = crid_cni_add(op->pods->loop, op->net, &p, op->pods->cfg->cni_timeout, run_added,
 			       op, &e);
 	crid_trace_mark(&op->trace, "cni_spawn");
-	if (!op->cni)
+	if (!op->cni) {
 		run_undo(op, &e);
+		return;
+	}
+	crid_debug_point("pod-during-cni-add"); /* the plugin runs on, orphaned */
 }
 
 static void run_network(struct crid_pod_op *op)
@@ -583,6 +591,7 @@ static void run_pinned(void *user, int status, const struct crid_pod_ns *ns,
 		return;
 	}
 	sb->ns = *ns;
+	crid_debug_point("pod-after-pinns");
 	if (op->base.abandoned) {
 		run_undo(op, NULL);
 		return;

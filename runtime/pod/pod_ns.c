@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/helper_path.h"
 #include "reactor/mem.h"
@@ -588,6 +589,7 @@ int crid_pod_ns_release(const char *dir, pid_t holder_pid, struct crid_err *err)
 			;
 		if (errno != EINVAL && errno != ENOENT && r == 0)
 			r = crid_err_set(err, errno, "unmount `%s`", path);
+		crid_debug_point("pod-ns-unmounted"); /* the file stays until the unlink */
 		if (unlink(path) < 0 && errno != ENOENT && r == 0)
 			r = crid_err_set(err, errno, "remove `%s`", path);
 	}

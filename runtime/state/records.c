@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "io/utf8.h"
+#include "reactor/debug_point.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
 #include "runtime/state/statefile.h"
@@ -218,11 +219,16 @@ int crid_records_write(const char *dir, const char *id, yajl_gen g, struct crid_
 				      CRID_RECORD_MAX);
 	if (record_path(dir, id, path, sizeof(path)) < 0)
 		return crid_err_set(err, ENAMETOOLONG, "record %s path", id);
-	if (!crid_syncer_running())
-		return crid_statefile_write(path, buf, len, err);
+	if (!crid_syncer_running()) {
+		if (crid_statefile_write(path, buf, len, err) < 0)
+			return -1;
+		crid_debug_point("record-after-rename");
+		return 0;
+	}
 	/* atomic now (kill -9 safe), durable within a moment, without the loop waiting */
 	if (crid_statefile_write_volatile(path, buf, len, 0600, err) < 0)
 		return -1;
+	crid_debug_point("record-after-rename"); /* in place, the caller not told yet */
 	crid_syncer_request();
 	return 0;
 }
