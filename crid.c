@@ -18,6 +18,7 @@
 #include "io/metrics_http.h"
 #include "io/sd_notify.h"
 #include "io/unix_listener.h"
+#include "reactor/debug_point.h"
 #include "reactor/helper_path.h"
 #include "reactor/log.h"
 #include "reactor/metrics_families.h"
@@ -261,6 +262,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 	/* before anything reads a record: a second daemon would recover the same containers */
 	if (crid_state_lock_take(&m->lock, dirs, 2, err) < 0)
 		return -1;
+	/* arms the debug points here, in the daemon, before any child copies them */
+	crid_debug_point("daemon-locked");
 	if (crid_host_detect(&m->host, &m->cfg, err) < 0 ||
 	    crid_host_prepare_crun(&m->host, &m->cfg, err) < 0)
 		return -1;
