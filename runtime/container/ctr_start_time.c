@@ -174,8 +174,13 @@ int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char 
 
 	if (fifo_path(path, sizeof(path), rt, id) < 0)
 		return -1;
-	if (lstat(path, &st) == 0 && !start_in_flight(rt, id))
-		return -1; /* FIFO still there, no start on its way: never started */
+	/*
+	 * FIFO still there and no start on its way: never started. Looked at
+	 * again after the scan: a start that unlinked it and exited meanwhile
+	 * is in neither.
+	 */
+	if (lstat(path, &st) == 0 && !start_in_flight(rt, id) && lstat(path, &st) == 0)
+		return -1;
 	slash = strrchr(path, '/');
 	*slash = '\0';
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
