@@ -19,7 +19,7 @@ import grpc  # noqa: E402
 
 import api_pb2  # noqa: E402
 import api_pb2_grpc  # noqa: E402
-from test_sandbox import conflist, pod_config  # noqa: E402
+from test_sandbox import LOG_ROOT, conflist, pod_config  # noqa: E402
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 PY = "/usr/bin/python3"
@@ -129,6 +129,11 @@ class TtyTest(unittest.TestCase):
         self.rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
         left = [d for d in os.listdir(self.crid.runroot) if d.startswith("cs-")]
         self.assertEqual(left, [], "short console socket directories left in the runroot")
+
+
+def tearDownModule():
+    # pod_config's log directories live under test_sandbox's LOG_ROOT
+    shutil.rmtree(LOG_ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":
