@@ -16,7 +16,7 @@ import unittest
 
 import api_pb2
 import api_pb2_grpc
-from crid_fixture import REPO, Crid, CridTestCase, is_root
+from crid_fixture import CRID_BIN, REPO, Crid, CridTestCase, is_root
 
 SOAK_PY = os.path.join(REPO, "bench", "soak.py")
 
@@ -36,6 +36,12 @@ def rows(minutes, fds=lambda t: 30, pss=lambda t: 2000, errors=0):
 
 def calls(minutes, ms=lambda t: 5.0):
     return [(t, [ms(t)] * 20) for t in range(10, int(minutes * 60) + 1, 10)]
+
+
+def asan_build():
+    """Whether the daemon under test is an ASan build (its PSS then says nothing)."""
+    with open(CRID_BIN, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 class Verdict(unittest.TestCase):
@@ -128,7 +134,10 @@ class ShortSoak(CridTestCase):
             res = json.load(f)["endpoints"]["crid"]
         for k in ("fds", "pss_kib", "p99_ms"):
             self.assertIn(k, res)
-        # the only verdict an 18 s run can fail on the machine's noise is p99's
-        self.assertEqual([x for x in res["failures"] if "p99" not in x], [], res["failures"])
+        # the only verdict an 18 s run can fail on the machine's noise is p99's; under ASan
+        # PSS grows too (its quarantine keeps freed memory), so there only fds are judged
+        noisy = ("p99", "PSS") if asan_build() else ("p99",)
+        self.assertEqual([x for x in res["failures"] if not any(n in x for n in noisy)], [],
+                         res["failures"])
         self.assertEqual(list(self.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(),
                                                 timeout=30).items), [], "soak pods left")
