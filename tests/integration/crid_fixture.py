@@ -100,6 +100,16 @@ def tail(path, lines=150):
     return "\n".join(text)
 
 
+def socket_identity(path):
+    """(device, inode, change time) of |path|, None when absent: tells a new file from an
+    old one even when the inode number is reused."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
+
+
 def socket_accepts(path, timeout=0.5):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -175,6 +185,10 @@ class Crid:
         return self.proc
 
     def start(self, timeout=20.0):
+        # a socket left by a daemon killed a moment ago may still accept: a child it was
+        # spawning holds a copy of the listener until its exec. Only a socket made after
+        # this spawn counts (crid always binds a new one).
+        stale = socket_identity(self.sock)
         self.spawn()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -183,7 +197,8 @@ class Crid:
                 self.returncode = rc
                 raise DaemonError("crid exited with %d during start-up; argv %s\nstderr:\n%s"
                                   % (rc, " ".join(self.argv()), self.log()))
-            if os.path.exists(self.sock) and socket_accepts(self.sock):
+            ident = socket_identity(self.sock)
+            if ident is not None and ident != stale and socket_accepts(self.sock):
                 return self
             time.sleep(0.02)
         raise DaemonError("crid did not accept on %s within %.0fs\nstderr:\n%s"
