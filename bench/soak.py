@@ -28,8 +28,8 @@ runs scale the windows to a quarter of the run each):
           2-minute warm-up x 1.02 + 8 (the lowest: fds of calls in flight come and go);
   - memory: the median of the daemon's anonymous memory (smaps_rollup "Anonymous":
           heap, stacks, data; its own pages, whoever else maps its libraries) over the
-          last minute <= the median of that base minute x 1.02 + 32 KiB (the heap's
-          top pages that glibc keeps or returns as it trims: measured in README);
+          last minute <= the median of that base minute x 1.02 (no allowance for the
+          allocator's pages: measured flat to the page, README);
           PSS is reported, not judged: its share of the libraries moves as other
           processes map or unmap them, and halves while a forked child shares the heap;
   - p99:  the polling calls' p99 over the run's last tenth (at least a minute) <= 1.5 x
@@ -56,7 +56,7 @@ import api_pb2_grpc  # noqa: E402
 POD_NS = "crid-soak"
 RPC_TIMEOUT = 120
 FD_SLACK, FD_FACTOR = 8, 1.02
-MEM_SLACK_KIB, MEM_FACTOR = 32, 1.02
+MEM_SLACK_KIB, MEM_FACTOR = 0, 1.02
 P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
 COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us",
            "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors",
