@@ -134,12 +134,12 @@ static char *loop_json(struct crid_rpc *rpc)
  */
 static char *memory_json(struct crid_rpc *rpc)
 {
-	char *out = crid_arena_alloc(&rpc->arena, 160);
+	char *out = crid_arena_alloc(&rpc->arena, 256);
 	struct crid_mem_heap h;
 
 	crid_mem_heap(&h);
 	if (out)
-		snprintf(out, 160,
+		snprintf(out, 256,
 			 "{\"cridBytes\":%zu,\"heapInUse\":%zu,\"heapFree\":%zu,"
 			 "\"heapTopFree\":%zu,\"mmapped\":%zu}",
 			 crid_mem_used(), h.in_use, h.free, h.top_free, h.mmapped);
