@@ -11,6 +11,7 @@
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
+#include "reactor/mem_trim.h"
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr.h"
 #include "runtime/image/image_pull.h"
@@ -130,19 +131,23 @@ static char *loop_json(struct crid_rpc *rpc)
  * Memory, for the soak (bench/soak.py): bytes crid allocated itself
  * (reactor/mem.h), against the heap glibc holds in use (every library's
  * too) and free (kept, of which at the top), so growth can be told apart
- * from the allocator keeping freed memory.
+ * from the allocator keeping freed memory; and the trims that give freed
+ * pages back (reactor/mem_trim.h): how many, the longest.
  */
 static char *memory_json(struct crid_rpc *rpc)
 {
-	char *out = crid_arena_alloc(&rpc->arena, 256);
+	char *out = crid_arena_alloc(&rpc->arena, 320);
 	struct crid_mem_heap h;
+	double trim_max_us;
+	unsigned long trims = crid_mem_trims(&trim_max_us);
 
 	crid_mem_heap(&h);
 	if (out)
-		snprintf(out, 256,
+		snprintf(out, 320,
 			 "{\"cridBytes\":%zu,\"heapInUse\":%zu,\"heapFree\":%zu,"
-			 "\"heapTopFree\":%zu,\"mmapped\":%zu}",
-			 crid_mem_used(), h.in_use, h.free, h.top_free, h.mmapped);
+			 "\"heapTopFree\":%zu,\"mmapped\":%zu,\"trims\":%lu,\"trimMaxUs\":%.0f}",
+			 crid_mem_used(), h.in_use, h.free, h.top_free, h.mmapped, trims,
+			 trim_max_us);
 	return out;
 }
 

@@ -20,6 +20,7 @@
 #include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "reactor/mem_trim.h"
 
 #define PATH_MAX_LEN 256
 #define MAX_CONCURRENT_STREAMS 1024
@@ -458,6 +459,7 @@ static void request_complete(struct crid_grpc_call *call)
 		return;
 	}
 	call->dispatched = true;
+	crid_mem_trim_soon(srv->loop); /* what this call frees goes back a while later */
 	srv->dispatch(call, call->path, call->req + CRID_GRPC_PREFIX_LEN, len, srv->user);
 	/* The call may be finished (not freed: streams close later) by now. */
 	call_release_request(call);

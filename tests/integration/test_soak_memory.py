@@ -5,10 +5,14 @@ in use and free. On one long-lived connection, 1,200 unary calls after a warm-up
 heap in use where it was (nghttp2 kept every closed stream, ~240 B each, up to
 MAX_CONCURRENT_STREAMS per connection: ~190 KiB more here before the fix), and 45 pod
 churns after a warm-up leave both crid's own bytes and the heap in use where they were.
+A burst of calls is followed by one heap trim (reactor/mem_trim.h) 10 s later, and its
+freed pages leave the daemon's resident memory: without it glibc keeps every page a burst
+ever touched inside the heap, and the daemon's memory ratchets up to its largest burst.
 Under ASan glibc's heap is not the allocator in use: those checks skip there (the soak's
 fd verdict and test_churn_leaks cover that pass)."""
 import json
 import os
+import time
 import unittest
 
 import api_pb2
@@ -40,7 +44,7 @@ class MemoryFlat(CridTestCase):
     def test_memory_info(self):
         m = self.memory()
         self.assertEqual(set(m), {"cridBytes", "heapInUse", "heapFree", "heapTopFree",
-                                  "mmapped"}, m)
+                                  "mmapped", "trims", "trimMaxUs"}, m)
         # crid's own allocations are part of glibc's heap in use, with the libraries'
         self.assertGreater(m["cridBytes"], 0, m)
         self.assertGreater(m["heapInUse"], m["cridBytes"], m)
@@ -60,6 +64,28 @@ class MemoryFlat(CridTestCase):
                         "1,200 calls on one connection kept %.0f KiB of heap (%s -> %s)"
                         % (grew, before, after))
         self.assertLess(abs(after["cridBytes"] - before["cridBytes"]), 4096, (before, after))
+
+    def anon_kib(self):
+        with open("/proc/%d/smaps_rollup" % self.crid.pid) as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+        self.fail("no Anonymous line in smaps_rollup")
+
+    def test_burst_is_trimmed(self):
+        t0 = self.memory()["trims"]  # this call arms the trim: 10 s from now
+        # a burst: requests of 1.5 MiB (a label selector), buffered whole and freed
+        sel = {"k%06d" % i: "v" * 40 for i in range(30000)}
+        for _ in range(4):
+            self.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(
+                filter=api_pb2.PodSandboxFilter(label_selector=sel)), timeout=30)
+        before = self.anon_kib()
+        time.sleep(12)  # CRID_MEM_TRIM_DELAY (10 s) and a margin
+        after = self.anon_kib()
+        m = self.memory()
+        self.assertEqual(m["trims"], t0 + 1, "one trim after the burst: %s" % m)
+        self.assertLess(after, before - 512, "the burst's freed pages stayed resident "
+                        "(%d -> %d KiB anonymous)" % (before, after))
 
     def churn(self, n):
         for i in range(n):
