@@ -136,18 +136,19 @@ static char *loop_json(struct crid_rpc *rpc)
  */
 static char *memory_json(struct crid_rpc *rpc)
 {
-	char *out = crid_arena_alloc(&rpc->arena, 320);
+	char *out = crid_arena_alloc(&rpc->arena, 384);
 	struct crid_mem_heap h;
-	double trim_max_us;
-	unsigned long trims = crid_mem_trims(&trim_max_us);
+	double trim_us, trim_cpu_us;
+	unsigned long trims = crid_mem_trims(&trim_us, &trim_cpu_us);
 
 	crid_mem_heap(&h);
 	if (out)
-		snprintf(out, 320,
+		snprintf(out, 384,
 			 "{\"cridBytes\":%zu,\"heapInUse\":%zu,\"heapFree\":%zu,"
-			 "\"heapTopFree\":%zu,\"mmapped\":%zu,\"trims\":%lu,\"trimMaxUs\":%.0f}",
-			 crid_mem_used(), h.in_use, h.free, h.top_free, h.mmapped, trims,
-			 trim_max_us);
+			 "\"heapTopFree\":%zu,\"mmapped\":%zu,\"trims\":%lu,\"trimMaxUs\":%.0f,"
+			 "\"trimMaxCpuUs\":%.0f}",
+			 crid_mem_used(), h.in_use, h.free, h.top_free, h.mmapped, trims, trim_us,
+			 trim_cpu_us);
 	return out;
 }
 

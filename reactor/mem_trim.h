@@ -24,7 +24,10 @@
  */
 void crid_mem_trim_soon(struct crid_loop *loop);
 
-/* Trims done so far and the longest one's duration in microseconds. */
-unsigned long crid_mem_trims(double *max_us);
+/*
+ * Trims done so far; the longest one in microseconds of wall time (which
+ * counts waiting for a core on a busy machine) and the most CPU one took.
+ */
+unsigned long crid_mem_trims(double *max_us, double *max_cpu_us);
 
 #endif
