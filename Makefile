@@ -169,11 +169,11 @@ fuzzers: $(FUZZ_BIN)
 fuzz:
 	$(MAKE) -j$(NPROC) BUILD=build-fuzz FUZZ=1 fuzzers
 
-# Runs every fuzz target for a short while (FUZZ_SECONDS, default 8) from its
-# seed corpus and dictionary (part of `make test`); new coverage goes to
-# build-fuzz/corpus/, never to the committed tests/fuzz/corpus/.
+# Runs every fuzz target for a short while (FUZZ_SECONDS, default 5) from its
+# seed corpus and dictionary (part of `make test`), one per core (FUZZ_JOBS);
+# new coverage goes to build-fuzz/corpus/, never to the committed tests/fuzz/corpus/.
 fuzz-smoke: fuzz
-	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),8) tests/fuzz/run.sh
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),5) FUZZ_JOBS=$(or $(FUZZ_JOBS),$(NPROC)) tests/fuzz/run.sh
 
 # Runs every fuzz target for FUZZ_SECONDS (default 3600) one after another,
 # FUZZ_JOBS (default 1) at a time, and prints each one's executions.
