@@ -49,7 +49,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test check chaos unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
+.PHONY: all deps run test test-bins check chaos unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
 
 all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@true
@@ -180,14 +180,20 @@ fuzz-smoke: fuzz
 fuzz-long: fuzz
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),3600) FUZZ_JOBS=$(or $(FUZZ_JOBS),1) tests/fuzz/run.sh
 
-# The builds use every core (the tests themselves run one at a time: they time real processes).
+# Everything `check` runs, built with every core.
+test-bins: all $(UNIT_BIN) $(HELPER_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper
+
+# The builds use every core; the ASan build runs beside the first pass of the tests and
+# the fuzz build beside the second, at the lowest priority (tests/beside.sh: a pass
+# mostly waits on processes and leaves cores idle).
 test: deps
 	$(MAKE) format-check
 	$(MAKE) include-check
-	$(MAKE) -j$(NPROC) all
-	$(MAKE) check
-	$(MAKE) -j$(NPROC) BUILD=build-asan SAN=1 all
+	$(MAKE) -j$(NPROC) test-bins
+	tests/beside.sh $(BUILD)/beside-asan.log '$(MAKE) -j$(NPROC) BUILD=build-asan SAN=1 test-bins' \
+		$(MAKE) check
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tests/beside.sh $(BUILD)/beside-fuzz.log '$(MAKE) fuzz' \
 		$(MAKE) BUILD=build-asan SAN=1 check
 	$(MAKE) fuzz-smoke
 
