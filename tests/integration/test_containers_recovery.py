@@ -9,6 +9,8 @@ import json
 import signal
 import time
 
+import grpc
+
 import api_pb2
 from ctr_fixture import CtrBase, setup_registry, teardown_registry
 
@@ -31,8 +33,10 @@ def ended(pid):
 
 
 def writer(n, code):
-    return ("i=0; while [ $i -lt %d ]; do echo line-$i; i=$((i+1)); sleep 0.01; done; exit %d"
-            % (n, code))
+    """|n| numbered lines, one per 10 ms until the test makes /tmp/fast (once what it
+    checks no longer needs the writer slow: the rest is written at once), then |code|."""
+    return ("i=0; while [ $i -lt %d ]; do echo line-$i; i=$((i+1)); "
+            "[ -e /tmp/fast ] || sleep 0.01; done; exit %d" % (n, code))
 
 
 class _Tests:
@@ -89,6 +93,10 @@ class _Tests:
                          len(self.log_lines(pod, "live")))
         r = self.exec_sync(other, ["echo", "hi"])
         self.assertEqual(r.stdout, b"hi\n")
+        try:
+            self.exec_sync(cid, ["touch", "/tmp/fast"])
+        except grpc.RpcError:
+            pass  # the writer ended meanwhile: the lines are checked the same
         st = self.wait_exited(cid, timeout=30)
         self.assertEqual(st.exit_code, 3)
         self.assertEqual(self.log_lines(pod, "live"), [b"line-%d" % i for i in range(n)])
