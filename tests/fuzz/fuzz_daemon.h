@@ -58,7 +58,8 @@ static struct crid_grpc_server *fuzz_daemon_start(const char *prefix, bool with_
 	if (!mkdtemp(fuzz_root) || crid_config_from_args(&fuzz_cfg, 1, argv, &action, &err) < 0 ||
 	    crid_host_detect(&fuzz_host, &fuzz_cfg, &err) < 0 ||
 	    crid_node_state_load(&fuzz_daemon_ctx.node, fuzz_root, &err) < 0 ||
-	    crid_handlers_init(&err) < 0 || crid_loop_init(&fuzz_loop, fuzz_on_signal, NULL, &err) < 0)
+	    crid_handlers_init(&err) < 0 ||
+	    crid_loop_init(&fuzz_loop, fuzz_on_signal, NULL, &err) < 0)
 		abort();
 	atexit(fuzz_remove_root);
 	fuzz_daemon_ctx.loop = &fuzz_loop;
@@ -70,7 +71,8 @@ static struct crid_grpc_server *fuzz_daemon_start(const char *prefix, bool with_
 			    crid_image_store_trash_dir(fuzz_daemon_ctx.images), &err) < 0 ||
 	    (with_pull && crid_pull_init(&fuzz_daemon_ctx, &err) < 0))
 		abort();
-	server = crid_grpc_server_new(&fuzz_loop, -1, crid_handlers_dispatch, &fuzz_daemon_ctx, &err);
+	server =
+	    crid_grpc_server_new(&fuzz_loop, -1, crid_handlers_dispatch, &fuzz_daemon_ctx, &err);
 	if (!fuzz_daemon_ctx.cni || !server)
 		abort();
 	return server;
