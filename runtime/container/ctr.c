@@ -477,7 +477,7 @@ static void finalize_exit(struct exit_watch *w)
 
 /* ---- create ---- */
 
-static void remove_bundle(const char *bundle)
+void ctr_remove_bundle(const char *bundle)
 {
 	DIR *d = opendir(bundle);
 	struct dirent *e;
@@ -534,7 +534,7 @@ static void dismantle(struct crid_ctrs *ctrs, struct crid_container *c, struct c
 	if (paths(ctrs, c, bundle, layer) == 0) {
 		remove_layer(ctrs, c, layer);
 		crid_trace_mark(t, "layer");
-		remove_bundle(bundle);
+		ctr_remove_bundle(bundle);
 		crid_trace_mark(t, "bundle");
 	}
 	release_image(ctrs, c);
@@ -1344,7 +1344,7 @@ static int unmount_root(void *arg, struct crid_err *err)
 	if (crid_rootfs_unmount(t->layer, err) < 0)
 		return -1;
 	if (t->bundle[0])
-		remove_bundle(t->bundle);
+		ctr_remove_bundle(t->bundle);
 	return 0;
 }
 

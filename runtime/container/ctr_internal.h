@@ -88,6 +88,9 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 /* `<dir>/<name>` into |out| (PATH_MAX bytes); -1 when it does not fit. */
 int ctr_subpath(char *out, const char *dir, const char *name);
 
+/* Removes a bundle dir and the files in it (no subdirs: config.json, fifos); best effort. */
+void ctr_remove_bundle(const char *bundle);
+
 /*
  * The spawn queue of detached execs (ctr_exec.c): ExecSync's and the
  * streaming sessions' (ctr_stream.c) runtimes go out a few per loop

@@ -346,20 +346,6 @@ static void sweep_layer(struct crid_ctrs *ctrs, const char *dir, const char *id)
 }
 
 /* A bundle holds only files (config.json, FIFOs, journals). */
-static void sweep_bundle(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d) {
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 /*
  * Layer and bundle dirs with no record: a CreateContainer killed between
  * making them (the overlay root mounted) and its first save. No runtime ran
@@ -389,7 +375,7 @@ static void sweep_orphans(struct crid_ctrs *ctrs, const char *top, bool layers)
 		if (layers)
 			sweep_layer(ctrs, path, e->d_name);
 		else
-			sweep_bundle(path);
+			ctr_remove_bundle(path);
 	}
 	closedir(d);
 }
