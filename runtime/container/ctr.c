@@ -8,6 +8,7 @@
  */
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_internal.h"
+#include "runtime/container/ctr_orphans.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +117,7 @@ static struct crid_ctr_op *ctr_op(struct crid_op *base)
 static void op_free(struct crid_ctr_op *op)
 {
 	crid_op_drop_waiters(&op->base);
+	crid_ctr_orphans_cancel(op->orphans);
 	for (int i = 0; i < 3; i++)
 		if (op->init_fds[i] >= 0)
 			close(op->init_fds[i]);

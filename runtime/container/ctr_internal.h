@@ -51,6 +51,8 @@ struct crid_ctr_op {
 	bool unmount_on;
 	struct crid_err unmount_err;
 	void (*after_unmount)(struct crid_ctr_op *op);
+	/* recovery's undo: the interrupted create's runtime and processes, waited for */
+	struct crid_ctr_orphans *orphans;
 };
 
 /* The exit watch of one container, from create until its exit is recorded. */
