@@ -49,7 +49,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test check chaos unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
+.PHONY: all deps run test test-bins check chaos unit integration format-check include-check fuzz fuzzers fuzz-smoke fuzz-long bench clean
 
 all: $(BUILD)/crid $(BUILD)/cridctl $(BUILD)/crid-bench $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 	@true
@@ -154,10 +154,13 @@ chaos:
 	@/usr/bin/python3 tests/chaos/chaos.py --kills $(CHAOS_KILLS) --build $(CHAOS_BUILD) \
 		$(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
+# One clang-format per 40 files, one per core (a process per file cost minutes on a busy node).
 format-check:
-	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do \
-		clang-format --style=file $$f | diff -q - $$f >/dev/null || echo $$f; done); \
-	if [ -n "$$out" ]; then echo "not clang-formatted:"; echo "$$out"; exit 1; fi
+	@out=$$(git ls-files -z '*.c' '*.h' | xargs -0 -P $(NPROC) -n 40 \
+		clang-format --style=file --dry-run -Werror 2>&1); rc=$$?; \
+	bad=$$(echo "$$out" | sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' | sort -u); \
+	if [ -n "$$bad" ]; then echo "not clang-formatted:"; echo "$$bad"; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then echo "$$out"; echo "format-check: clang-format failed (exit $$rc)"; exit 1; fi
 
 # No include circle between files or folders, and no include pointing up the floors.
 include-check:
@@ -169,25 +172,31 @@ fuzzers: $(FUZZ_BIN)
 fuzz:
 	$(MAKE) -j$(NPROC) BUILD=build-fuzz FUZZ=1 fuzzers
 
-# Runs every fuzz target for a short while (FUZZ_SECONDS, default 8) from its
-# seed corpus and dictionary (part of `make test`); new coverage goes to
-# build-fuzz/corpus/, never to the committed tests/fuzz/corpus/.
+# Runs every fuzz target for a short while (FUZZ_SECONDS, default 5) from its
+# seed corpus and dictionary (part of `make test`), one per core (FUZZ_JOBS);
+# new coverage goes to build-fuzz/corpus/, never to the committed tests/fuzz/corpus/.
 fuzz-smoke: fuzz
-	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),8) tests/fuzz/run.sh
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),5) FUZZ_JOBS=$(or $(FUZZ_JOBS),$(NPROC)) tests/fuzz/run.sh
 
 # Runs every fuzz target for FUZZ_SECONDS (default 3600) one after another,
 # FUZZ_JOBS (default 1) at a time, and prints each one's executions.
 fuzz-long: fuzz
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),3600) FUZZ_JOBS=$(or $(FUZZ_JOBS),1) tests/fuzz/run.sh
 
-# The builds use every core (the tests themselves run one at a time: they time real processes).
+# Everything `check` runs, built with every core.
+test-bins: all $(UNIT_BIN) $(HELPER_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper
+
+# The builds use every core; the ASan build runs beside the first pass of the tests and
+# the fuzz build beside the second, at the lowest priority (tests/beside.sh: a pass
+# mostly waits on processes and leaves cores idle).
 test: deps
 	$(MAKE) format-check
 	$(MAKE) include-check
-	$(MAKE) -j$(NPROC) all
-	$(MAKE) check
-	$(MAKE) -j$(NPROC) BUILD=build-asan SAN=1 all
+	$(MAKE) -j$(NPROC) test-bins
+	tests/beside.sh $(BUILD)/beside-asan.log '$(MAKE) -j$(NPROC) BUILD=build-asan SAN=1 test-bins' \
+		$(MAKE) check
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tests/beside.sh $(BUILD)/beside-fuzz.log '$(MAKE) fuzz' \
 		$(MAKE) BUILD=build-asan SAN=1 check
 	$(MAKE) fuzz-smoke
 

@@ -84,6 +84,10 @@ cleanup() {
 	grep -F " $TMP/" /proc/mounts | cut -d' ' -f2 | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null || true
 	done
+	local sweep=()
+	for b in "${BRIDGES[@]}"; do sweep+=(--bridge "$b"); done
+	for m in "$TMP"/*/ipam "$TMP"/floor-ipam; do [ -d "$m" ] && sweep+=(--ipam-dir "$m"); done
+	/usr/bin/python3 "$REPO/bench/net_sweep.py" "${sweep[@]}" || true
 	for b in "${BRIDGES[@]}"; do ip link del "$b" 2>/dev/null || true; done
 	"$FIX/registry.sh" stop "$TMP/registry" 2>/dev/null || true
 	rm -rf "$TMP" 2>/dev/null || true

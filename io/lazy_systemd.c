@@ -36,6 +36,11 @@ SD(int, sd_bus_match_signal,
    (sd_bus * bus, sd_bus_slot **ret, const char *sender, const char *path, const char *interface,
     const char *member, sd_bus_message_handler_t callback, void *userdata),
    (bus, ret, sender, path, interface, member, callback, userdata), -ENOSYS)
+SD(int, sd_bus_match_signal_async,
+   (sd_bus * bus, sd_bus_slot **ret, const char *sender, const char *path, const char *interface,
+    const char *member, sd_bus_message_handler_t callback,
+    sd_bus_message_handler_t install_callback, void *userdata),
+   (bus, ret, sender, path, interface, member, callback, install_callback, userdata), -ENOSYS)
 SD(int, sd_bus_message_new_method_call,
    (sd_bus * bus, sd_bus_message **m, const char *destination, const char *path,
     const char *interface, const char *member),

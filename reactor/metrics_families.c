@@ -96,8 +96,22 @@ static struct crid_metric *const catalog[] = {
 
 static void loop_collect(void);
 
+/*
+ * crid_operations_total is the latency histogram's count of the same labels:
+ * copied at a scrape, so a call's end updates one series, not two.
+ */
+static void ops_collect(void)
+{
+	for (size_t i = 0; i < crid_m_ops_latency.n_series; i++) {
+		const struct crid_metric_series *s = &crid_m_ops_latency.series[i];
+
+		crid_metric_set(&crid_m_ops, (double)s->count, s->labels[0], s->labels[1]);
+	}
+}
+
 int crid_metrics_scrape(enum crid_metrics_format fmt, char **out, size_t *len)
 {
+	ops_collect();
 	loop_collect();
 	crid_metrics_collect();
 	return crid_metrics_encode(catalog, N(catalog), fmt, out, len);
@@ -172,7 +186,6 @@ void crid_metrics_call_end(const char *operation, const char *status, double sta
 {
 	if (!crid_metrics_on)
 		return;
-	crid_metric_inc(&crid_m_ops, operation, status);
 	if (failed)
 		crid_metric_inc(&crid_m_ops_errors, operation, status);
 	crid_metric_observe(&crid_m_ops_latency, ev_time() - started, operation, status);

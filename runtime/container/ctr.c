@@ -8,6 +8,7 @@
  */
 #include "runtime/container/ctr.h"
 #include "runtime/container/ctr_internal.h"
+#include "runtime/container/ctr_orphans.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +117,7 @@ static struct crid_ctr_op *ctr_op(struct crid_op *base)
 static void op_free(struct crid_ctr_op *op)
 {
 	crid_op_drop_waiters(&op->base);
+	crid_ctr_orphans_cancel(op->orphans);
 	for (int i = 0; i < 3; i++)
 		if (op->init_fds[i] >= 0)
 			close(op->init_fds[i]);
@@ -475,7 +477,7 @@ static void finalize_exit(struct exit_watch *w)
 
 /* ---- create ---- */
 
-static void remove_bundle(const char *bundle)
+void ctr_remove_bundle(const char *bundle)
 {
 	DIR *d = opendir(bundle);
 	struct dirent *e;
@@ -532,7 +534,7 @@ static void dismantle(struct crid_ctrs *ctrs, struct crid_container *c, struct c
 	if (paths(ctrs, c, bundle, layer) == 0) {
 		remove_layer(ctrs, c, layer);
 		crid_trace_mark(t, "layer");
-		remove_bundle(bundle);
+		ctr_remove_bundle(bundle);
 		crid_trace_mark(t, "bundle");
 	}
 	release_image(ctrs, c);
@@ -1342,7 +1344,7 @@ static int unmount_root(void *arg, struct crid_err *err)
 	if (crid_rootfs_unmount(t->layer, err) < 0)
 		return -1;
 	if (t->bundle[0])
-		remove_bundle(t->bundle);
+		ctr_remove_bundle(t->bundle);
 	return 0;
 }
 

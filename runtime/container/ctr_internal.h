@@ -51,6 +51,8 @@ struct crid_ctr_op {
 	bool unmount_on;
 	struct crid_err unmount_err;
 	void (*after_unmount)(struct crid_ctr_op *op);
+	/* recovery's undo: the interrupted create's runtime and processes, waited for */
+	struct crid_ctr_orphans *orphans;
 };
 
 /* The exit watch of one container, from create until its exit is recorded. */
@@ -85,6 +87,9 @@ int ctr_runtime_of(struct crid_ctrs *ctrs, const char *handler, struct crid_oci_
 
 /* `<dir>/<name>` into |out| (PATH_MAX bytes); -1 when it does not fit. */
 int ctr_subpath(char *out, const char *dir, const char *name);
+
+/* Removes a bundle dir and the files in it (no subdirs: config.json, fifos); best effort. */
+void ctr_remove_bundle(const char *bundle);
 
 /*
  * The spawn queue of detached execs (ctr_exec.c): ExecSync's and the

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "reactor/log.h"
@@ -24,8 +23,12 @@
 #include "reactor/pidfd.h"
 #include "runtime/container/cgroup_stats.h"
 #include "runtime/container/ctr_internal.h"
+#include "runtime/container/ctr_orphans.h"
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/container/rootfs.h"
+
+/* A SIGKILLed process is gone in ms; on a loaded node three runc init stages took > 66 ms. */
+#define ORPHANS_WAIT_MS 10000
 
 struct kept_fd {
 	char *name;
@@ -184,73 +187,14 @@ static void started_while_down(struct crid_ctrs *ctrs, struct crid_container *c)
 	crid_log_info("recovery: container %.12s was started while crid was down: running", c->id);
 }
 
-static void kill_pid(const char *pid, const char *what, const char *id)
+/* The leftovers of the interrupted create are gone (or the wait gave up): undo it. */
+static void orphans_gone(void *user, bool gone)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+	struct crid_ctr_op *op = user;
 
-	if (pidfd < 0)
-		return;
-	crid_log_info("recovery: container %.12s: killing %s pid %s", id, what, pid);
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	close(pidfd);
-}
-
-/* Does process |pid|'s command line hold the argument |arg|? */
-static bool cmdline_has(const char *pid, const char *arg)
-{
-	char path[300], buf[8192];
-	size_t alen = strlen(arg) + 1; /* with its NUL: a whole argument */
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	for (ssize_t i = 0; n > 0 && i + (ssize_t)alen <= n; i++)
-		if ((i == 0 || buf[i - 1] == '\0') && memcmp(buf + i, arg, alen) == 0)
-			return true;
-	return false;
-}
-
-/*
- * A `runtime create` of a killed crid may still be running (no longer our
- * child), and would make the container after our delete, or leave its init
- * in the container's cgroup: kill the runtime (its command line names the
- * id) and whatever is in the cgroup already, before the undo's delete; the
- * undo then removes the emptied cgroups. Once per interrupted create, at start.
- */
-static void kill_orphan_create(const struct crid_container *c)
-{
-	char rel[PATH_MAX], path[PATH_MAX * 2], pid[32];
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	FILE *f;
-
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && cmdline_has(e->d_name, c->id))
-			kill_pid(e->d_name, "runtime", c->id);
-	if (d)
-		closedir(d);
-	if (!c->cgroups_path ||
-	    crid_cgroup_path_expand(c->cgroups_path, rel, sizeof(rel), NULL) < 0)
-		return;
-	d = opendir(CRID_CGROUP_ROOT);
-	while (d && (e = readdir(d))) {
-		snprintf(path, sizeof(path), "%s/%s%s/cgroup.procs", CRID_CGROUP_ROOT, e->d_name,
-			 rel);
-		if (e->d_name[0] == '.' || !(f = fopen(path, "re")))
-			continue;
-		while (fgets(pid, sizeof(pid), f)) {
-			pid[strcspn(pid, "\n")] = '\0';
-			kill_pid(pid, "process in the cgroup of", c->id);
-		}
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
+	(void)gone; /* a give-up is logged; the undo removes what it can */
+	op->orphans = NULL;
+	ctr_undo_created(op);
 }
 
 static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
@@ -264,11 +208,13 @@ static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct
 		struct crid_ctr_op *op = ctr_op_new(ctrs, c, OP_UNDO, NULL, NULL);
 
 		crid_log_info("recovery: container %.12s was being created: undoing it", c->id);
-		kill_orphan_create(c);
-		if (op) {
-			c->op = op;
+		if (!op)
+			break;
+		c->op = op;
+		op->orphans = crid_ctr_orphans_kill(ctrs->loop, c->id, c->cgroups_path,
+						    ORPHANS_WAIT_MS, orphans_gone, op);
+		if (!op->orphans)
 			ctr_undo_created(op);
-		}
 		break;
 	}
 	case CRID_CTR_CREATED:
@@ -400,20 +346,6 @@ static void sweep_layer(struct crid_ctrs *ctrs, const char *dir, const char *id)
 }
 
 /* A bundle holds only files (config.json, FIFOs, journals). */
-static void sweep_bundle(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d) {
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 /*
  * Layer and bundle dirs with no record: a CreateContainer killed between
  * making them (the overlay root mounted) and its first save. No runtime ran
@@ -443,7 +375,7 @@ static void sweep_orphans(struct crid_ctrs *ctrs, const char *top, bool layers)
 		if (layers)
 			sweep_layer(ctrs, path, e->d_name);
 		else
-			sweep_bundle(path);
+			ctr_remove_bundle(path);
 	}
 	closedir(d);
 }

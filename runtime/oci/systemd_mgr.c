@@ -24,6 +24,9 @@
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 #define PRIVATE_BUS "unix:path=/run/systemd/private"
 #define CALL_TIMEOUT_USEC (30ULL * 1000 * 1000)
+/* Reconnection after a lost bus (daemon-reexec, a restart of systemd): first try, then doubling. */
+#define RECONNECT_FIRST_S 0.5
+#define RECONNECT_MAX_S 30.0
 
 struct crid_systemd_call {
 	struct crid_systemd *sd;
@@ -42,10 +45,15 @@ struct crid_systemd {
 	ev_timer timer;
 	char *version;
 	struct crid_systemd_call *calls;
-	bool lost; /* the connection closed: watchers stopped, every call fails */
+	bool lost; /* no usable connection: every call fails until Subscribe answers again */
+	bool drop; /* a callback found the connection unusable: bus_process ends it */
+	ev_timer reconnect;
+	double backoff;
+	sd_bus_slot *subscribing; /* a reconnection's Subscribe, until its reply */
 };
 
 static void call_finish(struct crid_systemd_call *c, const char *why);
+static int connect_bus(sd_bus **bus, char *tried, size_t size);
 
 /* ---- the connection on the loop ---- */
 
@@ -73,20 +81,27 @@ static void bus_arm(struct crid_systemd *sd)
 }
 
 /*
- * The connection is gone (systemd re-executed or stopped): the watchers stop,
- * since a hung-up fd would wake the loop forever, and pending calls fail.
- * No reconnection: pods that need a scope fail, saying so, until crid restarts.
+ * The connection is gone (systemd re-executed, or restarted): the watchers
+ * stop, since a hung-up fd would wake the loop forever, pending calls fail,
+ * and a timer reconnects. Until systemd answers again pods that need a scope
+ * fail, saying so; nothing else waits for it.
  */
 static void bus_lost(struct crid_systemd *sd, int r)
 {
 	crid_log_error("systemd bus: connection lost (%s): pods with a PID namespace fail to "
-		       "start until crid restarts",
+		       "start until it is back; reconnecting",
 		       strerror(-r));
 	sd->lost = true;
+	sd->drop = false;
 	ev_io_stop(sd->loop->ev, &sd->io);
 	ev_timer_stop(sd->loop->ev, &sd->timer);
 	while (sd->calls)
-		call_finish(sd->calls, "connection to systemd lost");
+		call_finish(sd->calls, "connection to systemd lost (reconnecting)");
+	sd->subscribing = sd_bus_slot_unref(sd->subscribing);
+	sd->bus = sd_bus_close_unref(sd->bus); /* no flush: it would block */
+	sd->backoff = RECONNECT_FIRST_S;
+	ev_timer_set(&sd->reconnect, sd->backoff, 0.);
+	ev_timer_start(sd->loop->ev, &sd->reconnect);
 }
 
 /* Bounded: sd_bus_process handles one message a call; a busy bus gets the next turn. */
@@ -96,8 +111,8 @@ static void bus_process(struct crid_systemd *sd)
 
 	for (int i = 0; i < 64 && r > 0; i++)
 		r = sd_bus_process(sd->bus, NULL);
-	if (r < 0 && sd_bus_is_open(sd->bus) <= 0) {
-		bus_lost(sd, r);
+	if (sd->drop || (r < 0 && sd_bus_is_open(sd->bus) <= 0)) {
+		bus_lost(sd, r < 0 ? r : -EPROTO);
 		return;
 	}
 	if (r < 0)
@@ -117,6 +132,76 @@ static void on_timer(struct ev_loop *ev, ev_timer *w, int revents)
 {
 	(void)ev, (void)revents;
 	bus_process(w->data);
+}
+
+static void bus_watch(struct crid_systemd *sd)
+{
+	ev_io_init(&sd->io, on_io, sd_bus_get_fd(sd->bus), EV_READ);
+	sd->io.data = sd;
+	ev_io_start(sd->loop->ev, &sd->io);
+	bus_arm(sd);
+}
+
+static int on_job_removed(sd_bus_message *m, void *user, sd_bus_error *ret_error);
+
+/* Systemd is back when it answers Subscribe: from then on scopes are asked for again. */
+static int on_subscribed(sd_bus_message *m, void *user, sd_bus_error *ret_error)
+{
+	struct crid_systemd *sd = user;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+
+	(void)ret_error;
+	sd->subscribing = sd_bus_slot_unref(sd->subscribing);
+	if (e) {
+		crid_log_warn("systemd bus: Subscribe after reconnecting: %s",
+			      e->message ? e->message : e->name);
+		sd->drop = true;
+		return 0;
+	}
+	sd->lost = false;
+	crid_log_info("systemd bus: reconnected");
+	return 0;
+}
+
+/* The start-up's Subscribe and JobRemoved match, asynchronously: the loop is serving now. */
+static int resubscribe(struct crid_systemd *sd)
+{
+	sd_bus_message *m = NULL;
+	int r = sd_bus_match_signal_async(sd->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved",
+					  on_job_removed, NULL, sd);
+
+	if (r >= 0)
+		r = sd_bus_message_new_method_call(sd->bus, &m, SD_DEST, SD_PATH, SD_MANAGER,
+						   "Subscribe");
+	if (r >= 0)
+		r = sd_bus_call_async(sd->bus, &sd->subscribing, m, on_subscribed, sd,
+				      CALL_TIMEOUT_USEC);
+	sd_bus_message_unref(m);
+	return r;
+}
+
+/* Connecting to a local socket does not wait; the handshake and Subscribe run on the loop. */
+static void reconnect_tick(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	struct crid_systemd *sd = w->data;
+	char tried[512] = "";
+	int r;
+
+	(void)revents;
+	r = connect_bus(&sd->bus, tried, sizeof(tried));
+	if (r >= 0 && (r = resubscribe(sd)) < 0)
+		snprintf(tried, sizeof(tried), "Subscribe: %s", strerror(-r));
+	if (r < 0) {
+		sd->subscribing = sd_bus_slot_unref(sd->subscribing);
+		sd->bus = sd_bus_close_unref(sd->bus);
+		crid_log_debug("systemd bus: reconnecting failed (%s); next try in %.1f s", tried,
+			       sd->backoff);
+		sd->backoff = sd->backoff * 2 < RECONNECT_MAX_S ? sd->backoff * 2 : RECONNECT_MAX_S;
+		ev_timer_set(w, sd->backoff, 0.);
+		ev_timer_start(ev, w);
+		return;
+	}
+	bus_watch(sd);
 }
 
 /* ---- calls ---- */
@@ -268,7 +353,9 @@ struct crid_systemd_call *crid_systemd_start_scope(struct crid_systemd *sd, cons
 
 	if (sd->lost) {
 		crid_free(c);
-		crid_err_cause(err, EIO, "systemd scope `%s`: connection to systemd lost", unit);
+		crid_err_cause(err, EIO,
+			       "systemd scope `%s`: connection to systemd lost (reconnecting)",
+			       unit);
 		return NULL;
 	}
 	if (!c)
@@ -378,12 +465,11 @@ struct crid_systemd *crid_systemd_open(struct crid_loop *loop, double timeout, s
 		crid_systemd_close(sd);
 		return NULL;
 	}
-	ev_io_init(&sd->io, on_io, sd_bus_get_fd(sd->bus), EV_READ);
-	sd->io.data = sd;
 	ev_timer_init(&sd->timer, on_timer, 0., 0.);
 	sd->timer.data = sd;
-	ev_io_start(loop->ev, &sd->io);
-	bus_arm(sd);
+	ev_timer_init(&sd->reconnect, reconnect_tick, 0., 0.);
+	sd->reconnect.data = sd;
+	bus_watch(sd);
 	return sd;
 }
 
@@ -400,6 +486,8 @@ void crid_systemd_close(struct crid_systemd *sd)
 		crid_systemd_call_cancel(sd->calls);
 	ev_io_stop(sd->loop->ev, &sd->io); /* zeroed until attached: a no-op then */
 	ev_timer_stop(sd->loop->ev, &sd->timer);
+	ev_timer_stop(sd->loop->ev, &sd->reconnect);
+	sd_bus_slot_unref(sd->subscribing);
 	sd_bus_close_unref(sd->bus); /* no flush: it would block */
 	free(sd->version);	     /* sd-bus allocated it with malloc */
 	crid_free(sd);

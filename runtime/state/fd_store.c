@@ -270,6 +270,13 @@ static int keeper_addr(const char *runroot, struct sockaddr_un *addr, struct cri
 	return 0;
 }
 
+/* A keeper connection's bounds: a stuck keeper costs a put or a list a bounded wait, never the loop. */
+static void keeper_timeouts(int sock)
+{
+	set_timeout(sock, SO_SNDTIMEO, SEND_TIMEOUT_MS);
+	set_timeout(sock, SO_RCVTIMEO, LIST_TIMEOUT_MS);
+}
+
 static int open_keeper(const char *runroot, struct crid_fd_store *s, struct crid_err *err)
 {
 	struct sockaddr_un addr;
@@ -292,8 +299,7 @@ static int open_keeper(const char *runroot, struct crid_fd_store *s, struct crid
 		sleep_ms(10);
 	}
 connected:
-	set_timeout(s->sock, SO_SNDTIMEO, SEND_TIMEOUT_MS);
-	set_timeout(s->sock, SO_RCVTIMEO, LIST_TIMEOUT_MS);
+	keeper_timeouts(s->sock);
 	return 0;
 }
 
@@ -603,8 +609,7 @@ static void respawn_tick(struct ev_loop *ev, ev_timer *w, int revents)
 	}
 	if (keeper_addr(s->runroot, &addr, &err) == 0 && try_connect(&addr, &s->sock) == 0) {
 		ev_timer_stop(ev, w);
-		set_timeout(s->sock, SO_SNDTIMEO, SEND_TIMEOUT_MS);
-		set_timeout(s->sock, SO_RCVTIMEO, LIST_TIMEOUT_MS);
+		keeper_timeouts(s->sock);
 		ev_io_set(&s->hup, s->sock, EV_READ);
 		ev_io_start(ev, &s->hup);
 		if (s->reseed)

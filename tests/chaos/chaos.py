@@ -28,6 +28,7 @@ timing on a loaded machine still varies, as it does for a real node.
 """
 import argparse
 import array
+import errno
 import gzip
 import hashlib
 import io
@@ -35,13 +36,11 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
 import urllib.request
@@ -164,6 +163,106 @@ def keeper_names(sock_path):
                 names.append(data[1:].decode())
     finally:
         s.close()
+
+
+class KeeperWatch:
+    """Who ends the node's crid-keeper, should it end: its exit status (a pidfd opened
+    now, PIDFD_GET_INFO with PIDFD_INFO_EXIT once its parent reaped it, Linux 6.15+)
+    and, where tracefs is mounted, every signal sent to it with the sender's name and
+    pid (a private trace instance, filtered on the keeper's pid, removed by close()).
+    Diagnostics only: what the host cannot give is said in explain(), never guessed."""
+
+    TRACEFS = "/sys/kernel/tracing"
+    GET_INFO = 0xC040FF0B  # _IOWR(0xFF, 11, struct pidfd_info), its 64-byte first version
+    INFO_EXIT = 1 << 3
+
+    def __init__(self, pid):
+        self.pid, self.pidfd, self.trace = pid, None, None
+        self.why_no_trace = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except OSError as e:
+            self.why_no_trace = "pidfd_open: %s" % e.strerror
+            return
+        inst = os.path.join(self.TRACEFS, "instances", "crid-chaos-%d" % os.getpid())
+        try:
+            os.mkdir(inst)
+            self.trace = inst
+            self._write("trace_clock", "mono")  # comparable with time.monotonic()
+            for ev, flt in (("signal/signal_generate", "pid == %d" % pid),
+                            ("sched/sched_process_exit", "pid == %d" % pid)):
+                self._write("events/%s/filter" % ev, flt)
+                self._write("events/%s/enable" % ev, "1")
+        except OSError as e:
+            self.why_no_trace = "no signal trace (%s: %s)" % (inst, e.strerror)
+            self.close_trace()
+
+    def _write(self, name, value):
+        with open(os.path.join(self.trace, name), "w") as f:
+            f.write(value)
+
+    def exit_status(self, wait=3.0):
+        """'running', 'exited N', 'killed by signal N', or why it is not known."""
+        import fcntl
+        import select
+        import struct
+        if self.pidfd is None:
+            return "unknown (%s)" % self.why_no_trace
+        if not select.select([self.pidfd], [], [], 0)[0]:
+            return "running"
+        deadline = time.monotonic() + wait  # its new parent reaps it within moments
+        while True:
+            buf = bytearray(struct.pack("=Q56x", self.INFO_EXIT))
+            try:
+                fcntl.ioctl(self.pidfd, self.GET_INFO, buf)
+            except OSError as e:
+                if e.errno != errno.ESRCH or time.monotonic() > deadline:
+                    return "exited, status unknown (PIDFD_GET_INFO: %s)" % e.strerror
+                time.sleep(0.1)
+                continue
+            mask, = struct.unpack_from("=Q", buf)
+            if mask & self.INFO_EXIT:
+                raw, = struct.unpack_from("=i", buf, 60)
+                if os.WIFSIGNALED(raw):
+                    return "killed by signal %d" % os.WTERMSIG(raw)
+                return "exited %d" % os.WEXITSTATUS(raw)
+            if time.monotonic() > deadline:
+                return "exited, not reaped yet"
+            time.sleep(0.1)
+
+    def signals(self):
+        """The trace's lines: signals sent to the keeper (sender comm-pid first) and its exit."""
+        if not self.trace:
+            return [self.why_no_trace or "no signal trace"]
+        try:
+            with open(os.path.join(self.trace, "trace")) as f:
+                lines = [ln.rstrip() for ln in f if not ln.startswith("#")]
+        except OSError as e:
+            return ["trace unreadable: %s" % e.strerror]
+        return lines or ["no signal sent to it was traced"]
+
+    def explain(self):
+        return "crid-keeper %d: %s, at driver time %.3f; trace:\n    %s" % (
+            self.pid, self.exit_status(), time.monotonic(), "\n    ".join(self.signals()))
+
+    def close_trace(self):
+        if self.trace:
+            for ev in ("signal/signal_generate", "sched/sched_process_exit"):
+                try:
+                    self._write("events/%s/enable" % ev, "0")
+                except OSError:
+                    pass
+            try:
+                os.rmdir(self.trace)
+            except OSError as e:
+                msg("could not remove trace instance %s: %s" % (self.trace, e.strerror))
+            self.trace = None
+
+    def close(self):
+        self.close_trace()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 def mounts_under(path):
@@ -290,6 +389,7 @@ class Chaos:
         self.crid = None
         self.killer = None
         self.keeper_pid = None
+        self.keeper_watch = None
 
     # -- set-up and tear-down ---------------------------------------------------
 
@@ -350,6 +450,8 @@ class Chaos:
                 msg("teardown: %s" % e)
                 rc = None
                 c.kill()
+            if self.keeper_watch:
+                self.keeper_watch.close()
             for pid in c.keeper_pids():
                 os.kill(pid, signal.SIGKILL)
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
@@ -406,12 +508,24 @@ class Chaos:
         self.img = self.pbg.ImageServiceStub(self.channel)
 
     def check_keeper(self):
-        """The node's crid-keeper outlives every kill of crid: the same process throughout."""
+        """The node's crid-keeper outlives every kill of crid: the same process throughout.
+        Its loss says how it ended and who signalled it (KeeperWatch)."""
         pids = self.crid.keeper_pids()
         if self.keeper_pid is not None and pids != [self.keeper_pid]:
-            raise Violation("crid-keeper pid %d is gone (keepers now: %s): the fd store was lost"
-                            % (self.keeper_pid, pids))
-        self.keeper_pid = pids[0] if len(pids) == 1 else None
+            why = self.keeper_watch.explain() if self.keeper_watch else ""
+            raise Violation("crid-keeper pid %d is gone (keepers now: %s): the fd store was "
+                            "lost\n  %s\n  crid's word on it: %s"
+                            % (self.keeper_pid, pids, why, self.keeper_lines()))
+        if self.keeper_pid is None and len(pids) == 1:
+            self.keeper_pid = pids[0]
+            self.keeper_watch = KeeperWatch(self.keeper_pid)
+            if self.keeper_watch.why_no_trace:
+                msg("keeper watch: %s" % self.keeper_watch.why_no_trace)
+
+    def keeper_lines(self):
+        lines = [ln for ln in self.crid.log_text().splitlines()
+                 if "keeper" in ln or "fd store" in ln]
+        return "\n    ".join(lines[-8:]) or "nothing"
 
     def died(self):
         """After crid is gone: reaps it and says how (raises on a death nobody caused)."""

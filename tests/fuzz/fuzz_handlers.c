@@ -12,7 +12,6 @@
  * grpc-status, non-OK ones carry a message, and INTERNAL is only the
  * undecodable request's answer; the connection closes when the peer does.
  */
-#include <ftw.h>
 #include <nghttp2/nghttp2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,33 +20,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "handlers/handlers.h"
 #include "proto/api.pb-c.h"
-#include "reactor/log.h"
+#include "tests/fuzz/fuzz_daemon.h"
 
 #define MAX_BODY (256u << 10)
 
-static struct crid_loop loop;
-static struct crid_config cfg;
-static struct crid_host host;
-static struct crid_daemon daemon_ctx;
 static struct crid_grpc_server *server;
-static char root[] = "/tmp/crid-fuzz-handlers-XXXXXX";
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* The state dir goes when the run ends (libFuzzer exits through exit()). */
-static void remove_root(void)
-{
-	nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 struct call {
 	uint8_t *body; /* 5-byte gRPC prefix + message */
@@ -56,39 +34,6 @@ struct call {
 	char message[256];
 	int closed;
 };
-
-static void on_signal(struct crid_loop *l, int signo, void *user)
-{
-	(void)l;
-	(void)signo;
-	(void)user;
-}
-
-static void setup(void)
-{
-	struct crid_err err;
-	char *argv[] = { "crid", NULL };
-	enum crid_config_action action;
-
-	crid_log_set_level(CRID_LOG_ERROR);
-	if (!mkdtemp(root) || crid_config_from_args(&cfg, 1, argv, &action, &err) < 0 ||
-	    crid_host_detect(&host, &cfg, &err) < 0 ||
-	    crid_node_state_load(&daemon_ctx.node, root, &err) < 0 ||
-	    crid_handlers_init(&err) < 0 || crid_loop_init(&loop, on_signal, NULL, &err) < 0)
-		abort();
-	atexit(remove_root);
-	daemon_ctx.loop = &loop;
-	daemon_ctx.cfg = &cfg;
-	daemon_ctx.host = &host;
-	daemon_ctx.cni = crid_cni_watch_new("/nonexistent/cni", &cfg.cni_plugin_dirs);
-	if (crid_image_store_open(root, &daemon_ctx.images, &err) < 0 ||
-	    crid_trash_init(&daemon_ctx.trash, &loop, crid_image_store_trash_dir(daemon_ctx.images),
-			    &err) < 0)
-		abort();
-	server = crid_grpc_server_new(&loop, -1, crid_handlers_dispatch, &daemon_ctx, &err);
-	if (!daemon_ctx.cni || !server)
-		abort();
-}
 
 static const ProtobufCMethodDescriptor *pick(uint8_t b, const char **service)
 {
@@ -184,12 +129,12 @@ static void exchange(nghttp2_session *s, struct call *c, int fd, int max_rounds)
 
 			if (w > 0)
 				off += w;
-			ev_run(loop.ev, EVRUN_NOWAIT);
+			ev_run(fuzz_loop.ev, EVRUN_NOWAIT);
 			while ((w = read(fd, buf, sizeof(buf))) > 0)
 				if (nghttp2_session_mem_recv(s, buf, (size_t)w) < 0)
 					abort(); /* the server spoke invalid HTTP/2 */
 		}
-		ev_run(loop.ev, EVRUN_NOWAIT);
+		ev_run(fuzz_loop.ev, EVRUN_NOWAIT);
 		for (ssize_t r; (r = read(fd, buf, sizeof(buf))) > 0;)
 			if (nghttp2_session_mem_recv(s, buf, (size_t)r) < 0)
 				abort();
@@ -222,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size - 1 > MAX_BODY)
 		return 0;
 	if (!server)
-		setup();
+		server = fuzz_daemon_start("crid-fuzz-handlers-", false);
 	m = pick(data[0], &service);
 	snprintf(path, sizeof(path), "/%s/%s", service, m->name);
 	c.len = 5 + size - 1;
@@ -245,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nghttp2_session_del(s);
 	close(sv[1]);
 	for (int i = 0; i < 100 && crid_grpc_server_connections(server) > 0; i++)
-		ev_run(loop.ev, EVRUN_NOWAIT);
+		ev_run(fuzz_loop.ev, EVRUN_NOWAIT);
 	if (crid_grpc_server_connections(server) != 0)
 		abort(); /* a closed peer must always close the connection */
 	free(c.body);

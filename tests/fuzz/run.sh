@@ -1,11 +1,12 @@
 #!/bin/bash
-# Runs libFuzzer targets of build-fuzz/fuzz/ one after another, each for
+# Runs libFuzzer targets of build-fuzz/fuzz/, FUZZ_JOBS at a time, each for
 # FUZZ_SECONDS, from build-fuzz/corpus/<target> (grown in place) and the
 # committed seeds of tests/fuzz/corpus/<target> (read only), with the
 # target's dictionary when there is one. Prints one line per target:
 #   <target> <seconds> s <executions> runs <exec/s> exec/s <crashes> crash
-# and exits 1 after the first target that crashes, leaks or aborts, its log's
-# tail and crash input (build-fuzz/crash-<target>-*) shown.
+# (whole, in the order the targets end) and exits 1 when a target crashes, leaks
+# or aborts, its log's tail and crash input (build-fuzz/crash-<target>-*) shown:
+# one at a time, right after it; several at a time, after the others running ended.
 #
 # Usage: tests/fuzz/run.sh [target...]   (default: every built target)
 # FUZZ_SECONDS (default 8), FUZZ_BUILD (default build-fuzz),
@@ -19,6 +20,15 @@ here=$(dirname "$0")
 if [ $# -eq 0 ]; then
 	set -- $(ls "$build"/fuzz/ | grep '^fuzz_')
 fi
+
+# Prints stdin whole, one target's output at a time (targets may run side by side).
+say() {
+	out=$(cat)
+	{
+		flock 9
+		printf '%s\n' "$out"
+	} 9>>"$build/.run.lock"
+}
 
 # One target: its summary line on stdout, 0 when clean.
 run_one() {
@@ -40,13 +50,14 @@ run_one() {
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	crash=0
 	[ $rc -eq 0 ] || crash=1
-	echo "$n $((end - start)) s ${runs:-0} runs ${rate:-0} exec/s $crash crash"
-	if [ $rc -ne 0 ]; then
-		tail -n 40 "$log"
-		echo "$n: FAILED (exit $rc; crash input in $build/crash-$n-*, log $log)"
-		return 1
-	fi
-	return 0
+	{
+		echo "$n $((end - start)) s ${runs:-0} runs ${rate:-0} exec/s $crash crash"
+		if [ $rc -ne 0 ]; then
+			tail -n 40 "$log"
+			echo "$n: FAILED (exit $rc; crash input in $build/crash-$n-*, log $log)"
+		fi
+	} | say
+	[ $rc -eq 0 ]
 }
 
 fail=0

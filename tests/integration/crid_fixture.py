@@ -1058,6 +1058,22 @@ def count_tests(ids, holder_id):
     return sum(1 for i in ids if i.startswith(m.group(1) + "."))
 
 
+class _TimedResult(unittest.TextTestResult):
+    """Writes each test's wall time after its status ("ok (3.2 s)") and keeps the
+    times, so a module's slow tests show in every run's log (make test's length)."""
+
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def _write_status(self, test, status):
+        took = time.monotonic() - getattr(self, "_t0", time.monotonic())
+        if not isinstance(test, unittest.case._SubTest):
+            self.times = getattr(self, "times", []) + [(took, test.id())]
+            status = "%s (%.1f s)" % (status, took)
+        super()._write_status(test, status)
+
+
 def _run_modules(names):
     sys.path.insert(0, HERE)
     loader = unittest.TestLoader()
@@ -1068,7 +1084,8 @@ def _run_modules(names):
             n = n[:-3]
         suite.addTests(loader.loadTestsFromName(n))
     ids = test_ids(suite)
-    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, buffer=False)
+    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, buffer=False,
+                                     resultclass=_TimedResult)
     res = runner.run(suite)
     for t, reason in res.skipped:
         print("SKIPPED %s: %s" % (t.id(), reason))

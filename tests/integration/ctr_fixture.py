@@ -10,6 +10,7 @@ dataDir, and the images pulled. A class names the OCI runtime handler its pods
 use (`runtime`); when the daemon reports that handler unusable (Status verbose
 info "runtime") the class is skipped with that reason printed.
 """
+import hashlib
 import importlib.util
 import io
 import json
@@ -93,21 +94,90 @@ def build_extra_layout(dest):
     lay.close()
 
 
-class Registry:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="crid-ctr-registry-")
-        self.addr = subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"), "start",
-                                    self.dir], check=True, capture_output=True,
-                                   text=True).stdout.split()[-1]
+def _push_ctr_images(addr, keys):
+    """Pushes |keys| to the registry at |addr|: images.py's own (busybox, sleep) and the
+    two built here (whiteout, nobody)."""
+    own = [k for k in keys if k not in ("whiteout", "nobody")]
+    if own:
+        subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", addr] + own,
+                       check=True)
+    extra = [k for k in keys if k in ("whiteout", "nobody")]
+    if not extra:
+        return
+    with tempfile.TemporaryDirectory(prefix="crid-ctr-layout-") as d:
+        layout = os.path.join(d, "oci")
+        build_extra_layout(layout)
+        for k in extra:
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "-q",
+                            "--dest-tls-verify=false", "oci:%s:%s" % (layout, k),
+                            "docker://%s/crid-test/%s:latest" % (addr, k)], check=True)
+
+
+def _served_digests(addr, keys):
+    """{key: manifest digest the registry at |addr| serves} (None where it has none)."""
+    return {k: _images_module().remote_digest(addr, "crid-test/" + k) for k in keys}
+
+
+def _seed_storage(keys):
+    """A docker-registry storage tree holding |keys|, pushed once per machine and per
+    version of the images (cached beside images.py's layout, CRID_FIXTURES_CACHE): a
+    module's registry starts on a copy of it instead of pushing them again (skopeo runs
+    and layer gzips cost seconds a module). Returns (dir with data/, {key: digest})."""
+    im = _images_module()
+    h = hashlib.sha256(im.stamp(os.environ.get("BUSYBOX", "/bin/busybox")).encode())
+    with open(os.path.abspath(__file__), "rb") as f:
+        h.update(f.read())
+    h.update(",".join(keys).encode())
+    cache = os.environ.get("CRID_FIXTURES_CACHE", "/var/tmp/crid-fixtures")
+    path = os.path.join(cache, "registry-" + h.hexdigest()[:20])
+    try:
+        with open(os.path.join(path, "digests.json")) as f:
+            return path, json.load(f)
+    except (OSError, ValueError):
+        pass
+    os.makedirs(cache, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=cache, prefix="registry-new-")
+    try:
+        addr = subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"), "start", tmp],
+                              check=True, capture_output=True, text=True).stdout.split()[-1]
         try:
-            subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", self.addr,
-                            "busybox", "sleep"], check=True)
-            layout = os.path.join(self.dir, "oci")
-            build_extra_layout(layout)
-            for k in ("whiteout", "nobody"):
-                subprocess.run(["skopeo", "--insecure-policy", "copy", "-q",
-                                "--dest-tls-verify=false", "oci:%s:%s" % (layout, k),
-                                "docker://%s/crid-test/%s:latest" % (self.addr, k)], check=True)
+            _push_ctr_images(addr, keys)
+            digests = _served_digests(addr, keys)
+        finally:
+            subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"), "stop", tmp])
+        if None in digests.values():
+            raise RuntimeError("seed registry lacks an image after the push: %r" % digests)
+        with open(os.path.join(tmp, "digests.json"), "w") as f:
+            json.dump(digests, f)
+        try:
+            os.rename(tmp, path)  # a module beside this one may have made it first
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(os.path.join(path, "digests.json")) as f:
+        return path, json.load(f)
+
+
+class Registry:
+    KEYS = ("busybox", "sleep", "whiteout", "nobody")
+
+    def __init__(self, keys=None, prefix="crid-ctr-registry-"):
+        keys = tuple(keys or self.KEYS)
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        try:
+            seed, digests = _seed_storage(keys)
+            shutil.copytree(os.path.join(seed, "data"), os.path.join(self.dir, "data"),
+                            symlinks=True)
+            self.addr = subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"),
+                                        "start", self.dir], check=True, capture_output=True,
+                                       text=True).stdout.split()[-1]
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        try:
+            if _served_digests(self.addr, keys) != digests:  # the seed is not what it was
+                _push_ctr_images(self.addr, keys)
         except Exception:
             self.stop()
             raise

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -30,16 +29,7 @@ class SleepRegistry(ctr_fixture.Registry):
     """The fixture's registry with the sleep image only: all these tests run."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="crid-faults-registry-")
-        self.addr = subprocess.run(["bash", os.path.join(ctr_fixture.FIXTURES, "registry.sh"),
-                                    "start", self.dir], check=True, capture_output=True,
-                                   text=True).stdout.split()[-1]
-        try:
-            subprocess.run([ctr_fixture.PY, os.path.join(ctr_fixture.FIXTURES, "images.py"),
-                            "push", self.addr, "sleep"], check=True)
-        except Exception:
-            self.stop()
-            raise
+        super().__init__(keys=("sleep",), prefix="crid-faults-registry-")
 
 
 def setup_sleep_registry():

@@ -121,11 +121,23 @@ report_ended() {
 	pending=("${left[@]}")
 }
 
+# The longest modules (their seconds in make test) start first, so that both lanes end
+# together instead of one running a long module alone at the end of the pass.
+FIRST=${CRID_FIRST_MODULES:-"test_containers_recovery test_log_kill test_chaos test_ctr_stream
+	test_stream_rpc test_containers_ops test_containers test_stream_exec test_stream_ws
+	test_faults_runtime test_stream_spdy test_faults_host"}
+FIRST=$(echo $FIRST)
 snapshot "the run began"
-parallel= serial=
+parallel= serial= rest=
 for m in $modules; do
 	m=${m%.py}
-	case " $SERIAL " in *" $m "*) serial="$serial $m" ;; *) parallel="$parallel $m" ;; esac
+	case " $SERIAL " in *" $m "*) serial="$serial $m" ;; *) rest="$rest $m" ;; esac
+done
+for m in $FIRST; do
+	case " $rest " in *" $m "*) parallel="$parallel $m" ;; esac
+done
+for m in $rest; do
+	case " $FIRST " in *" $m "*) ;; *) parallel="$parallel $m" ;; esac
 done
 for m in $parallel; do
 	while [ "$(jobs -pr | wc -l)" -ge "$JOBS" ]; do

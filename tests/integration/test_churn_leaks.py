@@ -8,8 +8,6 @@ exit). The leak checker exists only in an ASan build: the module skips itself, s
 when $CRID_BIN is not one (the first pass of `make test`)."""
 import json
 import os
-import subprocess
-import tempfile
 import threading
 import unittest
 
@@ -18,7 +16,7 @@ import grpc
 import api_pb2
 from crid_fixture import CRID_BIN
 import ctr_fixture
-from ctr_fixture import FIXTURES, PY, CtrBase
+from ctr_fixture import CtrBase
 
 CHURNS = int(os.environ.get("CRID_CHURNS", "40"))
 WORKERS = 6
@@ -35,16 +33,7 @@ class SleepRegistry(ctr_fixture.Registry):
     """The fixture's registry with the sleep image only (the others are not churned)."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="crid-churn-registry-")
-        self.addr = subprocess.run(["bash", os.path.join(FIXTURES, "registry.sh"), "start",
-                                    self.dir], check=True, capture_output=True,
-                                   text=True).stdout.split()[-1]
-        try:
-            subprocess.run([PY, os.path.join(FIXTURES, "images.py"), "push", self.addr,
-                            "sleep"], check=True, capture_output=True)
-        except Exception:
-            self.stop()
-            raise
+        super().__init__(keys=("sleep",), prefix="crid-churn-registry-")
 
 
 def setUpModule():

@@ -426,7 +426,7 @@ static void run_failing(struct crid_loop *loop, const char *type, double timeout
 		crid_cni_net_free(net);
 		return;
 	}
-	run_until(loop, &o->done, timeout + 5);
+	run_until(loop, &o->done, timeout + 30);
 	*took = now() - t0;
 	crid_cni_net_free(net);
 }
@@ -458,7 +458,8 @@ static void test_failures(struct crid_loop *loop)
 	CHECK(o.done && o.status < 0 && o.err.code == ETIMEDOUT &&
 		  strstr(o.err.msg, "plugin `hang` ADD timed out after 0.3 s"),
 	      "hanging plugin: %s", o.err.msg);
-	CHECK(took < 2.0, "timeout bounded: %.2f s for 0.3 s", took);
+	/* far below the plugin's 100 s sleep, however loaded the machine: the timeout cut it */
+	CHECK(took < 30.0, "timeout bounded: %.2f s for 0.3 s", took);
 	CHECK(settle(loop, base), "killed plugin reaped, op freed");
 }
 

@@ -1,0 +1,41 @@
+/*
+ * What the `runtime create` of a killed crid left running: the runtime
+ * itself (no longer crid's child; its command line names the container) and
+ * whatever it had already put in the container's cgroups (a runtime's init
+ * stages, the container's init). The undo of that create must wait until
+ * they are gone: the runtime could otherwise make the container after the
+ * delete, and a cgroup that still holds a process cannot be removed (chaos
+ * seed 96639031, kill 525: three runc init stages SIGKILLed 66 ms before the
+ * rmdir were still there on a loaded node, and the container's cgroups stayed
+ * in all ten hierarchies for good).
+ */
+#ifndef CRID_CTR_ORPHANS_H
+#define CRID_CTR_ORPHANS_H
+
+#include <stdbool.h>
+
+#include "reactor/loop.h"
+
+struct crid_ctr_orphans;
+
+/* Called once from the loop: |gone| false when the wait gave up. */
+typedef void (*crid_ctr_orphans_fn)(void *user, bool gone);
+
+/*
+ * SIGKILLs (through pidfds) every process whose command line holds the
+ * argument |id| and every process in the cgroups of |cgroups_path| (a
+ * cgroupsPath, crid_cgroup_path_expand() rules; NULL: none) in every
+ * hierarchy under CRID_CGROUP_ROOT, then polls from a timer: the cgroups are
+ * read again and any process found there killed too (one a runtime stage
+ * cloned after the first read), until every killed runtime has exited and
+ * every cgroup is empty, or |wait_ms| passed; then |done| (never called from
+ * here). NULL when out of memory (nothing is killed then).
+ */
+struct crid_ctr_orphans *crid_ctr_orphans_kill(struct crid_loop *loop, const char *id,
+					       const char *cgroups_path, long wait_ms,
+					       crid_ctr_orphans_fn done, void *user);
+
+/* Stops the wait without calling |done| and frees it; NULL is fine. */
+void crid_ctr_orphans_cancel(struct crid_ctr_orphans *o);
+
+#endif
