@@ -268,7 +268,7 @@ bench: deps all
 # `make soak SOAK_MINUTES=N SOAK_PODS=M`: bench/soak.py through bench/run.sh against crid
 # (BENCH_ENDPOINTS="crid containerd" adds containerd, one after the other): kubelet's polling
 # load with 10% of the pods churning; CSV and PNG under bench/results/<stamp>/; fails when fds
-# or PSS grow or p99 drifts beyond the bounds of README's Reliability section.
+# or memory grow or p99 drifts beyond the bounds of README's Reliability section.
 SOAK_MINUTES ?= 20
 SOAK_PODS ?= 500
 # `make lsan-churn LSAN_CHURNS=N`: an ASan build of crid through N pod churns, then SIGTERM:

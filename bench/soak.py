@@ -15,18 +15,23 @@ containers do not fit a loaded 2-core machine) are started, then for --minutes:
   - churn: --churn of the pods (10%) are replaced over and over (StopPodSandbox,
     RemovePodSandbox, RunPodSandbox) by --workers threads on a third connection;
   - every --interval s (10) a sample: the daemon's open fds (/proc/PID/fd), its
-    PSS, anonymous PSS and RSS (/proc/PID/smaps_rollup), its worst loop iteration
-    since the last sample, wall and CPU time (crid: verbose Status info "loop",
-    reset on read), the p50/p99 of the
-    polling calls of the window, churns and errors so far.
+    PSS, anonymous PSS, RSS and anonymous memory (/proc/PID/smaps_rollup), its worst
+    loop iteration since the last sample, wall and CPU time (crid: verbose Status info
+    "loop", reset on read), what crid allocated itself and glibc's heap in use and free
+    (crid: info "memory"), the p50/p99 of the polling calls of the window, churns and
+    errors so far.
 The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot).
 
 Verdict (exit 1 naming the figure, else 0), for runs of at least 4 minutes (shorter
 runs scale the windows to a quarter of the run each):
   - fds:  the lowest count of the last minute <= the lowest of the minute after the
           2-minute warm-up x 1.02 + 8 (the lowest: fds of calls in flight come and go);
-  - PSS:  the median of the last minute <= the median of that base minute x 1.02
-          + 1024 KiB;
+  - memory: the median of the daemon's anonymous memory (smaps_rollup "Anonymous":
+          heap, stacks, data; its own pages, whoever else maps its libraries) over the
+          last minute <= the median of that base minute x 1.02 (no allowance for the
+          allocator's pages: measured flat to the page, README);
+          PSS is reported, not judged: its share of the libraries moves as other
+          processes map or unmap them, and halves while a forked child shares the heap;
   - p99:  the polling calls' p99 over the run's last tenth (at least a minute) <= 1.5 x
           that of its first tenth + 2 ms (a loaded machine's scheduling noise);
   - no RPC error at all (churn or polling).
@@ -51,10 +56,12 @@ import api_pb2_grpc  # noqa: E402
 POD_NS = "crid-soak"
 RPC_TIMEOUT = 120
 FD_SLACK, FD_FACTOR = 8, 1.02
-PSS_SLACK_KIB, PSS_FACTOR = 1024, 1.02
+MEM_SLACK_KIB, MEM_FACTOR = 0, 1.02
 P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
 COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us",
-           "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors")
+           "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors",
+           "crid_kib", "heap_used_kib", "heap_free_kib", "anon_kib")
+MEMORY_KEYS = {"cridBytes": "crid_kib", "heapInUse": "heap_used_kib", "heapFree": "heap_free_kib"}
 
 
 def pct(v, p):
@@ -63,17 +70,19 @@ def pct(v, p):
 
 
 def proc_figures(pid):
-    """{fds, pss_kib, pss_anon_kib, rss_kib} of |pid|; None where unreadable. Pss_Anon is
-    the daemon's own heap and stacks: PSS also counts its share of libraries, which moves
-    as other processes map them."""
-    out = dict.fromkeys(("fds", "pss_kib", "pss_anon_kib", "rss_kib"))
+    """{fds, pss_kib, pss_anon_kib, rss_kib, anon_kib} of |pid|; None where unreadable.
+    Anonymous is the daemon's own heap, stacks and data, counted whole; Pss_Anon the same
+    pages divided among the processes sharing them (a forked child, for a moment); PSS
+    also counts its share of libraries, which moves as other processes map them."""
+    out = dict.fromkeys(("fds", "pss_kib", "pss_anon_kib", "rss_kib", "anon_kib"))
     if not pid:
         return out
     try:
         out["fds"] = len(os.listdir("/proc/%d/fd" % pid))
     except OSError:
         pass
-    keys = {"Pss": "pss_kib", "Pss_Anon": "pss_anon_kib", "Rss": "rss_kib"}
+    keys = {"Pss": "pss_kib", "Pss_Anon": "pss_anon_kib", "Rss": "rss_kib",
+            "Anonymous": "anon_kib"}
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
             for line in f:
@@ -252,15 +261,28 @@ class Soak:
 
     # -- samples -----------------------------------------------------------------------
 
-    def max_iteration(self, rt):
-        """The daemon's worst loop iteration since the last call (crid only), in us: wall
-        time (which counts waiting for a core) and CPU time; (None, None) elsewhere."""
+    def verbose_status(self, rt):
+        """The daemon's figures from verbose Status (crid only; {} elsewhere): its worst
+        loop iteration since the last call in us, wall time (which counts waiting for a
+        core) and CPU time, and its memory in KiB: what crid allocated itself against
+        what glibc's heap holds in use and free (info "memory")."""
+        out = {}
         try:
             r = rt.Status(api_pb2.StatusRequest(verbose=True), timeout=RPC_TIMEOUT)
+        except grpc.RpcError:
+            return out
+        try:
             loop = json.loads(r.info["loop"])
-            return loop["maxIterationUs"], loop.get("maxIterationCpuUs")
-        except (grpc.RpcError, ValueError, KeyError):
-            return None, None
+            out.update(max_iteration_us=loop["maxIterationUs"],
+                       max_iteration_cpu_us=loop.get("maxIterationCpuUs"))
+        except (ValueError, KeyError):
+            pass
+        try:
+            mem = json.loads(r.info["memory"])
+            out.update((col, mem[k] // 1024) for k, col in MEMORY_KEYS.items() if k in mem)
+        except (ValueError, KeyError):
+            pass
+        return out
 
     def sample(self, t0, rt, calls_all):
         fig = proc_figures(self.pid)
@@ -269,9 +291,8 @@ class Soak:
             row = {"pods": len(self.pods), "churns": self.churns, "errors": len(self.errors)}
         calls_all.append((time.monotonic() - t0, w))
         row.update(fig)
-        busy, cpu = self.max_iteration(rt)
-        row.update(t_s=round(time.monotonic() - t0, 1), max_iteration_us=busy,
-                   max_iteration_cpu_us=cpu, calls=len(w), p50_ms=pct(w, 50),
+        row.update(self.verbose_status(rt))
+        row.update(t_s=round(time.monotonic() - t0, 1), calls=len(w), p50_ms=pct(w, 50),
                    p99_ms=pct(w, 99))
         return row
 
@@ -283,7 +304,7 @@ class Soak:
                          % (self.name, len(self.pods), time.monotonic() - t, self.args.minutes,
                             100 * self.args.churn))
         ch, rt, _ = self.stub()
-        self.max_iteration(rt)  # resets the daemon's counter
+        self.verbose_status(rt)  # resets the daemon's worst-iteration counter
         threads = [threading.Thread(target=self.poll)] + [
             threading.Thread(target=self.churn) for _ in range(self.args.workers)]
         rows, calls, t0 = [], [], time.monotonic()
@@ -297,11 +318,12 @@ class Soak:
                 time.sleep(max(0.0, min(nxt, end) - time.monotonic()))
                 rows.append(self.sample(t0, rt, calls))
                 r = rows[-1]
-                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s KiB max-iter %s us p99 %s ms "
-                                 "churns %d errors %d\n" % (self.name, r["t_s"], r["fds"],
-                                                            r["pss_kib"], r["max_iteration_us"],
-                                                            fmt(r["p99_ms"]), r["churns"],
-                                                            r["errors"]))
+                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s anon %s KiB (crid %s, heap %s"
+                                 " + %s free) max-iter %s us p99 %s ms churns %d errors %d\n"
+                                 % (self.name, r["t_s"], r["fds"], r["pss_kib"], r["anon_kib"],
+                                    r.get("crid_kib"), r.get("heap_used_kib"),
+                                    r.get("heap_free_kib"), r.get("max_iteration_us"),
+                                    fmt(r["p99_ms"]), r["churns"], r["errors"]))
         finally:
             self.stop.set()
             for th in threads:
@@ -309,7 +331,7 @@ class Soak:
             ch.close()
         write_csv(os.path.join(out_dir, "soak-%s.csv" % self.name), rows)
         plot(os.path.join(out_dir, "soak-%s" % self.name), self.name, self.args,
-             any(r["max_iteration_us"] is not None for r in rows))
+             any(r.get("max_iteration_us") is not None for r in rows))
         return rows, calls
 
 
@@ -339,7 +361,7 @@ set yrange [*:*]"""
 
 
 def plot(base, name, args, has_loop):
-    """base.png from base.csv: fds, PSS, worst loop iteration and p99 against minutes."""
+    """base.png from base.csv: fds, memory, worst loop iteration and p99 against minutes."""
     gp = base + ".gp"
     with open(gp, "w") as f:
         f.write("""set terminal pngcairo size 1000,900 noenhanced
@@ -352,10 +374,12 @@ set xlabel 'minutes'
 set xrange [0:%(m)g]
 set ylabel 'open fds'
 plot '%(b)s.csv' using ($1/60):3 with lines notitle
-set ylabel 'PSS MiB'
-set key top left
+set ylabel 'memory MiB'
+set key top left horizontal
 plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
-     '' using ($1/60):($5/1024) with lines title 'of which anonymous'
+     '' using ($1/60):($17/1024) with lines title 'anonymous (judged)', \\
+     '' using ($1/60):($15/1024) with lines title 'heap in use', \\
+     '' using ($1/60):($14/1024) with lines title 'crid allocated'
 unset key
 %(loop)s
 set ylabel 'poll p99 ms'
@@ -403,12 +427,15 @@ def verdict(rows, calls, duration_s):
         if e > bound:
             fails.append("fds grew: %d after warm-up, %d at the end (bound %.0f)" % (b, e, bound))
     if vals(base, "pss_kib") and vals(tail, "pss_kib"):
-        b, e = statistics.median(vals(base, "pss_kib")), statistics.median(vals(tail, "pss_kib"))
-        bound = b * PSS_FACTOR + PSS_SLACK_KIB
-        fig["pss_kib"] = {"base": b, "end": e, "bound": bound}
+        fig["pss_kib"] = {"base": statistics.median(vals(base, "pss_kib")),
+                          "end": statistics.median(vals(tail, "pss_kib")), "bound": None}
+    if vals(base, "anon_kib") and vals(tail, "anon_kib"):
+        b, e = statistics.median(vals(base, "anon_kib")), statistics.median(vals(tail, "anon_kib"))
+        bound = b * MEM_FACTOR + MEM_SLACK_KIB
+        fig["memory_kib"] = {"base": b, "end": e, "bound": bound}
         if e > bound:
-            fails.append("PSS grew: %.0f KiB after warm-up, %.0f KiB at the end (bound %.0f)"
-                         % (b, e, bound))
+            fails.append("memory grew: %.0f KiB anonymous after warm-up, %.0f KiB at the end "
+                         "(bound %.0f)" % (b, e, bound))
     pw = p99_window(duration_s)
     first = [ms for t, w in calls if t <= pw for ms in w]
     end = [ms for t, w in calls if t > duration_s - pw for ms in w]
@@ -458,10 +485,12 @@ def main():
         print("soak %s: %d pods, %d churned, %.1f min: %s" % (
             name, args.pods, s.churns, args.minutes, "FAILED: " + "; ".join(fails) if fails
             else "OK"))
-        for k in ("fds", "pss_kib", "p99_ms"):
+        for k in ("fds", "memory_kib", "pss_kib", "p99_ms"):
             if k in fig:
-                print("  %-8s after warm-up %10.2f  at the end %10.2f  bound %10.2f"
-                      % (k, fig[k]["base"], fig[k]["end"], fig[k]["bound"]))
+                f = fig[k]
+                print("  %-10s after warm-up %10.2f  at the end %10.2f (%+.1f%%)  %s"
+                      % (k, f["base"], f["end"], 100.0 * (f["end"] - f["base"]) / (f["base"] or 1),
+                         "not judged" if f["bound"] is None else "bound %.2f" % f["bound"]))
         for e in s.errors[:5]:
             print("  error: %s" % e)
         print("  samples: %s" % os.path.join(args.out, "soak-%s.{csv,png}" % name))

@@ -11,6 +11,7 @@
 #include "handlers/methods.h"
 #include "proto/api.pb-c.h"
 #include "reactor/mem.h"
+#include "reactor/mem_trim.h"
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr.h"
 #include "runtime/image/image_pull.h"
@@ -126,6 +127,31 @@ static char *loop_json(struct crid_rpc *rpc)
 	return out;
 }
 
+/*
+ * Memory, for the soak (bench/soak.py): bytes crid allocated itself
+ * (reactor/mem.h), against the heap glibc holds in use (every library's
+ * too) and free (kept, of which at the top), so growth can be told apart
+ * from the allocator keeping freed memory; and the trims that give freed
+ * pages back (reactor/mem_trim.h): how many, the longest.
+ */
+static char *memory_json(struct crid_rpc *rpc)
+{
+	char *out = crid_arena_alloc(&rpc->arena, 384);
+	struct crid_mem_heap h;
+	double trim_us, trim_cpu_us;
+	unsigned long trims = crid_mem_trims(&trim_us, &trim_cpu_us);
+
+	crid_mem_heap(&h);
+	if (out)
+		snprintf(out, 384,
+			 "{\"cridBytes\":%zu,\"heapInUse\":%zu,\"heapFree\":%zu,"
+			 "\"heapTopFree\":%zu,\"mmapped\":%zu,\"trims\":%lu,\"trimMaxUs\":%.0f,"
+			 "\"trimMaxCpuUs\":%.0f}",
+			 crid_mem_used(), h.in_use, h.free, h.top_free, h.mmapped, trims, trim_us,
+			 trim_cpu_us);
+	return out;
+}
+
 /* The streaming server: {"url": its base, "tls": bool, "sessions": open, "tokens": unused URLs}. */
 static char *streaming_json(struct crid_rpc *rpc)
 {
@@ -213,7 +239,7 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 			     const struct crid_cni_status *cni)
 {
 	Runtime__V1__StatusResponse__InfoEntry **entries =
-	    crid_arena_alloc(&rpc->arena, 7 * sizeof(*entries));
+	    crid_arena_alloc(&rpc->arena, 8 * sizeof(*entries));
 	char *host_json = crid_host_info_json(rpc->d->host);
 	char *runtime = host_json ? crid_rpc_strdup(rpc, host_json) : NULL;
 
@@ -227,11 +253,12 @@ static int fill_verbose_info(struct crid_rpc *rpc, Runtime__V1__StatusResponse *
 	entries[4] = info_entry(rpc, "pulls", pulls_json(rpc));
 	entries[5] = info_entry(rpc, "containers", containers_json(rpc));
 	entries[6] = info_entry(rpc, "streaming", streaming_json(rpc));
-	for (int i = 0; i < 7; i++)
+	entries[7] = info_entry(rpc, "memory", memory_json(rpc));
+	for (int i = 0; i < 8; i++)
 		if (!entries[i])
 			return -1;
 	resp->info = entries;
-	resp->n_info = 7;
+	resp->n_info = 8;
 	return 0;
 }
 

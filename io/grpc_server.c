@@ -20,6 +20,7 @@
 #include "reactor/dlist.h"
 #include "reactor/log.h"
 #include "reactor/mem.h"
+#include "reactor/mem_trim.h"
 
 #define PATH_MAX_LEN 256
 #define MAX_CONCURRENT_STREAMS 1024
@@ -458,6 +459,7 @@ static void request_complete(struct crid_grpc_call *call)
 		return;
 	}
 	call->dispatched = true;
+	crid_mem_trim_soon(srv->loop); /* what this call frees goes back a while later */
 	srv->dispatch(call, call->path, call->req + CRID_GRPC_PREFIX_LEN, len, srv->user);
 	/* The call may be finished (not freed: streams close later) by now. */
 	call_release_request(call);
@@ -901,6 +903,13 @@ struct crid_grpc_server *crid_grpc_server_new(struct crid_loop *loop, int listen
 	}
 	/* HPACK state per connection stays small: kubelet's headers are few. */
 	nghttp2_option_set_max_deflate_dynamic_table_size(srv->option, 4096);
+	/*
+	 * A server nghttp2 keeps each closed stream (~240 bytes) for RFC 7540's
+	 * priority tree, up to MAX_CONCURRENT_STREAMS per connection: 240 KiB
+	 * on each of kubelet's long-lived connections, filled over its first
+	 * thousand calls (the soak's heap grew so). gRPC sends no priorities.
+	 */
+	nghttp2_option_set_no_closed_streams(srv->option, 1);
 	if (listen_fd < 0)
 		return srv;
 	ev_io_init(&srv->accept_watcher, accept_cb, listen_fd, EV_READ);

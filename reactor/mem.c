@@ -83,6 +83,20 @@ size_t crid_mem_used(void)
 	return used;
 }
 
+void crid_mem_heap(struct crid_mem_heap *out)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+	struct mallinfo2 mi = mallinfo2();
+
+	out->in_use = mi.uordblks + mi.hblkhd;
+	out->free = mi.fordblks;
+	out->top_free = mi.keepcost;
+	out->mmapped = mi.hblkhd;
+#else
+	memset(out, 0, sizeof(*out));
+#endif
+}
+
 void crid_mem_fail_after(long n)
 {
 	fail_countdown = n;

@@ -18,6 +18,17 @@ char *crid_strndup(const char *s, size_t n);
 /* Bytes currently allocated through these functions. */
 size_t crid_mem_used(void);
 
+/*
+ * The allocator's view of the heap (glibc mallinfo2; all zero elsewhere):
+ * bytes in use (every library's, not only crid's), free but kept, of which
+ * at the heap's top (what trimming could return), and in mmapped chunks.
+ * Walks the free lists: for diagnostics (verbose Status), not a hot path.
+ */
+struct crid_mem_heap {
+	size_t in_use, free, top_free, mmapped;
+};
+void crid_mem_heap(struct crid_mem_heap *out);
+
 /* Tests: the |n|th allocation from now fails (0 = disable injection). */
 void crid_mem_fail_after(long n);
 

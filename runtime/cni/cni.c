@@ -832,7 +832,13 @@ static int take_result(struct crid_cni_op *op)
 	yajl_tree_free(op->prev);
 	crid_free(op->prev_json);
 	op->prev = v;
-	op->prev_json = op->out.data;
+	/*
+	 * The last one is kept with the pod for DEL: its bytes only, not the
+	 * read buffer's 4 KiB or more (a failed shrink keeps the buffer).
+	 */
+	op->prev_json = crid_realloc(op->out.data, op->out.len + 1);
+	if (!op->prev_json)
+		op->prev_json = op->out.data;
 	op->out.data = NULL;
 	op->out.cap = op->out.len = 0;
 	return 0;
