@@ -22,7 +22,7 @@ from ctr_fixture import REPO, CtrBase
 
 CODE = grpc.StatusCode
 FAULTS = os.path.join(REPO, "tests", "fixtures", "faults")
-TIMEOUT = 3  # runtime_timeout and cni_timeout of the module's daemon
+TIMEOUT = 10  # runtime_timeout and cni_timeout of the module's daemon: a real call on a loaded 2-core machine can take seconds
 
 
 class SleepRegistry(ctr_fixture.Registry):
