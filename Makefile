@@ -186,8 +186,8 @@ fuzz-long: fuzz
 # Everything `check` runs, built with every core.
 test-bins: all $(UNIT_BIN) $(HELPER_BIN) $(BUILD)/crid-pinns $(BUILD)/crid-keeper
 
-# The builds use every core, each before the tests that need it: a build beside a test pass
-# (tried) made real runtime calls miss the fault tests' 3 s timeouts on a 2-core machine.
+# The builds use every core, each before the tests that need it (the tests time real
+# runtime calls; a build beside them only adds to the load they see).
 test: deps
 	$(MAKE) format-check
 	$(MAKE) include-check
