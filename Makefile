@@ -194,7 +194,7 @@ test: deps
 	$(MAKE) -j$(NPROC) test-bins
 	$(MAKE) check
 	$(MAKE) -j$(NPROC) BUILD=build-asan SAN=1 test-bins
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) BUILD=build-asan SAN=1 check
 	$(MAKE) fuzz-smoke
 
@@ -280,7 +280,7 @@ soak: deps all
 
 lsan-churn:
 	$(MAKE) -j2 BUILD=build-asan SAN=1 all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		CRID_CHURNS=$(LSAN_CHURNS) CRID_MODULE_TIMEOUT=7200 CRID_BUILD=build-asan \
 		tests/integration/run.sh test_churn_leaks
 

@@ -334,13 +334,23 @@ static void add_last_seen(struct mlist *l)
 	add(l, D_LAST_SEEN, GAUGE, (uint64_t)(l->ts / (int64_t)NS_PER_S), NULL, NULL);
 }
 
+/*
+ * The interface's name is copied into the call's arena: |ifs| is the caller's
+ * stack, and the reply is encoded after that frame has returned.
+ */
 static void add_network(struct mlist *l, const struct crid_net_stats *ifs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		const char *name = crid_rpc_strdup(l->rpc, ifs[i].name);
+
+		if (!name) {
+			l->oom = true;
+			return;
+		}
 		for (size_t j = 0; j < N_NET_ROWS; j++) {
 			const uint64_t *p = (const void *)((const char *)&ifs[i] + net_rows[j].off);
 
-			add(l, net_rows[j].desc, COUNTER, *p, ifs[i].name, NULL);
+			add(l, net_rows[j].desc, COUNTER, *p, name, NULL);
 		}
 	}
 }
