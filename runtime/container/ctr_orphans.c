@@ -114,7 +114,7 @@ static int kill_pid(struct crid_ctr_orphans *o, pid_t pid, bool (*still)(pid_t, 
 		return -1;
 	}
 	if (!logged_before(o, pid))
-		crid_log_info("recovery: container %.12s: killing %s pid %d", o->id, what,
+		crid_log_info("container %.12s: unfinished create: killing %s pid %d", o->id, what,
 			      (int)pid);
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	return pidfd;
@@ -150,8 +150,7 @@ static size_t kill_listed(struct crid_ctr_orphans *o, const char *procs)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
-		int fd =
-		    kill_pid(o, (pid_t)atoi(line), lives_in, o->rel, "process in the cgroup of");
+		int fd = kill_pid(o, (pid_t)atoi(line), lives_in, o->rel, "process in its cgroups");
 		if (fd >= 0)
 			close(fd);
 		n++;
@@ -221,7 +220,7 @@ static void tick(struct ev_loop *ev, ev_timer *w, int revents)
 		return finish(o, true);
 	if (ev_now(ev) < o->deadline)
 		return;
-	crid_log_warn("recovery: container %.12s: its interrupted create still has %zu "
+	crid_log_warn("container %.12s: its unfinished create still has %zu "
 		      "process(es) in its cgroups and %zu runtime(s) alive %.1f s after SIGKILL; "
 		      "undone anyway",
 		      o->id, in_cgroups, runtimes, ev_now(ev) - o->started);

@@ -1,13 +1,16 @@
 /*
- * What the `runtime create` of a killed crid left running: the runtime
- * itself (no longer crid's child; its command line names the container) and
- * whatever it had already put in the container's cgroups (a runtime's init
- * stages, the container's init). The undo of that create must wait until
- * they are gone: the runtime could otherwise make the container after the
- * delete, and a cgroup that still holds a process cannot be removed (chaos
- * seed 96639031, kill 525: three runc init stages SIGKILLed 66 ms before the
- * rmdir were still there on a loaded node, and the container's cgroups stayed
- * in all ten hierarchies for good).
+ * What an unfinished `runtime create` left running: after a kill of crid,
+ * the runtime itself (no longer crid's child; its command line names the
+ * container), and, after a kill of crid or a create that failed or timed
+ * out, whatever the runtime had already put in the container's cgroups (a
+ * runtime's init stages, the container's init). The undo of that create
+ * (ctr_undo_created) must wait until they are gone: the runtime could
+ * otherwise make the container after the delete, and a cgroup that still
+ * holds a process cannot be removed (chaos seed 96639031, kill 525: three
+ * runc init stages SIGKILLed 66 ms before the rmdir were still there on a
+ * loaded node, and the container's cgroups stayed in all ten hierarchies for
+ * good; test_faults_orphans: a failed live create left its process and
+ * cgroups the same way).
  */
 #ifndef CRID_CTR_ORPHANS_H
 #define CRID_CTR_ORPHANS_H
