@@ -25,14 +25,16 @@ struct crid_ctr_orphans;
 typedef void (*crid_ctr_orphans_fn)(void *user, bool gone);
 
 /*
- * SIGKILLs (through pidfds) every process whose command line holds the
- * argument |id| and every process in the cgroups of |cgroups_path| (a
- * cgroupsPath, crid_cgroup_path_expand() rules; NULL: none) in every
- * hierarchy under CRID_CGROUP_ROOT, then polls from a timer: the cgroups are
- * read again and any process found there killed too (one a runtime stage
- * cloned after the first read), until every killed runtime has exited and
- * every cgroup is empty, or |wait_ms| passed; then |done| (never called from
- * here). NULL when out of memory (nothing is killed then).
+ * SIGKILLs (through pidfds) every process in the cgroups of |cgroups_path|
+ * (a cgroupsPath, crid_cgroup_path_expand() rules; NULL: none) in every
+ * hierarchy under CRID_CGROUP_ROOT, and from a timer every process whose
+ * command line holds the argument |id| (a /proc scan, a slice of pids per
+ * tick, so thousands of pids never hold the loop); each tick reads the
+ * cgroups again and kills any process found there too (one a runtime stage
+ * cloned after the first read), until the scan is done, every killed
+ * runtime has exited and every cgroup is empty, or |wait_ms| passed; then
+ * |done| (never called from here). NULL when out of memory (nothing is
+ * killed then).
  */
 struct crid_ctr_orphans *crid_ctr_orphans_kill(struct crid_loop *loop, const char *id,
 					       const char *cgroups_path, long wait_ms,
