@@ -20,7 +20,12 @@ containers do not fit a loaded 2-core machine) are started, then for --minutes:
     "loop", reset on read), what crid allocated itself and glibc's heap in use and free
     (crid: info "memory"), the p50/p99 of the polling calls of the window, churns and
     errors so far.
-The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot).
+The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot). With
+--pid, each sample also reads /proc/PID/smaps: every mapping's Anonymous and Rss KiB, keyed
+by range and name, logged as they change to DIR/soak-<endpoint>-maps.csv; at the end the
+mappings whose Anonymous moved by more than 16 KiB between the first sample after the
+warm-up and the end, rose and came back, or appeared or went during the run are printed
+with when (the name of what grew, where the totals only say that something did).
 
 Verdict (exit 1 naming the figure, else 0), for runs of at least 4 minutes (shorter
 runs scale the windows to a quarter of the run each):
@@ -94,6 +99,133 @@ def proc_figures(pid):
     return out
 
 
+def proc_maps(pid):
+    """{(range, name): (perms, anon_kib, rss_kib)} of every mapping of |pid|
+    (/proc/PID/smaps), {} when unreadable: which mapping holds the daemon's anonymous
+    memory (the judged figure is their sum)."""
+    out, key, perms, anon, rss = {}, None, "", 0, 0
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = line.split(None, 1)[0]
+                if head == "Anonymous:":
+                    anon = int(line.split()[1])
+                elif head == "Rss:":
+                    rss = int(line.split()[1])
+                elif not head.endswith(":"):  # a mapping's first line: range perms ... name
+                    if key:
+                        out[key] = (perms, anon, rss)
+                    parts = line.split(None, 5)
+                    key = (parts[0], parts[5].strip() if len(parts) > 5 else "")
+                    perms, anon, rss = parts[1], 0, 0
+    except OSError:
+        return {}
+    if key:
+        out[key] = (perms, anon, rss)
+    return out
+
+
+class MapLog:
+    """The daemon's mappings sample after sample, for naming what grew (maps_report).
+    The side CSV is a change log so an hour stays small: the first sample lists every
+    mapping ("new"), later ones only those that appeared ("new"), changed ("changed") or
+    went ("gone", figures empty), keyed by range and name as /proc/PID/smaps shows them (a
+    mapping that grows or shrinks in place, [heap] by brk, goes and comes back under its
+    new range)."""
+
+    COLUMNS = ("t_s", "event", "range", "perms", "name", "anon_kib", "rss_kib")
+
+    def __init__(self, path, pid):
+        self.pid, self.snaps, self.prev = pid, [], {}
+        self.f = open(path, "w") if pid else None
+        if self.f:
+            self.f.write(",".join(self.COLUMNS) + "\n")
+
+    def sample(self, t_s):
+        if not self.f:
+            return
+        cur = proc_maps(self.pid)
+        if not cur:
+            return
+        for k, v in cur.items():
+            old = self.prev.get(k)
+            if old != v:
+                self.write(t_s, "changed" if old else "new", k, v)
+        for k, v in self.prev.items():
+            if k not in cur:
+                self.write(t_s, "gone", k, (v[0], None, None))
+        self.snaps.append((t_s, cur))
+        self.prev = cur
+
+    def write(self, t_s, event, key, v):
+        name = '"%s"' % key[1].replace('"', '""') if "," in key[1] else key[1]
+        self.f.write("%s,%s,%s,%s,%s,%s,%s\n" % (t_s, event, key[0], v[0], name,
+                                                   "" if v[1] is None else v[1],
+                                                   "" if v[2] is None else v[2]))
+
+    def close(self):
+        if self.f:
+            self.f.close()
+            self.f = None
+
+
+def map_label(key, perms):
+    return "%s %s %s" % (key[0], perms, key[1] or "(anonymous)")
+
+
+def maps_report(snaps, duration_s, delta_kib=16):
+    """Lines naming the mappings that moved the daemon's anonymous memory over |snaps|
+    [(t_s, {key: (perms, anon, rss)})]: those whose Anonymous differs by more than
+    |delta_kib| between the reference (the first sample after the warm-up) and the end,
+    those that rose above their reference by more than that and came back (peaks), and
+    every mapping with anonymous pages that appeared or went during the run (excursions),
+    each with when."""
+    warm = windows(duration_s)[0]
+    after = [s for s in snaps if s[0] >= warm]
+    if len(after) < 2:
+        return []
+    (t_ref, ref), (t_end, end) = after[0], snaps[-1]
+    lines = ["mappings: Anonymous KiB at %.0f s (reference) and at %.0f s (end)" % (t_ref, t_end)]
+    for k in sorted(set(ref) | set(end)):
+        a, b = ref.get(k, (None, 0))[1], end.get(k, (None, 0))[1]
+        if abs(b - a) > delta_kib:
+            perms = (end.get(k) or ref.get(k))[0]
+            lines.append("  changed %-60s %6d -> %6d KiB (%+d)%s" % (
+                map_label(k, perms), a, b, b - a,
+                "" if k in ref and k in end else " new" if k in end else " gone"))
+    for k, (perms, a, _) in sorted(ref.items()):
+        peak = max(after, key=lambda s: s[1].get(k, (None, 0))[1])
+        p = peak[1].get(k, (None, 0))[1]
+        if p - a > delta_kib and p - end.get(k, (None, 0))[1] > delta_kib:
+            lines.append("  peak    %-60s %6d -> %6d KiB at %.0f s, %d at the end" % (
+                map_label(k, perms), a, p, peak[0], end.get(k, (None, 0))[1]))
+    lines.extend(excursions(snaps))
+    return lines
+
+
+def excursions(snaps):
+    """Lines for the mappings with anonymous pages that were not there from the first
+    sample to the last: when each appeared and went, and its largest Anonymous."""
+    seen = {}  # key -> [perms, max anon, [[first t, last t], ...]]
+    for i, (t, cur) in enumerate(snaps):
+        for k, (perms, anon, _) in cur.items():
+            e = seen.setdefault(k, [perms, 0, []])
+            e[1] = max(e[1], anon)
+            if e[2] and e[2][-1][2] == i - 1:
+                e[2][-1][1:] = [t, i]
+            else:
+                e[2].append([t, t, i])
+    t0, t_end, last = snaps[0][0], snaps[-1][0], len(snaps) - 1
+    out = []
+    for k, (perms, peak, spans) in sorted(seen.items(), key=lambda x: x[1][2][0][0]):
+        if peak == 0 or (len(spans) == 1 and spans[0][0] == t0 and spans[0][2] == last):
+            continue
+        when = ", ".join("%s-%s" % ("%.0f" % a if a != t0 else "start",
+                                    "%.0f" % b if i != last else "end") for a, b, i in spans)
+        out.append("  present %-60s up to %6d KiB: %s s" % (map_label(k, perms), peak, when))
+    return out
+
+
 class Soak:
     """One endpoint's soak: pods, the polling load, churn, samples."""
 
@@ -107,6 +239,7 @@ class Soak:
         self.dropped = set()  # polling calls answered UNIMPLEMENTED
         self.stop = threading.Event()
         self.n = 0
+        self.maps = MapLog(None, 0)
 
     def stub(self):
         ch = grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)])
@@ -308,6 +441,7 @@ class Soak:
         threads = [threading.Thread(target=self.poll)] + [
             threading.Thread(target=self.churn) for _ in range(self.args.workers)]
         rows, calls, t0 = [], [], time.monotonic()
+        self.maps = MapLog(os.path.join(out_dir, "soak-%s-maps.csv" % self.name), self.pid)
         end = t0 + self.args.minutes * 60
         for th in threads:
             th.start()
@@ -317,6 +451,7 @@ class Soak:
                 nxt += self.args.interval
                 time.sleep(max(0.0, min(nxt, end) - time.monotonic()))
                 rows.append(self.sample(t0, rt, calls))
+                self.maps.sample(rows[-1]["t_s"])
                 r = rows[-1]
                 sys.stderr.write("soak: %s: %5.0f s fds %s pss %s anon %s KiB (crid %s, heap %s"
                                  " + %s free) max-iter %s us p99 %s ms churns %d errors %d\n"
@@ -329,6 +464,7 @@ class Soak:
             for th in threads:
                 th.join()
             ch.close()
+            self.maps.close()
         write_csv(os.path.join(out_dir, "soak-%s.csv" % self.name), rows)
         plot(os.path.join(out_dir, "soak-%s" % self.name), self.name, self.args,
              any(r.get("max_iteration_us") is not None for r in rows))
@@ -493,7 +629,11 @@ def main():
                          "not judged" if f["bound"] is None else "bound %.2f" % f["bound"]))
         for e in s.errors[:5]:
             print("  error: %s" % e)
-        print("  samples: %s" % os.path.join(args.out, "soak-%s.{csv,png}" % name))
+        report = maps_report(s.maps.snaps, args.minutes * 60)
+        fig["mappings"] = report
+        for line in report:
+            print("  " + line)
+        print("  samples: %s" % os.path.join(args.out, "soak-%s{.csv,.png,-maps.csv}" % name))
         rc |= 1 if fails else 0
     if args.json:
         with open(args.json, "w") as f:
