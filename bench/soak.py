@@ -38,7 +38,9 @@ runs scale the windows to a quarter of the run each):
           allocator's pages), read every second (anon_floor_kib: each interval's
           lowest): as for fds, what calls in flight touch comes and goes, growth stays
           (a leak or pages kept resident raise the floor); the samples' median is
-          reported (anon_median_kib), not judged;
+          reported (anon_median_kib), not judged. Runs whose windows are shorter than
+          FLOOR_WINDOW_S (under 2 minutes) compare the samples' medians instead: the
+          floor of a few seconds depends on whether a heap trim fell in them;
           PSS is reported, not judged: its share of the libraries moves as other
           processes map or unmap them, and halves while a forked child shares the heap;
   - p99:  the polling calls' p99 over the run's last tenth (at least a minute) <= 1.5 x
@@ -72,8 +74,10 @@ COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iter
            "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors",
            "crid_kib", "heap_used_kib", "heap_free_kib", "anon_kib", "anon_floor_kib",
            "tcache_kib")
-# reads of the anonymous memory per sample interval, for its floor (anon_floor_kib)
+# reads of the anonymous memory per sample interval, for its floor (anon_floor_kib), and
+# the shortest window judged on the floor
 FLOOR_READS = 10
+FLOOR_WINDOW_S = 30
 MEMORY_KEYS = {"cridBytes": "crid_kib", "heapInUse": "heap_used_kib", "heapFree": "heap_free_kib"}
 
 
@@ -119,12 +123,11 @@ def anon_kib(pid):
     return None
 
 
-def tcache_kib(pid):
-    """KiB of freed chunks glibc's per-thread cache (tcache) of |pid|'s main thread holds,
-    None when not found: mallinfo2 counts them in use, so the heap in use grows as the
-    cache fills (at most 7 chunks of each of 64 sizes up to 1 KiB, ~234 KiB), and they
-    stay resident. Read from /proc/PID/mem without stopping the daemon: glibc (2.30 and
-    later, 64-bit) allocates the cache as the heap's first chunk, 64 16-bit counts first."""
+def tcache_counts(pid):
+    """The 64 chunk counts of glibc's per-thread cache (tcache) of |pid|'s main thread, bin
+    i holding chunks of 32 + 16 i bytes; None when not found. Read from /proc/PID/mem
+    without stopping the daemon: glibc (2.30 and later, 64-bit) allocates the cache as
+    the heap's first chunk, its 64 16-bit counts first."""
     try:
         with open("/proc/%d/maps" % pid) as f:
             start = next(int(ln.split("-")[0], 16) for ln in f if ln.rstrip().endswith("[heap]"))
@@ -136,7 +139,16 @@ def tcache_kib(pid):
     # the chunk's size field: 64 counts, 64 pointers and the 16-byte header, flags aside
     if len(head) < 144 or struct.unpack("<Q", head[8:16])[0] & ~7 != 0x290:
         return None
-    counts = struct.unpack("<64H", head[16:144])
+    return struct.unpack("<64H", head[16:144])
+
+
+def tcache_kib(pid):
+    """KiB of freed chunks the tcache of |pid| holds (None when not found): mallinfo2
+    counts them in use, so the heap in use grows as the cache fills (at most 7 chunks of
+    each of 64 sizes up to 1 KiB, ~234 KiB), and their pages stay resident."""
+    counts = tcache_counts(pid)
+    if counts is None:
+        return None
     return sum(n * (32 + 16 * i) for i, n in enumerate(counts)) // 1024
 
 
@@ -630,9 +642,14 @@ def verdict(rows, calls, duration_s):
     if vals(base, "pss_kib") and vals(tail, "pss_kib"):
         fig["pss_kib"] = {"base": statistics.median(vals(base, "pss_kib")),
                           "end": statistics.median(vals(tail, "pss_kib")), "bound": None}
-    mem = "anon_floor_kib" if vals(rows, "anon_floor_kib") else "anon_kib"
+    # the floor needs windows spanning several of the heap trim's 10 s periods (a
+    # window holding a trim's dip and one without would compare unlike moments); a short
+    # run's few-second windows compare the samples' medians
+    floor = base_end - warm >= FLOOR_WINDOW_S
+    mem = "anon_floor_kib" if floor and vals(rows, "anon_floor_kib") else "anon_kib"
+    stat = min if floor else statistics.median
     if vals(base, mem) and vals(tail, mem):
-        b, e = min(vals(base, mem)), min(vals(tail, mem))
+        b, e = stat(vals(base, mem)), stat(vals(tail, mem))
         bound = b * MEM_FACTOR + MEM_SLACK_KIB
         fig["memory_kib"] = {"base": b, "end": e, "bound": bound}
         if e > bound:
