@@ -48,6 +48,7 @@ runs scale the windows to a quarter of the run each):
   - no RPC error at all (churn or polling).
 """
 import argparse
+import csv
 import json
 import os
 import statistics
@@ -222,6 +223,24 @@ class MapLog:
             self.f = None
 
 
+def load_map_log(path):
+    """The samples [(t_s, {key: (perms, anon, rss)})] a MapLog wrote to |path|, for
+    maps_report on a finished run (--maps)."""
+    snaps = []
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            t = float(r["t_s"])
+            if not snaps or snaps[-1][0] != t:  # (a sample that changed nothing is not there)
+                snaps.append((t, dict(snaps[-1][1]) if snaps else {}))
+            cur = snaps[-1][1]
+            key = (r["range"], r["name"])
+            if r["event"] == "gone":
+                cur.pop(key, None)
+            else:
+                cur[key] = (r["perms"], int(r["anon_kib"]), int(r["rss_kib"]))
+    return snaps
+
+
 def map_label(key, perms):
     return "%s %s %s" % (key[0], perms, key[1] or "(anonymous)")
 
@@ -275,6 +294,9 @@ def excursions(snaps):
             continue
         when = ", ".join("%s-%s" % ("%.0f" % a if a != t0 else "start",
                                     "%.0f" % b if i != last else "end") for a, b, i in spans)
+        if len(spans) > 6:  # a mapping that comes and goes every few seconds ([heap]'s top)
+            when = "%d times, %s ... %s" % (len(spans), ", ".join(when.split(", ")[:3]),
+                                           ", ".join(when.split(", ")[-2:]))
         out.append("  present %-60s up to %6d KiB: %s s" % (map_label(k, perms), peak, when))
     return out
 
@@ -682,7 +704,7 @@ def verdict(rows, calls, duration_s):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--endpoint", action="append", required=True, help="name=unix://socket")
+    p.add_argument("--endpoint", action="append", default=[], help="name=unix://socket")
     p.add_argument("--pid", action="append", default=[], help="name=pid of the daemon")
     p.add_argument("--minutes", type=float, default=20)
     p.add_argument("--pods", type=int, default=500)
@@ -692,7 +714,14 @@ def main():
     p.add_argument("--out", default=".", help="directory of the CSV and PNG files")
     p.add_argument("--image", help="ignored (bench/run.sh passes it to every scenario)")
     p.add_argument("--json")
+    p.add_argument("--maps", help="only print the per-mapping report of this -maps.csv of a "
+                   "run of --minutes")
     args = p.parse_args()
+    if args.maps:
+        print("\n".join(maps_report(load_map_log(args.maps), args.minutes * 60)))
+        return 0
+    if not args.endpoint:
+        p.error("--endpoint is required")
     pids = dict(x.split("=", 1) for x in args.pid)
     os.makedirs(args.out, exist_ok=True)
     res, rc = {}, 0

@@ -13,6 +13,7 @@ nothing about drift."""
 import csv
 import importlib.util
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -119,6 +120,32 @@ class Verdict(unittest.TestCase):
         self.assertRegex(text, r"present 7f20-7f60 rw-p \(anonymous\) +up to +150 KiB: 300-390 s")
         self.assertNotIn("7f00-7f10", text)  # there throughout, unchanged
         self.assertEqual(len(lines), 4, text)
+
+    def test_map_log_round_trip(self):
+        # this process's own mappings, a 256 KiB private anonymous one made and written
+        # between the first and second samples and unmapped before the third
+        path = os.path.join(tempfile.mkdtemp(prefix="crid-soak-maps-"), "maps.csv")
+        self.addCleanup(shutil.rmtree, os.path.dirname(path), True)
+        log = self.soak.MapLog(path, os.getpid())
+        log.sample(10.0)
+        m = mmap.mmap(-1, 256 * 1024, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        m.write(b"x" * len(m))
+        log.sample(20.0)
+        m.close()
+        log.sample(30.0)
+        log.close()
+        self.assertEqual([t for t, _ in log.snaps], [10.0, 20.0, 30.0])
+        anon = [sum(v[1] for v in snap.values()) for _, snap in log.snaps]
+        self.assertGreaterEqual(anon[1] - anon[0], 256, anon)
+        self.assertGreaterEqual(anon[1] - anon[2], 256, anon)
+        self.assertEqual(self.soak.load_map_log(path), log.snaps)
+        with open(path) as f:
+            rows = [(r["t_s"], r["event"]) for r in csv.DictReader(f)]
+        n = len(log.snaps[0][1])  # the first sample lists every mapping, then changes only
+        self.assertEqual(set(rows[:n]), {("10.0", "new")})
+        self.assertLess(len(rows) - n, n, rows)
+        self.assertIn(("30.0", "gone") if ("20.0", "new") in rows else ("30.0", "changed"),
+                      rows)
 
     def test_tcache_counts_a_real_cache(self):
         # a child frees 7 chunks of a size its cache held none of: the count read from
