@@ -16,7 +16,7 @@ containers do not fit a loaded 2-core machine) are started, then for --minutes:
     RemovePodSandbox, RunPodSandbox) by --workers threads on a third connection;
   - every --interval s (10) a sample: the daemon's open fds (/proc/PID/fd), its
     PSS, anonymous PSS, RSS and anonymous memory (/proc/PID/smaps_rollup; the anonymous
-    memory also read every second between samples, the lowest kept), its worst
+    memory also read every second between samples: median and lowest), its worst
     loop iteration since the last sample, wall and CPU time (crid: verbose Status info
     "loop", reset on read), what crid allocated itself and glibc's heap in use and free
     (crid: info "memory"), the p50/p99 of the polling calls of the window, churns and
@@ -32,15 +32,14 @@ Verdict (exit 1 naming the figure, else 0), for runs of at least 4 minutes (shor
 runs scale the windows to a quarter of the run each):
   - fds:  the lowest count of the last minute <= the lowest of the minute after the
           2-minute warm-up x 1.02 + 8 (the lowest: fds of calls in flight come and go);
-  - memory: the lowest of the daemon's anonymous memory (smaps_rollup "Anonymous":
+  - memory: the median of the daemon's anonymous memory (smaps_rollup "Anonymous":
           heap, stacks, data; its own pages, whoever else maps its libraries) over the
-          last minute <= the lowest of that base minute x 1.02 (no allowance for the
-          allocator's pages), read every second (anon_floor_kib: each interval's
-          lowest): as for fds, what calls in flight touch comes and goes, growth stays
-          (a leak or pages kept resident raise the floor); the samples' median is
-          reported (anon_median_kib), not judged. Runs whose windows are shorter than
-          FLOOR_WINDOW_S (under 2 minutes) compare the samples' medians instead: the
-          floor of a few seconds depends on whether a heap trim fell in them;
+          last minute <= the median of that base minute x 1.02 (no allowance for the
+          allocator's pages), read every second, not only at the samples (anon_mid_kib,
+          each interval's median): calls in flight hold more for a few seconds of each
+          10 and a heap trim less for a moment, and samples at a fixed phase caught
+          either for minutes; a leak or pages kept resident move the median. The
+          lowest read is reported (anon_floor_kib), not judged;
           PSS is reported, not judged: its share of the libraries moves as other
           processes map or unmap them, and halves while a forked child shares the heap;
   - p99:  the polling calls' p99 over the run's last tenth (at least a minute) <= 1.5 x
@@ -74,11 +73,10 @@ P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
 COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us",
            "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors",
            "crid_kib", "heap_used_kib", "heap_free_kib", "anon_kib", "anon_floor_kib",
-           "tcache_kib")
-# reads of the anonymous memory per sample interval, for its floor (anon_floor_kib), and
-# the shortest window judged on the floor
-FLOOR_READS = 10
-FLOOR_WINDOW_S = 30
+           "tcache_kib", "anon_mid_kib")
+# reads of the anonymous memory per sample interval: their median (anon_mid_kib, judged)
+# and lowest (anon_floor_kib, reported)
+READS = 10
 MEMORY_KEYS = {"cridBytes": "crid_kib", "heapInUse": "heap_used_kib", "heapFree": "heap_free_kib"}
 
 
@@ -505,15 +503,16 @@ class Soak:
                    p99_ms=pct(w, 99))
         return row
 
-    def floor_until(self, t):
-        """Reads of the daemon's anonymous memory until |t| (monotonic), FLOOR_READS - 1
-        of them spread over the interval: its lowest is what stays. What calls in flight
-        touch is not growth: at 500 pods the heap holds 50 to 170 KiB more while a stats
-        reply is built (3 to 5 s of every 10) and until the next trim, and samples at a
-        fixed 10 s phase caught that for minutes on end, or not, as the load moved the
-        phase (README)."""
+    def reads_until(self, t):
+        """Reads of the daemon's anonymous memory until |t| (monotonic), READS - 1 of them
+        spread over the interval. Their median is what the daemon holds most of the time:
+        at 500 pods the heap holds 50 to 170 KiB more for 1 to 5 s of every 10 while a
+        stats reply is built and until the next trim, and ~60 KiB less for under a second
+        after each trim (until the next list reply touches its pages again); one sample
+        per 10 s at a fixed phase caught the first for minutes on end, or not, as the
+        machine's load moved the phase (README)."""
         reads = []
-        step = self.args.interval / FLOOR_READS
+        step = self.args.interval / READS
         while True:
             left = t - time.monotonic()
             if left <= 0:
@@ -542,17 +541,19 @@ class Soak:
             nxt = t0
             while time.monotonic() < end:
                 nxt += self.args.interval
-                floor = self.floor_until(min(nxt, end))
+                reads = self.reads_until(min(nxt, end))
                 rows.append(self.sample(t0, rt, calls))
-                rows[-1]["anon_floor_kib"] = min(
-                    [v for v in floor + [rows[-1]["anon_kib"]] if v is not None], default=None)
+                reads = [v for v in reads + [rows[-1]["anon_kib"]] if v is not None]
+                if reads:
+                    rows[-1].update(anon_floor_kib=min(reads),
+                                    anon_mid_kib=statistics.median_low(reads))
                 self.maps.sample(rows[-1]["t_s"])
                 r = rows[-1]
-                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s anon %s floor %s KiB (crid %s,"
+                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s anon %s mid %s KiB (crid %s,"
                                  " heap %s + %s free, tcache %s) max-iter %s us p99 %s ms"
                                  " churns %d errors %d\n"
                                  % (self.name, r["t_s"], r["fds"], r["pss_kib"], r["anon_kib"],
-                                    r.get("anon_floor_kib"), r.get("crid_kib"),
+                                    r.get("anon_mid_kib"), r.get("crid_kib"),
                                     r.get("heap_used_kib"), r.get("heap_free_kib"),
                                     r.get("tcache_kib"), r.get("max_iteration_us"),
                                     fmt(r["p99_ms"]), r["churns"], r["errors"]))
@@ -611,7 +612,8 @@ set ylabel 'memory MiB'
 set key top left horizontal
 plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
      '' using ($1/60):($17/1024) with lines title 'anonymous', \\
-     '' using ($1/60):($18/1024) with lines title 'anonymous floor (judged)', \\
+     '' using ($1/60):($20/1024) with lines title 'anonymous, median of 1 s reads (judged)', \\
+     '' using ($1/60):($18/1024) with lines title 'anonymous floor', \\
      '' using ($1/60):($15/1024) with lines title 'heap in use', \\
      '' using ($1/60):($14/1024) with lines title 'crid allocated', \\
      '' using ($1/60):($19/1024) with lines title 'tcache'
@@ -664,24 +666,19 @@ def verdict(rows, calls, duration_s):
     if vals(base, "pss_kib") and vals(tail, "pss_kib"):
         fig["pss_kib"] = {"base": statistics.median(vals(base, "pss_kib")),
                           "end": statistics.median(vals(tail, "pss_kib")), "bound": None}
-    # the floor needs windows spanning several of the heap trim's 10 s periods (a
-    # window holding a trim's dip and one without would compare unlike moments); a short
-    # run's few-second windows compare the samples' medians
-    floor = base_end - warm >= FLOOR_WINDOW_S
-    mem = "anon_floor_kib" if floor and vals(rows, "anon_floor_kib") else "anon_kib"
-    stat = min if floor else statistics.median
+    # the median of the second-by-second reads; the samples' own when there are none
+    mem = "anon_mid_kib" if vals(rows, "anon_mid_kib") else "anon_kib"
     if vals(base, mem) and vals(tail, mem):
-        b, e = stat(vals(base, mem)), stat(vals(tail, mem))
+        b, e = statistics.median(vals(base, mem)), statistics.median(vals(tail, mem))
         bound = b * MEM_FACTOR + MEM_SLACK_KIB
         fig["memory_kib"] = {"base": b, "end": e, "bound": bound}
         if e > bound:
             fails.append("memory grew: %.0f KiB anonymous after warm-up, %.0f KiB at the end "
                          "(bound %.0f)" % (b, e, bound))
-    if vals(base, "anon_kib") and vals(tail, "anon_kib"):
-        # the samples' own figure, calls in flight included: reported, not judged
-        fig["anon_median_kib"] = {"base": statistics.median(vals(base, "anon_kib")),
-                                  "end": statistics.median(vals(tail, "anon_kib")),
-                                  "bound": None}
+    if vals(base, "anon_floor_kib") and vals(tail, "anon_floor_kib"):
+        # the lowest read: a trim's dip, as much as a moment without any call: reported
+        fig["anon_floor_kib"] = {"base": min(vals(base, "anon_floor_kib")),
+                                 "end": min(vals(tail, "anon_floor_kib")), "bound": None}
     pw = p99_window(duration_s)
     first = [ms for t, w in calls if t <= pw for ms in w]
     end = [ms for t, w in calls if t > duration_s - pw for ms in w]
@@ -738,7 +735,7 @@ def main():
         print("soak %s: %d pods, %d churned, %.1f min: %s" % (
             name, args.pods, s.churns, args.minutes, "FAILED: " + "; ".join(fails) if fails
             else "OK"))
-        for k in ("fds", "memory_kib", "anon_median_kib", "pss_kib", "p99_ms"):
+        for k in ("fds", "memory_kib", "anon_floor_kib", "pss_kib", "p99_ms"):
             if k in fig:
                 f = fig[k]
                 print("  %-10s after warm-up %10.2f  at the end %10.2f (%+.1f%%)  %s"
