@@ -1,15 +1,15 @@
 """bench/soak.py (`make soak`): its verdict on synthetic samples (flat passes; fds, memory
 growth beyond 2%, p99 drift and RPC errors each fail, naming the figure; PSS moving alone
 does not; memory is judged on the median of reads every second, so samples that caught a
-call in flight do not fail it), its per-mapping report (a mapping that grew, peaked or came and went is named
-with when), glibc's tcache read from a real process's memory, and an 18-second soak of 6
-pods against the real daemon: the CSV has a sample every 1.5 s with the daemon's fds, PSS,
-anonymous memory with the median and lowest of its reads, worst loop iteration and its own and glibc's heap figures,
-the side CSV every mapping (the stack's anonymous pages among them), pods churned with no
-RPC error,
-the PNG was drawn, the JSON names the figures, and the pods are gone afterwards. The short
-run's p99 verdict is not asserted: a few seconds of polling on a loaded machine say
-nothing about drift."""
+call in flight do not fail it), its per-mapping report (a mapping that grew, peaked or
+came and went is named with when, and the side CSV round-trips), glibc's tcache read from
+a real process's memory, and an 18-second soak of 6 pods against the real daemon: the CSV
+has a sample every 1.5 s with the daemon's fds, PSS, anonymous memory with the median and
+lowest of its reads, worst loop iteration and its own and glibc's heap figures, the side
+CSV every mapping (the stack's anonymous pages among them), pods churned with no RPC
+error, the PNG was drawn, the JSON names the figures, and the pods are gone afterwards.
+The short run's p99 verdict is not asserted: a few seconds of polling on a loaded machine
+say nothing about drift."""
 import csv
 import importlib.util
 import json
