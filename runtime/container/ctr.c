@@ -50,6 +50,12 @@
  */
 #define RESEND_FIRST 0.005
 #define RESEND_MAX 0.1
+/*
+ * How long an undone create's leftovers may take to die of SIGKILL before
+ * the undo goes on: a SIGKILLed process is gone in ms; on a loaded node
+ * three runc init stages took > 66 ms.
+ */
+#define ORPHANS_WAIT_MS 10000
 
 static void finalize_exit(struct exit_watch *w);
 static void op_start(struct crid_ctr_op *op);
@@ -592,8 +598,8 @@ static void undo_deleted(void *user, int status, const char *out, size_t len,
 	op_finish(op, NULL);
 }
 
-/* A create that failed or was interrupted: the runtime forgets it, then its files go. */
-void ctr_undo_created(struct crid_ctr_op *op)
+/* The runtime forgets the container, then its files go. */
+static void undo_delete(struct crid_ctr_op *op)
 {
 	struct crid_oci_runtime rt;
 	struct crid_err e;
@@ -603,6 +609,37 @@ void ctr_undo_created(struct crid_ctr_op *op)
 					   CRID_RUNTIME_TIMEOUT(op->ctrs), undo_deleted, op, &e);
 	if (!op->call)
 		undo_deleted(op, -1, NULL, 0, &e);
+}
+
+/* What the create left is gone, or the wait gave up (logged): the undo removes what it can. */
+static void orphans_gone(void *user, bool gone)
+{
+	struct crid_ctr_op *op = user;
+
+	(void)gone;
+	op->orphans = NULL;
+	crid_trace_mark(&op->trace, "orphans");
+	undo_delete(op);
+}
+
+/*
+ * A create that failed, timed out or was interrupted by a kill of crid: its
+ * runtime's init stages (or an init already made) may still be alive in the
+ * container's cgroups, and a cgroup holding a process cannot be removed, so
+ * they are killed and waited for first (ctr_orphans.h), off the loop. The
+ * init's exit is no exit to record: tracking stops here.
+ */
+void ctr_undo_created(struct crid_ctr_op *op)
+{
+	struct crid_container *c = op->c;
+
+	if (c->watch)
+		watch_free(c->watch);
+	close_tracking(c);
+	op->orphans = crid_ctr_orphans_kill(op->ctrs->loop, c->id, c->cgroups_path, ORPHANS_WAIT_MS,
+					    orphans_gone, op);
+	if (!op->orphans)
+		undo_delete(op);
 }
 
 int ctr_open_log(struct crid_ctrs *ctrs, struct crid_container *c, struct crid_err *err)

@@ -51,7 +51,7 @@ struct crid_ctr_op {
 	bool unmount_on;
 	struct crid_err unmount_err;
 	void (*after_unmount)(struct crid_ctr_op *op);
-	/* recovery's undo: the interrupted create's runtime and processes, waited for */
+	/* an undone create: its runtime's leftovers, waited for (ctr_undo_created) */
 	struct crid_ctr_orphans *orphans;
 };
 
@@ -78,7 +78,12 @@ struct exit_watch *ctr_watch_start(struct crid_ctrs *ctrs, struct crid_container
 /* Checks now whether the init exited (after a restart it may have, long ago). */
 void ctr_query_exit(struct exit_watch *w);
 
-/* Takes apart a container whose create did not finish; ends |op|. */
+/*
+ * Takes apart a container whose create did not finish: kills what its
+ * runtime left and waits for it (ctr_orphans.h), then the runtime's delete,
+ * the cgroups, files and record; ends |op| later, from the loop (at once
+ * only when out of memory).
+ */
 void ctr_undo_created(struct crid_ctr_op *op);
 
 /* The OCI runtime of a handler; EINVAL when unknown or unusable. */

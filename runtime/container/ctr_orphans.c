@@ -1,9 +1,10 @@
 /*
- * The leftovers of an interrupted `runtime create` (see ctr_orphans.h):
+ * The leftovers of an unfinished `runtime create` (see ctr_orphans.h):
  * killed by pidfd, then waited for from a timer, never on the loop. One
- * /proc scan at the start (the runtime is found by its command line); each
- * tick reads only the container's cgroup.procs files and polls the pidfds
- * of the runtimes killed.
+ * /proc scan (the runtime is found by its command line), SCAN_SLICE pids a
+ * tick: reading a command line costs tens of microseconds on a loaded node,
+ * and a node has thousands of pids; each tick also reads the container's
+ * cgroup.procs files and polls the pidfds of the runtimes killed.
  */
 #include "runtime/container/ctr_orphans.h"
 
@@ -24,6 +25,8 @@
 #include "runtime/oci/host.h"
 
 #define POLL_S 0.02
+#define SCAN_SLICE 64	/* /proc entries read per tick */
+#define SCAN_S 0.001	/* the tick while the /proc scan goes on */
 #define MAX_RUNTIMES 16 /* runtime processes waited for; more are killed, not waited for */
 #define MAX_LOGGED 32	/* pids named in the log once, not at every tick */
 
@@ -32,6 +35,7 @@ struct crid_ctr_orphans {
 	ev_timer timer;
 	double started, deadline;
 	char *id;
+	DIR *proc;	    /* the scan for the runtime; NULL once done */
 	char rel[PATH_MAX]; /* the cgroup below each hierarchy's mount; "" for none */
 	int runtimes[MAX_RUNTIMES];
 	size_t n_runtimes;
@@ -114,30 +118,36 @@ static int kill_pid(struct crid_ctr_orphans *o, pid_t pid, bool (*still)(pid_t, 
 		return -1;
 	}
 	if (!logged_before(o, pid))
-		crid_log_info("recovery: container %.12s: killing %s pid %d", o->id, what,
+		crid_log_info("container %.12s: unfinished create: killing %s pid %d", o->id, what,
 			      (int)pid);
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	return pidfd;
 }
 
-static void kill_runtimes(struct crid_ctr_orphans *o)
+/* The next SCAN_SLICE pids of the scan for the runtime; true once the scan is done. */
+static bool kill_runtimes(struct crid_ctr_orphans *o)
 {
-	DIR *d = opendir("/proc");
 	struct dirent *e;
 
-	while (d && (e = readdir(d))) {
-		pid_t pid = (pid_t)atoi(e->d_name);
+	for (int i = 0; o->proc && i < SCAN_SLICE; i++) {
+		pid_t pid;
+		int fd;
 
+		if (!(e = readdir(o->proc))) {
+			closedir(o->proc);
+			o->proc = NULL;
+			break;
+		}
+		pid = (pid_t)atoi(e->d_name);
 		if (pid <= 0 || !runs_for(pid, o->id))
 			continue;
-		int fd = kill_pid(o, pid, runs_for, o->id, "runtime");
+		fd = kill_pid(o, pid, runs_for, o->id, "runtime");
 		if (fd >= 0 && o->n_runtimes < MAX_RUNTIMES)
 			o->runtimes[o->n_runtimes++] = fd;
 		else if (fd >= 0)
 			close(fd);
 	}
-	if (d)
-		closedir(d);
+	return !o->proc;
 }
 
 /* Kills what |procs| (a cgroup.procs file) lists; returns how many it listed. */
@@ -150,8 +160,7 @@ static size_t kill_listed(struct crid_ctr_orphans *o, const char *procs)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
-		int fd =
-		    kill_pid(o, (pid_t)atoi(line), lives_in, o->rel, "process in the cgroup of");
+		int fd = kill_pid(o, (pid_t)atoi(line), lives_in, o->rel, "process in its cgroups");
 		if (fd >= 0)
 			close(fd);
 		n++;
@@ -214,14 +223,18 @@ static void finish(struct crid_ctr_orphans *o, bool gone)
 static void tick(struct ev_loop *ev, ev_timer *w, int revents)
 {
 	struct crid_ctr_orphans *o = w->data;
+	bool scanned = kill_runtimes(o);
 	size_t in_cgroups = kill_in_cgroups(o), runtimes = runtimes_alive(o);
 
 	(void)revents;
-	if (!in_cgroups && !runtimes)
+	if (scanned && !in_cgroups && !runtimes)
 		return finish(o, true);
-	if (ev_now(ev) < o->deadline)
+	if (ev_now(ev) < o->deadline) {
+		w->repeat = scanned ? POLL_S : SCAN_S;
+		ev_timer_again(ev, w);
 		return;
-	crid_log_warn("recovery: container %.12s: its interrupted create still has %zu "
+	}
+	crid_log_warn("container %.12s: its unfinished create still has %zu "
 		      "process(es) in its cgroups and %zu runtime(s) alive %.1f s after SIGKILL; "
 		      "undone anyway",
 		      o->id, in_cgroups, runtimes, ev_now(ev) - o->started);
@@ -243,7 +256,7 @@ struct crid_ctr_orphans *crid_ctr_orphans_kill(struct crid_loop *loop, const cha
 	o->user = user;
 	if (cgroups_path && crid_cgroup_path_expand(cgroups_path, o->rel, sizeof(o->rel), NULL) < 0)
 		o->rel[0] = '\0';
-	kill_runtimes(o);
+	o->proc = opendir("/proc"); /* NULL: no runtime can be found */
 	kill_in_cgroups(o);
 	ev_now_update(loop->ev); /* at start-up the loop has not run for a while */
 	o->started = ev_now(loop->ev);
@@ -259,6 +272,8 @@ void crid_ctr_orphans_cancel(struct crid_ctr_orphans *o)
 	if (!o)
 		return;
 	ev_timer_stop(o->loop->ev, &o->timer);
+	if (o->proc)
+		closedir(o->proc);
 	for (size_t i = 0; i < o->n_runtimes; i++)
 		close(o->runtimes[i]);
 	crid_free(o->id);

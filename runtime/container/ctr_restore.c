@@ -23,12 +23,8 @@
 #include "reactor/pidfd.h"
 #include "runtime/container/cgroup_stats.h"
 #include "runtime/container/ctr_internal.h"
-#include "runtime/container/ctr_orphans.h"
 #include "runtime/container/ctr_start_time.h"
 #include "runtime/container/rootfs.h"
-
-/* A SIGKILLed process is gone in ms; on a loaded node three runc init stages took > 66 ms. */
-#define ORPHANS_WAIT_MS 10000
 
 struct kept_fd {
 	char *name;
@@ -187,16 +183,6 @@ static void started_while_down(struct crid_ctrs *ctrs, struct crid_container *c)
 	crid_log_info("recovery: container %.12s was started while crid was down: running", c->id);
 }
 
-/* The leftovers of the interrupted create are gone (or the wait gave up): undo it. */
-static void orphans_gone(void *user, bool gone)
-{
-	struct crid_ctr_op *op = user;
-
-	(void)gone; /* a give-up is logged; the undo removes what it can */
-	op->orphans = NULL;
-	ctr_undo_created(op);
-}
-
 static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct kept_fds *k)
 {
 	struct crid_image *img = crid_image_store_find(ctrs->images, c->image_ref);
@@ -211,10 +197,7 @@ static void recover_one(struct crid_ctrs *ctrs, struct crid_container *c, struct
 		if (!op)
 			break;
 		c->op = op;
-		op->orphans = crid_ctr_orphans_kill(ctrs->loop, c->id, c->cgroups_path,
-						    ORPHANS_WAIT_MS, orphans_gone, op);
-		if (!op->orphans)
-			ctr_undo_created(op);
+		ctr_undo_created(op); /* the runtime's leftovers first: see there */
 		break;
 	}
 	case CRID_CTR_CREATED:

@@ -4,7 +4,7 @@
 Run from the repository root: tests/fuzz/make_corpus.py. It compiles
 proto/api.proto with grpc_tools into a temporary dir, then writes small,
 valid inputs for the targets whose inputs are CRI messages or JSON/TOML
-documents (fuzz_handlers, fuzz_request_check, fuzz_cni_result,
+documents (fuzz_handlers, fuzz_request_check, fuzz_ctr_spec, fuzz_cni_result,
 fuzz_registries_conf, fuzz_log_json). Other targets' seeds are hand-written
 files. Output is deterministic, so a rerun changes nothing unless this
 script or the proto changed.
@@ -168,6 +168,61 @@ def cri_seeds(api):
     write("fuzz_handlers", "RunPodSandbox_bad_utf8", bytes([i]) + bad)
 
 
+def rich_ctr_config(api):
+    """Most of what a pod spec can ask of a container, as kubelet sends it."""
+    c = ctr_config(api)
+    c.metadata.attempt = 2
+    c.tty = c.stdin = c.stdin_once = True
+    c.stop_signal = 3
+    c.devices.add(container_path="/dev/fuse", host_path="/dev/fuse", permissions="rwm")
+    c.mounts.add(container_path="/etc/hosts", host_path="/etc/hosts", selinux_relabel=True)
+    c.mounts.add(container_path="/ro", host_path="/tmp", readonly=True, recursive_read_only=True,
+                 propagation=2)
+    r = c.linux.resources
+    r.cpu_period, r.cpu_shares, r.oom_score_adj = 100000, 512, -997
+    r.cpuset_cpus, r.cpuset_mems = "0-1", "0"
+    r.hugepage_limits.add(page_size="2MB", limit=1 << 21)
+    r.unified["memory.high"] = "max"
+    r.memory_swap_limit_in_bytes = 128 << 20
+    sc = c.linux.security_context
+    sc.privileged = False
+    sc.namespace_options.pid = 1
+    sc.run_as_user.Clear()
+    sc.run_as_username = "web"
+    sc.run_as_group.value = 29
+    sc.supplemental_groups.extend([44, 50])
+    sc.supplemental_groups_policy = 1
+    sc.readonly_rootfs = True
+    sc.no_new_privs = True
+    sc.seccomp.profile_type = 0
+    sc.apparmor.profile_type = 0
+    sc.capabilities.drop_capabilities.append("ALL")
+    sc.masked_paths.append("/proc/kcore")
+    sc.readonly_paths.append("/proc/sys")
+    return c
+
+
+def ctr_spec_seeds(api):
+    """fuzz_ctr_spec: host-namespace flags, the config's length (2 bytes, LE), config, image config."""
+    image = json.dumps({"config": {"Env": ["PATH=/usr/bin", "LANG=C"], "Entrypoint": ["/bin/sh"],
+                                   "Cmd": ["-c", "true"], "User": "app:audio", "WorkingDir": "/srv",
+                                   "StopSignal": "SIGQUIT", "Labels": {"a": "b"}}})
+
+    def seed(name, flags, cfg, img):
+        data = cfg.SerializeToString()
+        write("fuzz_ctr_spec", name, bytes([flags, len(data) & 0xff, len(data) >> 8]) + data
+              + img.encode())
+
+    seed("typical", 0, ctr_config(api), image)
+    seed("rich_host_namespaces", 15, rich_ctr_config(api), image)
+    priv = rich_ctr_config(api)
+    priv.linux.security_context.privileged = True
+    priv.linux.security_context.seccomp.profile_type = 2
+    priv.linux.security_context.seccomp.localhost_ref = "/nonexistent/profile.json"
+    seed("privileged_localhost_seccomp", 7, priv, "{}")
+    seed("filled", 0, fill(api.ContainerConfig()), "not json")
+
+
 def cni_result_seeds():
     v4 = {"cniVersion": "1.0.0",
           "interfaces": [{"name": "cni0", "mac": "aa:bb:cc:dd:ee:ff"},
@@ -232,6 +287,7 @@ def log_json_seeds():
 def main():
     api = load_api()
     cri_seeds(api)
+    ctr_spec_seeds(api)
     cni_result_seeds()
     registries_seeds()
     log_json_seeds()

@@ -215,8 +215,8 @@ static void test_waits_for_the_frozen_stage(struct crid_loop *loop)
 	o = crid_ctr_orphans_kill(loop, id, rel, 5000, done, &r);
 	CHECK(o != NULL, "wait started");
 	CHECK(r.calls == 0, "done is never called from crid_ctr_orphans_kill");
+	run_for(loop, 0.3, &r); /* the /proc scan runs from the loop, a slice per tick */
 	CHECK(exited_by_sigkill_within(rt, 2.0), "the runtime, found by its command line, killed");
-	run_for(loop, 0.3, &r);
 	CHECK(r.calls == 0, "not done while a process is in the cgroup (%d)", r.calls);
 
 	late = spawn_sleep(); /* a stage cloned after the first read of the cgroups */
