@@ -15,12 +15,18 @@ containers do not fit a loaded 2-core machine) are started, then for --minutes:
   - churn: --churn of the pods (10%) are replaced over and over (StopPodSandbox,
     RemovePodSandbox, RunPodSandbox) by --workers threads on a third connection;
   - every --interval s (10) a sample: the daemon's open fds (/proc/PID/fd), its
-    PSS, anonymous PSS, RSS and anonymous memory (/proc/PID/smaps_rollup), its worst
+    PSS, anonymous PSS, RSS and anonymous memory (/proc/PID/smaps_rollup; the anonymous
+    memory also read every second between samples: median and lowest), its worst
     loop iteration since the last sample, wall and CPU time (crid: verbose Status info
     "loop", reset on read), what crid allocated itself and glibc's heap in use and free
     (crid: info "memory"), the p50/p99 of the polling calls of the window, churns and
     errors so far.
-The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot).
+The samples go to DIR/soak-<endpoint>.csv and DIR/soak-<endpoint>.png (gnuplot). With
+--pid, each sample also reads /proc/PID/smaps: every mapping's Anonymous and Rss KiB, keyed
+by range and name, logged as they change to DIR/soak-<endpoint>-maps.csv; at the end the
+mappings whose Anonymous moved by more than 16 KiB between the first sample after the
+warm-up and the end, rose and came back, or appeared or went during the run are printed
+with when (the name of what grew, where the totals only say that something did).
 
 Verdict (exit 1 naming the figure, else 0), for runs of at least 4 minutes (shorter
 runs scale the windows to a quarter of the run each):
@@ -29,7 +35,11 @@ runs scale the windows to a quarter of the run each):
   - memory: the median of the daemon's anonymous memory (smaps_rollup "Anonymous":
           heap, stacks, data; its own pages, whoever else maps its libraries) over the
           last minute <= the median of that base minute x 1.02 (no allowance for the
-          allocator's pages: measured flat to the page, README);
+          allocator's pages), read every second, not only at the samples (anon_mid_kib,
+          each interval's median): calls in flight hold more for a few seconds of each
+          10 and a heap trim less for a moment, and samples at a fixed phase caught
+          either for minutes; a leak or pages kept resident move the median. The
+          lowest read is reported (anon_floor_kib), not judged;
           PSS is reported, not judged: its share of the libraries moves as other
           processes map or unmap them, and halves while a forked child shares the heap;
   - p99:  the polling calls' p99 over the run's last tenth (at least a minute) <= 1.5 x
@@ -37,9 +47,11 @@ runs scale the windows to a quarter of the run each):
   - no RPC error at all (churn or polling).
 """
 import argparse
+import csv
 import json
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import threading
@@ -60,7 +72,11 @@ MEM_SLACK_KIB, MEM_FACTOR = 0, 1.02
 P99_FACTOR, P99_SLACK_MS = 1.5, 2.0
 COLUMNS = ("t_s", "pods", "fds", "pss_kib", "pss_anon_kib", "rss_kib", "max_iteration_us",
            "max_iteration_cpu_us", "calls", "p50_ms", "p99_ms", "churns", "errors",
-           "crid_kib", "heap_used_kib", "heap_free_kib", "anon_kib")
+           "crid_kib", "heap_used_kib", "heap_free_kib", "anon_kib", "anon_floor_kib",
+           "tcache_kib", "anon_mid_kib")
+# reads of the anonymous memory per sample interval: their median (anon_mid_kib, judged)
+# and lowest (anon_floor_kib, reported)
+READS = 10
 MEMORY_KEYS = {"cridBytes": "crid_kib", "heapInUse": "heap_used_kib", "heapFree": "heap_free_kib"}
 
 
@@ -94,6 +110,195 @@ def proc_figures(pid):
     return out
 
 
+def anon_kib(pid):
+    """smaps_rollup's Anonymous of |pid| in KiB, None when unreadable."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def tcache_counts(pid):
+    """The 64 chunk counts of glibc's per-thread cache (tcache) of |pid|'s main thread, bin
+    i holding chunks of 32 + 16 i bytes; None when not found. Read from /proc/PID/mem
+    without stopping the daemon: glibc (2.30 and later, 64-bit) allocates the cache as
+    the heap's first chunk, its 64 16-bit counts first."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            start = next(int(ln.split("-")[0], 16) for ln in f if ln.rstrip().endswith("[heap]"))
+        with open("/proc/%d/mem" % pid, "rb") as f:
+            f.seek(start)
+            head = f.read(16 + 128)
+    except (OSError, StopIteration, ValueError):
+        return None
+    # the chunk's size field: 64 counts, 64 pointers and the 16-byte header, flags aside
+    if len(head) < 144 or struct.unpack("<Q", head[8:16])[0] & ~7 != 0x290:
+        return None
+    return struct.unpack("<64H", head[16:144])
+
+
+def tcache_kib(pid):
+    """KiB of freed chunks the tcache of |pid| holds (None when not found): mallinfo2
+    counts them in use, so the heap in use grows as the cache fills (at most 7 chunks of
+    each of 64 sizes up to 1 KiB, ~234 KiB), and their pages stay resident."""
+    counts = tcache_counts(pid)
+    if counts is None:
+        return None
+    return sum(n * (32 + 16 * i) for i, n in enumerate(counts)) // 1024
+
+
+def proc_maps(pid):
+    """{(range, name): (perms, anon_kib, rss_kib)} of every mapping of |pid|
+    (/proc/PID/smaps), {} when unreadable: which mapping holds the daemon's anonymous
+    memory (the judged figure is their sum)."""
+    out, key, perms, anon, rss = {}, None, "", 0, 0
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = line.split(None, 1)[0]
+                if head == "Anonymous:":
+                    anon = int(line.split()[1])
+                elif head == "Rss:":
+                    rss = int(line.split()[1])
+                elif not head.endswith(":"):  # a mapping's first line: range perms ... name
+                    if key:
+                        out[key] = (perms, anon, rss)
+                    parts = line.split(None, 5)
+                    key = (parts[0], parts[5].strip() if len(parts) > 5 else "")
+                    perms, anon, rss = parts[1], 0, 0
+    except OSError:
+        return {}
+    if key:
+        out[key] = (perms, anon, rss)
+    return out
+
+
+class MapLog:
+    """The daemon's mappings sample after sample, for naming what grew (maps_report).
+    The side CSV is a change log so an hour stays small: the first sample lists every
+    mapping ("new"), later ones only those that appeared ("new"), changed ("changed") or
+    went ("gone", figures empty), keyed by range and name as /proc/PID/smaps shows them (a
+    mapping that grows or shrinks in place, [heap] by brk, goes and comes back under its
+    new range)."""
+
+    COLUMNS = ("t_s", "event", "range", "perms", "name", "anon_kib", "rss_kib")
+
+    def __init__(self, path, pid):
+        self.pid, self.snaps, self.prev = pid, [], {}
+        self.f = open(path, "w") if pid else None
+        if self.f:
+            self.f.write(",".join(self.COLUMNS) + "\n")
+
+    def sample(self, t_s):
+        if not self.f:
+            return
+        cur = proc_maps(self.pid)
+        if not cur:
+            return
+        for k, v in cur.items():
+            old = self.prev.get(k)
+            if old != v:
+                self.write(t_s, "changed" if old else "new", k, v)
+        for k, v in self.prev.items():
+            if k not in cur:
+                self.write(t_s, "gone", k, (v[0], None, None))
+        self.snaps.append((t_s, cur))
+        self.prev = cur
+
+    def write(self, t_s, event, key, v):
+        name = '"%s"' % key[1].replace('"', '""') if "," in key[1] else key[1]
+        self.f.write("%s,%s,%s,%s,%s,%s,%s\n" % (t_s, event, key[0], v[0], name,
+                                                   "" if v[1] is None else v[1],
+                                                   "" if v[2] is None else v[2]))
+
+    def close(self):
+        if self.f:
+            self.f.close()
+            self.f = None
+
+
+def load_map_log(path):
+    """The samples [(t_s, {key: (perms, anon, rss)})] a MapLog wrote to |path|, for
+    maps_report on a finished run (--maps)."""
+    snaps = []
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            t = float(r["t_s"])
+            if not snaps or snaps[-1][0] != t:  # (a sample that changed nothing is not there)
+                snaps.append((t, dict(snaps[-1][1]) if snaps else {}))
+            cur = snaps[-1][1]
+            key = (r["range"], r["name"])
+            if r["event"] == "gone":
+                cur.pop(key, None)
+            else:
+                cur[key] = (r["perms"], int(r["anon_kib"]), int(r["rss_kib"]))
+    return snaps
+
+
+def map_label(key, perms):
+    return "%s %s %s" % (key[0], perms, key[1] or "(anonymous)")
+
+
+def maps_report(snaps, duration_s, delta_kib=16):
+    """Lines naming the mappings that moved the daemon's anonymous memory over |snaps|
+    [(t_s, {key: (perms, anon, rss)})]: those whose Anonymous differs by more than
+    |delta_kib| between the reference (the first sample after the warm-up) and the end,
+    those that rose above their reference by more than that and came back (peaks), and
+    every mapping with anonymous pages that appeared or went during the run (excursions),
+    each with when."""
+    warm = windows(duration_s)[0]
+    after = [s for s in snaps if s[0] >= warm]
+    if len(after) < 2:
+        return []
+    (t_ref, ref), (t_end, end) = after[0], snaps[-1]
+    lines = ["mappings: Anonymous KiB at %.0f s (reference) and at %.0f s (end)" % (t_ref, t_end)]
+    for k in sorted(set(ref) | set(end)):
+        a, b = ref.get(k, (None, 0))[1], end.get(k, (None, 0))[1]
+        if abs(b - a) > delta_kib:
+            perms = (end.get(k) or ref.get(k))[0]
+            lines.append("  changed %-60s %6d -> %6d KiB (%+d)%s" % (
+                map_label(k, perms), a, b, b - a,
+                "" if k in ref and k in end else " new" if k in end else " gone"))
+    for k, (perms, a, _) in sorted(ref.items()):
+        peak = max(after, key=lambda s: s[1].get(k, (None, 0))[1])
+        p = peak[1].get(k, (None, 0))[1]
+        if p - a > delta_kib and p - end.get(k, (None, 0))[1] > delta_kib:
+            lines.append("  peak    %-60s %6d -> %6d KiB at %.0f s, %d at the end" % (
+                map_label(k, perms), a, p, peak[0], end.get(k, (None, 0))[1]))
+    lines.extend(excursions(snaps))
+    return lines
+
+
+def excursions(snaps):
+    """Lines for the mappings with anonymous pages that were not there from the first
+    sample to the last: when each appeared and went, and its largest Anonymous."""
+    seen = {}  # key -> [perms, max anon, [[first t, last t], ...]]
+    for i, (t, cur) in enumerate(snaps):
+        for k, (perms, anon, _) in cur.items():
+            e = seen.setdefault(k, [perms, 0, []])
+            e[1] = max(e[1], anon)
+            if e[2] and e[2][-1][2] == i - 1:
+                e[2][-1][1:] = [t, i]
+            else:
+                e[2].append([t, t, i])
+    t0, last = snaps[0][0], len(snaps) - 1
+    out = []
+    for k, (perms, peak, spans) in sorted(seen.items(), key=lambda x: x[1][2][0][0]):
+        if peak == 0 or (len(spans) == 1 and spans[0][0] == t0 and spans[0][2] == last):
+            continue
+        when = ", ".join("%s-%s" % ("%.0f" % a if a != t0 else "start",
+                                    "%.0f" % b if i != last else "end") for a, b, i in spans)
+        if len(spans) > 6:  # a mapping that comes and goes every few seconds ([heap]'s top)
+            when = "%d times, %s ... %s" % (len(spans), ", ".join(when.split(", ")[:3]),
+                                           ", ".join(when.split(", ")[-2:]))
+        out.append("  present %-60s up to %6d KiB: %s s" % (map_label(k, perms), peak, when))
+    return out
+
+
 class Soak:
     """One endpoint's soak: pods, the polling load, churn, samples."""
 
@@ -107,6 +312,7 @@ class Soak:
         self.dropped = set()  # polling calls answered UNIMPLEMENTED
         self.stop = threading.Event()
         self.n = 0
+        self.maps = MapLog(None, 0)
 
     def stub(self):
         ch = grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)])
@@ -291,10 +497,29 @@ class Soak:
             row = {"pods": len(self.pods), "churns": self.churns, "errors": len(self.errors)}
         calls_all.append((time.monotonic() - t0, w))
         row.update(fig)
+        row["tcache_kib"] = tcache_kib(self.pid) if self.pid else None
         row.update(self.verbose_status(rt))
         row.update(t_s=round(time.monotonic() - t0, 1), calls=len(w), p50_ms=pct(w, 50),
                    p99_ms=pct(w, 99))
         return row
+
+    def reads_until(self, t):
+        """Reads of the daemon's anonymous memory until |t| (monotonic), READS - 1 of them
+        spread over the interval. Their median is what the daemon holds most of the time:
+        at 500 pods the heap holds 50 to 170 KiB more for 1 to 5 s of every 10 while a
+        stats reply is built and until the next trim, and ~60 KiB less for under a second
+        after each trim (until the next list reply touches its pages again); one sample
+        per 10 s at a fixed phase caught the first for minutes on end, or not, as the
+        machine's load moved the phase (README)."""
+        reads = []
+        step = self.args.interval / READS
+        while True:
+            left = t - time.monotonic()
+            if left <= 0:
+                return reads
+            time.sleep(min(step, left))
+            if self.pid and t - time.monotonic() > step / 2:
+                reads.append(anon_kib(self.pid))
 
     def run(self, out_dir):
         sys.stderr.write("soak: %s: starting %d pods\n" % (self.name, self.args.pods))
@@ -308,6 +533,7 @@ class Soak:
         threads = [threading.Thread(target=self.poll)] + [
             threading.Thread(target=self.churn) for _ in range(self.args.workers)]
         rows, calls, t0 = [], [], time.monotonic()
+        self.maps = MapLog(os.path.join(out_dir, "soak-%s-maps.csv" % self.name), self.pid)
         end = t0 + self.args.minutes * 60
         for th in threads:
             th.start()
@@ -315,20 +541,28 @@ class Soak:
             nxt = t0
             while time.monotonic() < end:
                 nxt += self.args.interval
-                time.sleep(max(0.0, min(nxt, end) - time.monotonic()))
+                reads = self.reads_until(min(nxt, end))
                 rows.append(self.sample(t0, rt, calls))
+                reads = [v for v in reads + [rows[-1]["anon_kib"]] if v is not None]
+                if reads:
+                    rows[-1].update(anon_floor_kib=min(reads),
+                                    anon_mid_kib=statistics.median_low(reads))
+                self.maps.sample(rows[-1]["t_s"])
                 r = rows[-1]
-                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s anon %s KiB (crid %s, heap %s"
-                                 " + %s free) max-iter %s us p99 %s ms churns %d errors %d\n"
+                sys.stderr.write("soak: %s: %5.0f s fds %s pss %s anon %s mid %s KiB (crid %s,"
+                                 " heap %s + %s free, tcache %s) max-iter %s us p99 %s ms"
+                                 " churns %d errors %d\n"
                                  % (self.name, r["t_s"], r["fds"], r["pss_kib"], r["anon_kib"],
-                                    r.get("crid_kib"), r.get("heap_used_kib"),
-                                    r.get("heap_free_kib"), r.get("max_iteration_us"),
+                                    r.get("anon_mid_kib"), r.get("crid_kib"),
+                                    r.get("heap_used_kib"), r.get("heap_free_kib"),
+                                    r.get("tcache_kib"), r.get("max_iteration_us"),
                                     fmt(r["p99_ms"]), r["churns"], r["errors"]))
         finally:
             self.stop.set()
             for th in threads:
                 th.join()
             ch.close()
+            self.maps.close()
         write_csv(os.path.join(out_dir, "soak-%s.csv" % self.name), rows)
         plot(os.path.join(out_dir, "soak-%s" % self.name), self.name, self.args,
              any(r.get("max_iteration_us") is not None for r in rows))
@@ -377,9 +611,12 @@ plot '%(b)s.csv' using ($1/60):3 with lines notitle
 set ylabel 'memory MiB'
 set key top left horizontal
 plot '%(b)s.csv' using ($1/60):($4/1024) with lines title 'PSS', \\
-     '' using ($1/60):($17/1024) with lines title 'anonymous (judged)', \\
+     '' using ($1/60):($17/1024) with lines title 'anonymous', \\
+     '' using ($1/60):($20/1024) with lines title 'anonymous, median of 1 s reads (judged)', \\
+     '' using ($1/60):($18/1024) with lines title 'anonymous floor', \\
      '' using ($1/60):($15/1024) with lines title 'heap in use', \\
-     '' using ($1/60):($14/1024) with lines title 'crid allocated'
+     '' using ($1/60):($14/1024) with lines title 'crid allocated', \\
+     '' using ($1/60):($19/1024) with lines title 'tcache'
 unset key
 %(loop)s
 set ylabel 'poll p99 ms'
@@ -429,13 +666,19 @@ def verdict(rows, calls, duration_s):
     if vals(base, "pss_kib") and vals(tail, "pss_kib"):
         fig["pss_kib"] = {"base": statistics.median(vals(base, "pss_kib")),
                           "end": statistics.median(vals(tail, "pss_kib")), "bound": None}
-    if vals(base, "anon_kib") and vals(tail, "anon_kib"):
-        b, e = statistics.median(vals(base, "anon_kib")), statistics.median(vals(tail, "anon_kib"))
+    # the median of the second-by-second reads; the samples' own when there are none
+    mem = "anon_mid_kib" if vals(rows, "anon_mid_kib") else "anon_kib"
+    if vals(base, mem) and vals(tail, mem):
+        b, e = statistics.median(vals(base, mem)), statistics.median(vals(tail, mem))
         bound = b * MEM_FACTOR + MEM_SLACK_KIB
         fig["memory_kib"] = {"base": b, "end": e, "bound": bound}
         if e > bound:
             fails.append("memory grew: %.0f KiB anonymous after warm-up, %.0f KiB at the end "
                          "(bound %.0f)" % (b, e, bound))
+    if vals(base, "anon_floor_kib") and vals(tail, "anon_floor_kib"):
+        # the lowest read: a trim's dip, as much as a moment without any call: reported
+        fig["anon_floor_kib"] = {"base": min(vals(base, "anon_floor_kib")),
+                                 "end": min(vals(tail, "anon_floor_kib")), "bound": None}
     pw = p99_window(duration_s)
     first = [ms for t, w in calls if t <= pw for ms in w]
     end = [ms for t, w in calls if t > duration_s - pw for ms in w]
@@ -458,7 +701,7 @@ def verdict(rows, calls, duration_s):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--endpoint", action="append", required=True, help="name=unix://socket")
+    p.add_argument("--endpoint", action="append", default=[], help="name=unix://socket")
     p.add_argument("--pid", action="append", default=[], help="name=pid of the daemon")
     p.add_argument("--minutes", type=float, default=20)
     p.add_argument("--pods", type=int, default=500)
@@ -468,7 +711,14 @@ def main():
     p.add_argument("--out", default=".", help="directory of the CSV and PNG files")
     p.add_argument("--image", help="ignored (bench/run.sh passes it to every scenario)")
     p.add_argument("--json")
+    p.add_argument("--maps", help="only print the per-mapping report of this -maps.csv of a "
+                   "run of --minutes")
     args = p.parse_args()
+    if args.maps:
+        print("\n".join(maps_report(load_map_log(args.maps), args.minutes * 60)))
+        return 0
+    if not args.endpoint:
+        p.error("--endpoint is required")
     pids = dict(x.split("=", 1) for x in args.pid)
     os.makedirs(args.out, exist_ok=True)
     res, rc = {}, 0
@@ -485,7 +735,7 @@ def main():
         print("soak %s: %d pods, %d churned, %.1f min: %s" % (
             name, args.pods, s.churns, args.minutes, "FAILED: " + "; ".join(fails) if fails
             else "OK"))
-        for k in ("fds", "memory_kib", "pss_kib", "p99_ms"):
+        for k in ("fds", "memory_kib", "anon_floor_kib", "pss_kib", "p99_ms"):
             if k in fig:
                 f = fig[k]
                 print("  %-10s after warm-up %10.2f  at the end %10.2f (%+.1f%%)  %s"
@@ -493,7 +743,11 @@ def main():
                          "not judged" if f["bound"] is None else "bound %.2f" % f["bound"]))
         for e in s.errors[:5]:
             print("  error: %s" % e)
-        print("  samples: %s" % os.path.join(args.out, "soak-%s.{csv,png}" % name))
+        report = maps_report(s.maps.snaps, args.minutes * 60)
+        fig["mappings"] = report
+        for line in report:
+            print("  " + line)
+        print("  samples: %s" % os.path.join(args.out, "soak-%s{.csv,.png,-maps.csv}" % name))
         rc |= 1 if fails else 0
     if args.json:
         with open(args.json, "w") as f:
