@@ -501,6 +501,12 @@ static void header_set_timeout(struct crid_grpc_call *call, const uint8_t *v, si
 		return;
 	}
 	call->deadline = call->started + (double)ns / 1e9;
+	/*
+	 * A second grpc-timeout replaces the first (as grpc-go): its timer must
+	 * leave libev's heap before it is set again, or the heap keeps an entry
+	 * for it that outlives the call.
+	 */
+	ev_timer_stop(srv->loop->ev, &call->deadline_timer);
 	ev_timer_init(&call->deadline_timer, deadline_cb, (double)ns / 1e9, 0.);
 	call->deadline_timer.data = call;
 	ev_timer_start(srv->loop->ev, &call->deadline_timer);

@@ -80,6 +80,25 @@ class GrpcTransportTest(CridTestCase):
         r = self.rt.Version(api_pb2.VersionRequest(version="0.1.0"), timeout=0.5)
         self.assertEqual(r.runtime_name, "crid")
 
+    def test_two_timeouts_last_wins(self):
+        """Two grpc-timeout headers: the last is the deadline (as grpc-go has it), and the
+        first's timer does not outlive the call. It once stayed in libev's timer heap a second
+        time, pointing at the call after it was freed (found by fuzz_grpc_server: the heap
+        grew without bound; when such an entry expired, libev wrote into freed memory)."""
+        c = self.h2()
+        sid = c.grpc_call(VERSION_PATH, version_body(), timeout="10S",
+                          extra=[("grpc-timeout", "1n")])
+        st = c.wait_stream(sid, timeout=5)
+        self.assertEqual(st.grpc_status, GRPC_DEADLINE_EXCEEDED, st.describe())
+        for _ in range(20):
+            sid = c.grpc_call(VERSION_PATH, version_body(), timeout="300m",
+                              extra=[("grpc-timeout", "200m")])
+            self.assertVersionResponse(c.wait_stream(sid))
+        time.sleep(0.6)  # past both: a stale entry fires on the freed call (ASan aborts)
+        sid = c.grpc_call(VERSION_PATH, version_body())
+        self.assertVersionResponse(c.wait_stream(sid))
+        self.assertDaemonAlive("20 calls with two grpc-timeout headers, then their deadlines")
+
     def test_malformed_timeout(self):
         for t in ("abc", "123456789m", "10", "-5S", "5s", "S", "1.5S"):
             with self.subTest(timeout=t):
