@@ -21,6 +21,7 @@
 #include "reactor/debug_point.h"
 #include "reactor/helper_path.h"
 #include "reactor/log.h"
+#include "reactor/mem_trim.h"
 #include "reactor/metrics_families.h"
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr_metrics.h"
@@ -255,6 +256,8 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 					    : "none (built-in defaults and flags)",
 		      m->cfg.config_path[0] ? "`" : "", m->cfg.log_level);
 	raise_fd_limit();
+	if (crid_mem_thresholds_fix() < 0)
+		crid_log_warn("malloc thresholds left to glibc: mallopt refused them");
 	if (crid_helper_dir_set(m->cfg.helper_dir, err) < 0)
 		return -1;
 	if (crid_mkdir_p(m->cfg.root, 0700, err) < 0 || crid_mkdir_p(m->cfg.runroot, 0700, err) < 0)
