@@ -11,7 +11,6 @@
  * Never a crash or a leak; a rejection names a field of the config; an
  * accepted config gives one complete JSON object and a real signal.
  */
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,8 +22,9 @@
 #include "handlers/ctr_config.h"
 #include "handlers/request_check.h"
 #include "runtime/oci/oci_spec.h"
+#include "tests/fuzz/fuzz_tmpdir.h"
 
-static char tmp[64], rootfs[128];
+static char rootfs[128];
 static struct crid_config cfg;
 static struct crid_host host;
 
@@ -41,28 +41,13 @@ static void put(const char *dir, const char *name, const char *text)
 	fclose(f);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_tmp(void)
-{
-	nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* A rootfs with the users and groups an image has, a host as this node's kind. */
 static void setup(void)
 {
 	char etc[192];
 
-	snprintf(tmp, sizeof(tmp), "/tmp/crid-fuzz-ctrspec-XXXXXX");
-	if (!mkdtemp(tmp))
-		abort();
-	atexit(remove_tmp);
-	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
+	fuzz_tmpdir_make("crid-fuzz-ctrspec-");
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", fuzz_root);
 	snprintf(etc, sizeof(etc), "%s/etc", rootfs);
 	if (mkdir(rootfs, 0755) < 0 || mkdir(etc, 0755) < 0)
 		abort();

@@ -8,7 +8,6 @@
 #ifndef CRID_FUZZ_DAEMON_H
 #define CRID_FUZZ_DAEMON_H
 
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,27 +15,12 @@
 #include "handlers/handlers.h"
 #include "handlers/pull.h"
 #include "reactor/log.h"
+#include "tests/fuzz/fuzz_tmpdir.h"
 
 static struct crid_loop fuzz_loop;
 static struct crid_config fuzz_cfg;
 static struct crid_host fuzz_host;
 static struct crid_daemon fuzz_daemon_ctx;
-static char fuzz_root[64];
-
-static int fuzz_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* The state dir goes when the run ends (libFuzzer exits through exit()). */
-static void fuzz_remove_root(void)
-{
-	nftw(fuzz_root, fuzz_remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void fuzz_on_signal(struct crid_loop *l, int signo, void *user)
 {
@@ -54,14 +38,13 @@ static struct crid_grpc_server *fuzz_daemon_start(const char *prefix, bool with_
 	enum crid_config_action action;
 
 	crid_log_set_level(CRID_LOG_ERROR);
-	snprintf(fuzz_root, sizeof(fuzz_root), "/tmp/%sXXXXXX", prefix);
-	if (!mkdtemp(fuzz_root) || crid_config_from_args(&fuzz_cfg, 1, argv, &action, &err) < 0 ||
+	fuzz_tmpdir_make(prefix);
+	if (crid_config_from_args(&fuzz_cfg, 1, argv, &action, &err) < 0 ||
 	    crid_host_detect(&fuzz_host, &fuzz_cfg, &err) < 0 ||
 	    crid_node_state_load(&fuzz_daemon_ctx.node, fuzz_root, &err) < 0 ||
 	    crid_handlers_init(&err) < 0 ||
 	    crid_loop_init(&fuzz_loop, fuzz_on_signal, NULL, &err) < 0)
 		abort();
-	atexit(fuzz_remove_root);
 	fuzz_daemon_ctx.loop = &fuzz_loop;
 	fuzz_daemon_ctx.cfg = &fuzz_cfg;
 	fuzz_daemon_ctx.host = &fuzz_host;

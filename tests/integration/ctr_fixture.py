@@ -319,12 +319,18 @@ class CtrBase(unittest.TestCase):
         type(self).n += 1
         return "%s-%d" % (prefix, self.n)
 
-    def run_pod(self, name=None, cleanup=True):
-        name = name or self.uniq("pod")
-        cfg = api_pb2.PodSandboxConfig(
+    @classmethod
+    def pod_config(cls, name):
+        """The pod |name| as the tests run it: its uid and hostname from the name, its
+        logs under the class's log_root (a classmethod: some classes share one pod)."""
+        return api_pb2.PodSandboxConfig(
             metadata=api_pb2.PodSandboxMetadata(name=name, uid="uid-" + name,
                                                 namespace="ctr-test"),
-            hostname=name, log_directory=os.path.join(self.log_root, name))
+            hostname=name, log_directory=os.path.join(cls.log_root, name))
+
+    def run_pod(self, name=None, cleanup=True):
+        name = name or self.uniq("pod")
+        cfg = self.pod_config(name)
         pid = self.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(
             config=cfg, runtime_handler=self.runtime), timeout=60).pod_sandbox_id
         if cleanup:

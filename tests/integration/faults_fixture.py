@@ -47,6 +47,24 @@ def pid_alive(pid):
         return False
 
 
+class ContainerFaults:
+    """tearDown of the modules whose faults are a pod's containers' (test_faults_runtime,
+    test_faults_orphans), put before FaultsBase: the pod stays for the class, so no
+    container, runc state or rootfs mount may be left once a test's cleanups ran."""
+
+    def tearDown(self):
+        self.set_rt(None)
+        self.doCleanups()
+        try:
+            self.assertEqual(self.ctr_ids(), [], "containers left")
+            self.assertEqual(self.runc_list(), [], "runc still knows containers")
+            self.assertEqual(self.rootfs_mounts(), [], "rootfs mounts left")
+        finally:
+            for cid in self.ctr_ids():
+                self.rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id=cid),
+                                        timeout=60)
+
+
 class FaultsBase(CtrBase):
     pull = True  # the sleep image, from the module's registry
     chain_cni = True  # faulty-cni after the bridge

@@ -21,7 +21,8 @@ import grpc
 import api_pb2
 from crid_fixture import sanitizer_report
 from ctr_fixture import teardown_registry
-from faults_fixture import TIMEOUT, FaultsBase, pid_alive, setup_sleep_registry
+from faults_fixture import (TIMEOUT, ContainerFaults, FaultsBase, pid_alive,
+                            setup_sleep_registry)
 
 CODE = grpc.StatusCode
 CG = "/sys/fs/cgroup"
@@ -45,7 +46,7 @@ def hierarchies():
             and os.path.exists(os.path.join(CG, h, "cgroup.procs"))]
 
 
-class FaultsOrphans(FaultsBase):
+class FaultsOrphans(ContainerFaults, FaultsBase):
     """One pod for the faults; a second one where a test removes it during the undo."""
     chain_cni = False
 
@@ -56,10 +57,7 @@ class FaultsOrphans(FaultsBase):
 
     @classmethod
     def new_pod(cls, name):
-        cfg = api_pb2.PodSandboxConfig(
-            metadata=api_pb2.PodSandboxMetadata(name=name, uid="uid-" + name,
-                                                namespace="ctr-test"),
-            hostname=name, log_directory=os.path.join(cls.log_root, name))
+        cfg = cls.pod_config(name)
         pod = cls.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(
             config=cfg, runtime_handler=cls.runtime), timeout=60).pod_sandbox_id
         cls.pod_cfgs = dict(getattr(cls, "pod_cfgs", {}), **{pod: cfg})
@@ -73,18 +71,6 @@ class FaultsOrphans(FaultsBase):
             except FileNotFoundError:
                 pass
         self.addCleanup(self.kill_orphan)
-
-    def tearDown(self):
-        self.set_rt(None)
-        self.doCleanups()
-        try:
-            self.assertEqual(self.ctr_ids(), [], "containers left")
-            self.assertEqual(self.runc_list(), [], "runc still knows containers")
-            self.assertEqual(self.rootfs_mounts(), [], "rootfs mounts left")
-        finally:
-            for cid in self.ctr_ids():
-                self.rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id=cid),
-                                        timeout=60)
 
     # -- the process and cgroups the failed create left ---------------------------
 

@@ -16,7 +16,7 @@ import grpc
 
 import api_pb2
 from ctr_fixture import teardown_registry
-from faults_fixture import TIMEOUT, FaultsBase, setup_sleep_registry
+from faults_fixture import TIMEOUT, ContainerFaults, FaultsBase, setup_sleep_registry
 
 CODE = grpc.StatusCode
 
@@ -29,32 +29,17 @@ def tearDownModule():
     teardown_registry()
 
 
-class FaultsRuntime(FaultsBase):
+class FaultsRuntime(ContainerFaults, FaultsBase):
     """All cases in one pod: the faults are the containers'."""
     chain_cni = False
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cfg = api_pb2.PodSandboxConfig(
-            metadata=api_pb2.PodSandboxMetadata(name="faults", uid="uid-faults",
-                                                namespace="ctr-test"),
-            hostname="faults", log_directory=os.path.join(cls.log_root, "faults"))
+        cfg = cls.pod_config("faults")
         cls.pod = cls.rt.RunPodSandbox(api_pb2.RunPodSandboxRequest(
             config=cfg, runtime_handler=cls.runtime), timeout=60).pod_sandbox_id
         cls.pod_cfgs = {cls.pod: cfg}
-
-    def tearDown(self):
-        self.set_rt(None)
-        self.doCleanups()
-        try:
-            self.assertEqual(self.ctr_ids(), [], "containers left")
-            self.assertEqual(self.runc_list(), [], "runc still knows containers")
-            self.assertEqual(self.rootfs_mounts(), [], "rootfs mounts left")
-        finally:
-            for cid in self.ctr_ids():
-                self.rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id=cid),
-                                        timeout=60)
 
     def create(self, pod, cfg, timeout=60):
         cid = super().create(pod, cfg, timeout)
