@@ -310,12 +310,13 @@ void crid_handle_run_pod_sandbox(struct crid_rpc *rpc, const ProtobufCMessage *r
 	struct crid_pod_op *op;
 	struct crid_err err;
 
+	/* validation first: it needs no pods, so fuzz_handlers' daemon (none) reaches it */
+	if (translate(rpc, req, &in) < 0)
+		return;
 	if (!rpc->d->pods) {
 		crid_rpc_fail(rpc, CRID_GRPC_UNAVAILABLE, "pod sandboxes not initialized");
 		return;
 	}
-	if (translate(rpc, req, &in) < 0)
-		return;
 	d = crid_deferred_new(rpc, abandon);
 	if (!d)
 		return;

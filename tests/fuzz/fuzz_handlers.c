@@ -6,11 +6,13 @@
  * gRPC server on a socketpair, so protobuf decoding, the UTF-8 walk and each
  * handler's validation run as in the daemon. The daemon has an image store
  * in a temporary dir but no pods, containers or puller (the runtime is not
- * started): nothing outside that dir is touched.
+ * started): nothing outside that dir is touched. RunPodSandbox validates its
+ * config before it needs the pods, so the pod config's checks run too.
  *
  * Checks: every call but the GetContainerEvents stream ends with a
  * grpc-status, non-OK ones carry a message, and INTERNAL is only the
- * undecodable request's answer; the connection closes when the peer does.
+ * undecodable request's answer, RunPodSandbox's INVALID_ARGUMENT names a
+ * field of the request; the connection closes when the peer does.
  */
 #include <nghttp2/nghttp2.h>
 #include <stdint.h>
@@ -153,6 +155,12 @@ static void check(const struct call *c, const char *method)
 		abort(); /* a failure says what failed */
 	if (c->status == 13 && strncmp(c->message, "grpc: error unmarshalling", 25) != 0)
 		abort(); /* INTERNAL is a bug unless the request did not decode */
+	if (strcmp(method, "RunPodSandbox") != 0)
+		return;
+	/* its validation runs before the missing pods are noticed: a refusal names its field */
+	if (c->status == 0 || (c->status == 3 && strncmp(c->message, "config", 6) != 0 &&
+			       strncmp(c->message, "runtime_handler", 15) != 0))
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
