@@ -21,7 +21,7 @@
 #include "reactor/debug_point.h"
 #include "reactor/helper_path.h"
 #include "reactor/log.h"
-#include "reactor/mem_trim.h"
+#include "reactor/malloc_policy.h"
 #include "reactor/metrics_families.h"
 #include "reactor/pidfd.h"
 #include "runtime/container/ctr_metrics.h"
@@ -256,8 +256,9 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 					    : "none (built-in defaults and flags)",
 		      m->cfg.config_path[0] ? "`" : "", m->cfg.log_level);
 	raise_fd_limit();
-	if (crid_mem_thresholds_fix() < 0)
+	if (crid_malloc_thresholds_fix() < 0)
 		crid_log_warn("malloc thresholds left to glibc: mallopt refused them");
+	crid_log_info("malloc: per-thread cache %s", crid_malloc_tcache_state());
 	if (crid_helper_dir_set(m->cfg.helper_dir, err) < 0)
 		return -1;
 	if (crid_mkdir_p(m->cfg.root, 0700, err) < 0 || crid_mkdir_p(m->cfg.runroot, 0700, err) < 0)
@@ -351,6 +352,7 @@ int main(int argc, char **argv)
 	struct crid_err err;
 	int rc = 0;
 
+	crid_malloc_tcache_off(argv); /* may execute crid again: before anything is read or said */
 	crid_err_clear(&err);
 	if (crid_config_from_args(&m.cfg, argc, argv, &action, &err) < 0) {
 		fprintf(stderr, "crid: %s\n", err.msg);

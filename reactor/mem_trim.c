@@ -37,28 +37,6 @@ static void trim_cb(struct ev_loop *ev, ev_timer *w, int revents)
 	trims++;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CRID_GLIBC_MALLOC 0 /* ASan's allocator: its mallopt refuses everything */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CRID_GLIBC_MALLOC 0
-#endif
-#endif
-#if !defined(CRID_GLIBC_MALLOC) && defined(__GLIBC__)
-#define CRID_GLIBC_MALLOC 1
-#endif
-
-int crid_mem_thresholds_fix(void)
-{
-#if CRID_GLIBC_MALLOC
-	/* setting any of them also stops glibc moving them */
-	if (!mallopt(M_MMAP_THRESHOLD, 64 * 1024) || !mallopt(M_TRIM_THRESHOLD, 128 * 1024) ||
-	    !mallopt(M_TOP_PAD, 0))
-		return -1;
-#endif
-	return 0;
-}
-
 void crid_mem_trim_soon(struct crid_loop *loop)
 {
 	if (trim_armed)

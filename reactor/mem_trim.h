@@ -14,18 +14,6 @@
 
 #include "reactor/loop.h"
 
-/*
- * Fixes glibc's thresholds, before the first allocation of size: a block of
- * 64 KiB or more gets its own mapping (gone when freed), the heap top is
- * given back past 128 KiB free, and no padding is added when it grows.
- * Left alone, glibc raises its mmap threshold to the largest block freed
- * (a 500-pod stats reply: 212 KiB) and its trim threshold to twice that,
- * so such replies come from the heap top and memory sits on one of two
- * levels 100 KiB apart until the next trim. Returns 0, or -1 when glibc
- * refused one (the defaults then stay, which only costs memory).
- */
-int crid_mem_thresholds_fix(void);
-
 /* Seconds from the first activity after a trim to the next trim. */
 #define CRID_MEM_TRIM_DELAY 10.0
 
