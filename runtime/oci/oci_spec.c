@@ -1400,8 +1400,11 @@ int crid_oci_spec_exec_process_sized(const char *config_json, const char *const 
 	yajl_gen_map_open(g);
 	G("terminal");
 	yajl_gen_bool(g, tty);
-	if (tty && width && height) {
-		/* the runtime sizes the terminal before the process runs: no 80x24 first screen */
+	if (tty) {
+		/* the runtime sizes the terminal before the process runs; without a size asked
+		 * for, 80x24: set later (runtime/oci/console.c), a quick `stty size` read 0x0 */
+		if (!width || !height)
+			width = 80, height = 24;
 		G("consoleSize");
 		yajl_gen_map_open(g);
 		G("height");

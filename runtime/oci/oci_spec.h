@@ -54,7 +54,7 @@ void crid_oci_spec_free(struct crid_oci_spec *s);
 int crid_oci_spec_exec_process(const char *config_json, const char *const *argv, size_t argc,
 			       bool tty, char **out, size_t *len, struct crid_err *err);
 
-/* The same with the terminal's first size (`consoleSize`; 0 = none given). */
+/* The same with the terminal's first size (`consoleSize`; 0 = none given: 80x24). */
 int crid_oci_spec_exec_process_sized(const char *config_json, const char *const *argv, size_t argc,
 				     bool tty, uint16_t width, uint16_t height, char **out,
 				     size_t *len, struct crid_err *err);

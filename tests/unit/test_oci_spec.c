@@ -1003,7 +1003,9 @@ static void test_misc(void)
 			  !strstr(term + 5, "TERM="),
 		      "tty exec: terminal, the env kept, one TERM (%s)", env);
 	}
-	CHECK(p && !J(p, "consoleSize"), "tty exec without a size: no consoleSize");
+	CHECK(p && YAJL_GET_INTEGER(J(p, "consoleSize", "width")) == 80 &&
+		  YAJL_GET_INTEGER(J(p, "consoleSize", "height")) == 24,
+	      "tty exec without a size: 80x24 before the process runs (%s)", out);
 	yajl_tree_free(p);
 	crid_free(out);
 	CHECK(crid_oci_spec_exec_process_sized(s.json, argv, 2, true, 101, 33, &out, &len, &err) ==
