@@ -13,7 +13,7 @@ import time
 import grpc
 
 import api_pb2
-from crid_fixture import version_ok
+from crid_fixture import CRID_BIN, version_ok
 from ctr_fixture import CtrBase, event_collector, setup_registry, teardown_registry
 
 CODE = grpc.StatusCode
@@ -79,7 +79,10 @@ class _Tests:
         # the loop itself never stalls: crid's own work per iteration is CPU time; the wall
         # time also counts waiting for a core behind 50 runtime processes on 2 cores, so it
         # only catches a callback that blocks
-        self.assertLess(cpu, 100e3, "one loop iteration used %.0f ms of CPU" % (cpu / 1e3))
+        # ASan+UBSan makes crid's own work 2 to 3 times slower (128 ms seen once at load 2)
+        with open(CRID_BIN, "rb") as f:
+            cpu_bound = 250e3 if b"__asan_init" in f.read() else 100e3
+        self.assertLess(cpu, cpu_bound, "one loop iteration used %.0f ms of CPU" % (cpu / 1e3))
         self.assertLess(busy, 2e6, "one loop iteration took %.0f ms" % (busy / 1e3))
         self.assertGreaterEqual(len(lat), 2, "Version did not answer while the execs ran")
         self.assertLess(max(lat), 2.0, "Version stalled during the execs")
