@@ -46,6 +46,7 @@ struct daemon_main {
 	ev_timer grace;
 	int stopping;
 	int reexec; /* SIGHUP: after the graceful shutdown, exec the binary again in place */
+	int malloc_thresholds_refused; /* told once the log is set */
 };
 
 static void shutdown_done(void *user)
@@ -256,7 +257,7 @@ static int setup(struct daemon_main *m, struct crid_err *err)
 					    : "none (built-in defaults and flags)",
 		      m->cfg.config_path[0] ? "`" : "", m->cfg.log_level);
 	raise_fd_limit();
-	if (crid_malloc_thresholds_fix() < 0)
+	if (m->malloc_thresholds_refused)
 		crid_log_warn("malloc thresholds left to glibc: mallopt refused them");
 	crid_log_info("malloc: per-thread cache %s", crid_malloc_tcache_state());
 	if (crid_helper_dir_set(m->cfg.helper_dir, err) < 0)
@@ -353,6 +354,7 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	crid_malloc_tcache_off(argv); /* may execute crid again: before anything is read or said */
+	m.malloc_thresholds_refused = crid_malloc_thresholds_fix() < 0;
 	crid_err_clear(&err);
 	if (crid_config_from_args(&m.cfg, argc, argv, &action, &err) < 0) {
 		fprintf(stderr, "crid: %s\n", err.msg);

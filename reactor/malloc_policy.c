@@ -24,11 +24,42 @@
 
 static const char *tcache_state = "on (glibc default)";
 
+#if CRID_GLIBC_MALLOC
+/*
+ * Sets the environment for the exec: GLIBC_TUNABLES with the cache off
+ * added to the user's (cur, NULL when unset), and the marker that holds
+ * the user's for after it. Returns 0, or -1 when out of memory (nothing set).
+ */
+static int tunables_for_exec(const char *cur)
+{
+	char *both = NULL, *keep = NULL;
+	int rc = -1;
+
+	if (asprintf(&both, "%s%s" TCACHE_OFF, cur ? cur : "", cur && cur[0] ? ":" : "") >= 0 &&
+	    asprintf(&keep, "%s%s", cur ? "=" : "-", cur ? cur : "") >= 0 &&
+	    setenv(TUNABLES_WAS, keep, 1) == 0 && setenv(TUNABLES, both, 1) == 0)
+		rc = 0;
+	free(both);
+	free(keep);
+	return rc;
+}
+
+/* The exec failed, or never happened: the environment as it was, the cache on. */
+static void tunables_restore(const char *cur)
+{
+	if (cur)
+		setenv(TUNABLES, cur, 1);
+	else
+		unsetenv(TUNABLES);
+	unsetenv(TUNABLES_WAS);
+}
+#endif
+
 void crid_malloc_tcache_off(char **argv)
 {
 #if CRID_GLIBC_MALLOC
 	const char *was = getenv(TUNABLES_WAS), *user = getenv(TUNABLES);
-	char *cur = user ? strdup(user) : NULL, *both = NULL, *keep = NULL;
+	char *cur;
 
 	if (was) { /* the second start: the tunable is read, give the children the user's */
 		if (was[0] == '=')
@@ -37,25 +68,20 @@ void crid_malloc_tcache_off(char **argv)
 			unsetenv(TUNABLES);
 		unsetenv(TUNABLES_WAS);
 		tcache_state = "off (glibc.malloc.tcache_count=0)";
-	} else if (user && strstr(user, "glibc.malloc.tcache_count")) {
-		tcache_state = "as GLIBC_TUNABLES sets it";
-	} else if ((!user || cur) &&
-		   asprintf(&both, "%s%s" TCACHE_OFF, cur ? cur : "", cur && cur[0] ? ":" : "") >=
-		       0 &&
-		   asprintf(&keep, "%s%s", cur ? "=" : "-", cur ? cur : "") >= 0 &&
-		   setenv(TUNABLES_WAS, keep, 1) == 0 && setenv(TUNABLES, both, 1) == 0) {
-		execv("/proc/self/exe", argv);
-		/* still here: go on with the cache, the environment as it was */
-		if (cur)
-			setenv(TUNABLES, cur, 1);
-		else
-			unsetenv(TUNABLES);
-		unsetenv(TUNABLES_WAS);
-		tcache_state = "on (the exec to turn it off failed)";
+		return;
 	}
+	if (user && strstr(user, "glibc.malloc.tcache_count")) {
+		tcache_state = "as GLIBC_TUNABLES sets it";
+		return;
+	}
+	cur = user ? strdup(user) : NULL; /* setenv below frees what getenv gave */
+	if (user && !cur)
+		return;
+	if (tunables_for_exec(cur) == 0)
+		execv("/proc/self/exe", argv);
+	tunables_restore(cur);
+	tcache_state = "on (the exec to turn it off failed)";
 	free(cur);
-	free(both);
-	free(keep);
 #else
 	(void)argv;
 	tcache_state = "none (not glibc's malloc)";

@@ -21,7 +21,8 @@
 void crid_malloc_tcache_off(char **argv);
 
 /*
- * Fixes glibc's thresholds, before the first allocation of size: a block of
+ * Fixes glibc's thresholds, right after crid_malloc_tcache_off in main,
+ * before the first allocation of size: a block of
  * 64 KiB or more gets its own mapping (gone when freed), the heap top is
  * given back past 128 KiB free, and no padding is added when it grows.
  * Left alone, glibc raises its mmap threshold to the largest block freed
