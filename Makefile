@@ -13,7 +13,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format
 	crun runc containernetworking-plugins iproute2 iptables util-linux containerd gnuplot-nox procps \
 	docker-registry skopeo busybox-static curl python3-cryptography libcap-dev libseccomp-dev libsystemd-dev \
 	debhelper fakeroot lintian man-db groff-base \
-	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev openssl python3-prometheus-client criu valgrind
+	libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libc-ares-dev umoci libyaml-dev openssl python3-prometheus-client criu valgrind \
+	systemd-container
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DCRID_VERSION='"$(VERSION)"' -g -Wall -Wextra -Werror \
 	-I. -I$(BUILD)
