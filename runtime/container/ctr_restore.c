@@ -173,12 +173,9 @@ static void started_while_down(struct crid_ctrs *ctrs, struct crid_container *c)
 
 	if (c->pid <= 0 || ctr_runtime_of(ctrs, c->runtime_handler, &rt, &e) < 0)
 		return;
-	at = crid_start_time_recovered(&rt, c->id, c->pid);
+	at = crid_start_time_recovered(&rt, c->id, c->pid, c->created_at);
 	if (at < 0)
 		return;
-	/* the process's start counts in clock ticks (10 ms), rounded down */
-	if (at < c->created_at)
-		at = c->created_at;
 	c->state = CRID_CTR_RUNNING;
 	c->started_at = at;
 	if (crid_container_save(ctrs->store, c, &e) < 0)

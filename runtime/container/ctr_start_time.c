@@ -166,7 +166,8 @@ static bool start_in_flight(const struct crid_oci_runtime *rt, const char *id)
 	return found;
 }
 
-int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid)
+int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid,
+				  int64_t not_before)
 {
 	char path[PATH_MAX], *slash;
 	struct stat st;
@@ -186,5 +187,11 @@ int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char 
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -1; /* the runtime does not know it here: cannot tell */
 	at = proc_start_ns(pid);
-	return at > 0 ? at : -1;
+	if (at <= 0)
+		return -1;
+	/*
+	 * The fork counts in clock ticks (10 ms), rounded down: it can land
+	 * before createdAt, and kubelet must never see a start before creation.
+	 */
+	return at < not_before ? not_before : at;
 }

@@ -44,8 +44,10 @@ void crid_start_mark_drop(struct crid_start_mark *m);
  * no exec FIFO (runc and crun unlink it at start), or while that `runtime
  * start` process still runs (it unlinks the FIFO last). Returns the init's fork
  * time in ns since the epoch (the exec FIFO's stamp is gone with it; the
- * fork is never after the start), or -1: not started, or not known.
+ * fork is never after the start), but no earlier than |not_before| (the
+ * container's createdAt), or -1: not started, or not known.
  */
-int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid);
+int64_t crid_start_time_recovered(const struct crid_oci_runtime *rt, const char *id, pid_t pid,
+				  int64_t not_before);
 
 #endif
