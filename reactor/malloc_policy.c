@@ -44,7 +44,10 @@ static int tunables_for_exec(const char *cur)
 	return rc;
 }
 
-/* The exec failed, or never happened: the environment as it was, the cache on. */
+/*
+ * The user's GLIBC_TUNABLES back (|cur|, NULL when unset) and the marker
+ * gone: after the exec, for the children; or when it failed.
+ */
 static void tunables_restore(const char *cur)
 {
 	if (cur)
@@ -62,11 +65,7 @@ void crid_malloc_tcache_off(char **argv)
 	char *cur;
 
 	if (was) { /* the second start: the tunable is read, give the children the user's */
-		if (was[0] == '=')
-			setenv(TUNABLES, was + 1, 1);
-		else
-			unsetenv(TUNABLES);
-		unsetenv(TUNABLES_WAS);
+		tunables_restore(was[0] == '=' ? was + 1 : NULL);
 		tcache_state = "off (glibc.malloc.tcache_count=0)";
 		return;
 	}
