@@ -17,6 +17,16 @@
 #define CRID_GLIBC_MALLOC 1
 #endif
 
+/* the macro is a no-op outside valgrind; without the header, never under it */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define TUNABLES "GLIBC_TUNABLES"
 #define TCACHE_OFF "glibc.malloc.tcache_count=0"
 /* the user's GLIBC_TUNABLES across the exec: "-" when unset, else "=" and the value */
@@ -64,6 +74,14 @@ void crid_malloc_tcache_off(char **argv)
 	const char *was = getenv(TUNABLES_WAS), *user = getenv(TUNABLES);
 	char *cur;
 
+	/*
+	 * valgrind replaces malloc, and /proc/self/exe is its tool, which
+	 * refuses to be executed directly: the exec would end crid.
+	 */
+	if (RUNNING_ON_VALGRIND) {
+		tcache_state = "none (valgrind's malloc)";
+		return;
+	}
 	if (was) { /* the second start: the tunable is read, give the children the user's */
 		tunables_restore(was[0] == '=' ? was + 1 : NULL);
 		tcache_state = "off (glibc.malloc.tcache_count=0)";

@@ -16,7 +16,8 @@
  * pid, fds and arguments, then puts GLIBC_TUNABLES back as it was so the
  * runtimes and plugins it starts do not inherit it. Returns only when
  * nothing is (left) to do: a user's own tcache_count is kept, an ASan build
- * or another libc has no such cache, a failed exec leaves the cache on.
+ * or another libc has no such cache (nor has valgrind: its tool binary
+ * refuses the exec), a failed exec leaves the cache on.
  */
 void crid_malloc_tcache_off(char **argv);
 

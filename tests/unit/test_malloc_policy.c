@@ -3,7 +3,8 @@
  * executes this test once more (same pid), after which the cache is off in
  * fact (freed small chunks go back to the heap), GLIBC_TUNABLES is the
  * user's again for the children, and a user's own tcache_count is kept; the
- * fixed thresholds are accepted. Under ASan there is no such cache: skipped.
+ * fixed thresholds are accepted. Under ASan or valgrind there is no such
+ * cache: skipped.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
 	}
 	crid_malloc_tcache_off(argv);
 	if (strncmp(crid_malloc_tcache_state(), "none", 4) == 0) {
-		tap_skip("malloc_policy", "not glibc's malloc (a sanitizer build)");
+		tap_skip("malloc_policy", crid_malloc_tcache_state()); /* ASan or valgrind */
 		return tap_done();
 	}
 	first_pid = getenv("TEST_FIRST_PID");
