@@ -20,7 +20,9 @@
 #   BENCH_DURATION   churn and relist seconds per endpoint (30)
 #   BENCH_ROUNDS     pull rounds (3)
 #   BENCH_ENDPOINTS  "crid containerd" (drop one to bench only the other; add crid-runc
-#                    for a second crid whose default handler is runc)
+#                    for a second crid whose default handler is runc, or crid-tcache for
+#                    one with glibc's per-thread cache on, its default: what crid's
+#                    malloc policy costs per call; the two share a bridge, so not both)
 #   BENCH_ARGS       more crid-bench flags for every scenario
 #   BENCH_NET        0..13: this run's bridges cb<N>{crid,ctd,floor} and subnets 172.<18+N>.x
 #                    (default pid % 14: concurrent runs on one machine keep apart; the
@@ -250,6 +252,12 @@ main() {
 	if [[ " $ENDPOINTS " == *" crid-runc "* ]]; then
 		start_crid crid-runc "$BR_CRIDR" "$NET_CRIDR" --default-runtime runc || exit 1
 		EP_ARGS+=(--endpoint "crid-runc=unix://$TMP/crid-runc/crid.sock" --pid "crid-runc=$CRID_PID")
+	fi
+	if [[ " $ENDPOINTS " == *" crid-tcache "* ]]; then
+		[[ " $ENDPOINTS " != *" crid-runc "* ]] || { log "crid-tcache and crid-runc share a bridge: name one"; exit 1; }
+		# a user's tcache_count is kept (reactor/malloc_policy.h): 7 is glibc's default
+		GLIBC_TUNABLES=glibc.malloc.tcache_count=7 start_crid crid-tcache "$BR_CRIDR" "$NET_CRIDR" || exit 1
+		EP_ARGS+=(--endpoint "crid-tcache=unix://$TMP/crid-tcache/crid.sock" --pid "crid-tcache=$CRID_PID")
 	fi
 	if [[ " $ENDPOINTS " == *" containerd "* ]]; then
 		if ! command -v containerd >/dev/null; then
